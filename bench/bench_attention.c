@@ -1,0 +1,83 @@
+/* Causal attention benchmark: the scalar oracle against the tiled kernel for
+ * H=12, D=64 and T in {256, 1024, 4096} (or the T values given), fp32.
+ * FLOPs count the causal half only: 2*H*T*T*D (QK^T and PV over j <= i).
+ * Prints medians, GFLOP/s, the speed-up and the fraction of the machine's
+ * compute limit measured in the same run. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "bench_util.h"
+#include "tril/attention.h"
+#include "tril/cpu.h"
+
+static float *random_floats(size_t n, unsigned seed)
+{
+    float *x = malloc(n * sizeof *x);
+    if (!x) return NULL;
+    srand(seed);
+    for (size_t i = 0; i < n; i++) x[i] = (float)rand() / RAND_MAX * 2.0f - 1.0f;
+    return x;
+}
+
+static double time_kernel(tril_attention_args *a, tril_attn_kernel kernel, int reps)
+{
+    double t[16];
+    if (tril_attention_forward(a, kernel) != TRIL_OK) { /* warm-up */
+        fprintf(stderr, "bench: %s\n", tril_last_error());
+        exit(1);
+    }
+    for (int r = 0; r < reps; r++) {
+        double t0 = bench_now();
+        tril_attention_forward(a, kernel);
+        t[r] = bench_now() - t0;
+    }
+    return bench_median(t, reps) * 1e3;
+}
+
+int main(int argc, char **argv)
+{
+    const int64_t H = 12, D = 64;
+    int64_t seqs[8] = {256, 1024, 4096};
+    int n_seqs = 3;
+    if (argc > 1) {
+        n_seqs = 0;
+        for (int i = 1; i < argc && n_seqs < 8; i++) seqs[n_seqs++] = atoll(argv[i]);
+    }
+    double peak = bench_peak_gflops();
+    printf("# threads=%d isa=%s limit_gflops=%.1f (measured FMA peak)\n", tril_get_num_threads(),
+           tril_isa_name(tril_cpu_best_isa()), peak);
+    printf("%-6s %12s %12s %12s %12s %9s %9s\n", "T", "oracle_ms", "oracle_gf/s", "tiled_ms",
+           "tiled_gf/s", "speedup", "of_limit");
+    for (int s = 0; s < n_seqs; s++) {
+        const int64_t T = seqs[s];
+        const size_t n = (size_t)(T * H * D);
+        float *q = random_floats(n, 1), *k = random_floats(n, 2), *v = random_floats(n, 3);
+        float *out = malloc(n * sizeof *out);
+        if (!q || !k || !v || !out) {
+            fprintf(stderr, "bench: out of memory\n");
+            return 1;
+        }
+        tril_attention_args a = tril_attention_args_init();
+        a.batch = 1;
+        a.heads = H;
+        a.head_dim = D;
+        a.q_len = a.kv_len = T;
+        a.q = q;
+        a.k = k;
+        a.v = v;
+        a.out = out;
+        const double flops = 2.0 * H * (double)T * T * D;
+        double oracle_ms = time_kernel(&a, TRIL_ATTN_REFERENCE, T >= 4096 ? 1 : 3);
+        double tiled_ms = time_kernel(&a, TRIL_ATTN_TILED, T >= 4096 ? 5 : 15);
+        double tiled_gf = flops / tiled_ms * 1e-6;
+        printf("%-6lld %12.2f %12.2f %12.3f %12.1f %8.1fx %8.1f%%\n", (long long)T, oracle_ms,
+               flops / oracle_ms * 1e-6, tiled_ms, tiled_gf, oracle_ms / tiled_ms,
+               100.0 * tiled_gf / peak);
+        free(q);
+        free(k);
+        free(v);
+        free(out);
+    }
+    return 0;
+}

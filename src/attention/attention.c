@@ -1,0 +1,236 @@
+/* Attention front end: names, argument validation, stride resolution and
+ * kernel dispatch. The kernels themselves never see unchecked arguments. */
+#include <math.h>
+#include <string.h>
+
+#include "attention/attention_internal.h"
+#include "tril/cpu.h"
+
+static const char *const fill_names[TRIL_FILL_COUNT] = {"-inf", "-1e10", "-1e9",
+                                                        "-1e4", "dtype_min", "0"};
+static const char *const mode_names[] = {"structural", "additive", "boolean", "none"};
+static const char *const kernel_names[TRIL_ATTN_KERNEL_COUNT] = {
+    "auto", "reference", "tiled", "tiled-generic", "tiled-avx2", "tiled-avx512"};
+
+#define COUNT_OF(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+static int parse_name(const char *const *names, int n, const char *name)
+{
+    if (!name) return -1;
+    for (int i = 0; i < n; i++)
+        if (strcmp(names[i], name) == 0) return i;
+    return -1;
+}
+
+const char *tril_fill_name(tril_fill fill)
+{
+    return (unsigned)fill < TRIL_FILL_COUNT ? fill_names[fill] : NULL;
+}
+
+int tril_fill_parse(const char *name, tril_fill *out)
+{
+    int i = parse_name(fill_names, TRIL_FILL_COUNT, name);
+    if (i < 0) return -1;
+    *out = (tril_fill)i;
+    return 0;
+}
+
+float tril_fill_value(tril_fill fill, tril_dtype dtype)
+{
+    switch (fill) {
+    case TRIL_FILL_NEG_INF: return -INFINITY;
+    case TRIL_FILL_NEG_1E10: return -1e10f;
+    case TRIL_FILL_NEG_1E9: return -1e9f;
+    case TRIL_FILL_NEG_1E4: return -1e4f;
+    case TRIL_FILL_DTYPE_MIN: return tril_dtype_min(dtype);
+    case TRIL_FILL_ZERO: return 0.0f;
+    case TRIL_FILL_COUNT: break;
+    }
+    return NAN;
+}
+
+const char *tril_mask_mode_name(tril_mask_mode mode)
+{
+    return (unsigned)mode < (unsigned)COUNT_OF(mode_names) ? mode_names[mode] : NULL;
+}
+
+int tril_mask_mode_parse(const char *name, tril_mask_mode *out)
+{
+    int i = parse_name(mode_names, COUNT_OF(mode_names), name);
+    if (i < 0) return -1;
+    *out = (tril_mask_mode)i;
+    return 0;
+}
+
+const char *tril_attn_kernel_name(tril_attn_kernel kernel)
+{
+    return (unsigned)kernel < TRIL_ATTN_KERNEL_COUNT ? kernel_names[kernel] : NULL;
+}
+
+int tril_attn_kernel_parse(const char *name, tril_attn_kernel *out)
+{
+    int i = parse_name(kernel_names, TRIL_ATTN_KERNEL_COUNT, name);
+    if (i < 0) return -1;
+    *out = (tril_attn_kernel)i;
+    return 0;
+}
+
+int tril_attn_kernel_available(tril_attn_kernel kernel)
+{
+    switch (kernel) {
+    case TRIL_ATTN_AUTO:
+    case TRIL_ATTN_REFERENCE:
+    case TRIL_ATTN_TILED:
+    case TRIL_ATTN_TILED_GENERIC: return 1;
+    case TRIL_ATTN_TILED_AVX2: return tril_cpu_supports(TRIL_ISA_AVX2);
+    case TRIL_ATTN_TILED_AVX512: return tril_cpu_supports(TRIL_ISA_AVX512);
+    case TRIL_ATTN_KERNEL_COUNT: break;
+    }
+    return 0;
+}
+
+tril_attention_args tril_attention_args_init(void)
+{
+    tril_attention_args a;
+    memset(&a, 0, sizeof a);
+    a.dtype = TRIL_F32;
+    a.mask = TRIL_MASK_STRUCTURAL;
+    return a;
+}
+
+/* a * b into *out unless it overflows int64 (both are >= 0). */
+static int mul_ok(int64_t a, int64_t b, int64_t *out)
+{
+    return !__builtin_mul_overflow(a, b, out);
+}
+
+/* Checks that a [rows, H*D] view with the given strides fits in int64. */
+static tril_status check_view(const char *name, int64_t batch, int64_t rows, int64_t hd,
+                              int64_t row_stride, int64_t batch_stride)
+{
+    int64_t span;
+    if (row_stride < hd)
+        return TRIL_FAIL(TRIL_ERR_SHAPE, "%s row stride %lld is smaller than H*D = %lld", name,
+                         (long long)row_stride, (long long)hd);
+    if (!mul_ok(rows - 1, row_stride, &span) || __builtin_add_overflow(span, hd, &span))
+        return TRIL_FAIL(TRIL_ERR_SHAPE, "%s: size overflows int64", name);
+    if (batch_stride < span && batch > 1)
+        return TRIL_FAIL(TRIL_ERR_SHAPE,
+                         "%s batch stride %lld is smaller than one sequence (%lld elements)",
+                         name, (long long)batch_stride, (long long)span);
+    int64_t total;
+    if (!mul_ok(batch - 1, batch_stride, &total) || __builtin_add_overflow(total, span, &total) ||
+        !mul_ok(total, 4, &total))
+        return TRIL_FAIL(TRIL_ERR_SHAPE, "%s: size overflows int64", name);
+    return TRIL_OK;
+}
+
+/* Fills the zero ("dense") strides and the default scale in a copy. */
+static void resolve(tril_attention_args *a)
+{
+    int64_t hd = a->heads * a->head_dim;
+    if (a->q_row_stride == 0) a->q_row_stride = hd;
+    if (a->kv_row_stride == 0) a->kv_row_stride = hd;
+    if (a->out_row_stride == 0) a->out_row_stride = hd;
+    if (a->q_batch_stride == 0) a->q_batch_stride = a->q_len * a->q_row_stride;
+    if (a->kv_batch_stride == 0) a->kv_batch_stride = a->kv_len * a->kv_row_stride;
+    if (a->out_batch_stride == 0) a->out_batch_stride = a->q_len * a->out_row_stride;
+    if (a->scale == 0.0f) a->scale = (float)(1.0 / sqrt((double)a->head_dim));
+    a->fill = tril_round_to_dtype(a->fill, a->dtype);
+}
+
+static tril_status validate_resolved(const tril_attention_args *a)
+{
+    if (!a->q || !a->k || !a->v || !a->out)
+        return TRIL_FAIL(TRIL_ERR_INVALID_ARG, "attention: q, k, v and out must not be NULL");
+    if ((unsigned)a->dtype > TRIL_BF16)
+        return TRIL_FAIL(TRIL_ERR_INVALID_ARG, "attention: unknown dtype %d", (int)a->dtype);
+    if ((unsigned)a->mask > TRIL_MASK_NONE)
+        return TRIL_FAIL(TRIL_ERR_INVALID_ARG, "attention: unknown mask mode %d", (int)a->mask);
+    struct { const char *name; int64_t v; } dims[] = {
+        {"batch", a->batch}, {"heads", a->heads}, {"head_dim", a->head_dim},
+        {"q_len", a->q_len}, {"kv_len", a->kv_len}};
+    for (int i = 0; i < COUNT_OF(dims); i++)
+        if (dims[i].v <= 0)
+            return TRIL_FAIL(TRIL_ERR_SHAPE, "attention: %s must be >= 1, got %lld", dims[i].name,
+                             (long long)dims[i].v);
+    int64_t hd, rows;
+    if (!mul_ok(a->heads, a->head_dim, &hd))
+        return TRIL_FAIL(TRIL_ERR_SHAPE, "attention: H*D = %lld*%lld overflows int64",
+                         (long long)a->heads, (long long)a->head_dim);
+    if (!mul_ok(a->batch, a->heads, &rows) || !mul_ok(rows, a->q_len, &rows))
+        return TRIL_FAIL(TRIL_ERR_SHAPE, "attention: B*H*Tq overflows int64");
+    if (!isfinite(a->scale) || a->scale < 0.0f)
+        return TRIL_FAIL(TRIL_ERR_INVALID_ARG, "attention: scale must be finite and >= 0");
+    if (a->mask == TRIL_MASK_ADDITIVE || a->mask == TRIL_MASK_BOOLEAN) {
+        if (isnan(a->fill) || a->fill > 0.0f)
+            return TRIL_FAIL(TRIL_ERR_INVALID_ARG, "attention: fill must be <= 0, got %g",
+                             (double)a->fill);
+    }
+    tril_status st;
+    if ((st = check_view("q", a->batch, a->q_len, hd, a->q_row_stride, a->q_batch_stride)) ||
+        (st = check_view("k/v", a->batch, a->kv_len, hd, a->kv_row_stride, a->kv_batch_stride)) ||
+        (st = check_view("out", a->batch, a->q_len, hd, a->out_row_stride, a->out_batch_stride)))
+        return st;
+    for (int64_t b = 0; b < a->batch; b++) {
+        int64_t start, end;
+        attn_key_window(a, b, &start, &end);
+        if (start < 0 || end > a->kv_len || start > end)
+            return TRIL_FAIL(TRIL_ERR_RANGE,
+                             "attention: padding window [%lld, %lld) of sequence %lld is not "
+                             "inside [0, %lld]",
+                             (long long)start, (long long)end, (long long)b, (long long)a->kv_len);
+    }
+    return TRIL_OK;
+}
+
+tril_status tril_attention_validate(const tril_attention_args *args)
+{
+    if (!args) return TRIL_FAIL(TRIL_ERR_INVALID_ARG, "attention: args must not be NULL");
+    tril_attention_args a = *args;
+    /* Dims are checked before resolve() multiplies them. */
+    if (a.heads > 0 && a.head_dim > 0 && a.q_len > 0 && a.kv_len > 0) {
+        int64_t hd, tmp;
+        if (!mul_ok(a.heads, a.head_dim, &hd) ||
+            (a.q_row_stride == 0 && !mul_ok(a.q_len, hd, &tmp)) ||
+            (a.kv_row_stride == 0 && !mul_ok(a.kv_len, hd, &tmp)) ||
+            (a.q_row_stride > 0 && !mul_ok(a.q_len, a.q_row_stride, &tmp)) ||
+            (a.kv_row_stride > 0 && !mul_ok(a.kv_len, a.kv_row_stride, &tmp)) ||
+            (a.out_row_stride > 0 && !mul_ok(a.q_len, a.out_row_stride, &tmp)))
+            return TRIL_FAIL(TRIL_ERR_SHAPE, "attention: sizes overflow int64 (H=%lld, D=%lld)",
+                             (long long)a.heads, (long long)a.head_dim);
+        resolve(&a);
+    }
+    if (a.q_row_stride < 0 || a.kv_row_stride < 0 || a.out_row_stride < 0 ||
+        a.q_batch_stride < 0 || a.kv_batch_stride < 0 || a.out_batch_stride < 0)
+        return TRIL_FAIL(TRIL_ERR_SHAPE, "attention: strides must not be negative");
+    return validate_resolved(&a);
+}
+
+tril_status tril_attention_forward(const tril_attention_args *args, tril_attn_kernel kernel)
+{
+    tril_status st = tril_attention_validate(args);
+    if (st != TRIL_OK) return st;
+    if ((unsigned)kernel >= TRIL_ATTN_KERNEL_COUNT)
+        return TRIL_FAIL(TRIL_ERR_INVALID_ARG, "attention: unknown kernel %d", (int)kernel);
+    if (!tril_attn_kernel_available(kernel))
+        return TRIL_FAIL(TRIL_ERR_UNSUPPORTED, "attention: kernel '%s' is not available on this CPU",
+                         tril_attn_kernel_name(kernel));
+    tril_attention_args a = *args;
+    resolve(&a);
+    if (kernel == TRIL_ATTN_AUTO || kernel == TRIL_ATTN_TILED) {
+        switch (tril_cpu_best_isa()) {
+        case TRIL_ISA_AVX512: kernel = TRIL_ATTN_TILED_AVX512; break;
+        case TRIL_ISA_AVX2: kernel = TRIL_ATTN_TILED_AVX2; break;
+        default: kernel = TRIL_ATTN_TILED_GENERIC; break;
+        }
+    }
+    switch (kernel) {
+    case TRIL_ATTN_REFERENCE: return tril_attention_reference(&a);
+#ifdef TRIL_HAVE_X86_KERNELS
+    case TRIL_ATTN_TILED_AVX512: return tril_attention_tiled_avx512(&a);
+    case TRIL_ATTN_TILED_AVX2: return tril_attention_tiled_avx2(&a);
+#endif
+    default: return tril_attention_tiled_generic(&a);
+    }
+}

@@ -1,0 +1,64 @@
+/* Private contract between the attention front end (attention.c) and the
+ * kernels. The front end validates and resolves the arguments once: every
+ * stride is explicit, scale is set, and the fill is already stored in the
+ * working dtype. */
+#ifndef TRIL_ATTENTION_INTERNAL_H
+#define TRIL_ATTENTION_INTERNAL_H
+
+#include "tril/attention.h"
+
+/* Keys that row i of sequence b may see, and how masked keys are treated. */
+typedef struct {
+    int64_t lo, hi;   /* visible keys are [lo, hi); hi <= lo means none */
+    int64_t read_lo;  /* keys the kernel scores: [read_lo, read_hi) */
+    int64_t read_hi;
+} attn_row_window;
+
+static inline int64_t attn_min64(int64_t a, int64_t b) { return a < b ? a : b; }
+static inline int64_t attn_max64(int64_t a, int64_t b) { return a > b ? a : b; }
+
+/* The padding window of sequence b: [start, end). */
+static inline void attn_key_window(const tril_attention_args *a, int64_t b, int64_t *start,
+                                   int64_t *end)
+{
+    *start = a->key_start ? a->key_start[b] : 0;
+    *end = a->key_end ? a->key_end[b] : a->kv_len;
+}
+
+/* Structural and NONE modes read only visible keys; the additive and boolean
+ * modes, as the literature does, score every key and fill the masked ones. */
+static inline attn_row_window attn_row(const tril_attention_args *a, int64_t b, int64_t i)
+{
+    int64_t start, end;
+    attn_key_window(a, b, &start, &end);
+    attn_row_window w;
+    w.lo = start;
+    w.hi = end;
+    if (a->mask != TRIL_MASK_NONE) w.hi = attn_min64(end, a->kv_len - a->q_len + i + 1);
+    if (a->mask == TRIL_MASK_ADDITIVE || a->mask == TRIL_MASK_BOOLEAN) {
+        w.read_lo = 0;
+        w.read_hi = a->kv_len;
+    } else {
+        w.read_lo = w.lo;
+        w.read_hi = attn_max64(w.lo, w.hi);
+    }
+    return w;
+}
+
+/* The score a masked key gets in the additive and boolean modes: the sum (or
+ * the fill) stored in the working dtype, so half precision overflows as it
+ * really does. `fill` is already rounded to the dtype. */
+static inline float attn_masked_score(const tril_attention_args *a, float score)
+{
+    if (a->mask == TRIL_MASK_BOOLEAN) return a->fill;
+    return tril_round_to_dtype(score + a->fill, a->dtype);
+}
+
+tril_status tril_attention_reference(const tril_attention_args *a);
+
+/* One build of src/attention/attention_tiled.c per instruction set. */
+tril_status tril_attention_tiled_generic(const tril_attention_args *a);
+tril_status tril_attention_tiled_avx2(const tril_attention_args *a);
+tril_status tril_attention_tiled_avx512(const tril_attention_args *a);
+
+#endif

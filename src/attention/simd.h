@@ -1,0 +1,76 @@
+/* Portable SIMD through GCC/Clang vector extensions.
+ *
+ * One source, compiled once per instruction set (see CMakeLists.txt): the
+ * vector width follows the target, so the AVX-512 build uses 16-lane zmm
+ * registers, the AVX2 build 8-lane ymm, and the generic build 4 lanes that
+ * any target (SSE2, NEON, or plain scalar code) can lower. */
+#ifndef TRIL_SIMD_H
+#define TRIL_SIMD_H
+
+#include <stdint.h>
+
+#if defined(__AVX512F__)
+#define TRIL_VL 16
+#elif defined(__AVX2__)
+#define TRIL_VL 8
+#else
+#define TRIL_VL 4
+#endif
+
+typedef float vf __attribute__((vector_size(TRIL_VL * 4)));
+typedef int32_t vi __attribute__((vector_size(TRIL_VL * 4)));
+/* Unaligned, aliasing-safe view for loads and stores from float arrays. */
+typedef float vf_u __attribute__((vector_size(TRIL_VL * 4), aligned(4), may_alias));
+
+#define VINLINE static inline __attribute__((always_inline))
+
+VINLINE vf vload(const float *p) { return *(const vf_u *)p; }
+VINLINE void vstore(float *p, vf x) { *(vf_u *)p = x; }
+/* x - (+0) is exactly x for every x (unlike 0 + x at -0), so this folds to
+ * a plain broadcast. */
+VINLINE vf vbcast(float x) { return x - (vf){0}; }
+VINLINE vf vsel(vi mask, vf a, vf b) { return (vf)(((vi)a & mask) | ((vi)b & ~mask)); }
+VINLINE vf vmax(vf a, vf b) { return vsel(a > b, a, b); }
+
+VINLINE float vhmax(vf x)
+{
+    float m = x[0];
+    for (int i = 1; i < TRIL_VL; i++) m = x[i] > m ? x[i] : m;
+    return m;
+}
+
+VINLINE float vhsum(vf x)
+{
+    float s = 0.0f;
+    for (int i = 0; i < TRIL_VL; i++) s += x[i];
+    return s;
+}
+
+/* exp(x) for x <= 0 region and beyond: Cephes polynomial after Cody-Waite
+ * range reduction, ~1 ulp. exp(-inf) and anything below the smallest normal
+ * gives exactly 0 (masked keys must weigh exactly nothing); NaN stays NaN. */
+VINLINE vf vexp(vf x)
+{
+    const vf hi = vbcast(88.3762626647949f), lo = vbcast(-87.3365447504f);
+    vi tiny = x < lo;
+    vi nan = x != x;
+    vf xc = vsel(x > hi, hi, vsel(tiny, lo, x));
+    /* n = round(x / ln2) by the 1.5*2^23 trick (exact under round-to-nearest) */
+    vf t = xc * 1.44269504088896341f + 12582912.0f;
+    vf n = t - 12582912.0f;
+    vf r = xc - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    vf p = vbcast(1.9875691500e-4f);
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * (r * r) + r + 1.0f;
+    vi e = (__builtin_convertvector(n, vi) + 127) << 23;
+    vf y = p * (vf)e;
+    y = vsel(tiny, vbcast(0.0f), y);
+    return vsel(nan, x, y);
+}
+
+#endif

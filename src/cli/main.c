@@ -1,0 +1,69 @@
+/* tril: the command-line program. `tril help` lists the subcommands. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+#ifndef TRIL_VERSION
+#define TRIL_VERSION "0.1.0"
+#endif
+
+static const cli_command commands[] = {
+    {"mask", "print, draw or measure the causal mask (--numerics)", cmd_mask, cmd_mask_help},
+};
+static const size_t n_commands = sizeof commands / sizeof commands[0];
+
+static void usage(FILE *out)
+{
+    fprintf(out, "tril %s - causal (decoder-only) transformers in C\n\n", TRIL_VERSION);
+    fprintf(out, "usage: tril <command> [options]\n\ncommands:\n");
+    for (size_t i = 0; i < n_commands; i++)
+        fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "  %-12s %s\n", "help", "this list; 'tril help CMD' or 'tril CMD --help' explains CMD");
+    fprintf(out, "  %-12s %s\n", "version", "print the version");
+}
+
+static const cli_command *find(const char *name)
+{
+    for (size_t i = 0; i < n_commands; i++)
+        if (strcmp(commands[i].name, name) == 0) return &commands[i];
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return CLI_USAGE;
+    }
+    const char *name = argv[1];
+    if (strcmp(name, "help") == 0 || cli_is_help(name)) {
+        if (argc > 2) {
+            const cli_command *c = find(argv[2]);
+            if (!c) {
+                fprintf(stderr, "tril help: unknown command '%s'\n", argv[2]);
+                return CLI_USAGE;
+            }
+            c->help();
+            return CLI_OK;
+        }
+        usage(stdout);
+        return CLI_OK;
+    }
+    if (strcmp(name, "version") == 0 || strcmp(name, "--version") == 0) {
+        printf("tril %s\n", TRIL_VERSION);
+        return CLI_OK;
+    }
+    const cli_command *c = find(name);
+    if (!c) {
+        fprintf(stderr, "tril: unknown command '%s' (see 'tril help')\n", name);
+        return CLI_USAGE;
+    }
+    for (int i = 2; i < argc; i++) {
+        if (cli_is_help(argv[i])) {
+            c->help();
+            return CLI_OK;
+        }
+    }
+    return c->run(argc - 1, argv + 1);
+}

@@ -1,0 +1,75 @@
+/* CPU feature detection (run-time kernel selection) and thread count. */
+#include "tril/cpu.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+static int cpu_has(tril_isa isa)
+{
+    switch (isa) {
+    case TRIL_ISA_GENERIC: return 1;
+#if defined(TRIL_HAVE_X86_KERNELS) && (defined(__GNUC__) || defined(__clang__))
+    case TRIL_ISA_AVX2:
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+               __builtin_cpu_supports("f16c");
+    case TRIL_ISA_AVX512:
+        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+               __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") &&
+               cpu_has(TRIL_ISA_AVX2);
+#else
+    default: return 0;
+#endif
+    }
+    return 0;
+}
+
+static tril_isa env_cap(void)
+{
+    const char *cap = getenv("TRIL_ISA");
+    if (!cap) return TRIL_ISA_AVX512;
+    if (strcmp(cap, "generic") == 0) return TRIL_ISA_GENERIC;
+    if (strcmp(cap, "avx2") == 0) return TRIL_ISA_AVX2;
+    return TRIL_ISA_AVX512;
+}
+
+int tril_cpu_supports(tril_isa isa) { return cpu_has(isa); }
+
+tril_isa tril_cpu_best_isa(void)
+{
+    tril_isa cap = env_cap();
+    for (int isa = (int)cap; isa > TRIL_ISA_GENERIC; isa--)
+        if (cpu_has((tril_isa)isa)) return (tril_isa)isa;
+    return TRIL_ISA_GENERIC;
+}
+
+const char *tril_isa_name(tril_isa isa)
+{
+    switch (isa) {
+    case TRIL_ISA_GENERIC: return "generic";
+    case TRIL_ISA_AVX2: return "avx2";
+    case TRIL_ISA_AVX512: return "avx512";
+    }
+    return "unknown";
+}
+
+void tril_set_num_threads(int n)
+{
+#ifdef _OPENMP
+    omp_set_num_threads(n > 0 ? n : omp_get_num_procs());
+#else
+    (void)n;
+#endif
+}
+
+int tril_get_num_threads(void)
+{
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}

@@ -1,0 +1,151 @@
+/* fp16/bf16 <-> fp32 conversions with IEEE round-to-nearest-even. */
+#include "tril/dtype.h"
+
+#include <math.h>
+#include <string.h>
+
+static uint32_t f32_bits(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return u;
+}
+
+static float bits_f32(uint32_t u)
+{
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+const char *tril_dtype_name(tril_dtype dtype)
+{
+    switch (dtype) {
+    case TRIL_F32: return "fp32";
+    case TRIL_F16: return "fp16";
+    case TRIL_BF16: return "bf16";
+    }
+    return NULL;
+}
+
+int tril_dtype_parse(const char *name, tril_dtype *out)
+{
+    static const struct { const char *name; tril_dtype dtype; } table[] = {
+        {"fp32", TRIL_F32}, {"f32", TRIL_F32}, {"float32", TRIL_F32},
+        {"fp16", TRIL_F16}, {"f16", TRIL_F16}, {"float16", TRIL_F16},
+        {"bf16", TRIL_BF16}, {"bfloat16", TRIL_BF16},
+    };
+    if (!name) return -1;
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+        if (strcmp(name, table[i].name) == 0) {
+            *out = table[i].dtype;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+size_t tril_dtype_size(tril_dtype dtype)
+{
+    switch (dtype) {
+    case TRIL_F32: return 4;
+    case TRIL_F16:
+    case TRIL_BF16: return 2;
+    }
+    return 0;
+}
+
+float tril_dtype_min(tril_dtype dtype)
+{
+    switch (dtype) {
+    case TRIL_F32: return -3.4028234663852886e38f;
+    case TRIL_F16: return -65504.0f;
+    case TRIL_BF16: return -3.3895313892515355e38f;
+    }
+    return NAN;
+}
+
+float tril_f16_to_f32(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
+    uint32_t exp = (h >> 10) & 0x1fu;
+    uint32_t man = h & 0x3ffu;
+    if (exp == 0x1f) return bits_f32(sign | 0x7f800000u | (man << 13)); /* inf/NaN */
+    if (exp == 0) {
+        /* zero or subnormal: man * 2^-24, exact in fp32 */
+        float v = (float)man * 5.9604644775390625e-08f;
+        return sign ? -v : v;
+    }
+    return bits_f32(sign | ((exp + 112u) << 23) | (man << 13));
+}
+
+uint16_t tril_f32_to_f16(float f)
+{
+    uint32_t u = f32_bits(f);
+    uint16_t sign = (uint16_t)((u >> 16) & 0x8000u);
+    uint32_t abs = u & 0x7fffffffu;
+    if (abs >= 0x7f800000u) /* inf or NaN (keep NaN quiet and non-zero) */
+        return (uint16_t)(sign | 0x7c00u | (abs > 0x7f800000u ? 0x200u : 0u));
+    if (abs >= 0x477ff000u) /* >= 65520: rounds to infinity */
+        return (uint16_t)(sign | 0x7c00u);
+    if (abs < 0x38800000u) {
+        /* below the smallest normal (2^-14): subnormal or zero.
+         * Adding 0.5 makes the FPU round to nearest even at the 2^-24 grid. */
+        float a = bits_f32(abs);
+        uint32_t r = f32_bits(a + 0.5f) - f32_bits(0.5f);
+        return (uint16_t)(sign | r);
+    }
+    /* normal: rebias exponent, round mantissa to 10 bits (nearest even) */
+    uint32_t mant_odd = (abs >> 13) & 1u;
+    abs += 0xc8000fffu + mant_odd; /* (15-127)<<23 rebias + rounding bias */
+    return (uint16_t)(sign | (abs >> 13));
+}
+
+float tril_bf16_to_f32(uint16_t b) { return bits_f32((uint32_t)b << 16); }
+
+uint16_t tril_f32_to_bf16(float f)
+{
+    uint32_t u = f32_bits(f);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40u); /* quiet NaN */
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (uint16_t)(u >> 16);
+}
+
+float tril_round_to_dtype(float x, tril_dtype dtype)
+{
+    switch (dtype) {
+    case TRIL_F32: return x;
+    case TRIL_F16: return tril_f16_to_f32(tril_f32_to_f16(x));
+    case TRIL_BF16: return tril_bf16_to_f32(tril_f32_to_bf16(x));
+    }
+    return NAN;
+}
+
+float tril_load_f32(const void *buf, tril_dtype dtype, size_t i)
+{
+    switch (dtype) {
+    case TRIL_F32: return ((const float *)buf)[i];
+    case TRIL_F16: return tril_f16_to_f32(((const uint16_t *)buf)[i]);
+    case TRIL_BF16: return tril_bf16_to_f32(((const uint16_t *)buf)[i]);
+    }
+    return NAN;
+}
+
+void tril_store_f32(void *buf, tril_dtype dtype, size_t i, float x)
+{
+    switch (dtype) {
+    case TRIL_F32: ((float *)buf)[i] = x; break;
+    case TRIL_F16: ((uint16_t *)buf)[i] = tril_f32_to_f16(x); break;
+    case TRIL_BF16: ((uint16_t *)buf)[i] = tril_f32_to_bf16(x); break;
+    }
+}
+
+void tril_convert_from_f32(void *dst, tril_dtype dtype, const float *src, size_t n)
+{
+    for (size_t i = 0; i < n; i++) tril_store_f32(dst, dtype, i, src[i]);
+}
+
+void tril_convert_to_f32(float *dst, const void *src, tril_dtype dtype, size_t n)
+{
+    for (size_t i = 0; i < n; i++) dst[i] = tril_load_f32(src, dtype, i);
+}

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# End-to-end tests of the tril program: outputs, exit codes and messages.
+# usage: test_cli.sh PATH/TO/tril
+set -u
+TRIL=$1
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+pass=0
+fail=0
+
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+
+# expect CODE DESCRIPTION -- command...: exit code must be CODE
+expect() {
+    local code=$1 what=$2
+    shift 3
+    "$@" >"$tmp/out" 2>"$tmp/err"
+    local got=$?
+    if [ "$got" -eq "$code" ]; then ok; else bad "$what: exit $got, wanted $code ($(head -c 300 "$tmp/err"))"; fi
+}
+# contains FILE TEXT DESCRIPTION
+contains() { if grep -qF -- "$2" "$1"; then ok; else bad "$3: '$2' not in $(head -c 300 "$1")"; fi; }
+
+# help and usage
+expect 0 "help" -- "$TRIL" help
+contains "$tmp/out" "mask" "help lists mask"
+expect 0 "mask --help" -- "$TRIL" mask --help
+contains "$tmp/out" "usage: tril mask" "mask --help"
+expect 0 "help mask" -- "$TRIL" help mask
+expect 2 "no command" -- "$TRIL"
+expect 2 "unknown command" -- "$TRIL" frobnicate
+contains "$tmp/err" "unknown command 'frobnicate'" "unknown command message"
+expect 2 "unknown flag" -- "$TRIL" mask 4 --bogus
+contains "$tmp/err" "unknown option '--bogus'" "unknown flag message"
+
+# tril mask N: exact rows of 0/1
+expect 0 "mask 4" -- "$TRIL" mask 4
+printf '1 0 0 0\n1 1 0 0\n1 1 1 0\n1 1 1 1\n' >"$tmp/want"
+if cmp -s "$tmp/out" "$tmp/want"; then ok; else bad "mask 4 output: $(cat "$tmp/out")"; fi
+expect 0 "mask 2 --keys 4" -- "$TRIL" mask 2 --keys 4
+printf '1 1 1 0\n1 1 1 1\n' >"$tmp/want"
+if cmp -s "$tmp/out" "$tmp/want"; then ok; else bad "mask 2 --keys 4 output: $(cat "$tmp/out")"; fi
+expect 0 "mask 1" -- "$TRIL" mask 1
+[ "$(cat "$tmp/out")" = "1" ] && ok || bad "mask 1 output"
+
+# bad sizes
+expect 2 "mask 0" -- "$TRIL" mask 0
+contains "$tmp/err" "N expects an integer" "mask 0 message"
+expect 2 "mask -3" -- "$TRIL" mask -3
+expect 2 "mask abc" -- "$TRIL" mask abc
+expect 2 "mask 4x" -- "$TRIL" mask 4x
+expect 2 "mask huge" -- "$TRIL" mask 99999999999999999999
+expect 2 "mask no N" -- "$TRIL" mask
+expect 2 "--keys without value" -- "$TRIL" mask 4 --keys
+contains "$tmp/err" "needs a value" "missing value message"
+
+# PNG: a real PNG file of sensible size
+expect 0 "mask --png" -- "$TRIL" mask 8 --png "$tmp/m.png"
+if [ "$(head -c 8 "$tmp/m.png" | od -An -tx1 | tr -d ' \n')" = "89504e470d0a1a0a" ]; then ok; else bad "PNG signature"; fi
+expect 1 "mask --png unwritable" -- "$TRIL" mask 8 --png /nonexistent-dir/m.png
+contains "$tmp/err" "/nonexistent-dir/m.png" "unwritable path named"
+
+# numerics: the exact header, 84 rows, tril rows clean, fill 0 leaks
+expect 0 "numerics" -- "$TRIL" mask --numerics
+[ "$(head -n 1 "$tmp/out")" = "$(printf 'method\tfill\tdtype\tscenario\tfuture_prob\tnan_rows')" ] && ok || bad "numerics header: $(head -n 1 "$tmp/out")"
+[ "$(wc -l <"$tmp/out")" -eq 85 ] && ok || bad "numerics row count $(wc -l <"$tmp/out")"
+awk -F'\t' 'NR > 1 && $1 == "tril" && ($5 != "0" || $6 != "0") { bad = 1 } END { exit bad }' "$tmp/out" && ok || bad "tril rows not clean"
+awk -F'\t' 'NR > 1 && $1 == "textbook" && $2 == "0" && !($5 > 0) { bad = 1 } END { exit bad }' "$tmp/out" && ok || bad "fill 0 does not leak"
+awk -F'\t' '$2 == "-inf" && $4 == "fully_masked_row" && $6 == "0" { bad = 1 } END { exit bad }' "$tmp/out" && ok || bad "-inf no NaN on masked row"
+expect 2 "numerics with N" -- "$TRIL" mask 4 --numerics
+
+echo "cli: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]

@@ -1,0 +1,47 @@
+/* Small helpers shared by the C tests: a seeded RNG and buffer makers. */
+#ifndef TRIL_TEST_UTIL_H
+#define TRIL_TEST_UTIL_H
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "tril/dtype.h"
+
+typedef struct {
+    uint64_t state;
+} test_rng;
+
+static inline uint64_t test_rng_u64(test_rng *r)
+{
+    uint64_t z = (r->state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* Uniform in [0, 1). */
+static inline double test_rng_uniform(test_rng *r) { return (test_rng_u64(r) >> 11) * 0x1.0p-53; }
+
+/* Integer in [lo, hi]. */
+static inline int64_t test_rng_int(test_rng *r, int64_t lo, int64_t hi)
+{
+    return lo + (int64_t)(test_rng_u64(r) % (uint64_t)(hi - lo + 1));
+}
+
+static inline float test_rng_normal(test_rng *r)
+{
+    double u = test_rng_uniform(r) + 1e-300, v = test_rng_uniform(r);
+    return (float)(sqrt(-2.0 * log(u)) * cos(6.283185307179586 * v));
+}
+
+/* n random normal values stored in `dtype` (caller frees). */
+static inline void *test_random_buffer(test_rng *r, size_t n, tril_dtype dtype)
+{
+    void *buf = malloc(n * tril_dtype_size(dtype) + 1);
+    if (!buf) abort();
+    for (size_t i = 0; i < n; i++) tril_store_f32(buf, dtype, i, test_rng_normal(r));
+    return buf;
+}
+
+#endif
