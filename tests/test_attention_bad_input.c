@@ -191,6 +191,13 @@ static void test_bad_strides(void **state)
     fixture_init(&f); f.a.q_row_stride = -HD;      expect_fail(&f, TRIL_ERR_SHAPE, "negative q row stride");
     fixture_init(&f); f.a.kv_row_stride = -1;      expect_fail(&f, TRIL_ERR_SHAPE, "negative kv row stride");
     fixture_init(&f); f.a.out_row_stride = -1;     expect_fail(&f, TRIL_ERR_SHAPE, "negative out row stride");
+    /* with B = 1 the batch strides cannot catch a short row stride */
+    fixture_init(&f); f.a.batch = 1; f.a.q_row_stride = HD - 1;
+    expect_fail(&f, TRIL_ERR_SHAPE, "B=1, q row stride < H*D");
+    fixture_init(&f); f.a.batch = 1; f.a.kv_row_stride = HD - 1;
+    expect_fail(&f, TRIL_ERR_SHAPE, "B=1, kv row stride < H*D");
+    fixture_init(&f); f.a.batch = 1; f.a.out_row_stride = HD - 1;
+    expect_fail(&f, TRIL_ERR_SHAPE, "B=1, out row stride < H*D");
     fixture_init(&f); f.a.q_batch_stride = TQ * HD - 1;
     expect_fail(&f, TRIL_ERR_SHAPE, "q batch stride < Tq*row");
     fixture_init(&f); f.a.kv_batch_stride = TK * HD - 1;

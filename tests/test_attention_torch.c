@@ -107,7 +107,7 @@ static int list_cases(const char *dir, char names[][64], int cap)
     while ((e = readdir(d)) != NULL && n < cap) {
         size_t len = strlen(e->d_name);
         if (len > 4 && len < 64 && strcmp(e->d_name + len - 4, ".bin") == 0)
-            snprintf(names[n++], 64, "%s", e->d_name);
+            memcpy(names[n++], e->d_name, len + 1);
     }
     closedir(d);
     qsort(names, (size_t)n, 64, cmp_names);

@@ -172,7 +172,7 @@ static tril_status validate_resolved(const tril_attention_args *a)
         (st = check_view("k/v", a->batch, a->kv_len, hd, a->kv_row_stride, a->kv_batch_stride)) ||
         (st = check_view("out", a->batch, a->q_len, hd, a->out_row_stride, a->out_batch_stride)))
         return st;
-    for (int64_t b = 0; b < a->batch; b++) {
+    for (int64_t b = 0; (a->key_start || a->key_end) && b < a->batch; b++) {
         int64_t start, end;
         attn_key_window(a, b, &start, &end);
         if (start < 0 || end > a->kv_len || start > end)
