@@ -6,6 +6,7 @@ Run beside build/bench/bench_attention for a side-by-side comparison:
     /usr/bin/python3 bench/torch_attention.py [T ...]
 """
 import math
+import os
 import statistics
 import sys
 import time
@@ -23,7 +24,7 @@ def causal_attention(q, k, v, mask):
 
 def main():
     seqs = [int(a) for a in sys.argv[1:]] or [256, 1024, 4096]
-    torch.set_num_threads(torch.get_num_threads())
+    torch.set_num_threads(os.cpu_count() or 1)
     H, D = 12, 64
     print(f"# torch {torch.__version__} threads={torch.get_num_threads()}")
     print(f"{'T':<6} {'torch_ms':>12} {'torch_gf/s':>12}")

@@ -122,6 +122,11 @@ tril_status tril_attention_validate(const tril_attention_args *args);
  * Threads with OpenMP over batch x heads x row tiles. */
 tril_status tril_attention_forward(const tril_attention_args *args, tril_attn_kernel kernel);
 
+/* The tiled kernels keep a grow-only buffer per calling thread (packed K/V),
+ * so repeated calls do not pay for fresh pages. This frees the calling
+ * thread's buffer; the next call allocates again. */
+void tril_attention_free_workspace(void);
+
 /* 1 if query row i (of Tq) may see key j (of Tk) under the causal rule alone:
  * j <= (Tk - Tq) + i. */
 static inline int tril_causal_visible(int64_t i, int64_t j, int64_t q_len, int64_t kv_len)

@@ -234,3 +234,12 @@ tril_status tril_attention_forward(const tril_attention_args *args, tril_attn_ke
     default: return tril_attention_tiled_generic(&a);
     }
 }
+
+void tril_attention_free_workspace(void)
+{
+    tril_attention_workspace_free_generic();
+#ifdef TRIL_HAVE_X86_KERNELS
+    tril_attention_workspace_free_avx2();
+    tril_attention_workspace_free_avx512();
+#endif
+}

@@ -1,12 +1,15 @@
 /* Tiled online-softmax ("flash" style) causal attention for CPUs.
  *
  * Compiled once per instruction set with TRIL_ISA_SUFFIX naming the entry
- * point. Work units are (batch, head, block of ROW_BLOCK query rows), shared
- * out dynamically with OpenMP. Within a unit, keys are taken KEY_TILE at a
- * time: each tile of K is packed transposed (and V contiguous), converted to
- * fp32 once, and reused by every micro-block of QK_ROWS query rows. Tiles that
- * lie wholly in the future of a micro-block are never visited (loop bounds),
- * and inside the diagonal tile each row reads only the values it may see. */
+ * point. Two phases share one OpenMP team:
+ *   1. pack: every KEY_TILE keys of each (batch, head) are converted to fp32
+ *      once, K transposed ([D, KEY_TILE]) and V contiguous ([KEY_TILE, D]);
+ *   2. compute: work units are (batch, head, block of ROW_BLOCK query rows),
+ *      handed out dynamically, latest (most expensive) blocks first. Each
+ *      micro-block of QK_ROWS rows walks the packed tiles with an online
+ *      softmax. Tiles wholly in the future of a micro-block are never visited
+ *      (loop bounds), and inside the diagonal tile each row reads only the
+ *      values it may see. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,21 +25,20 @@
 #define KERNEL_ENTRY CAT(tril_attention_tiled_, TRIL_ISA_SUFFIX)
 
 #define VL TRIL_VL
-#define KEY_TILE (2 * VL) /* keys per tile: two score vectors per row */
-#define ROW_BLOCK 64      /* query rows per work unit */
 #if defined(__AVX512F__)
-#define QK_ROWS 8 /* 8 rows x 2 vectors = 16 score accumulators */
-#define PV_VECS 4 /* 4 rows x 4 vectors = 16 output accumulators */
+#define QK_VECS 4 /* score vectors per row: 64-key tiles */
+#define PV_VECS 4 /* output vectors per row held in registers */
 #else
-#define QK_ROWS 4
+#define QK_VECS 2
 #define PV_VECS 2
 #endif
+#define QK_ROWS 4 /* rows x QK_VECS = 16 (AVX-512) or 8 score accumulators */
 #define PV_ROWS 4
+#define KEY_TILE (QK_VECS * VL) /* keys per tile */
+#define ROW_BLOCK 64            /* query rows per work unit */
 
 typedef struct {
     float *q;  // [ROW_BLOCK, dp] scaled queries
-    float *kt; // [dp, KEY_TILE] transposed key tile
-    float *v;  // [KEY_TILE, dp] value tile
     float *o;  // [ROW_BLOCK, dp] unnormalised output accumulators
     float *s;  // [QK_ROWS, KEY_TILE] scores, then probabilities
     float *m;  // [ROW_BLOCK] running row max
@@ -50,21 +52,17 @@ static int buffers_alloc(tile_buffers *t, int64_t dp)
 {
     memset(t, 0, sizeof *t);
     t->q = alloc_floats((size_t)(ROW_BLOCK * dp));
-    t->kt = alloc_floats((size_t)(dp * KEY_TILE));
-    t->v = alloc_floats((size_t)(KEY_TILE * dp));
     t->o = alloc_floats((size_t)(ROW_BLOCK * dp));
     t->s = alloc_floats(QK_ROWS * KEY_TILE);
     t->m = alloc_floats(ROW_BLOCK);
     t->l = alloc_floats(ROW_BLOCK);
     t->win = malloc(ROW_BLOCK * sizeof *t->win);
-    return t->q && t->kt && t->v && t->o && t->s && t->m && t->l && t->win;
+    return t->q && t->o && t->s && t->m && t->l && t->win;
 }
 
 static void buffers_free(tile_buffers *t)
 {
     free(t->q);
-    free(t->kt);
-    free(t->v);
     free(t->o);
     free(t->s);
     free(t->m);
@@ -88,20 +86,19 @@ static void load_row(float *dst, const void *src, tril_dtype dtype, int64_t offs
 /* s[r][c] = q[r] . kt[:, c] for QK_ROWS rows and KEY_TILE keys. */
 static void qk_tile(const float *q, int64_t dp, const float *kt, float *s)
 {
-    vf acc[QK_ROWS][2];
-    for (int r = 0; r < QK_ROWS; r++) acc[r][0] = acc[r][1] = vbcast(0.0f);
+    vf acc[QK_ROWS][QK_VECS];
+    for (int r = 0; r < QK_ROWS; r++)
+        for (int c = 0; c < QK_VECS; c++) acc[r][c] = vbcast(0.0f);
     for (int64_t d = 0; d < dp; d++) {
-        vf k0 = vload(kt + d * KEY_TILE), k1 = vload(kt + d * KEY_TILE + VL);
+        vf k[QK_VECS];
+        for (int c = 0; c < QK_VECS; c++) k[c] = vload(kt + d * KEY_TILE + c * VL);
         for (int r = 0; r < QK_ROWS; r++) {
             vf qv = vbcast(q[r * dp + d]);
-            acc[r][0] += qv * k0;
-            acc[r][1] += qv * k1;
+            for (int c = 0; c < QK_VECS; c++) acc[r][c] += qv * k[c];
         }
     }
-    for (int r = 0; r < QK_ROWS; r++) {
-        vstore(s + r * KEY_TILE, acc[r][0]);
-        vstore(s + r * KEY_TILE + VL, acc[r][1]);
-    }
+    for (int r = 0; r < QK_ROWS; r++)
+        for (int c = 0; c < QK_VECS; c++) vstore(s + r * KEY_TILE + c * VL, acc[r][c]);
 }
 
 /* o[r][dv : dv + nv*VL] += sum_j p[r][j] v[j][same] for PV_ROWS rows. */
@@ -170,56 +167,102 @@ static int softmax_update(const tril_attention_args *a, const attn_row_window *w
     }
     /* Select, not arithmetic: a score computed from a key outside [c0, c1)
      * may be garbage (even NaN) and must vanish without a trace. */
-    const vf neg_inf = vbcast(-INFINITY);
-    vi lane;
-    for (int i = 0; i < VL; i++) lane[i] = i;
-    vf s0 = vload(s), s1 = vload(s + VL);
-    vi in0 = (lane >= (int32_t)c0) & (lane < (int32_t)c1);
-    vi in1 = (lane + VL >= (int32_t)c0) & (lane + VL < (int32_t)c1);
-    s0 = vsel(in0, s0, neg_inf);
-    s1 = vsel(in1, s1, neg_inf);
-    float m_tile = vhmax(vmax(s0, s1));
+    vf sv[QK_VECS];
+    vf mx = vbcast(-INFINITY);
+    for (int c = 0; c < QK_VECS; c++) {
+        sv[c] = vload(s + c * VL);
+        if (c0 > 0 || c1 < KEY_TILE) {
+            vi lane;
+            for (int i = 0; i < VL; i++) lane[i] = c * VL + i;
+            sv[c] = vsel((lane >= (int32_t)c0) & (lane < (int32_t)c1), sv[c], vbcast(-INFINITY));
+        }
+        mx = vmax(mx, sv[c]);
+    }
+    float m_tile = vhmax(mx);
     float m_new = m_tile > *m ? m_tile : *m;
     if (m_new == -INFINITY) return 0;
-    float alpha = expf(*m - m_new);
-    vf mv = vbcast(m_new);
-    vf p0 = vexp(s0 - mv), p1 = vexp(s1 - mv);
-    *l = *l * alpha + vhsum(p0 + p1);
+    vf mv = vbcast(m_new), sum = vbcast(0.0f);
+    for (int c = 0; c < QK_VECS; c++) {
+        vf pc = vexp(sv[c] - mv);
+        sum += pc;
+        vstore(s + c * VL, pc);
+    }
+    float alpha = vexp(vbcast(*m - m_new))[0];
+    *l = *l * alpha + vhsum(sum);
     *m = m_new;
     if (alpha != 1.0f) {
         vf av = vbcast(alpha);
         for (int64_t d = 0; d < dp; d += VL) vstore(o + d, vload(o + d) * av);
     }
-    vstore(s, p0);
-    vstore(s + VL, p1);
     return 1;
 }
 
-static void pack_tile(const tril_attention_args *a, tile_buffers *t, int64_t b, int64_t h,
-                      int64_t j0, int64_t n, int64_t dp)
+/* The packed K/V buffer is kept per calling thread and only grows: a fresh
+ * multi-megabyte allocation per call costs page faults on every call. */
+typedef struct {
+    float *data;
+    size_t floats;
+} workspace;
+static _Thread_local workspace pack_cache;
+
+static float *workspace_get(workspace *w, size_t floats)
 {
-    const int64_t D = a->head_dim;
-    for (int64_t c = 0; c < KEY_TILE; c++) {
-        if (c < n) {
-            int64_t off = b * a->kv_batch_stride + (j0 + c) * a->kv_row_stride + h * D;
-            if (a->dtype == TRIL_F32) {
-                const float *k = (const float *)a->k + off;
-                for (int64_t d = 0; d < D; d++) t->kt[d * KEY_TILE + c] = k[d];
-            } else {
-                for (int64_t d = 0; d < D; d++)
-                    t->kt[d * KEY_TILE + c] = tril_load_f32(a->k, a->dtype, (size_t)(off + d));
-            }
-            load_row(t->v + c * dp, a->v, a->dtype, off, D, dp, 1.0f);
+    if (floats > w->floats) {
+        free(w->data);
+        w->data = alloc_floats(floats);
+        w->floats = w->data ? floats : 0;
+    }
+    return w->data;
+}
+
+void CAT(tril_attention_workspace_free_, TRIL_ISA_SUFFIX)(void)
+{
+    free(pack_cache.data);
+    pack_cache.data = NULL;
+    pack_cache.floats = 0;
+}
+
+/* Packed K and V of every (batch, head): tile n of head bh starts at key
+ * first[b] + n * KEY_TILE and lives at kt + (bh * tiles + n) * dp * KEY_TILE
+ * (transposed, [dp, KEY_TILE]) and v + same offset ([KEY_TILE, dp]). Columns
+ * and padding lanes beyond the keys are zero. */
+typedef struct {
+    float *kt;      // [B*H, tiles, dp, KEY_TILE]
+    float *v;       // [B*H, tiles, KEY_TILE, dp]
+    int64_t *first; // [B] first key read in sequence b
+    int64_t *last;  // [B] one past the last key read in sequence b
+    int64_t tiles;  // tiles per head (the most any sequence needs)
+} packed_kv;
+
+static void pack_tile(const tril_attention_args *a, const packed_kv *p, int64_t bh, int64_t n,
+                      int64_t dp)
+{
+    const int64_t D = a->head_dim, b = bh / a->heads, h = bh % a->heads;
+    const int64_t j0 = p->first[b] + n * KEY_TILE;
+    const int64_t keys = attn_max64(0, attn_min64(KEY_TILE, p->last[b] - j0));
+    float *kt = p->kt + (bh * p->tiles + n) * dp * KEY_TILE;
+    float *v = p->v + (bh * p->tiles + n) * dp * KEY_TILE;
+    memset(kt, 0, (size_t)(dp * KEY_TILE) * sizeof(float));
+    memset(v, 0, (size_t)(dp * KEY_TILE) * sizeof(float));
+    for (int64_t c = 0; c < keys; c++) {
+        const int64_t off = b * a->kv_batch_stride + (j0 + c) * a->kv_row_stride + h * D;
+        if (a->dtype == TRIL_F32) {
+            const float *kr = (const float *)a->k + off, *vr = (const float *)a->v + off;
+            for (int64_t d = 0; d < D; d++) kt[d * KEY_TILE + c] = kr[d];
+            for (int64_t d = 0; d < D; d++) v[c * dp + d] = vr[d];
         } else {
-            for (int64_t d = 0; d < D; d++) t->kt[d * KEY_TILE + c] = 0.0f;
+            for (int64_t d = 0; d < D; d++) {
+                kt[d * KEY_TILE + c] = tril_load_f32(a->k, a->dtype, (size_t)(off + d));
+                v[c * dp + d] = tril_load_f32(a->v, a->dtype, (size_t)(off + d));
+            }
         }
-        for (int64_t d = D; d < dp; d++) t->kt[d * KEY_TILE + c] = 0.0f;
     }
 }
 
-static void run_unit(const tril_attention_args *a, tile_buffers *t, int64_t b, int64_t h,
-                     int64_t i0, int64_t dp)
+static void run_unit(const tril_attention_args *a, const packed_kv *p, tile_buffers *t,
+                     int64_t bh, int64_t i0, int64_t dp)
 {
+    const int64_t b = bh / a->heads, h = bh % a->heads;
     const int64_t D = a->head_dim, Tq = a->q_len;
     const int64_t rows = attn_min64(ROW_BLOCK, Tq - i0);
     const int64_t rows_padded = (rows + QK_ROWS - 1) / QK_ROWS * QK_ROWS;
@@ -238,13 +281,15 @@ static void run_unit(const tril_attention_args *a, tile_buffers *t, int64_t b, i
     }
     for (int64_t j0 = j_lo; j0 < j_hi; j0 += KEY_TILE) {
         const int64_t n = attn_min64(KEY_TILE, j_hi - j0);
-        pack_tile(a, t, b, h, j0, n, dp);
+        const int64_t tile = (j0 - p->first[b]) / KEY_TILE;
+        const float *kt = p->kt + (bh * p->tiles + tile) * dp * KEY_TILE;
+        const float *v = p->v + (bh * p->tiles + tile) * dp * KEY_TILE;
         for (int64_t r0 = 0; r0 < rows_padded; r0 += QK_ROWS) {
             const attn_row_window *w = &t->win[r0];
             /* Rows of a micro-block are in order, so its last row reads the
              * furthest: a tile beyond it is the future of all of them. */
             if (j0 >= w[QK_ROWS - 1].read_hi || j0 + n <= w[0].read_lo) continue;
-            qk_tile(t->q + r0 * dp, dp, t->kt, t->s);
+            qk_tile(t->q + r0 * dp, dp, kt, t->s);
             int full = 1;
             for (int r = 0; r < QK_ROWS; r++) {
                 int64_t c0, c1;
@@ -257,13 +302,13 @@ static void run_unit(const tril_attention_args *a, tile_buffers *t, int64_t b, i
                 }
             }
             if (full) {
-                pv_block(t->o + r0 * dp, t->s, t->v, dp, n);
+                pv_block(t->o + r0 * dp, t->s, v, dp, n);
             } else {
                 for (int r = 0; r < QK_ROWS && r0 + r < rows; r++) {
                     int64_t c0, c1;
                     row_columns(a, &w[r], j0, n, &c0, &c1);
                     if (t->m[r0 + r] != -INFINITY)
-                        pv_row(t->o + (r0 + r) * dp, t->s + r * KEY_TILE, t->v, dp, c0, c1);
+                        pv_row(t->o + (r0 + r) * dp, t->s + r * KEY_TILE, v, dp, c0, c1);
                 }
             }
         }
@@ -290,23 +335,50 @@ static void run_unit(const tril_attention_args *a, tile_buffers *t, int64_t b, i
 tril_status KERNEL_ENTRY(const tril_attention_args *a)
 {
     const int64_t dp = (a->head_dim + VL - 1) / VL * VL;
+    const int64_t bh_count = a->batch * a->heads;
     const int64_t blocks = (a->q_len + ROW_BLOCK - 1) / ROW_BLOCK;
-    const int64_t units = a->batch * a->heads * blocks;
-    int failed = 0;
+    packed_kv p;
+    p.first = malloc((size_t)a->batch * sizeof *p.first);
+    p.last = malloc((size_t)a->batch * sizeof *p.last);
+    if (!p.first || !p.last) {
+        free(p.first);
+        free(p.last);
+        return TRIL_FAIL(TRIL_ERR_NOMEM, "attention: out of memory");
+    }
+    int64_t most = 0;
+    for (int64_t b = 0; b < a->batch; b++) {
+        /* Rows see monotonically more keys: row 0 reads the first, the last
+         * row the furthest. */
+        p.first[b] = attn_row(a, b, 0).read_lo;
+        p.last[b] = attn_max64(p.first[b], attn_row(a, b, a->q_len - 1).read_hi);
+        most = attn_max64(most, p.last[b] - p.first[b]);
+    }
+    p.tiles = (most + KEY_TILE - 1) / KEY_TILE;
+    const size_t packed = (size_t)(bh_count * p.tiles * dp * KEY_TILE);
+    p.kt = workspace_get(&pack_cache, 2 * (packed ? packed : 1));
+    p.v = p.kt ? p.kt + (packed ? packed : 1) : NULL;
+    int failed = !p.kt;
+    if (failed) {
+        free(p.first);
+        free(p.last);
+        return TRIL_FAIL(TRIL_ERR_NOMEM, "attention: cannot allocate %zu packed floats", 2 * packed);
+    }
 #pragma omp parallel reduction(| : failed)
     {
         tile_buffers t;
         if (!buffers_alloc(&t, dp)) failed = 1;
+#pragma omp for schedule(static)
+        for (int64_t n = 0; n < bh_count * p.tiles; n++) pack_tile(a, &p, n / p.tiles, n % p.tiles, dp);
         /* Later row blocks see more keys: hand them out first. */
 #pragma omp for schedule(dynamic, 1)
-        for (int64_t u = 0; u < units; u++) {
+        for (int64_t u = 0; u < bh_count * blocks; u++) {
             if (failed) continue;
-            int64_t blk = blocks - 1 - u / (a->batch * a->heads);
-            int64_t bh = u % (a->batch * a->heads);
-            run_unit(a, &t, bh / a->heads, bh % a->heads, blk * ROW_BLOCK, dp);
+            run_unit(a, &p, &t, u % bh_count, (blocks - 1 - u / bh_count) * ROW_BLOCK, dp);
         }
         buffers_free(&t);
     }
+    free(p.first);
+    free(p.last);
     if (failed) return TRIL_FAIL(TRIL_ERR_NOMEM, "attention: cannot allocate tile buffers");
     return TRIL_OK;
 }
