@@ -7,9 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "bench_util.h"
 #include "tril/attention.h"
 #include "tril/cpu.h"
+#include "tril/timing.h"
 
 static float *random_floats(size_t n, unsigned seed)
 {
@@ -28,11 +28,11 @@ static double time_kernel(tril_attention_args *a, tril_attn_kernel kernel, int r
         exit(1);
     }
     for (int r = 0; r < reps; r++) {
-        double t0 = bench_now();
+        double t0 = tril_now();
         tril_attention_forward(a, kernel);
-        t[r] = bench_now() - t0;
+        t[r] = tril_now() - t0;
     }
-    return bench_median(t, reps) * 1e3;
+    return tril_median(t, reps) * 1e3;
 }
 
 int main(int argc, char **argv)
@@ -44,7 +44,7 @@ int main(int argc, char **argv)
         n_seqs = 0;
         for (int i = 1; i < argc && n_seqs < 8; i++) seqs[n_seqs++] = atoll(argv[i]);
     }
-    double peak = bench_peak_gflops();
+    double peak = tril_cpu_peak_gflops(1.0);
     printf("# threads=%d isa=%s limit_gflops=%.1f (measured FMA peak)\n", tril_get_num_threads(),
            tril_isa_name(tril_cpu_best_isa()), peak);
     printf("%-6s %12s %12s %12s %12s %9s %9s\n", "T", "oracle_ms", "oracle_gf/s", "tiled_ms",

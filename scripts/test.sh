@@ -15,5 +15,6 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
     ctest --test-dir build-asan --output-on-failure -j "$jobs"
 
 # The benchmark must keep working (figures only, no pass/fail on speed).
-./build/bench/bench_attention 256 >/dev/null
+./build/bench/bench_attention 256
+./build/tril bench attention --seq 256 --heads 12 --head-dim 64 --repeats 3
 echo "all tests passed (release and asan+ubsan builds)"

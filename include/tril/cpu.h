@@ -19,6 +19,11 @@ int tril_cpu_supports(tril_isa isa);
 tril_isa tril_cpu_best_isa(void);
 const char *tril_isa_name(tril_isa isa);
 
+/* The machine's fp32 compute limit in GFLOP/s, measured now: independent
+ * FMAs of the best ISA's vectors on all threads, repeated for about
+ * `seconds` and the best rate kept. Benchmarks print results against it. */
+double tril_cpu_peak_gflops(double seconds);
+
 /* Threads used by tril's parallel loops (OpenMP). n <= 0: all cores. */
 void tril_set_num_threads(int n);
 int tril_get_num_threads(void);

@@ -18,6 +18,8 @@ typedef struct {
 /* Every subcommand (src/cli/cmd_*.c). */
 int cmd_mask(int argc, char **argv);
 void cmd_mask_help(void);
+int cmd_bench(int argc, char **argv);
+void cmd_bench_help(void);
 
 /* Strict number parsing: the whole string must be a number in range. On
  * failure they print "tril CMD: OPTION expects ..." to stderr and return -1. */

@@ -10,6 +10,7 @@
 
 static const cli_command commands[] = {
     {"mask", "print, draw or measure the causal mask (--numerics)", cmd_mask, cmd_mask_help},
+    {"bench", "time a kernel against the machine's measured limit", cmd_bench, cmd_bench_help},
 };
 static const size_t n_commands = sizeof commands / sizeof commands[0];
 

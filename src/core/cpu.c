@@ -38,6 +38,21 @@ static tril_isa env_cap(void)
 
 int tril_cpu_supports(tril_isa isa) { return cpu_has(isa); }
 
+double tril_peak_gflops_generic(double seconds);
+double tril_peak_gflops_avx2(double seconds);
+double tril_peak_gflops_avx512(double seconds);
+
+double tril_cpu_peak_gflops(double seconds)
+{
+    switch (tril_cpu_best_isa()) {
+#ifdef TRIL_HAVE_X86_KERNELS
+    case TRIL_ISA_AVX512: return tril_peak_gflops_avx512(seconds);
+    case TRIL_ISA_AVX2: return tril_peak_gflops_avx2(seconds);
+#endif
+    default: return tril_peak_gflops_generic(seconds);
+    }
+}
+
 tril_isa tril_cpu_best_isa(void)
 {
     tril_isa cap = env_cap();

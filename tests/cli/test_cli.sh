@@ -70,5 +70,22 @@ awk -F'\t' 'NR > 1 && $1 == "textbook" && $2 == "0" && !($5 > 0) { bad = 1 } END
 awk -F'\t' '$2 == "-inf" && $4 == "fully_masked_row" && $6 == "0" { bad = 1 } END { exit bad }' "$tmp/out" && ok || bad "-inf no NaN on masked row"
 expect 2 "numerics with N" -- "$TRIL" mask 4 --numerics
 
+# bench attention: a figure line, and bad shapes rejected with a message
+expect 0 "bench attention" -- "$TRIL" bench attention --seq 40 --heads 2 --head-dim 16 --repeats 2
+contains "$tmp/out" "bench=attention" "bench line"
+contains "$tmp/out" " ms=" "bench ms"
+contains "$tmp/out" "limit_gflops=" "bench limit"
+expect 0 "bench fp16 reference" -- "$TRIL" bench attention --seq 8 --heads 1 --head-dim 8 --kernel reference --dtype fp16 --repeats 1
+expect 2 "bench D=0" -- "$TRIL" bench attention --seq 10 --heads 2 --head-dim 0
+contains "$tmp/err" "--head-dim expects" "bench D=0 message"
+expect 2 "bench T=0" -- "$TRIL" bench attention --seq 0 --heads 2 --head-dim 16
+expect 1 "bench H*D overflow" -- "$TRIL" bench attention --seq 4 --heads 4294967296 --head-dim 4294967296
+contains "$tmp/err" "overflow" "bench overflow message"
+expect 2 "bench missing shape" -- "$TRIL" bench attention --seq 10
+expect 2 "bench unknown kernel" -- "$TRIL" bench attention --seq 10 --heads 1 --head-dim 8 --kernel nope
+expect 2 "bench unknown dtype" -- "$TRIL" bench attention --seq 10 --heads 1 --head-dim 8 --dtype fp8
+expect 2 "bench unknown target" -- "$TRIL" bench frobnicate
+expect 2 "bench nothing" -- "$TRIL" bench
+
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

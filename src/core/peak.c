@@ -1,0 +1,62 @@
+/* The machine's fp32 compute limit, measured: independent vector FMAs on all
+ * OpenMP threads, no memory traffic. Compiled once per instruction set (like
+ * the attention kernels) so each build uses its own vector width. */
+#include <time.h>
+
+#include "attention/simd.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#define CAT_(a, b) a##b
+#define CAT(a, b) CAT_(a, b)
+#define CHAINS 12 /* independent FMA chains: enough to hide FMA latency */
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* `iters` rounds of CHAINS vector FMAs; the sum is returned so the work
+ * cannot be optimised away. */
+static float fma_loop(long iters, float seed)
+{
+    vf acc[CHAINS];
+    const vf mul = vbcast(0.999999f), add = vbcast(1e-7f * seed);
+    for (int c = 0; c < CHAINS; c++) acc[c] = vbcast(seed * (float)c);
+    for (long i = 0; i < iters; i++)
+        for (int c = 0; c < CHAINS; c++) acc[c] = acc[c] * mul + add;
+    vf s = acc[0];
+    for (int c = 1; c < CHAINS; c++) s += acc[c];
+    return vhsum(s);
+}
+
+double CAT(tril_peak_gflops_, TRIL_ISA_SUFFIX)(double seconds)
+{
+    const long iters = 2000000;
+    double best = 0.0, spent = 0.0;
+    volatile float sink = 0.0f;
+    do {
+        int threads = 1;
+        float total = 0.0f;
+        double t0 = now_seconds();
+#pragma omp parallel reduction(+ : total)
+        {
+#ifdef _OPENMP
+#pragma omp single
+            threads = omp_get_num_threads();
+#endif
+            total += fma_loop(iters, 1.0f);
+        }
+        double dt = now_seconds() - t0;
+        spent += dt;
+        sink = total;
+        double gflops = 2.0 * TRIL_VL * CHAINS * (double)iters * threads / dt * 1e-9;
+        if (gflops > best) best = gflops;
+    } while (spent < seconds);
+    (void)sink;
+    return best;
+}
