@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what tril needs on Debian 12 (bookworm). Run as root or with sudo.
-#   build:  cmake, a C compiler, libpng (pictures), OpenMP (gcc's libgomp)
+#   build:  cmake, a C compiler, libpng (pictures), OpenMP (gcc's libgomp),
+#           cJSON (config/safetensors/vocab JSON), PCRE2 (GPT-2 pre-tokenizer
+#           regex with Unicode classes)
 #   tests:  cmocka (C unit tests), python3-torch + numpy (independent
 #           reference results), clang runtime (sanitizers)
 set -euo pipefail
@@ -9,5 +11,6 @@ if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q
 $SUDO apt-get install -y -q --no-install-recommends \
-    build-essential cmake pkg-config libpng-dev libcmocka-dev \
+    build-essential cmake pkg-config libpng-dev libcmocka-dev libcjson-dev libpcre2-dev \
+    clang libclang-rt-14-dev \
     python3 python3-torch python3-numpy
