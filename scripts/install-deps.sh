@@ -2,7 +2,7 @@
 # Installs what tril needs on Debian 12 (bookworm). Run as root or with sudo.
 #   build:  cmake, a C compiler, libpng (pictures), OpenMP (gcc's libgomp),
 #           cJSON (config/safetensors/vocab JSON), PCRE2 (GPT-2 pre-tokenizer
-#           regex with Unicode classes)
+#           regex with Unicode classes), OpenBLAS (GEMM; the OpenMP build)
 #   tests:  cmocka (C unit tests), python3-torch + numpy (independent
 #           reference results), clang runtime (sanitizers)
 set -euo pipefail
@@ -12,5 +12,6 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q
 $SUDO apt-get install -y -q --no-install-recommends \
     build-essential cmake pkg-config libpng-dev libcmocka-dev libcjson-dev libpcre2-dev \
+    libopenblas-openmp-dev \
     clang libclang-rt-14-dev \
     python3 python3-torch python3-numpy

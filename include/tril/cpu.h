@@ -24,7 +24,12 @@ const char *tril_isa_name(tril_isa isa);
  * `seconds` and the best rate kept. Benchmarks print results against it. */
 double tril_cpu_peak_gflops(double seconds);
 
-/* Threads used by tril's parallel loops (OpenMP). n <= 0: all cores. */
+/* The machine's streaming read bandwidth in GB/s, measured now on all
+ * threads over a 256 MiB buffer (best of repeats for about `seconds`). */
+double tril_cpu_stream_gbps(double seconds);
+
+/* Threads used by tril's parallel loops (OpenMP). n <= 0 keeps OpenMP's
+ * default ($OMP_NUM_THREADS, else all cores). */
 void tril_set_num_threads(int n);
 int tril_get_num_threads(void);
 

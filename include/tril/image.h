@@ -81,6 +81,15 @@ typedef struct {
  * TRIL_ERR_INVALID_ARG). */
 tril_status tril_mask_png_layout(int64_t q_len, int64_t kv_len, tril_mask_layout *layout);
 
+/* A heatmap of values in [0, 1] ([rows, cols], row-major): white to dark
+ * blue, rows down and columns across, labelled with the given strings
+ * (printable ASCII; others draw as '?'). With `causal` set, cells with
+ * j > i are drawn as masked (grey): the attention a row may not pay. Sizes
+ * 1..512. */
+tril_status tril_heatmap_png(const char *path, const float *values, int64_t rows, int64_t cols,
+                             const char *const *row_labels, const char *const *col_labels,
+                             const char *title, int causal);
+
 #ifdef __cplusplus
 }
 #endif

@@ -56,6 +56,9 @@ const char *tril_st_dtype_name(tril_st_dtype dtype);
 size_t tril_st_dtype_size(tril_st_dtype dtype);
 /* The tril_dtype of F32/F16/BF16: returns 0 and sets *out; -1 otherwise. */
 int tril_st_to_dtype(tril_st_dtype dtype, tril_dtype *out);
+/* Parses a spec name ("F32", "BF16", "F8_E4M3", ... exact case): returns 0
+ * and sets *out; -1 for anything else. */
+int tril_st_dtype_parse(const char *name, tril_st_dtype *out);
 
 typedef struct {
     const char *name;
@@ -86,6 +89,10 @@ const tril_st_tensor *tril_safetensors_at(const tril_safetensors *st, size_t i);
 const tril_st_tensor *tril_safetensors_find(const tril_safetensors *st, const char *name);
 /* Value of a "__metadata__" string entry, or NULL. */
 const char *tril_safetensors_metadata(const tril_safetensors *st, const char *key);
+/* Number of "__metadata__" entries, and the i-th key in byte order of the
+ * keys (NULL if i is out of range), to enumerate them. */
+size_t tril_safetensors_metadata_count(const tril_safetensors *st);
+const char *tril_safetensors_metadata_key(const tril_safetensors *st, size_t i);
 
 /* One tensor to write: name, dtype, shape and its bytes (little-endian). */
 typedef struct {

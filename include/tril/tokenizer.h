@@ -67,6 +67,9 @@ tril_status tril_tokenizer_decode(const tril_tokenizer *tok, const int32_t *ids,
  * tokenizer). For streaming output and axis labels. */
 tril_status tril_tokenizer_token_bytes(const tril_tokenizer *tok, int32_t id, const char **bytes,
                                        size_t *len);
+/* Sets how many distinct pieces (words) the encode cache keeps: default
+ * 32768, 0 turns it off. Empties the cache. Ids never depend on it. */
+tril_status tril_tokenizer_set_cache_size(tril_tokenizer *tok, size_t max_words);
 
 #ifdef __cplusplus
 }

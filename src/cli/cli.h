@@ -3,7 +3,11 @@
 #ifndef TRIL_CLI_H
 #define TRIL_CLI_H
 
+#include <stddef.h>
 #include <stdint.h>
+
+#include "tril/gpt2.h"
+#include "tril/tokenizer.h"
 
 /* Exit codes: 0 success, 1 runtime failure, 2 bad usage. */
 enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
@@ -20,6 +24,18 @@ int cmd_mask(int argc, char **argv);
 void cmd_mask_help(void);
 int cmd_bench(int argc, char **argv);
 void cmd_bench_help(void);
+int cmd_generate(int argc, char **argv);
+void cmd_generate_help(void);
+int cmd_eval(int argc, char **argv);
+void cmd_eval_help(void);
+int cmd_tokenize(int argc, char **argv);
+void cmd_tokenize_help(void);
+int cmd_detokenize(int argc, char **argv);
+void cmd_detokenize_help(void);
+int cmd_info(int argc, char **argv);
+void cmd_info_help(void);
+int cmd_attention(int argc, char **argv);
+void cmd_attention_help(void);
 
 /* Strict number parsing: the whole string must be a number in range. On
  * failure they print "tril CMD: OPTION expects ..." to stderr and return -1. */
@@ -40,5 +56,15 @@ int cli_is_help(const char *arg);
 
 /* Prints "tril CMD: <message>" plus the library's last error; returns CLI_FAIL. */
 int cli_lib_error(const char *cmd, const char *what);
+
+/* Loads the model of a --model argument (NULL: the bundled default) and, if
+ * tok is not NULL, its tokenizer. Prints the error and returns non-zero on
+ * failure. */
+int cli_load_model(const char *cmd, const char *model_arg, tril_gpt2 **model, tril_tokenizer **tok);
+/* The tokenizer in a model folder: vocab.json + merges.txt or tokenizer.json,
+ * or bytes for a 256-token model without tokenizer files. */
+int cli_load_tokenizer(const char *cmd, const char *dir, int64_t model_vocab, tril_tokenizer **tok);
+/* Reads a whole file (any bytes). */
+int cli_read_text(const char *cmd, const char *path, char **text, size_t *len);
 
 #endif

@@ -9,6 +9,12 @@
 #endif
 
 static const cli_command commands[] = {
+    {"generate", "continue a prompt with a GPT-2 model (KV cache, sampling)", cmd_generate, cmd_generate_help},
+    {"eval", "perplexity of a text file", cmd_eval, cmd_eval_help},
+    {"tokenize", "text to GPT-2 token ids", cmd_tokenize, cmd_tokenize_help},
+    {"detokenize", "token ids to text", cmd_detokenize, cmd_detokenize_help},
+    {"info", "a model's config, parameter count and dtype", cmd_info, cmd_info_help},
+    {"attention", "draw one head's attention over a prompt (PNG)", cmd_attention, cmd_attention_help},
     {"mask", "print, draw or measure the causal mask (--numerics)", cmd_mask, cmd_mask_help},
     {"bench", "time a kernel against the machine's measured limit", cmd_bench, cmd_bench_help},
 };

@@ -1,6 +1,7 @@
 /* CPU feature detection (run-time kernel selection) and thread count. */
 #include "tril/cpu.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,6 +43,29 @@ double tril_peak_gflops_generic(double seconds);
 double tril_peak_gflops_avx2(double seconds);
 double tril_peak_gflops_avx512(double seconds);
 
+double tril_stream_gbps_generic(const float *buf, int64_t n, double seconds);
+double tril_stream_gbps_avx2(const float *buf, int64_t n, double seconds);
+double tril_stream_gbps_avx512(const float *buf, int64_t n, double seconds);
+
+double tril_cpu_stream_gbps(double seconds)
+{
+    /* 256 MiB: far beyond the caches, so this is DRAM bandwidth. */
+    const int64_t n = 64ll << 20;
+    float *buf = malloc((size_t)n * sizeof *buf);
+    if (!buf) return 0.0;
+    for (int64_t i = 0; i < n; i++) buf[i] = (float)(i & 1023);
+    double gbps;
+    switch (tril_cpu_best_isa()) {
+#ifdef TRIL_HAVE_X86_KERNELS
+    case TRIL_ISA_AVX512: gbps = tril_stream_gbps_avx512(buf, n, seconds); break;
+    case TRIL_ISA_AVX2: gbps = tril_stream_gbps_avx2(buf, n, seconds); break;
+#endif
+    default: gbps = tril_stream_gbps_generic(buf, n, seconds); break;
+    }
+    free(buf);
+    return gbps;
+}
+
 double tril_cpu_peak_gflops(double seconds)
 {
     switch (tril_cpu_best_isa()) {
@@ -74,7 +98,7 @@ const char *tril_isa_name(tril_isa isa)
 void tril_set_num_threads(int n)
 {
 #ifdef _OPENMP
-    omp_set_num_threads(n > 0 ? n : omp_get_num_procs());
+    if (n > 0) omp_set_num_threads(n); /* else OpenMP's default: OMP_NUM_THREADS or all cores */
 #else
     (void)n;
 #endif

@@ -60,3 +60,40 @@ double CAT(tril_peak_gflops_, TRIL_ISA_SUFFIX)(double seconds)
     (void)sink;
     return best;
 }
+
+/* Sum of a buffer with independent vector accumulators: a pure streaming
+ * read (the memory-bandwidth limit that decoding is bound by). */
+static float stream_sum(const float *x, int64_t n)
+{
+    vf acc[8];
+    for (int c = 0; c < 8; c++) acc[c] = vbcast(0.0f);
+    int64_t i = 0;
+    for (; i + 8 * TRIL_VL <= n; i += 8 * TRIL_VL)
+        for (int c = 0; c < 8; c++) acc[c] += vload(x + i + c * TRIL_VL);
+    for (int c = 1; c < 8; c++) acc[0] += acc[c];
+    float s = vhsum(acc[0]);
+    for (; i < n; i++) s += x[i];
+    return s;
+}
+
+double CAT(tril_stream_gbps_, TRIL_ISA_SUFFIX)(const float *buf, int64_t n, double seconds)
+{
+    double best = 0.0, spent = 0.0;
+    volatile float sink = 0.0f;
+    do {
+        float total = 0.0f;
+        double t0 = now_seconds();
+#pragma omp parallel for reduction(+ : total) schedule(static)
+        for (int64_t part = 0; part < 64; part++) {
+            int64_t lo = n * part / 64, hi = n * (part + 1) / 64;
+            total += stream_sum(buf + lo, hi - lo);
+        }
+        double dt = now_seconds() - t0;
+        spent += dt;
+        sink = total;
+        double gbps = (double)n * sizeof(float) / dt * 1e-9;
+        if (gbps > best) best = gbps;
+    } while (spent < seconds);
+    (void)sink;
+    return best;
+}

@@ -1,0 +1,139 @@
+/* tril/gpt2.h - GPT-2 family models: config, parameters, loading, forward
+ * with a KV cache.
+ *
+ * Parameters live in one table of named tensors (Hugging Face names without
+ * the optional "transformer." prefix, in the order of tril_gpt2_param_names).
+ * For training they sit in one contiguous fp32 arena whose layout gradients
+ * and optimizer state mirror; for inference from an fp32 safetensors file
+ * they point straight into the memory-mapped file (no copy). */
+#ifndef TRIL_GPT2_H
+#define TRIL_GPT2_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tril/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct {
+    int64_t n_layer;
+    int64_t n_head;
+    int64_t n_embd;       /* C; head dim D = C / n_head */
+    int64_t n_positions;  /* context length */
+    int64_t vocab_size;   /* V */
+    float layer_norm_epsilon;
+} tril_gpt2_config;
+
+/* Reads a Hugging Face config.json: n_layer, n_head, n_embd, n_positions (or
+ * n_ctx), vocab_size, layer_norm_epsilon (default 1e-5), activation_function
+ * (must be gelu_new, gelu_pytorch_tanh or absent). Errors name the missing or
+ * bad key. */
+tril_status tril_gpt2_config_load(const char *path, tril_gpt2_config *out);
+/* Checks the values: all >= 1, n_embd % n_head == 0, sizes that fit. */
+tril_status tril_gpt2_config_validate(const tril_gpt2_config *cfg);
+/* Number of parameters (wte counted once: the LM head is tied). */
+int64_t tril_gpt2_num_params(const tril_gpt2_config *cfg);
+
+/* One named parameter tensor. */
+typedef struct {
+    char name[48];     /* e.g. "h.3.attn.c_attn.weight" */
+    int32_t ndim;
+    int64_t shape[2];
+    int64_t numel;
+    int64_t offset;    /* element offset in the arena layout */
+    int decay;         /* 1 for matrices and embeddings (weight decay), 0 for biases/LayerNorm */
+} tril_param_info;
+
+/* Per-layer views (all fp32). Shapes: C = n_embd. */
+typedef struct {
+    const float *ln1_w, *ln1_b;     // [C], [C]
+    const float *attn_w, *attn_b;   // [C, 3C] (Conv1D: in x out), [3C]
+    const float *proj_w, *proj_b;   // [C, C], [C]
+    const float *ln2_w, *ln2_b;     // [C], [C]
+    const float *fc_w, *fc_b;       // [C, 4C], [4C]
+    const float *fcproj_w, *fcproj_b; // [4C, C], [C]
+} tril_gpt2_layer;
+
+typedef struct tril_gpt2 tril_gpt2;
+
+struct tril_gpt2 {
+    tril_gpt2_config cfg;
+    size_t n_params;               /* entries in params */
+    tril_param_info *params;       /* [n_params] table, arena layout order */
+    const float **param_data;      /* [n_params] where each tensor's values are */
+    float *arena;                  /* [num_params] owned copy, or NULL if mapped */
+    int64_t arena_numel;
+    const float *wte;              // [V, C] token embeddings, also the LM head
+    const float *wpe;              // [P, C] position embeddings
+    tril_gpt2_layer *layers;       // [n_layer]
+    const float *lnf_w, *lnf_b;    // [C], [C]
+    char stored_dtype[8];          /* dtype in the file: "F32", "F16", "BF16" */
+    void *file;                    /* the safetensors mapping (tril_safetensors *) */
+};
+
+/* The parameter table of a config: names, shapes, offsets (arena order).
+ * *out is malloc'd; caller frees. */
+tril_status tril_gpt2_param_table(const tril_gpt2_config *cfg, tril_param_info **out, size_t *count);
+
+typedef struct {
+    int copy_to_arena; /* 1: always copy into an owned, writable arena (training) */
+} tril_gpt2_load_opts;
+
+/* Loads a Hugging Face GPT-2 folder: config.json + model.safetensors.
+ * Accepts the "transformer." prefix, tolerates h.N.attn.bias (checked to be
+ * the lower-triangular causal mask) and h.N.attn.masked_bias, an
+ * lm_head.weight identical to wte. F32 weights are used in place from the
+ * mapping; F16/BF16 are converted to an fp32 arena. opts may be NULL. */
+tril_status tril_gpt2_load(const char *dir, const tril_gpt2_load_opts *opts, tril_gpt2 **out);
+/* A model with an owned zeroed arena for a config (training from scratch). */
+tril_status tril_gpt2_create(const tril_gpt2_config *cfg, tril_gpt2 **out);
+void tril_gpt2_free(tril_gpt2 *model);
+/* GPT-2 initialisation of an owned arena: N(0, 0.02) matrices and
+ * embeddings, N(0, 0.02/sqrt(2L)) residual projections, zero biases, unit
+ * LayerNorm weights. Deterministic in the seed. */
+tril_status tril_gpt2_init_random(tril_gpt2 *model, uint64_t seed);
+/* Configs by name for benchmarks and tests: "gpt2-124m", "gpt2-355m",
+ * "gpt2-774m", "gpt2-1558m" (Hugging Face gpt2, -medium, -large, -xl).
+ * Returns 0 and fills *cfg, or -1 for an unknown name. */
+int tril_gpt2_config_by_name(const char *name, tril_gpt2_config *cfg);
+
+/* Resolves a --model argument: a folder, or NULL for the bundled default
+ * model (searched in $TRIL_DATA_DIR, the source tree, then the install
+ * prefix). Writes the folder into buf. */
+tril_status tril_gpt2_resolve_dir(const char *arg, char *buf, size_t size);
+
+/* --- inference state: KV cache and activations -------------------------- */
+
+typedef struct tril_gpt2_state tril_gpt2_state;
+
+/* A state for up to `max_tokens` positions (<= n_positions) and up to
+ * `max_batch_tokens` tokens per forward call. */
+tril_status tril_gpt2_state_create(const tril_gpt2 *model, int64_t max_tokens,
+                                   int64_t max_batch_tokens, tril_gpt2_state **out);
+void tril_gpt2_state_free(tril_gpt2_state *state);
+/* Forget the cache (position back to 0). */
+void tril_gpt2_state_reset(tril_gpt2_state *state);
+/* Tokens already in the cache. */
+int64_t tril_gpt2_state_position(const tril_gpt2_state *state);
+
+/* Runs `count` new tokens through the model at positions pos..pos+count-1,
+ * appending their keys and values to the cache. Writes logits for the last
+ * token into `logits_last` [V] (if not NULL) and, if `logits_all` is not NULL,
+ * logits for every new token [count, V]. Errors: ids outside [0, V) ->
+ * TRIL_ERR_RANGE; the cache would overflow -> TRIL_ERR_RANGE ("context full:
+ * N + M > max"); count > max_batch_tokens -> TRIL_ERR_INVALID_ARG. */
+tril_status tril_gpt2_forward(const tril_gpt2 *model, tril_gpt2_state *state, const int32_t *ids,
+                              int64_t count, float *logits_last, float *logits_all);
+
+/* Attention probabilities of one head over a prompt [count, count] (row i:
+ * query i). Runs a fresh forward up to that layer. */
+tril_status tril_gpt2_attention_probs(const tril_gpt2 *model, const int32_t *ids, int64_t count,
+                                      int64_t layer, int64_t head, float *probs);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,49 @@
+/* tril/ops.h - the transformer's dense ops, each as a plain scalar reference
+ * (the oracle) and a fast version used by the model. Shapes are row-major;
+ * T rows (tokens), C features. Weights follow GPT-2's Conv1D layout
+ * [in, out]. */
+#ifndef TRIL_OPS_H
+#define TRIL_OPS_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* y[T, out] = x[T, in] @ w[in, out] + b[out] (b may be NULL). */
+void tril_ref_matmul(float *y, const float *x, const float *w, const float *b, int64_t T,
+                     int64_t in, int64_t out);
+void tril_matmul(float *y, const float *x, const float *w, const float *b, int64_t T, int64_t in,
+                 int64_t out);
+
+/* logits[T, V] = x[T, C] @ wte[V, C]^T (the tied LM head). */
+void tril_ref_lm_head(float *logits, const float *x, const float *wte, int64_t T, int64_t C,
+                      int64_t V);
+void tril_lm_head(float *logits, const float *x, const float *wte, int64_t T, int64_t C, int64_t V);
+
+/* y[T, C] = (x - mean) / sqrt(var + eps) * w + b per row (biased variance). */
+void tril_ref_layernorm(float *y, const float *x, const float *w, const float *b, int64_t T,
+                        int64_t C, float eps);
+void tril_layernorm(float *y, const float *x, const float *w, const float *b, int64_t T, int64_t C,
+                    float eps);
+
+/* y = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), GPT-2's gelu_new. */
+void tril_ref_gelu(float *y, const float *x, int64_t n);
+void tril_gelu(float *y, const float *x, int64_t n);
+
+/* y[i] += x[i] (residual). */
+void tril_add_inplace(float *y, const float *x, int64_t n);
+
+/* x[t, :] = wte[ids[t], :] + wpe[pos0 + t, :]. */
+void tril_embed(float *x, const int32_t *ids, int64_t T, int64_t pos0, const float *wte,
+                const float *wpe, int64_t C);
+
+/* Natural-log softmax cross-entropy of one row of logits [V] at `target`:
+ * logsumexp(logits) - logits[target], in double. */
+double tril_cross_entropy(const float *logits, int64_t V, int32_t target);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,80 @@
+/* tril eval: perplexity of a text file. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "tril/generate.h"
+
+#define CMD "eval"
+
+void cmd_eval_help(void)
+{
+    printf("usage: tril eval [--model DIR] --file TEXT_FILE [--context N]\n\n"
+           "Scores a text file and prints one line:\n"
+           "  tokens=<predicted tokens> loss=<mean nats per token> ppl=<exp(loss)>\n"
+           "The file's tokens are split into consecutive, non-overlapping windows of N\n"
+           "tokens (a last partial window counts if it has at least 2 tokens); each\n"
+           "window predicts its tokens 2..end from the ones before it in the window.\n\n"
+           "  --model DIR    model folder (default: the bundled model)\n"
+           "  --file F       the text to score\n"
+           "  --context N    window length, 2..n_positions (default n_positions)\n");
+}
+
+int cmd_eval(int argc, char **argv)
+{
+    const char *model_dir = NULL, *file = NULL, *val;
+    int64_t context = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (strcmp(arg, "--model") && strcmp(arg, "--file") && strcmp(arg, "--context"))
+            return cli_unknown(CMD, arg);
+        if (!(val = cli_value(CMD, argc, argv, &i))) return CLI_USAGE;
+        if (!strcmp(arg, "--model")) model_dir = val;
+        else if (!strcmp(arg, "--file")) file = val;
+        else if (cli_parse_i64(CMD, arg, val, 2, INT32_MAX, &context)) return CLI_USAGE;
+    }
+    if (!file) {
+        fprintf(stderr, "tril eval: --file is required (see 'tril eval --help')\n");
+        return CLI_USAGE;
+    }
+    char *text = NULL;
+    size_t len = 0;
+    int rc = cli_read_text(CMD, file, &text, &len);
+    if (rc != CLI_OK) return rc;
+    tril_gpt2 *model = NULL;
+    tril_tokenizer *tok = NULL;
+    int32_t *ids = NULL;
+    size_t n = 0;
+    if ((rc = cli_load_model(CMD, model_dir, &model, &tok)) != CLI_OK) goto done;
+    if (context == 0) context = model->cfg.n_positions;
+    if (context > model->cfg.n_positions) {
+        fprintf(stderr, "tril eval: --context %lld is longer than the model's context (%lld)\n",
+                (long long)context, (long long)model->cfg.n_positions);
+        rc = CLI_USAGE;
+        goto done;
+    }
+    if (tril_tokenizer_encode(tok, text, len, &ids, &n) != TRIL_OK) {
+        rc = cli_lib_error(CMD, "cannot tokenize the file");
+        goto done;
+    }
+    double nats;
+    int64_t count;
+    if (tril_gpt2_eval(model, ids, (int64_t)n, context, &nats, &count) != TRIL_OK) {
+        rc = cli_lib_error(CMD, "evaluation failed");
+        goto done;
+    }
+    if (count == 0) {
+        fprintf(stderr, "tril eval: '%s' has %zu tokens: nothing to predict\n", file, n);
+        rc = CLI_FAIL;
+        goto done;
+    }
+    printf("tokens=%lld loss=%.6f ppl=%.4f\n", (long long)count, nats / count, exp(nats / count));
+done:
+    free(text);
+    free(ids);
+    tril_tokenizer_free(tok);
+    tril_gpt2_free(model);
+    return rc;
+}

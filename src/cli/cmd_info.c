@@ -1,0 +1,39 @@
+/* tril info: what a model folder holds. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+#define CMD "info"
+
+void cmd_info_help(void)
+{
+    printf("usage: tril info [--model DIR]\n\n"
+           "Prints the model's config, parameter count, stored dtype and memory.\n");
+}
+
+int cmd_info(int argc, char **argv)
+{
+    const char *model_dir = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--model")) return cli_unknown(CMD, argv[i]);
+        if (!(model_dir = cli_value(CMD, argc, argv, &i))) return CLI_USAGE;
+    }
+    tril_gpt2 *m;
+    int rc = cli_load_model(CMD, model_dir, &m, NULL);
+    if (rc != CLI_OK) return rc;
+    const tril_gpt2_config *c = &m->cfg;
+    int64_t params = tril_gpt2_num_params(c);
+    printf("n_layer=%lld\nn_head=%lld\nn_embd=%lld\nhead_dim=%lld\nn_positions=%lld\n"
+           "vocab_size=%lld\nlayer_norm_epsilon=%g\nactivation=gelu_new\n",
+           (long long)c->n_layer, (long long)c->n_head, (long long)c->n_embd,
+           (long long)(c->n_embd / c->n_head), (long long)c->n_positions,
+           (long long)c->vocab_size, (double)c->layer_norm_epsilon);
+    printf("parameters=%lld (%.1fM)\nstored_dtype=%s\ncompute_dtype=fp32\n", (long long)params,
+           params / 1e6, m->stored_dtype);
+    printf("weights_mb=%.1f (%s)\nkv_cache_mb_full_context=%.1f\n", params * 4.0 / 1e6,
+           m->arena ? "converted to fp32" : "memory-mapped in place",
+           2.0 * c->n_layer * c->n_positions * c->n_embd * 4.0 / 1e6);
+    tril_gpt2_free(m);
+    return CLI_OK;
+}

@@ -1,0 +1,91 @@
+/* Loading what a --model folder holds, for the subcommands: the model and
+ * the tokenizer that goes with it. */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cli/cli.h"
+
+int cli_load_tokenizer(const char *cmd, const char *dir, int64_t model_vocab, tril_tokenizer **tok)
+{
+    char vocab[PATH_MAX], tj[PATH_MAX];
+    snprintf(vocab, sizeof vocab, "%s/vocab.json", dir);
+    snprintf(tj, sizeof tj, "%s/tokenizer.json", dir);
+    FILE *f1 = fopen(vocab, "rb"), *f2 = fopen(tj, "rb");
+    int has_files = f1 || f2;
+    if (f1) fclose(f1);
+    if (f2) fclose(f2);
+    tril_status st;
+    if (has_files) {
+        st = tril_tokenizer_load_dir(dir, tok);
+    } else if (model_vocab == 256) {
+        /* A byte-level model (tril train --tokenizer bytes) needs no files. */
+        st = tril_tokenizer_create_bytes(tok);
+    } else {
+        fprintf(stderr, "tril %s: no tokenizer in '%s' (vocab.json + merges.txt or tokenizer.json)\n",
+                cmd, dir);
+        return CLI_FAIL;
+    }
+    if (st != TRIL_OK) return cli_lib_error(cmd, "cannot load the tokenizer");
+    if (model_vocab > 0 && tril_tokenizer_vocab_size(*tok) > model_vocab) {
+        fprintf(stderr, "tril %s: the tokenizer has %lld tokens but the model only %lld\n", cmd,
+                (long long)tril_tokenizer_vocab_size(*tok), (long long)model_vocab);
+        tril_tokenizer_free(*tok);
+        *tok = NULL;
+        return CLI_FAIL;
+    }
+    return CLI_OK;
+}
+
+int cli_load_model(const char *cmd, const char *model_arg, tril_gpt2 **model, tril_tokenizer **tok)
+{
+    char dir[PATH_MAX];
+    *model = NULL;
+    if (tok) *tok = NULL;
+    if (tril_gpt2_resolve_dir(model_arg, dir, sizeof dir) != TRIL_OK)
+        return cli_lib_error(cmd, "no model");
+    if (tril_gpt2_load(dir, NULL, model) != TRIL_OK) return cli_lib_error(cmd, "cannot load the model");
+    if (tok) {
+        int rc = cli_load_tokenizer(cmd, dir, (*model)->cfg.vocab_size, tok);
+        if (rc != CLI_OK) {
+            tril_gpt2_free(*model);
+            *model = NULL;
+            return rc;
+        }
+    }
+    return CLI_OK;
+}
+
+int cli_read_text(const char *cmd, const char *path, char **text, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "tril %s: cannot open '%s'\n", cmd, path);
+        return CLI_FAIL;
+    }
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        size_t got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (n < cap) break;
+        char *bigger = realloc(buf, cap * 2);
+        if (!bigger) {
+            free(buf);
+            buf = NULL;
+            break;
+        }
+        buf = bigger;
+        cap *= 2;
+    }
+    int err = ferror(f);
+    fclose(f);
+    if (!buf || err) {
+        free(buf);
+        fprintf(stderr, "tril %s: cannot read '%s'\n", cmd, path);
+        return CLI_FAIL;
+    }
+    *text = buf;
+    *len = n;
+    return CLI_OK;
+}

@@ -1,0 +1,54 @@
+/* Scalar reference ops: the oracles every fast op is tested against.
+ * Accumulate in double so they are a step more exact than what they check. */
+#include <math.h>
+
+#include "tril/ops.h"
+
+void tril_ref_matmul(float *y, const float *x, const float *w, const float *b, int64_t T,
+                     int64_t in, int64_t out)
+{
+    for (int64_t t = 0; t < T; t++) {
+        for (int64_t o = 0; o < out; o++) {
+            double acc = b ? (double)b[o] : 0.0;
+            for (int64_t i = 0; i < in; i++) acc += (double)x[t * in + i] * (double)w[i * out + o];
+            y[t * out + o] = (float)acc;
+        }
+    }
+}
+
+void tril_ref_lm_head(float *logits, const float *x, const float *wte, int64_t T, int64_t C,
+                      int64_t V)
+{
+    for (int64_t t = 0; t < T; t++) {
+        for (int64_t v = 0; v < V; v++) {
+            double acc = 0.0;
+            for (int64_t c = 0; c < C; c++) acc += (double)x[t * C + c] * (double)wte[v * C + c];
+            logits[t * V + v] = (float)acc;
+        }
+    }
+}
+
+void tril_ref_layernorm(float *y, const float *x, const float *w, const float *b, int64_t T,
+                        int64_t C, float eps)
+{
+    for (int64_t t = 0; t < T; t++) {
+        const float *row = x + t * C;
+        double mean = 0.0, var = 0.0;
+        for (int64_t c = 0; c < C; c++) mean += row[c];
+        mean /= (double)C;
+        for (int64_t c = 0; c < C; c++) var += (row[c] - mean) * (row[c] - mean);
+        var /= (double)C;
+        double rstd = 1.0 / sqrt(var + (double)eps);
+        for (int64_t c = 0; c < C; c++)
+            y[t * C + c] = (float)((row[c] - mean) * rstd * w[c] + b[c]);
+    }
+}
+
+void tril_ref_gelu(float *y, const float *x, int64_t n)
+{
+    const double k = sqrt(2.0 / M_PI);
+    for (int64_t i = 0; i < n; i++) {
+        double v = x[i];
+        y[i] = (float)(0.5 * v * (1.0 + tanh(k * (v + 0.044715 * v * v * v))));
+    }
+}

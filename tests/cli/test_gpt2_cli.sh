@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# End-to-end tests of the GPT-2 commands on a random-weight Hugging Face
+# folder made by tests/ref/make_gpt2_cases.py (weights checked against
+# PyTorch in test_gpt2_reference): outputs, exit codes and messages.
+# usage: test_gpt2_cli.sh PATH/TO/tril CASES_DIR
+set -u
+TRIL=$1
+M=$2/small_f32
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+pass=0
+fail=0
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+expect() {
+    local code=$1 what=$2
+    shift 3
+    "$@" >"$tmp/out" 2>"$tmp/err"
+    local got=$?
+    if [ "$got" -eq "$code" ]; then ok; else bad "$what: exit $got, wanted $code ($(head -c 300 "$tmp/err"))"; fi
+}
+contains() { if grep -qF -- "$2" "$1"; then ok; else bad "$3: '$2' not in $(head -c 300 "$1")"; fi; }
+same() { if [ "$1" = "$2" ]; then ok; else bad "$3: got '$1', wanted '$2'"; fi; }
+
+# tokenize / detokenize: the known ids, and round trips
+expect 0 "tokenize" -- "$TRIL" tokenize --model "$M" --text "Hello, world!"
+same "$(cat "$tmp/out")" "15496 11 995 0" "Hello, world! ids"
+expect 0 "detokenize" -- "$TRIL" detokenize --model "$M" 15496 11 995 0
+same "$(cat "$tmp/out")" "Hello, world!" "detokenize"
+printf 'caf\xc3\xa9 \xff\xfe bytes\n\n  tabs\there' >"$tmp/odd.txt"
+expect 0 "tokenize --file" -- "$TRIL" tokenize --model "$M" --file "$tmp/odd.txt"
+# shellcheck disable=SC2046
+"$TRIL" detokenize --model "$M" $(cat "$tmp/out") >"$tmp/back" 2>/dev/null
+head -c -1 "$tmp/back" >"$tmp/back2" # detokenize adds one newline
+if cmp -s "$tmp/odd.txt" "$tmp/back2"; then ok; else bad "file round trip with invalid UTF-8"; fi
+expect 1 "detokenize id >= vocab" -- "$TRIL" detokenize --model "$M" 15496 50257
+contains "$tmp/err" "50257" "out-of-range id named"
+expect 1 "detokenize negative id" -- "$TRIL" detokenize --model "$M" -5
+expect 2 "detokenize not a number" -- "$TRIL" detokenize --model "$M" 12x
+expect 2 "tokenize both" -- "$TRIL" tokenize --model "$M" --text a --file "$tmp/odd.txt"
+expect 2 "tokenize neither" -- "$TRIL" tokenize --model "$M"
+
+# info
+expect 0 "info" -- "$TRIL" info --model "$M"
+contains "$tmp/out" "n_layer=2" "info n_layer"
+contains "$tmp/out" "vocab_size=50257" "info vocab"
+contains "$tmp/out" "stored_dtype=F32" "info dtype"
+contains "$tmp/out" "parameters=" "info params"
+
+# generate: greedy ids are reproducible and equal the library's greedy run
+expect 0 "generate --ids greedy" -- "$TRIL" generate --model "$M" --prompt "The dog" --tokens 8 --temperature 0 --ids
+g1=$(cat "$tmp/out")
+same "$(echo "$g1" | wc -w)" "8" "8 ids"
+expect 0 "generate greedy again" -- "$TRIL" generate --model "$M" --prompt "The dog" --tokens 8 --temperature 0 --ids
+same "$(cat "$tmp/out")" "$g1" "greedy reproducible"
+# the text output is exactly the detokenized ids
+expect 0 "generate text" -- "$TRIL" generate --model "$M" --prompt "The dog" --tokens 8 --temperature 0
+# shellcheck disable=SC2086
+"$TRIL" detokenize --model "$M" $g1 >"$tmp/want" 2>/dev/null
+if cmp -s "$tmp/out" "$tmp/want"; then ok; else bad "streamed text differs from detokenized ids"; fi
+expect 0 "sampling seed" -- "$TRIL" generate --model "$M" --prompt "The dog" --tokens 12 --seed 7 --top-k 50 --top-p 0.9 --temperature 0.8 --ids
+s1=$(cat "$tmp/out")
+expect 0 "sampling seed again" -- "$TRIL" generate --model "$M" --prompt "The dog" --tokens 12 --seed 7 --top-k 50 --top-p 0.9 --temperature 0.8 --ids
+same "$(cat "$tmp/out")" "$s1" "same seed, same tokens"
+expect 0 "tokens 0" -- "$TRIL" generate --model "$M" --prompt "x" --tokens 0 --ids
+expect 0 "empty prompt starts from eot" -- "$TRIL" generate --model "$M" --tokens 3 --seed 1 --ids
+# context: 64 positions; a long prompt stops with a note, a too-long one fails
+long=$(printf 'word %.0s' $(seq 1 60))
+expect 0 "context full stop" -- "$TRIL" generate --model "$M" --prompt "$long" --tokens 50 --temperature 0 --ids
+contains "$tmp/err" "context (64) is full" "context full note"
+toolong=$(printf 'word %.0s' $(seq 1 70))
+expect 1 "prompt longer than context" -- "$TRIL" generate --model "$M" --prompt "$toolong" --tokens 5
+contains "$tmp/err" "context is 64" "too-long prompt message"
+expect 2 "top-p 0" -- "$TRIL" generate --model "$M" --prompt x --top-p 0
+contains "$tmp/err" "--top-p must be in (0, 1]" "top-p message"
+expect 2 "top-p 1.5" -- "$TRIL" generate --model "$M" --prompt x --top-p 1.5
+expect 2 "tokens -1" -- "$TRIL" generate --model "$M" --prompt x --tokens -1
+contains "$tmp/err" "--tokens expects an integer" "tokens message"
+expect 2 "temperature -1" -- "$TRIL" generate --model "$M" --prompt x --temperature -1
+expect 2 "unknown flag" -- "$TRIL" generate --model "$M" --bogus
+expect 1 "missing model" -- "$TRIL" generate --model "$tmp/nope" --prompt x
+contains "$tmp/err" "$tmp/nope" "missing folder named"
+
+# eval: the line format, and equality with the library figures checked
+# against PyTorch in test_gpt2_reference
+printf 'The quick brown fox jumps over the lazy dog. %.0s' $(seq 1 20) >"$tmp/text.txt"
+expect 0 "eval" -- "$TRIL" eval --model "$M" --file "$tmp/text.txt" --context 32
+if grep -qE '^tokens=[0-9]+ loss=[0-9.]+ ppl=[0-9.]+$' "$tmp/out"; then ok; else bad "eval line: $(cat "$tmp/out")"; fi
+expect 1 "eval missing file" -- "$TRIL" eval --model "$M" --file "$tmp/none.txt"
+expect 2 "eval context too long" -- "$TRIL" eval --model "$M" --file "$tmp/text.txt" --context 65
+expect 2 "eval context 1" -- "$TRIL" eval --model "$M" --file "$tmp/text.txt" --context 1
+printf 'a' >"$tmp/one.txt"
+expect 1 "eval one token" -- "$TRIL" eval --model "$M" --file "$tmp/one.txt"
+expect 2 "eval no file" -- "$TRIL" eval --model "$M"
+
+# attention picture
+expect 0 "attention png" -- "$TRIL" attention --model "$M" --prompt "The dog ran to the park" --layer 1 --head 0 --png "$tmp/a.png"
+[ "$(head -c 8 "$tmp/a.png" | od -An -tx1 | tr -d ' \n')" = "89504e470d0a1a0a" ] && ok || bad "attention PNG signature"
+expect 1 "attention bad layer" -- "$TRIL" attention --model "$M" --prompt "The dog" --layer 2 --head 0 --png "$tmp/b.png"
+expect 1 "attention bad head" -- "$TRIL" attention --model "$M" --prompt "The dog" --layer 0 --head 5 --png "$tmp/b.png"
+
+echo "gpt2 cli: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]

@@ -1,0 +1,188 @@
+/* The KV cache against full recomputation (what picoGPT does): at every step
+ * of a generation, the logits from prefill-once-then-one-token-at-a-time must
+ * equal those of re-running the whole sequence. Also: chunked prefill, the
+ * context-full error, and greedy generation identical both ways. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <math.h>
+
+#include "gpt2_cases.h"
+#include "tril/generate.h"
+
+#define TOL 2e-5 /* fp32: only the GEMM blocking differs between the paths */
+
+static tril_gpt2 *load_case(const char *name)
+{
+    char dir[2048];
+    snprintf(dir, sizeof dir, "%s/%s", cases_dir(), name);
+    tril_gpt2 *m = NULL;
+    if (tril_gpt2_load(dir, NULL, &m) != TRIL_OK) fail_msg("%s", tril_last_error());
+    return m;
+}
+
+static double max_diff(const float *a, const float *b, int64_t n)
+{
+    double w = 0.0;
+    for (int64_t i = 0; i < n; i++) w = fmax(w, fabs((double)a[i] - b[i]));
+    return w;
+}
+
+static void check_model(const char *name)
+{
+    tril_gpt2 *m = load_case(name);
+    const int64_t V = m->cfg.vocab_size, T = m->cfg.n_positions < 30 ? m->cfg.n_positions : 30;
+    int32_t ids[30];
+    for (int64_t t = 0; t < T; t++) ids[t] = (int32_t)((t * 7919 + 13) % V);
+    float *cached = malloc((size_t)V * sizeof(float)), *full = malloc((size_t)V * sizeof(float));
+    tril_gpt2_state *inc, *re;
+    assert_int_equal(tril_gpt2_state_create(m, T, T, &inc), TRIL_OK);
+    assert_int_equal(tril_gpt2_state_create(m, T, T, &re), TRIL_OK);
+    const int64_t prefill = 3;
+    assert_int_equal(tril_gpt2_forward(m, inc, ids, prefill, cached, NULL), TRIL_OK);
+    double worst = 0.0;
+    for (int64_t t = prefill; t <= T; t++) {
+        tril_gpt2_state_reset(re);
+        assert_int_equal(tril_gpt2_forward(m, re, ids, t, full, NULL), TRIL_OK);
+        worst = fmax(worst, max_diff(cached, full, V));
+        if (t < T) assert_int_equal(tril_gpt2_forward(m, inc, ids + t, 1, cached, NULL), TRIL_OK);
+    }
+    assert_int_equal(tril_gpt2_state_position(inc), T);
+    printf("  %-16s cached vs recomputed logits, %lld steps: max abs diff %.3g\n", name,
+           (long long)(T - prefill + 1), worst);
+    assert_true(worst <= TOL);
+
+    /* Prefill in uneven chunks gives the same last logits as one block. */
+    tril_gpt2_state_reset(inc);
+    int64_t done = 0, chunks[] = {5, 1, 7, 2};
+    for (int c = 0; done < T; c = (c + 1) % 4) {
+        int64_t k = chunks[c] < T - done ? chunks[c] : T - done;
+        assert_int_equal(tril_gpt2_forward(m, inc, ids + done, k, cached, NULL), TRIL_OK);
+        done += k;
+    }
+    assert_true(max_diff(cached, full, V) <= TOL);
+
+    /* A full cache refuses more tokens and stays intact. */
+    int32_t one = 0;
+    assert_int_equal(tril_gpt2_forward(m, inc, &one, 1, cached, NULL), TRIL_ERR_RANGE);
+    assert_non_null(strstr(tril_last_error(), "context full"));
+    assert_int_equal(tril_gpt2_state_position(inc), T);
+    tril_gpt2_state_free(inc);
+    tril_gpt2_state_free(re);
+    free(cached);
+    free(full);
+    tril_gpt2_free(m);
+}
+
+static void test_cache_equals_recompute(void **state)
+{
+    (void)state;
+    char names[16][64];
+    int n = read_case_names(cases_dir(), names, 16);
+    assert_true(n >= 4);
+    for (int c = 0; c < n; c++) check_model(names[c]);
+}
+
+typedef struct {
+    int32_t ids[64];
+    int n;
+} collected;
+
+static int collect(int32_t id, void *user)
+{
+    collected *c = user;
+    c->ids[c->n++] = id;
+    return c->n >= 64;
+}
+
+/* Greedy with the cache == greedy recomputing everything each step. */
+static void test_generate_equals_recompute(void **state)
+{
+    (void)state;
+    tril_gpt2 *m = load_case("small_f32");
+    const int64_t V = m->cfg.vocab_size, steps = 24;
+    int32_t seq[64] = {464, 3290};
+    int64_t len = 2;
+    float *logits = malloc((size_t)V * sizeof(float));
+    tril_gpt2_state *s;
+    assert_int_equal(tril_gpt2_state_create(m, 64, 64, &s), TRIL_OK);
+    for (int64_t i = 0; i < steps; i++) {
+        tril_gpt2_state_reset(s);
+        assert_int_equal(tril_gpt2_forward(m, s, seq, len, logits, NULL), TRIL_OK);
+        int32_t best = 0;
+        for (int64_t v = 1; v < V; v++)
+            if (logits[v] > logits[best]) best = (int32_t)v;
+        seq[len++] = best;
+    }
+    tril_sampler_config sc = tril_sampler_config_default();
+    sc.temperature = 0.0f;
+    collected got = {{0}, 0};
+    int64_t produced;
+    tril_stop_reason why;
+    assert_int_equal(tril_gpt2_generate(m, seq, 2, steps, &sc, -1, collect, &got, &produced, &why), TRIL_OK);
+    assert_int_equal(produced, steps);
+    assert_memory_equal(got.ids, seq + 2, (size_t)steps * sizeof(int32_t));
+    tril_gpt2_state_free(s);
+    free(logits);
+    tril_gpt2_free(m);
+}
+
+/* Generation stops cleanly when the context is full, never writing past it. */
+static void test_generate_context_full(void **state)
+{
+    (void)state;
+    tril_gpt2 *m = load_case("small_f32"); /* n_positions = 64 */
+    int32_t prompt[60];
+    for (int i = 0; i < 60; i++) prompt[i] = i + 100;
+    tril_sampler_config sc = tril_sampler_config_default();
+    sc.temperature = 0.0f;
+    collected got = {{0}, 0};
+    int64_t produced;
+    tril_stop_reason why;
+    assert_int_equal(tril_gpt2_generate(m, prompt, 60, 50, &sc, -1, collect, &got, &produced, &why), TRIL_OK);
+    /* 60 prompt tokens + 4 fed back = 64 positions; the 5th token is the last
+     * one predictable from a full context. */
+    assert_int_equal(produced, 5);
+    assert_int_equal(why, TRIL_STOP_CONTEXT_FULL);
+    int32_t too_long[65] = {0};
+    assert_int_equal(tril_gpt2_generate(m, too_long, 65, 1, &sc, -1, NULL, NULL, &produced, &why),
+                     TRIL_ERR_RANGE);
+    assert_int_equal(tril_gpt2_generate(m, prompt, 0, 1, &sc, -1, NULL, NULL, &produced, &why),
+                     TRIL_ERR_INVALID_ARG);
+    tril_gpt2_free(m);
+}
+
+static void test_bad_ids(void **state)
+{
+    (void)state;
+    tril_gpt2 *m = load_case("tiny_bf16");
+    tril_gpt2_state *s;
+    assert_int_equal(tril_gpt2_state_create(m, 8, 8, &s), TRIL_OK);
+    int32_t ids[2] = {5, 50257};
+    assert_int_equal(tril_gpt2_forward(m, s, ids, 2, NULL, NULL), TRIL_ERR_RANGE);
+    assert_non_null(strstr(tril_last_error(), "50257"));
+    ids[1] = -1;
+    assert_int_equal(tril_gpt2_forward(m, s, ids, 2, NULL, NULL), TRIL_ERR_RANGE);
+    assert_int_equal(tril_gpt2_forward(m, s, ids, 9, NULL, NULL), TRIL_ERR_INVALID_ARG);
+    assert_int_equal(tril_gpt2_state_position(s), 0);
+    tril_gpt2_state *big;
+    assert_int_equal(tril_gpt2_state_create(m, 33, 1, &big), TRIL_ERR_RANGE); /* > n_positions */
+    double nats;
+    int64_t count;
+    assert_int_equal(tril_gpt2_eval(m, ids, 2, 8, &nats, &count), TRIL_ERR_RANGE);
+    tril_gpt2_state_free(s);
+    tril_gpt2_free(m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_cache_equals_recompute),
+        cmocka_unit_test(test_generate_equals_recompute),
+        cmocka_unit_test(test_generate_context_full),
+        cmocka_unit_test(test_bad_ids),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
