@@ -18,6 +18,9 @@ add_test(NAME gpt2_cli COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/cli/test_gpt2_cl
                                $<TARGET_FILE:tril_cli> ${GPT2_CASES})
 set_tests_properties(gpt2_cli PROPERTIES FIXTURES_REQUIRED gpt2_cases)
 
+tril_c_test(test_sampler)
+tril_c_test(test_ops)
+
 # Opt-in: a real GPT-2 checkpoint folder in $TRIL_GPT2_DIR (skipped otherwise).
 add_test(NAME gpt2_real_checkpoint
          COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/cli/test_gpt2_real.sh $<TARGET_FILE:tril_cli>)

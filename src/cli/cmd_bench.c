@@ -121,12 +121,13 @@ static int bench_attention(int argc, char **argv)
         }
         double ms = tril_median(times, (int)o.repeats) * 1e3;
         double gflops = 2.0 * (double)o.batch * o.heads * (double)o.seq * o.seq * o.head_dim / ms * 1e-6;
+        double rss_mb = tril_peak_rss_bytes() / 1048576.0; /* before the probe's buffers */
         double limit = tril_cpu_peak_gflops(0.5);
         printf("bench=attention kernel=%s dtype=%s batch=%lld seq=%lld heads=%lld head_dim=%lld "
                "threads=%d ms=%.3f gflops=%.1f limit_gflops=%.1f of_limit=%.3f peak_rss_mb=%.1f\n",
                tril_attn_kernel_name(o.kernel), tril_dtype_name(o.dtype), (long long)o.batch,
                (long long)o.seq, (long long)o.heads, (long long)o.head_dim, tril_get_num_threads(),
-               ms, gflops, limit, gflops / limit, tril_peak_rss_bytes() / 1048576.0);
+               ms, gflops, limit, gflops / limit, rss_mb);
     }
     free(q); free(k); free(v); free(out);
     return rc;
@@ -223,11 +224,12 @@ static int bench_forward(int argc, char **argv)
     const double T = (double)o.tokens;
     double flops = 2.0 * (double)tril_gpt2_num_params(c) * T - 2.0 * (double)c->n_positions * c->n_embd * T +
                    2.0 * (double)c->n_layer * T * T * c->n_embd; /* matmuls + causal attention */
+    double rss_mb = tril_peak_rss_bytes() / 1048576.0;
     double limit = tril_cpu_peak_gflops(0.5);
     printf("bench=forward model=%s tokens=%lld threads=%d ms=%.1f gflops=%.1f limit_gflops=%.1f "
            "of_limit=%.3f peak_rss_mb=%.1f\n",
            o.model, (long long)o.tokens, tril_get_num_threads(), ms, flops / ms * 1e-6, limit,
-           flops / ms * 1e-6 / limit, tril_peak_rss_bytes() / 1048576.0);
+           flops / ms * 1e-6 / limit, rss_mb);
 done:
     tril_gpt2_state_free(s);
     free(ids);
@@ -280,11 +282,12 @@ static int bench_decode(int argc, char **argv)
     }
     double ms = tril_median(times + 1, (int)o.repeats) * 1e3;
     double bytes = (double)tril_gpt2_num_params(c) * 4.0; /* every weight read once per token */
+    double rss_mb = tril_peak_rss_bytes() / 1048576.0; /* the probe allocates 256 MiB */
     double limit = tril_cpu_stream_gbps(0.5);
     printf("bench=decode model=%s position=%lld threads=%d ms_per_token=%.2f gbps=%.1f "
            "limit_gbps=%.1f of_limit=%.3f peak_rss_mb=%.1f\n",
            o.model, (long long)o.position, tril_get_num_threads(), ms, bytes / ms * 1e-6, limit,
-           bytes / ms * 1e-6 / limit, tril_peak_rss_bytes() / 1048576.0);
+           bytes / ms * 1e-6 / limit, rss_mb);
 done:
     tril_gpt2_state_free(s);
     free(ids);
