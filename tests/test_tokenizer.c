@@ -196,6 +196,14 @@ static void test_random_round_trip(void **state)
     }
     for (size_t i = 0; i < big; i++) s[i] = "ab \n'\xC3\xA9"[test_rng_int(&r, 0, 6)];
     round_trip(gpt2, s, big);
+    /* Long runs that only PCRE2 can cut: letters, U+3000, emoji, " é". */
+    const char *units[] = {"\xc3\xa9", "\xe3\x80\x80", "\xf0\x9f\x98\x80", " \xc3\xa9"};
+    for (size_t u = 0; u < sizeof units / sizeof units[0]; u++) {
+        const size_t k = strlen(units[u]);
+        size_t n = 0;
+        for (; n + k <= big; n += k) memcpy(s + n, units[u], k);
+        round_trip(gpt2, s, n);
+    }
     free(s);
 }
 
@@ -220,7 +228,8 @@ static void test_invalid_utf8(void **state)
     assert_int_equal((unsigned char)b[0], 0xE2);
     free(ids);
     /* Surrogates and overlong forms are invalid too. */
-    round_trip(gpt2, "\xed\xa0\x80 \xc0\xaf \xf4\x90\x80\x80 x", 16);
+    static const char bad[] = "\xed\xa0\x80 \xc0\xaf \xf4\x90\x80\x80 x";
+    round_trip(gpt2, bad, sizeof bad - 1);
 }
 
 /* Python's \s (White_Space) has U+0085 and not U+FEFF or U+180E; JavaScript

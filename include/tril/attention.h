@@ -122,6 +122,18 @@ tril_status tril_attention_validate(const tril_attention_args *args);
  * Threads with OpenMP over batch x heads x row tiles. */
 tril_status tril_attention_forward(const tril_attention_args *args, tril_attn_kernel kernel);
 
+/* Gradients of causal attention (recompute-based, FlashAttention style).
+ * `args` is exactly what the forward was called with, including out and the
+ * lse it wrote (lse is required here). dout has out's layout (out_row_stride,
+ * out_batch_stride); dq has q's layout, dk and dv the k/v layout (e.g. three
+ * slices of one packed dqkv [B, T, 3*H*D] buffer). All four are fp32, and
+ * args->dtype must be TRIL_F32. dq, dk and dv are overwritten (not
+ * accumulated); rows with no visible key get zero gradients. Probabilities
+ * are rebuilt from lse, and key tiles wholly in the future are skipped, as in
+ * the forward. Kernels: REFERENCE (the oracle) or AUTO/TILED*. */
+tril_status tril_attention_backward(const tril_attention_args *args, const float *dout, float *dq,
+                                    float *dk, float *dv, tril_attn_kernel kernel);
+
 /* The tiled kernels keep a grow-only buffer per calling thread (packed K/V),
  * so repeated calls do not pay for fresh pages. This frees the calling
  * thread's buffer; the next call allocates again. */

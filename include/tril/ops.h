@@ -39,6 +39,33 @@ void tril_add_inplace(float *y, const float *x, int64_t n);
 void tril_embed(float *x, const int32_t *ids, int64_t T, int64_t pos0, const float *wte,
                 const float *wpe, int64_t C);
 
+/* ---- backward passes (training) -------------------------------------- */
+
+/* For y = x w + b: dx[T, in] = dy w^T (overwritten; skipped if dx is NULL),
+ * dw[in, out] += x^T dy, db[out] += column sums of dy (if db is not NULL). */
+void tril_ref_matmul_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
+                              const float *w, int64_t T, int64_t in, int64_t out);
+void tril_matmul_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
+                          const float *w, int64_t T, int64_t in, int64_t out);
+
+/* For logits = x wte^T: dx[T, C] = dlogits wte (overwritten),
+ * dwte[V, C] += dlogits^T x. */
+void tril_ref_lm_head_backward(float *dx, float *dwte, const float *dlogits, const float *x,
+                               const float *wte, int64_t T, int64_t C, int64_t V);
+void tril_lm_head_backward(float *dx, float *dwte, const float *dlogits, const float *x,
+                           const float *wte, int64_t T, int64_t C, int64_t V);
+
+/* LayerNorm that also keeps each row's mean and 1/std [T] for backward. */
+void tril_layernorm_train(float *y, float *mean, float *rstd, const float *x, const float *w,
+                          const float *b, int64_t T, int64_t C, float eps);
+/* dx[T, C] += d input (accumulated: residual streams add), dw/db += . */
+void tril_layernorm_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
+                             const float *w, const float *mean, const float *rstd, int64_t T,
+                             int64_t C);
+
+/* dx = dy * gelu'(x) (overwritten; dx may alias dy). */
+void tril_gelu_backward(float *dx, const float *dy, const float *x, int64_t n);
+
 /* Natural-log softmax cross-entropy of one row of logits [V] at `target`:
  * logsumexp(logits) - logits[target], in double. */
 double tril_cross_entropy(const float *logits, int64_t V, int32_t target);

@@ -126,7 +126,7 @@ static tril_status check_view(const char *name, int64_t batch, int64_t rows, int
 }
 
 /* Fills the zero ("dense") strides and the default scale in a copy. */
-static void resolve(tril_attention_args *a)
+void tril_attention_resolve(tril_attention_args *a)
 {
     int64_t hd = a->heads * a->head_dim;
     if (a->q_row_stride == 0) a->q_row_stride = hd;
@@ -188,7 +188,7 @@ tril_status tril_attention_validate(const tril_attention_args *args)
 {
     if (!args) return TRIL_FAIL(TRIL_ERR_INVALID_ARG, "attention: args must not be NULL");
     tril_attention_args a = *args;
-    /* Dims are checked before resolve() multiplies them. */
+    /* Dims are checked before tril_attention_resolve() multiplies them. */
     if (a.heads > 0 && a.head_dim > 0 && a.q_len > 0 && a.kv_len > 0) {
         int64_t hd, tmp;
         if (!mul_ok(a.heads, a.head_dim, &hd) ||
@@ -199,7 +199,7 @@ tril_status tril_attention_validate(const tril_attention_args *args)
             (a.out_row_stride > 0 && !mul_ok(a.q_len, a.out_row_stride, &tmp)))
             return TRIL_FAIL(TRIL_ERR_SHAPE, "attention: sizes overflow int64 (H=%lld, D=%lld)",
                              (long long)a.heads, (long long)a.head_dim);
-        resolve(&a);
+        tril_attention_resolve(&a);
     }
     if (a.q_row_stride < 0 || a.kv_row_stride < 0 || a.out_row_stride < 0 ||
         a.q_batch_stride < 0 || a.kv_batch_stride < 0 || a.out_batch_stride < 0)
@@ -217,7 +217,7 @@ tril_status tril_attention_forward(const tril_attention_args *args, tril_attn_ke
         return TRIL_FAIL(TRIL_ERR_UNSUPPORTED, "attention: kernel '%s' is not available on this CPU",
                          tril_attn_kernel_name(kernel));
     tril_attention_args a = *args;
-    resolve(&a);
+    tril_attention_resolve(&a);
     if (kernel == TRIL_ATTN_AUTO || kernel == TRIL_ATTN_TILED) {
         switch (tril_cpu_best_isa()) {
         case TRIL_ISA_AVX512: kernel = TRIL_ATTN_TILED_AVX512; break;

@@ -54,6 +54,10 @@ static inline float attn_masked_score(const tril_attention_args *a, float score)
     return tril_round_to_dtype(score + a->fill, a->dtype);
 }
 
+/* Fills the zero ("dense") strides, the default scale and the rounded fill
+ * of a copy of validated arguments (attention.c). */
+void tril_attention_resolve(tril_attention_args *a);
+
 tril_status tril_attention_reference(const tril_attention_args *a);
 
 /* One build of src/attention/attention_tiled.c per instruction set. */
@@ -63,5 +67,16 @@ tril_status tril_attention_tiled_avx512(const tril_attention_args *a);
 void tril_attention_workspace_free_generic(void);
 void tril_attention_workspace_free_avx2(void);
 void tril_attention_workspace_free_avx512(void);
+
+/* The backward pass (attention_backward*.c). Arguments are validated and
+ * resolved; dq has q's strides, dk and dv the k/v strides, dout out's. */
+tril_status tril_attention_backward_reference(const tril_attention_args *a, const float *dout,
+                                              float *dq, float *dk, float *dv);
+tril_status tril_attention_backward_tiled_generic(const tril_attention_args *a, const float *dout,
+                                                  float *dq, float *dk, float *dv);
+tril_status tril_attention_backward_tiled_avx2(const tril_attention_args *a, const float *dout,
+                                               float *dq, float *dk, float *dv);
+tril_status tril_attention_backward_tiled_avx512(const tril_attention_args *a, const float *dout,
+                                                 float *dq, float *dk, float *dv);
 
 #endif

@@ -36,6 +36,12 @@ int cmd_info(int argc, char **argv);
 void cmd_info_help(void);
 int cmd_attention(int argc, char **argv);
 void cmd_attention_help(void);
+int cmd_train(int argc, char **argv);
+void cmd_train_help(void);
+int cmd_plot(int argc, char **argv);
+void cmd_plot_help(void);
+int cmd_leakcheck(int argc, char **argv);
+void cmd_leakcheck_help(void);
 
 /* Strict number parsing: the whole string must be a number in range. On
  * failure they print "tril CMD: OPTION expects ..." to stderr and return -1. */

@@ -15,6 +15,9 @@ static const cli_command commands[] = {
     {"detokenize", "token ids to text", cmd_detokenize, cmd_detokenize_help},
     {"info", "a model's config, parameter count and dtype", cmd_info, cmd_info_help},
     {"attention", "draw one head's attention over a prompt (PNG)", cmd_attention, cmd_attention_help},
+    {"train", "train a model on a text file (AdamW, checkpoints, resume)", cmd_train, cmd_train_help},
+    {"plot", "draw the loss curves of training logs (PNG)", cmd_plot, cmd_plot_help},
+    {"leakcheck", "measure whether a model can see the future", cmd_leakcheck, cmd_leakcheck_help},
     {"mask", "print, draw or measure the causal mask (--numerics)", cmd_mask, cmd_mask_help},
     {"bench", "time a kernel against the machine's measured limit", cmd_bench, cmd_bench_help},
 };

@@ -8,6 +8,18 @@
 #ifdef _OPENMP
 #include <omp.h>
 #endif
+#if defined(TRIL_HAVE_X86_KERNELS)
+#include <cpuid.h>
+#endif
+
+#if defined(TRIL_HAVE_X86_KERNELS)
+/* clang's __builtin_cpu_supports does not know "f16c": ask cpuid. */
+static int has_f16c(void)
+{
+    unsigned a, b, c, d;
+    return __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C);
+}
+#endif
 
 static int cpu_has(tril_isa isa)
 {
@@ -15,8 +27,7 @@ static int cpu_has(tril_isa isa)
     case TRIL_ISA_GENERIC: return 1;
 #if defined(TRIL_HAVE_X86_KERNELS) && (defined(__GNUC__) || defined(__clang__))
     case TRIL_ISA_AVX2:
-        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-               __builtin_cpu_supports("f16c");
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && has_f16c();
     case TRIL_ISA_AVX512:
         return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") &&

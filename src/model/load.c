@@ -1,6 +1,7 @@
 /* Loading a Hugging Face GPT-2 folder (config.json + model.safetensors) into
  * the parameter table, and the bundled default model's location. */
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -184,7 +185,9 @@ static tril_status load_tensors(tril_gpt2 *m, tril_safetensors *st, const char *
                                name, got, want);
         } else {
             found[i] = t;
-            if (d != TRIL_F32) all_f32 = 0;
+            /* In place only if aligned: a file may place an F32 tensor at an
+             * odd offset, and a misaligned float* is undefined behaviour. */
+            if (d != TRIL_F32 || (uintptr_t)t->data % sizeof(float) != 0) all_f32 = 0;
         }
     }
     if (status == TRIL_OK) {

@@ -5,8 +5,10 @@
  *
  * Two implementations of that loop, chosen by length (the tests check they
  * agree):
- *   short  the plain loop over an array: each pass looks up every adjacent
- *          pair, O(n^2) lookups; fastest for words (n <= SHORT_MAX).
+ *   short  the plain loop over an array, with each adjacent pair's rank kept
+ *          so that a pass scans ints and looks up only the pairs beside
+ *          what it merged; O(n^2) at worst, fastest for words
+ *          (n <= SHORT_MAX).
  *   heap   symbols in a linked list, candidate pairs in a min-heap keyed by
  *          (rank, position), O(n log n). One "pass" pops every entry of the
  *          lowest rank in position order (the left-to-right sweep); pairs
@@ -66,8 +68,10 @@ static long bpe_short(const tok_vocab *v, const tok_merges *m, const uint8_t *pi
                 i += 2;
             } else {
                 s[j] = s[i];
-                rank[j] = rank[i];
-                merged[j] = merged[i];
+                if (i + 1 < n) { /* the last symbol has no pair */
+                    rank[j] = rank[i];
+                    merged[j] = merged[i];
+                }
                 i++;
             }
         }

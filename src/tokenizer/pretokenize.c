@@ -2,11 +2,16 @@
  *   's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
  * run with PCRE2 (UTF mode, Unicode properties; JIT-compiled when the library
  * has a JIT, else interpreted). The regex is compiled once per tokenizer and
- * its match data allocated once, so a piece costs one match call.
+ * its match data allocated once, so a piece costs one match call. Pieces that
+ * ASCII alone decides are cut without it (pretokenize_ascii.c, same result).
  *
  * \s is spelled out as the Unicode White_Space property, which is what
  * OpenAI's encoder gets from Python's `regex` module: PCRE2's own \s adds
  * U+180E, and JavaScript's adds U+FEFF and drops U+0085.
+ *
+ * \p{L} and \p{N} come from PCRE2's Unicode tables (14.0 in PCRE2 10.42);
+ * letters and digits added to Unicode later are "other" here, as they are
+ * for an encoder.py whose `regex` module predates them.
  *
  * Invalid UTF-8. PCRE2 in UTF mode only accepts valid UTF-8, and OpenAI's
  * encoder only takes (valid) text. tril takes any bytes: the input is split
@@ -31,6 +36,7 @@ tril_status tok_pretok_init(tok_pretok *p)
 {
     p->code = p->match_data = NULL;
     p->jit = 0;
+    p->ascii_fast = 1;
     int err;
     PCRE2_SIZE err_off;
     pcre2_code *code = pcre2_compile((PCRE2_SPTR)gpt2_pattern, PCRE2_ZERO_TERMINATED,
@@ -76,6 +82,13 @@ static tril_status run_regex(tok_pretok *p, const uint8_t *s, size_t n, tok_piec
     const PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
     size_t off = 0;
     while (off < n) {
+        const size_t fast = p->ascii_fast ? tok_ascii_piece(s, n, off) : 0;
+        if (fast) {
+            tril_status st = fn(ctx, s + off, fast - off);
+            if (st != TRIL_OK) return st;
+            off = fast;
+            continue;
+        }
         int rc = p->jit ? pcre2_jit_match(code, s, n, off, 0, md, NULL)
                         : pcre2_match(code, s, n, off, PCRE2_NO_UTF_CHECK, md, NULL);
         if (rc < 0 && rc != PCRE2_ERROR_NOMATCH && p->jit) /* e.g. JIT stack: interpret */

@@ -167,11 +167,16 @@ typedef struct {
     void *code;        /* pcre2_code_8 */
     void *match_data;  /* pcre2_match_data_8 */
     int jit;
+    int ascii_fast;    /* use tok_ascii_piece first (default 1; tests turn it off) */
 } tok_pretok;
 
 /* Called once per piece, in order; pieces tile the input exactly. A non-OK
  * status stops the run and is returned. */
 typedef tril_status (*tok_piece_fn)(void *ctx, const uint8_t *piece, size_t len);
+
+/* pretokenize_ascii.c: end of the piece starting at p if ASCII alone decides
+ * it, else 0 (then PCRE2 must). p < n. */
+size_t tok_ascii_piece(const uint8_t *s, size_t n, size_t p);
 
 tril_status tok_pretok_init(tok_pretok *p);
 void tok_pretok_free(tok_pretok *p);

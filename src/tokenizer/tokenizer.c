@@ -201,7 +201,8 @@ static tril_status on_piece(void *ctx, const uint8_t *piece, size_t len)
     }
     const long k = tok_bpe(&t->vocab, &t->merges, &t->work, piece, len, out, TOK_BPE_AUTO);
     if (k < 0)
-        return TRIL_FAIL(TRIL_ERR_NOMEM, "out of memory for BPE on a piece of %zu bytes", len);
+        return TRIL_FAIL(TRIL_ERR_NOMEM, "cannot run BPE on a piece of %zu bytes (out of memory)",
+                         len);
     if (cache) tok_cache_put(&t->cache, hash, piece, len, out, (size_t)k);
     e->n += (size_t)k;
     return TRIL_OK;

@@ -118,15 +118,32 @@ def check_c_file(path):
 
 def write_corpus(out):
     os.makedirs(out, exist_ok=True)
+
+    # Headers with room to spare (64 extra spaces): the fuzzer's insertions
+    # then shift padding instead of breaking the length prefix.
+    def raw(header, data, pad=64):
+        text = json.dumps(header, separators=(",", ":")).encode()
+        text = text.ljust(len(text) + pad + (8 - (len(text) + pad) % 8) % 8)
+        return struct.pack("<Q", len(text)) + text + data
+
+    def entry(dtype, shape, begin, end):
+        return {"dtype": dtype, "shape": shape, "data_offsets": [begin, end]}
+
     files = {
         "valid_all_dtypes": serialize(TENSORS, {"format": "pt"}),
         "valid_one": serialize([("x", "F32", [2], [1.0, 2.0])], None),
         "valid_empty": serialize([], None),
         "valid_meta_only": serialize([], {"a": "b", "c": ""}),
-        "valid_scalar_gap": struct.pack("<Q", 80) + json.dumps(
-            {"s": {"dtype": "U8", "shape": [], "data_offsets": [3, 4]},
-             "z": {"dtype": "BOOL", "shape": [0], "data_offsets": [4, 4]}},
-            separators=(",", ":")).encode().ljust(80) + b"\1\2\3\4",
+        "valid_scalar_gap": raw({"s": entry("U8", [], 3, 4), "z": entry("BOOL", [0], 4, 4)},
+                                b"\1\2\3\4"),
+        "padded_two": raw({"__metadata__": {"k": "v"}, "a": entry("F16", [2, 2], 0, 8),
+                           "b": entry("I8", [3], 8, 11)}, bytes(range(11))),
+        "bad_overlap": raw({"a": entry("F32", [2], 0, 8), "b": entry("F32", [2], 4, 12)},
+                           bytes(12)),
+        "bad_dtype": raw({"a": entry("F33", [1], 0, 4)}, bytes(4)),
+        "bad_size": raw({"a": entry("F32", [3], 0, 8)}, bytes(8)),
+        "bad_meta": raw({"__metadata__": {"k": 1}}, b""),
+        "bad_beyond": raw({"a": entry("U8", [9], 0, 9)}, bytes(4)),
     }
     full = files["valid_all_dtypes"]
     for cut in (7, 8, 40, len(full) - 3):

@@ -1,0 +1,117 @@
+/* tril/checkpoint.h - saving trained models and whole training runs.
+ *
+ * A model folder is what tril generate / eval / info load: config.json
+ * (Hugging Face GPT-2 keys plus "tril_tokenizer": "gpt2" or "bytes"),
+ * model.safetensors (F32, Hugging Face names in table order, no prefix) and,
+ * for a GPT-2 tokenizer, copies of its files (vocab.json + merges.txt, or
+ * tokenizer.json).
+ *
+ * A checkpoint folder is a model folder plus
+ *   optimizer.safetensors  "m" and "v": the AdamW moments, flat F32 [arena
+ *                          length]; __metadata__ "step", "n", "beta1",
+ *                          "beta2", "eps", "weight_decay", "format"
+ *   trainer_state.json     step, total steps, every argument of the run,
+ *                          the data-order RNG state (4 x u64 as decimal
+ *                          strings) and the loss log so far
+ * so a run resumed from it continues bit-identically.
+ *
+ * Crash safety: every file is written to a temporary name, fsynced and
+ * renamed. A checkpoint is built whole in DIR.tmp-<pid> (files and folder
+ * fsynced) and only then renamed to DIR; an existing DIR is swapped out
+ * atomically (renameat2 RENAME_EXCHANGE) or, where the file system cannot,
+ * renamed aside to DIR.old-<pid> first and removed after. A crash therefore
+ * leaves every checkpoint-N folder complete; at worst a stray DIR.tmp-<pid>
+ * (or, in the fallback's short window, DIR.old-<pid>) remains, which
+ * loading ignores and which may be deleted. tril_model_save writes into an
+ * existing folder (the run's output folder, which also holds logs and
+ * checkpoints) file by file, each atomically: the folder stays loadable. */
+#ifndef TRIL_CHECKPOINT_H
+#define TRIL_CHECKPOINT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tril/error.h"
+#include "tril/gpt2.h"
+#include "tril/train.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TRIL_TRAIN_PATH_MAX 4096
+
+/* Everything a training run was started with. */
+typedef struct {
+    char data_path[TRIL_TRAIN_PATH_MAX]; /* the text file */
+    char init_dir[TRIL_TRAIN_PATH_MAX];  /* --init folder, "" from scratch */
+    char tokenizer[16];                  /* "gpt2" or "bytes" */
+    int64_t steps;                       /* total optimizer steps */
+    int64_t batch, seq, accum;           /* B, T, micro-batches per step */
+    int64_t warmup, eval_every, eval_batches, save_every;
+    double lr, min_lr, weight_decay, clip, val_fraction;
+    uint64_t seed;
+    int causal;                /* 0: trained with the mask off */
+    tril_gpt2_config model;    /* the model's shape */
+} tril_train_args;
+
+/* One line of the loss log (the CSV's columns). */
+typedef struct {
+    int64_t step;          /* optimizer steps done */
+    double train_loss;
+    double val_loss;       /* NaN when not evaluated at this step */
+    double lr;
+    double tokens_per_s;
+} tril_train_log_row;
+
+typedef struct {
+    tril_train_log_row *rows;
+    size_t count, cap;
+} tril_train_log;
+
+tril_status tril_train_log_append(tril_train_log *log, const tril_train_log_row *row);
+void tril_train_log_free(tril_train_log *log);
+
+/* The resumable state of a run besides the weights and the moments. */
+typedef struct {
+    tril_train_args args;
+    int64_t step;        /* optimizer steps done */
+    tril_rng rng;        /* the training-data stream after `step` steps */
+    tril_train_log log;  /* rows for steps 1..step */
+} tril_train_state;
+
+/* Writes config.json, model.safetensors and the tokenizer's files into `dir`
+ * (created if missing), each file atomically. tokenizer is "gpt2" or
+ * "bytes"; tokenizer_dir is where the GPT-2 tokenizer files come from
+ * (ignored for bytes). Refuses a model with a non-finite weight
+ * (TRIL_ERR_RANGE). */
+tril_status tril_model_save(const char *dir, const tril_gpt2 *model, const char *tokenizer,
+                            const char *tokenizer_dir);
+
+/* Writes a whole checkpoint folder crash-safely (see above). */
+tril_status tril_checkpoint_save(const char *dir, const tril_gpt2 *model, const tril_adamw *opt,
+                                 const tril_adamw_config *opt_cfg, const tril_train_state *state,
+                                 const char *tokenizer_dir);
+
+/* Restores a checkpoint: the model with an owned arena (*model, free with
+ * tril_gpt2_free), the moments and step (*opt, created here; free with
+ * tril_adamw_free) and the state (free its log with tril_train_log_free).
+ * Errors: missing files (IO), moments or saved shapes that disagree with
+ * the model, a malformed trainer_state.json (FORMAT, saying what). */
+tril_status tril_checkpoint_load(const char *dir, tril_gpt2 **model, tril_adamw *opt,
+                                 tril_train_state *state);
+
+/* trainer_state.json alone: encode to a malloc'd JSON string, or decode. */
+tril_status tril_train_state_to_json(const tril_train_state *state, char **json);
+tril_status tril_train_state_from_json(const char *json, const char *path,
+                                       tril_train_state *state);
+
+/* The bundled GPT-2 tokenizer folder (vocab.json + merges.txt) for training
+ * from scratch with --tokenizer gpt2: $TRIL_DATA_DIR/gpt2, the source tree's
+ * data/gpt2, then the install prefix's. */
+tril_status tril_gpt2_tokenizer_dir(char *buf, size_t size);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

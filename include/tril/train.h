@@ -1,0 +1,110 @@
+/* tril/train.h - training GPT-2-family models: data, the training step
+ * (forward with saved activations, backward through the causal mask),
+ * AdamW, the learning-rate schedule, clipping and checkpoints.
+ *
+ * Gradients and both AdamW moments mirror the parameter arena's layout
+ * (tril_gpt2.params offsets), so an optimizer step is one pass over flat
+ * arrays. */
+#ifndef TRIL_TRAIN_H
+#define TRIL_TRAIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tril/gpt2.h"
+#include "tril/tokenizer.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- random numbers: one seeded generator for everything a run draws ---- */
+typedef struct {
+    uint64_t s[4]; /* xoshiro256** */
+} tril_rng;
+
+void tril_rng_seed(tril_rng *rng, uint64_t seed);
+uint64_t tril_rng_next(tril_rng *rng);
+/* Uniform in [0, n). */
+uint64_t tril_rng_below(tril_rng *rng, uint64_t n);
+
+/* ---- data ---------------------------------------------------------------- */
+typedef struct {
+    int32_t *tokens;  /* [n] the whole file, tokenized */
+    int64_t n;
+    int64_t n_train;  /* tokens [0, n_train) train, [n_train, n) validation */
+    int64_t vocab;    /* ids are < vocab */
+} tril_dataset;
+
+/* Tokenizes a text file once with `tok`, caching the ids next to it as
+ * FILE.<tokenizer_name>.tokens (reused while the file's size and mtime are
+ * unchanged), and splits off the last `val_fraction` as validation.
+ * Errors: unreadable file (IO), empty file or fewer than `min_tokens` tokens
+ * in either split (FORMAT, naming the counts). */
+tril_status tril_dataset_load(const char *text_path, tril_tokenizer *tok,
+                              const char *tokenizer_name, double val_fraction, int64_t min_tokens,
+                              tril_dataset *out);
+void tril_dataset_free(tril_dataset *d);
+
+/* B random windows of T+1 tokens from the train (split 0) or validation
+ * (split 1) part: inputs [B, T] and targets [B, T] (inputs shifted by one). */
+void tril_dataset_batch(const tril_dataset *d, int split, int64_t B, int64_t T, tril_rng *rng,
+                        int32_t *inputs, int32_t *targets);
+
+/* ---- the training step ---------------------------------------------------- */
+typedef struct tril_trainer tril_trainer;
+
+/* Activations for batches of up to B x T tokens. causal = 0 trains with the
+ * mask off (the "cheating" experiment: every position sees the whole
+ * sequence). */
+tril_status tril_trainer_create(const tril_gpt2 *model, int64_t B, int64_t T, int causal,
+                                tril_trainer **out);
+void tril_trainer_free(tril_trainer *t);
+
+/* Forward over inputs [B, T]; returns the mean cross-entropy against targets
+ * [B, T] in *loss. Keeps what backward needs. */
+tril_status tril_trainer_forward(tril_trainer *t, const int32_t *inputs, const int32_t *targets,
+                                 int64_t B, int64_t T, float *loss);
+/* Backward of the last forward: ADDS d(loss * loss_scale)/d(params) into
+ * grads [arena_numel] (zero it first; accumulate micro-batches with
+ * loss_scale = 1/K). */
+tril_status tril_trainer_backward(tril_trainer *t, float *grads, float loss_scale);
+
+/* Logits [B, T, V] of a full-sequence forward (no cache), with the
+ * trainer's mask setting: for evaluation and tril leakcheck. */
+tril_status tril_trainer_logits(tril_trainer *t, const int32_t *inputs, int64_t B, int64_t T,
+                                float *logits);
+
+/* ---- optimizer ------------------------------------------------------------ */
+typedef struct {
+    float beta1, beta2, eps; /* 0.9, 0.95, 1e-8 */
+    float weight_decay;      /* decoupled; only where tril_param_info.decay */
+} tril_adamw_config;
+
+tril_adamw_config tril_adamw_config_default(void);
+
+typedef struct {
+    float *m;     /* [n] first moment, arena layout */
+    float *v;     /* [n] second moment */
+    int64_t n;
+    int64_t step; /* steps taken (bias correction uses step + 1) */
+} tril_adamw;
+
+tril_status tril_adamw_create(int64_t n, tril_adamw *opt);
+void tril_adamw_free(tril_adamw *opt);
+/* One AdamW step at learning rate lr over the whole arena. */
+void tril_adamw_step(tril_adamw *opt, const tril_adamw_config *cfg, float *params,
+                     const float *grads, const tril_param_info *table, size_t n_params, float lr);
+
+/* Scales grads so their global L2 norm is at most max_norm (if > 0).
+ * Returns the norm before clipping. */
+double tril_clip_grad_norm(float *grads, int64_t n, float max_norm);
+
+/* Linear warm-up over `warmup` steps to max_lr, then cosine decay to
+ * min_lr at step `total`. step counts from 0. */
+float tril_lr_at(int64_t step, int64_t warmup, int64_t total, float max_lr, float min_lr);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

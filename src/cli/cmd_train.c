@@ -1,0 +1,368 @@
+/* tril train: train a GPT-2-family model on a text file, from scratch, from
+ * a model folder (fine-tuning) or from a checkpoint (resume). This file
+ * reads the options and sets the run up; src/cli/train_loop.c runs it. */
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "cli/train_loop.h"
+#include "tril/cpu.h"
+
+#define CMD "train"
+
+void cmd_train_help(void)
+{
+    printf("usage: tril train --data FILE --out DIR [model] [options]\n\n"
+           "Trains a GPT-2-family model on a text file with AdamW, a warm-up + cosine\n"
+           "learning rate and gradient clipping. The last --val-fraction of the file's\n"
+           "tokens is held out for validation. The final model goes to DIR (a folder\n"
+           "tril generate / eval / info load), the loss log to DIR/log.csv.\n\n"
+           "model (one of):\n"
+           "  --layers L --heads H --embd C --context N --tokenizer gpt2|bytes\n"
+           "                      a new model, randomly initialised from --seed\n"
+           "                      (defaults 4, 4, 128, 256, bytes)\n"
+           "  --init DIR          start from a model folder (fine-tuning; its tokenizer)\n"
+           "  --resume CKPT       continue a run from DIR/checkpoint-N: weights, optimizer,\n"
+           "                      data order and schedule restored, so the result equals\n"
+           "                      the uninterrupted run bit for bit. Only --steps, --out,\n"
+           "                      --log, --data (the same text moved), --eval-every,\n"
+           "                      --eval-batches, --save-every and --threads may change.\n\n"
+           "options:\n"
+           "  --steps N           optimizer steps (default 1000)\n"
+           "  --batch B           sequences per micro-batch (default 8)\n"
+           "  --seq T             tokens per sequence, <= context (default min(context, 128))\n"
+           "  --accum K           micro-batches per step (default 1)\n"
+           "  --lr X              peak learning rate (default 1e-3)\n"
+           "  --min-lr X          final learning rate (default lr / 10)\n"
+           "  --warmup N          linear warm-up steps (default min(100, steps / 10))\n"
+           "  --weight-decay X    AdamW decoupled weight decay on matrices (default 0.1)\n"
+           "  --clip X            clip the global gradient norm to X, 0 = off (default 1.0)\n"
+           "  --eval-every N      validation loss every N steps, 0 = only at the end\n"
+           "                      (default 100)\n"
+           "  --eval-batches N    validation batches per evaluation (default 8)\n"
+           "  --save-every N      write DIR/checkpoint-<step> every N steps, 0 = never\n"
+           "                      (default 0)\n"
+           "  --val-fraction F    share of the tokens held out, in (0, 0.5] (default 0.1)\n"
+           "  --seed S            initialisation and data-order seed (default 1337)\n"
+           "  --no-causal-mask    train with the mask off: every position sees the whole\n"
+           "                      sequence (the model learns to cheat; see tril leakcheck)\n"
+           "  --log FILE.csv      loss log (default DIR/log.csv): step,train_loss,val_loss,\n"
+           "                      lr,tokens_per_s\n"
+           "  --threads N         OpenMP threads (default: all cores)\n\n"
+           "The tokens of FILE are cached next to it as FILE.<tokenizer>.tokens.\n"
+           "Prints progress on stderr, then peak memory and one line\n"
+           "  final step=N train_loss=X val_loss=Y tokens_per_s=Z\n");
+}
+
+enum { O_STEPS, O_BATCH, O_SEQ, O_ACCUM, O_WARMUP, O_EVAL_EVERY, O_EVAL_BATCHES, O_SAVE_EVERY,
+       O_SEED, O_LAYERS, O_HEADS, O_EMBD, O_CONTEXT, O_THREADS, O_N_INT,
+       O_LR = O_N_INT, O_MIN_LR, O_WD, O_CLIP, O_VAL, O_N_NUM,
+       O_DATA = O_N_NUM, O_OUT, O_INIT, O_RESUME, O_LOG, O_TOKENIZER, O_NO_CAUSAL, O_COUNT };
+
+static const struct { const char *name; int64_t min, max; } options[O_COUNT] = {
+    [O_STEPS] = {"--steps", 1, INT32_MAX},       [O_BATCH] = {"--batch", 1, 1 << 20},
+    [O_SEQ] = {"--seq", 1, 1 << 24},             [O_ACCUM] = {"--accum", 1, 1 << 20},
+    [O_WARMUP] = {"--warmup", 0, INT32_MAX},     [O_EVAL_EVERY] = {"--eval-every", 0, INT32_MAX},
+    [O_EVAL_BATCHES] = {"--eval-batches", 1, 1 << 20},
+    [O_SAVE_EVERY] = {"--save-every", 0, INT32_MAX},
+    [O_SEED] = {"--seed", 0, INT64_MAX},         [O_LAYERS] = {"--layers", 1, 4096},
+    [O_HEADS] = {"--heads", 1, 4096},            [O_EMBD] = {"--embd", 1, 1 << 20},
+    [O_CONTEXT] = {"--context", 2, 1 << 24},     [O_THREADS] = {"--threads", 1, 1024},
+    [O_LR] = {"--lr", 0, 0},                     [O_MIN_LR] = {"--min-lr", 0, 0},
+    [O_WD] = {"--weight-decay", 0, 0},           [O_CLIP] = {"--clip", 0, 0},
+    [O_VAL] = {"--val-fraction", 0, 0},          [O_DATA] = {"--data", 0, 0},
+    [O_OUT] = {"--out", 0, 0},                   [O_INIT] = {"--init", 0, 0},
+    [O_RESUME] = {"--resume", 0, 0},             [O_LOG] = {"--log", 0, 0},
+    [O_TOKENIZER] = {"--tokenizer", 0, 0},       [O_NO_CAUSAL] = {"--no-causal-mask", 0, 0},
+};
+
+typedef struct {
+    int given[O_COUNT];
+    int64_t i[O_N_INT];
+    double f[O_N_NUM];
+    const char *s[O_COUNT];
+} opts;
+
+static int parse(int argc, char **argv, opts *o)
+{
+    for (int i = 1; i < argc; i++) {
+        int k = 0;
+        while (k < O_COUNT && strcmp(argv[i], options[k].name) != 0) k++;
+        if (k == O_COUNT) return cli_unknown(CMD, argv[i]);
+        o->given[k] = 1;
+        if (k == O_NO_CAUSAL) continue;
+        const char *v = cli_value(CMD, argc, argv, &i);
+        if (!v) return CLI_USAGE;
+        if (k < O_N_INT) {
+            if (cli_parse_i64(CMD, options[k].name, v, options[k].min, options[k].max, &o->i[k]))
+                return CLI_USAGE;
+        } else if (k < O_N_NUM) {
+            if (cli_parse_f64(CMD, options[k].name, v, &o->f[k])) return CLI_USAGE;
+            double x = o->f[k];
+            int ok = isfinite(x) && x >= 0 && (k != O_LR || x > 0) && (k != O_VAL || (x > 0 && x <= 0.5));
+            if (!ok) {
+                fprintf(stderr, "tril train: %s %s is out of range (%s)\n", options[k].name, v,
+                        k == O_VAL ? "needs (0, 0.5]" : k == O_LR ? "needs > 0" : "needs >= 0");
+                return CLI_USAGE;
+            }
+        } else {
+            o->s[k] = v;
+        }
+    }
+    return CLI_OK;
+}
+
+static int usage_error(const char *msg, const char *detail)
+{
+    fprintf(stderr, "tril train: %s%s (see 'tril train --help')\n", msg, detail ? detail : "");
+    return CLI_USAGE;
+}
+
+/* With --resume, a flag that changes the run must agree with the checkpoint. */
+static int conflicts(const opts *o, const tril_train_args *a)
+{
+    const struct { int k; double mine, saved; } checks[] = {
+        {O_BATCH, (double)o->i[O_BATCH], (double)a->batch}, {O_SEQ, (double)o->i[O_SEQ], (double)a->seq},
+        {O_ACCUM, (double)o->i[O_ACCUM], (double)a->accum},
+        {O_WARMUP, (double)o->i[O_WARMUP], (double)a->warmup},
+        {O_SEED, (double)o->i[O_SEED], (double)a->seed},
+        {O_LAYERS, (double)o->i[O_LAYERS], (double)a->model.n_layer},
+        {O_HEADS, (double)o->i[O_HEADS], (double)a->model.n_head},
+        {O_EMBD, (double)o->i[O_EMBD], (double)a->model.n_embd},
+        {O_CONTEXT, (double)o->i[O_CONTEXT], (double)a->model.n_positions},
+        {O_LR, o->f[O_LR], a->lr}, {O_MIN_LR, o->f[O_MIN_LR], a->min_lr},
+        {O_WD, o->f[O_WD], a->weight_decay}, {O_CLIP, o->f[O_CLIP], a->clip},
+        {O_VAL, o->f[O_VAL], a->val_fraction},
+    };
+    for (size_t i = 0; i < sizeof checks / sizeof *checks; i++) {
+        if (!o->given[checks[i].k] || checks[i].mine == checks[i].saved) continue;
+        fprintf(stderr, "tril train: %s %.10g disagrees with the checkpoint (%.10g); a resumed "
+                        "run keeps its shapes and settings\n",
+                options[checks[i].k].name, checks[i].mine, checks[i].saved);
+        return CLI_USAGE;
+    }
+    if (o->given[O_TOKENIZER] && strcmp(o->s[O_TOKENIZER], a->tokenizer) != 0) {
+        fprintf(stderr, "tril train: --tokenizer %s disagrees with the checkpoint (%s)\n",
+                o->s[O_TOKENIZER], a->tokenizer);
+        return CLI_USAGE;
+    }
+    if (o->given[O_NO_CAUSAL] && a->causal) {
+        fprintf(stderr, "tril train: --no-causal-mask disagrees with the checkpoint (trained with "
+                        "the causal mask)\n");
+        return CLI_USAGE;
+    }
+    return CLI_OK;
+}
+
+/* mkdir -p, then a probe file: the output folder must be writable before an
+ * hour of training, not after. */
+static int prepare_out(const char *dir)
+{
+    char path[PATH_MAX];
+    if ((size_t)snprintf(path, sizeof path, "%s", dir) >= sizeof path - 32)
+        return usage_error("--out path too long", NULL);
+    for (char *p = path + 1;; p++) {
+        char c = *p;
+        if (c != '/' && c != '\0') continue;
+        *p = '\0';
+        if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+            fprintf(stderr, "tril train: cannot create the output folder '%s': %s\n", path,
+                    strerror(errno));
+            return CLI_FAIL;
+        }
+        *p = c;
+        if (!c) break;
+    }
+    snprintf(path, sizeof path, "%s/.tril-write-test-%ld", dir, (long)getpid());
+    FILE *f = fopen(path, "w");
+    if (!f || fclose(f) != 0) {
+        fprintf(stderr, "tril train: the output folder '%s' is not writable: %s\n", dir,
+                strerror(errno));
+        return CLI_FAIL;
+    }
+    unlink(path);
+    return CLI_OK;
+}
+
+/* Applies defaults and builds the model for a new run (scratch or --init). */
+static int new_run(const opts *o, train_run *r, tril_tokenizer **tok, char *tok_dir, size_t size)
+{
+    tril_train_args *a = &r->state.args;
+    const char *tname = o->given[O_TOKENIZER] ? o->s[O_TOKENIZER] : "bytes";
+    if (o->given[O_INIT]) {
+        tril_gpt2_load_opts lo = {1};
+        if (tril_gpt2_load(o->s[O_INIT], &lo, &r->model) != TRIL_OK)
+            return cli_lib_error(CMD, "cannot load the --init model");
+        int rc = cli_load_tokenizer(CMD, o->s[O_INIT], r->model->cfg.vocab_size, tok);
+        if (rc != CLI_OK) return rc;
+        tname = tril_tokenizer_get_kind(*tok) == TRIL_TOKENIZER_GPT2 ? "gpt2" : "bytes";
+        snprintf(tok_dir, size, "%s", o->s[O_INIT]);
+        snprintf(a->init_dir, sizeof a->init_dir, "%s", o->s[O_INIT]);
+    } else {
+        if (strcmp(tname, "gpt2") != 0 && strcmp(tname, "bytes") != 0)
+            return usage_error("--tokenizer must be gpt2 or bytes", NULL);
+        tril_gpt2_config c = {o->given[O_LAYERS] ? o->i[O_LAYERS] : 4,
+                              o->given[O_HEADS] ? o->i[O_HEADS] : 4,
+                              o->given[O_EMBD] ? o->i[O_EMBD] : 128,
+                              o->given[O_CONTEXT] ? o->i[O_CONTEXT] : 256,
+                              strcmp(tname, "gpt2") == 0 ? 50257 : 256, 1e-5f};
+        if (tril_gpt2_config_validate(&c) != TRIL_OK) {
+            fprintf(stderr, "tril train: bad model shape: %s\n", tril_last_error());
+            return CLI_USAGE;
+        }
+        tril_status st;
+        if (strcmp(tname, "gpt2") == 0) {
+            char v[PATH_MAX + 16], m[PATH_MAX + 16];
+            if (tril_gpt2_tokenizer_dir(tok_dir, size) != TRIL_OK)
+                return cli_lib_error(CMD, "no GPT-2 tokenizer");
+            snprintf(v, sizeof v, "%s/vocab.json", tok_dir);
+            snprintf(m, sizeof m, "%s/merges.txt", tok_dir);
+            st = tril_tokenizer_load_gpt2(v, m, tok);
+        } else {
+            st = tril_tokenizer_create_bytes(tok);
+        }
+        if (st != TRIL_OK) return cli_lib_error(CMD, "cannot load the tokenizer");
+        if (tril_gpt2_create(&c, &r->model) != TRIL_OK) return cli_lib_error(CMD, "cannot create the model");
+    }
+    snprintf(a->tokenizer, sizeof a->tokenizer, "%s", tname);
+    a->model = r->model->cfg;
+    a->steps = o->given[O_STEPS] ? o->i[O_STEPS] : 1000;
+    a->batch = o->given[O_BATCH] ? o->i[O_BATCH] : 8;
+    a->seq = o->given[O_SEQ] ? o->i[O_SEQ] : (a->model.n_positions < 128 ? a->model.n_positions : 128);
+    a->accum = o->given[O_ACCUM] ? o->i[O_ACCUM] : 1;
+    a->warmup = o->given[O_WARMUP] ? o->i[O_WARMUP] : (a->steps / 10 < 100 ? a->steps / 10 : 100);
+    a->lr = o->given[O_LR] ? o->f[O_LR] : 1e-3;
+    a->min_lr = o->given[O_MIN_LR] ? o->f[O_MIN_LR] : a->lr / 10;
+    a->weight_decay = o->given[O_WD] ? o->f[O_WD] : 0.1;
+    a->clip = o->given[O_CLIP] ? o->f[O_CLIP] : 1.0;
+    a->val_fraction = o->given[O_VAL] ? o->f[O_VAL] : 0.1;
+    a->seed = o->given[O_SEED] ? (uint64_t)o->i[O_SEED] : 1337;
+    a->causal = !o->given[O_NO_CAUSAL];
+    if (!o->given[O_INIT] && tril_gpt2_init_random(r->model, a->seed) != TRIL_OK)
+        return cli_lib_error(CMD, "cannot initialise the model");
+    tril_rng_seed(&r->state.rng, a->seed);
+    if (tril_adamw_create(r->model->arena_numel, &r->opt) != TRIL_OK)
+        return cli_lib_error(CMD, "cannot create the optimizer");
+    return CLI_OK;
+}
+
+static int resume_run(const opts *o, train_run *r, tril_tokenizer **tok, char *tok_dir, size_t size)
+{
+    if (tril_checkpoint_load(o->s[O_RESUME], &r->model, &r->opt, &r->state) != TRIL_OK)
+        return cli_lib_error(CMD, "cannot resume");
+    tril_train_args *a = &r->state.args;
+    int rc = conflicts(o, a);
+    if (rc != CLI_OK) return rc;
+    if (o->given[O_STEPS]) {
+        if (o->i[O_STEPS] < r->state.step) {
+            fprintf(stderr, "tril train: --steps %lld is before the checkpoint's step %lld\n",
+                    (long long)o->i[O_STEPS], (long long)r->state.step);
+            return CLI_USAGE;
+        }
+        a->steps = o->i[O_STEPS];
+    }
+    if (o->given[O_EVAL_EVERY]) a->eval_every = o->i[O_EVAL_EVERY];
+    if (o->given[O_EVAL_BATCHES]) a->eval_batches = o->i[O_EVAL_BATCHES];
+    if (o->given[O_SAVE_EVERY]) a->save_every = o->i[O_SAVE_EVERY];
+    if (o->given[O_DATA]) snprintf(a->data_path, sizeof a->data_path, "%s", o->s[O_DATA]);
+    snprintf(tok_dir, size, "%s", o->s[O_RESUME]); /* a checkpoint holds its tokenizer's files */
+    if (strcmp(a->tokenizer, "gpt2") == 0) {
+        if (tril_tokenizer_load_dir(tok_dir, tok) != TRIL_OK)
+            return cli_lib_error(CMD, "cannot load the checkpoint's tokenizer");
+    } else if (tril_tokenizer_create_bytes(tok) != TRIL_OK) {
+        return cli_lib_error(CMD, "cannot create the tokenizer");
+    }
+    fprintf(stderr, "resuming %s at step %lld of %lld\n", o->s[O_RESUME],
+            (long long)r->state.step, (long long)a->steps);
+    return CLI_OK;
+}
+
+int cmd_train(int argc, char **argv)
+{
+    opts o;
+    memset(&o, 0, sizeof o);
+    int rc = parse(argc, argv, &o);
+    if (rc != CLI_OK) return rc;
+    if (!o.given[O_OUT]) return usage_error("--out is required", NULL);
+    if (!o.given[O_DATA] && !o.given[O_RESUME]) return usage_error("--data is required", NULL);
+    if (o.given[O_INIT] && o.given[O_RESUME]) return usage_error("--init and --resume exclude each other", NULL);
+    const int shape_flags = o.given[O_LAYERS] || o.given[O_HEADS] || o.given[O_EMBD] ||
+                            o.given[O_CONTEXT] || o.given[O_TOKENIZER];
+    if (o.given[O_INIT] && shape_flags)
+        return usage_error("--init takes the model's shape and tokenizer from its folder: drop "
+                           "--layers/--heads/--embd/--context/--tokenizer", NULL);
+    if (o.given[O_THREADS]) tril_set_num_threads((int)o.i[O_THREADS]);
+    if ((rc = prepare_out(o.s[O_OUT])) != CLI_OK) return rc;
+
+    train_run r;
+    memset(&r, 0, sizeof r);
+    r.opt_cfg = tril_adamw_config_default();
+    r.out_dir = o.s[O_OUT];
+    tril_tokenizer *tok = NULL;
+    char tok_dir[PATH_MAX] = "", log_path[PATH_MAX];
+    rc = o.given[O_RESUME] ? resume_run(&o, &r, &tok, tok_dir, sizeof tok_dir)
+                           : new_run(&o, &r, &tok, tok_dir, sizeof tok_dir);
+    if (rc != CLI_OK) goto done;
+    tril_train_args *a = &r.state.args;
+    if (!o.given[O_RESUME]) {
+        snprintf(a->data_path, sizeof a->data_path, "%s", o.s[O_DATA]);
+        a->eval_every = o.given[O_EVAL_EVERY] ? o.i[O_EVAL_EVERY] : 100;
+        a->eval_batches = o.given[O_EVAL_BATCHES] ? o.i[O_EVAL_BATCHES] : 8;
+        a->save_every = o.given[O_SAVE_EVERY] ? o.i[O_SAVE_EVERY] : 0;
+    }
+    r.opt_cfg.weight_decay = (float)a->weight_decay;
+    r.tok_dir = strcmp(a->tokenizer, "gpt2") == 0 ? tok_dir : NULL;
+    if (a->seq > a->model.n_positions) {
+        fprintf(stderr, "tril train: --seq %lld is longer than the model's context (%lld)\n",
+                (long long)a->seq, (long long)a->model.n_positions);
+        rc = CLI_USAGE;
+        goto done;
+    }
+    if (tril_dataset_load(a->data_path, tok, a->tokenizer, a->val_fraction, a->seq + 1, &r.data) !=
+        TRIL_OK) {
+        rc = cli_lib_error(CMD, "cannot use the training data");
+        goto done;
+    }
+    if (r.data.vocab > a->model.vocab_size) {
+        fprintf(stderr, "tril train: the tokenizer has %lld ids but the model only %lld\n",
+                (long long)r.data.vocab, (long long)a->model.vocab_size);
+        rc = CLI_FAIL;
+        goto done;
+    }
+    if (tril_trainer_create(r.model, a->batch, a->seq, a->causal, &r.trainer) != TRIL_OK) {
+        rc = cli_lib_error(CMD, "cannot set up training");
+        goto done;
+    }
+    r.grads = malloc((size_t)r.model->arena_numel * sizeof *r.grads);
+    if (!r.grads) {
+        fprintf(stderr, "tril train: out of memory for the gradients\n");
+        rc = CLI_FAIL;
+        goto done;
+    }
+    snprintf(log_path, sizeof log_path, "%s/log.csv", r.out_dir);
+    r.log_path = o.given[O_LOG] ? o.s[O_LOG] : log_path;
+    fprintf(stderr, "model: %lld layers, %lld heads, %lld embd, context %lld, vocab %lld "
+                    "(%.2fM parameters)%s\ndata: %lld tokens (%lld train, %lld validation); "
+                    "batch %lld x %lld x %lld accum, %lld steps\n",
+            (long long)a->model.n_layer, (long long)a->model.n_head, (long long)a->model.n_embd,
+            (long long)a->model.n_positions, (long long)a->model.vocab_size,
+            (double)r.model->arena_numel / 1e6, a->causal ? "" : ", NO causal mask",
+            (long long)r.data.n, (long long)r.data.n_train, (long long)(r.data.n - r.data.n_train),
+            (long long)a->batch, (long long)a->seq, (long long)a->accum, (long long)a->steps);
+    rc = train_loop(&r);
+done:
+    free(r.grads);
+    tril_trainer_free(r.trainer);
+    tril_dataset_free(&r.data);
+    tril_adamw_free(&r.opt);
+    tril_train_log_free(&r.state.log);
+    tril_gpt2_free(r.model);
+    tril_tokenizer_free(tok);
+    return rc;
+}

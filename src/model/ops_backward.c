@@ -1,0 +1,133 @@
+/* Backward passes of the dense ops, for training. The matmul gradients go
+ * through BLAS; tril_ref_matmul_backward is their scalar oracle. LayerNorm
+ * and GELU backward are plain loops, checked against PyTorch autograd at the
+ * model level (tests/test_train_grads.c) and by finite differences. */
+#include <math.h>
+#include <string.h>
+
+#include <cblas.h>
+
+#include "tril/ops.h"
+
+void tril_ref_matmul_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
+                              const float *w, int64_t T, int64_t in, int64_t out)
+{
+    for (int64_t t = 0; dx && t < T; t++)
+        for (int64_t i = 0; i < in; i++) {
+            double acc = 0.0;
+            for (int64_t o = 0; o < out; o++) acc += (double)dy[t * out + o] * w[i * out + o];
+            dx[t * in + i] = (float)acc;
+        }
+    for (int64_t i = 0; i < in; i++)
+        for (int64_t o = 0; o < out; o++) {
+            double acc = 0.0;
+            for (int64_t t = 0; t < T; t++) acc += (double)x[t * in + i] * dy[t * out + o];
+            dw[i * out + o] += (float)acc;
+        }
+    for (int64_t o = 0; db && o < out; o++) {
+        double acc = 0.0;
+        for (int64_t t = 0; t < T; t++) acc += dy[t * out + o];
+        db[o] += (float)acc;
+    }
+}
+
+void tril_matmul_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
+                          const float *w, int64_t T, int64_t in, int64_t out)
+{
+    if (dx)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)T, (blasint)in, (blasint)out,
+                    1.0f, dy, (blasint)out, w, (blasint)out, 0.0f, dx, (blasint)in);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (blasint)in, (blasint)out, (blasint)T, 1.0f,
+                x, (blasint)in, dy, (blasint)out, 1.0f, dw, (blasint)out);
+    if (db)
+        for (int64_t t = 0; t < T; t++)
+            for (int64_t o = 0; o < out; o++) db[o] += dy[t * out + o];
+}
+
+void tril_ref_lm_head_backward(float *dx, float *dwte, const float *dlogits, const float *x,
+                               const float *wte, int64_t T, int64_t C, int64_t V)
+{
+    for (int64_t t = 0; t < T; t++)
+        for (int64_t c = 0; c < C; c++) {
+            double acc = 0.0;
+            for (int64_t v = 0; v < V; v++) acc += (double)dlogits[t * V + v] * wte[v * C + c];
+            dx[t * C + c] = (float)acc;
+        }
+    for (int64_t v = 0; v < V; v++)
+        for (int64_t c = 0; c < C; c++) {
+            double acc = 0.0;
+            for (int64_t t = 0; t < T; t++) acc += (double)dlogits[t * V + v] * x[t * C + c];
+            dwte[v * C + c] += (float)acc;
+        }
+}
+
+void tril_lm_head_backward(float *dx, float *dwte, const float *dlogits, const float *x,
+                           const float *wte, int64_t T, int64_t C, int64_t V)
+{
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (blasint)T, (blasint)C, (blasint)V, 1.0f,
+                dlogits, (blasint)V, wte, (blasint)C, 0.0f, dx, (blasint)C);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (blasint)V, (blasint)C, (blasint)T, 1.0f,
+                dlogits, (blasint)V, x, (blasint)C, 1.0f, dwte, (blasint)C);
+}
+
+void tril_layernorm_train(float *y, float *mean, float *rstd, const float *x, const float *w,
+                          const float *b, int64_t T, int64_t C, float eps)
+{
+#pragma omp parallel for schedule(static) if (T * C > 65536)
+    for (int64_t t = 0; t < T; t++) {
+        const float *row = x + t * C;
+        double m = 0.0, v = 0.0;
+        for (int64_t c = 0; c < C; c++) m += row[c];
+        m /= (double)C;
+        for (int64_t c = 0; c < C; c++) v += (row[c] - m) * (row[c] - m);
+        v /= (double)C;
+        float r = (float)(1.0 / sqrt(v + (double)eps));
+        for (int64_t c = 0; c < C; c++) y[t * C + c] = (float)(row[c] - m) * r * w[c] + b[c];
+        mean[t] = (float)m;
+        rstd[t] = r;
+    }
+}
+
+void tril_layernorm_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
+                             const float *w, const float *mean, const float *rstd, int64_t T,
+                             int64_t C)
+{
+    /* dw and db are sums over rows: accumulate serially to stay race-free
+     * and deterministic; the per-row dx work is independent. */
+    for (int64_t t = 0; t < T; t++) {
+        const float *g = dy + t * C, *row = x + t * C;
+        for (int64_t c = 0; c < C; c++) {
+            float xhat = (row[c] - mean[t]) * rstd[t];
+            dw[c] += g[c] * xhat;
+            db[c] += g[c];
+        }
+    }
+#pragma omp parallel for schedule(static) if (T * C > 65536)
+    for (int64_t t = 0; t < T; t++) {
+        const float *g = dy + t * C, *row = x + t * C;
+        double sum_g = 0.0, sum_gx = 0.0;
+        for (int64_t c = 0; c < C; c++) {
+            double gw = (double)g[c] * w[c];
+            sum_g += gw;
+            sum_gx += gw * (row[c] - mean[t]) * rstd[t];
+        }
+        sum_g /= (double)C;
+        sum_gx /= (double)C;
+        for (int64_t c = 0; c < C; c++) {
+            double xhat = (row[c] - mean[t]) * rstd[t];
+            dx[t * C + c] += (float)(rstd[t] * ((double)g[c] * w[c] - sum_g - xhat * sum_gx));
+        }
+    }
+}
+
+void tril_gelu_backward(float *dx, const float *dy, const float *x, int64_t n)
+{
+    const float k = 0.7978845608028654f; /* sqrt(2/pi) */
+#pragma omp parallel for schedule(static) if (n > 65536)
+    for (int64_t i = 0; i < n; i++) {
+        float v = x[i], inner = k * (v + 0.044715f * v * v * v);
+        float th = tanhf(inner), sech2 = 1.0f - th * th;
+        float grad = 0.5f * (1.0f + th) + 0.5f * v * sech2 * k * (1.0f + 3.0f * 0.044715f * v * v);
+        dx[i] = dy[i] * grad;
+    }
+}

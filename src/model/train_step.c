@@ -1,0 +1,269 @@
+/* The training step: a full-sequence forward that keeps what backward needs,
+ * and the backward pass through every op, the causal attention included.
+ *
+ * Activation layout (N = B*T rows, C = n_embd, per layer l):
+ *   ln1, ln2 [N, C] (+ mean, rstd [N]), qkv [N, 3C], atty [N, C],
+ *   lse [B, H, T], res2 [N, C] (after attention), fch, fcg [N, 4C]
+ *   (before/after GELU), res3 [N, C] (the layer's output).
+ * The residual stream entering layer 0 is `x0`; entering layer l > 0 it is
+ * res3 of layer l - 1. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tril/attention.h"
+#include "tril/ops.h"
+#include "tril/train.h"
+
+typedef struct {
+    float *ln1, *ln1_mean, *ln1_rstd, *qkv, *atty, *lse, *res2;
+    float *ln2, *ln2_mean, *ln2_rstd, *fch, *fcg, *res3;
+} layer_acts;
+
+struct tril_trainer {
+    const tril_gpt2 *model;
+    int64_t max_B, max_T, B, T;
+    int causal;
+    float *block;        /* one allocation for every activation below */
+    float *x0;           // [N, C] embeddings
+    layer_acts *layers;  // [L]
+    float *lnf, *lnf_mean, *lnf_rstd; // [N, C], [N], [N]
+    float *logits;       // [N, V] logits, then probabilities after the loss
+    float *scratch_a;    // [N, 4C] backward buffers
+    float *scratch_b;    // [N, 4C]
+    float *dres;         // [N, C] gradient of the residual stream
+    float *dqkv;         // [N, 3C]
+    int32_t *inputs, *targets; // [N]
+    int have_forward;
+};
+
+tril_status tril_trainer_create(const tril_gpt2 *m, int64_t B, int64_t T, int causal,
+                                tril_trainer **out)
+{
+    if (!m || !out) return TRIL_FAIL(TRIL_ERR_INVALID_ARG, "trainer: NULL argument");
+    const tril_gpt2_config *c = &m->cfg;
+    if (B < 1 || T < 1 || T > c->n_positions)
+        return TRIL_FAIL(TRIL_ERR_RANGE, "trainer: batch %lld x %lld (context is %lld)",
+                         (long long)B, (long long)T, (long long)c->n_positions);
+    const int64_t N = B * T, C = c->n_embd, L = c->n_layer, H = c->n_head, V = c->vocab_size;
+    const int64_t per_layer = N * C * 7 + N * 3 * C + N * 4 * C * 2 + N * 4 + B * H * T;
+    const int64_t total = N * C + L * per_layer + N * C + 2 * N + N * V + 2 * N * 4 * C + N * C +
+                          N * 3 * C;
+    tril_trainer *t = calloc(1, sizeof *t);
+    if (!t) return TRIL_FAIL(TRIL_ERR_NOMEM, "trainer: out of memory");
+    t->model = m;
+    t->max_B = B;
+    t->max_T = T;
+    t->causal = causal;
+    t->block = malloc((size_t)total * sizeof(float));
+    t->layers = calloc((size_t)L, sizeof *t->layers);
+    t->inputs = malloc((size_t)N * sizeof *t->inputs);
+    t->targets = malloc((size_t)N * sizeof *t->targets);
+    if (!t->block || !t->layers || !t->inputs || !t->targets) {
+        tril_trainer_free(t);
+        return TRIL_FAIL(TRIL_ERR_NOMEM, "trainer: cannot allocate %.1f MB of activations",
+                         total * 4.0 / 1e6);
+    }
+    float *p = t->block;
+#define TAKE(ptr, n) (ptr = p, p += (n))
+    TAKE(t->x0, N * C);
+    for (int64_t l = 0; l < L; l++) {
+        layer_acts *a = &t->layers[l];
+        TAKE(a->ln1, N * C); TAKE(a->ln1_mean, N); TAKE(a->ln1_rstd, N);
+        TAKE(a->qkv, N * 3 * C); TAKE(a->atty, N * C); TAKE(a->lse, B * H * T);
+        TAKE(a->res2, N * C); TAKE(a->ln2, N * C); TAKE(a->ln2_mean, N); TAKE(a->ln2_rstd, N);
+        TAKE(a->fch, N * 4 * C); TAKE(a->fcg, N * 4 * C); TAKE(a->res3, N * C);
+        p += N * C * 2; /* slack keeps the per-layer size formula simple */
+    }
+    TAKE(t->lnf, N * C); TAKE(t->lnf_mean, N); TAKE(t->lnf_rstd, N);
+    TAKE(t->logits, N * V);
+    TAKE(t->scratch_a, N * 4 * C); TAKE(t->scratch_b, N * 4 * C);
+    TAKE(t->dres, N * C); TAKE(t->dqkv, N * 3 * C);
+#undef TAKE
+    *out = t;
+    return TRIL_OK;
+}
+
+void tril_trainer_free(tril_trainer *t)
+{
+    if (!t) return;
+    free(t->block);
+    free(t->layers);
+    free(t->inputs);
+    free(t->targets);
+    free(t);
+}
+
+/* Attention arguments for layer activations a over a B x T batch. */
+static tril_attention_args attn_args(const tril_trainer *t, const layer_acts *a)
+{
+    const tril_gpt2_config *c = &t->model->cfg;
+    const int64_t C = c->n_embd;
+    tril_attention_args args = tril_attention_args_init();
+    args.batch = t->B;
+    args.heads = c->n_head;
+    args.head_dim = C / c->n_head;
+    args.q_len = args.kv_len = t->T;
+    args.q = a->qkv;
+    args.k = a->qkv + C;
+    args.v = a->qkv + 2 * C;
+    args.q_row_stride = args.kv_row_stride = 3 * C;
+    args.out = a->atty;
+    args.lse = a->lse;
+    args.mask = t->causal ? TRIL_MASK_STRUCTURAL : TRIL_MASK_NONE;
+    return args;
+}
+
+static tril_status check_batch(const tril_trainer *t, const int32_t *ids, int64_t B, int64_t T)
+{
+    if (!t || !ids) return TRIL_FAIL(TRIL_ERR_INVALID_ARG, "trainer: NULL argument");
+    if (B < 1 || T < 1 || B > t->max_B || T > t->max_T)
+        return TRIL_FAIL(TRIL_ERR_RANGE, "trainer: batch %lld x %lld exceeds %lld x %lld",
+                         (long long)B, (long long)T, (long long)t->max_B, (long long)t->max_T);
+    const int64_t V = t->model->cfg.vocab_size;
+    for (int64_t i = 0; i < B * T; i++)
+        if (ids[i] < 0 || ids[i] >= V)
+            return TRIL_FAIL(TRIL_ERR_RANGE, "trainer: token id %d at %lld outside [0, %lld)", ids[i],
+                             (long long)i, (long long)V);
+    return TRIL_OK;
+}
+
+/* Everything up to the logits [N, V]. */
+static tril_status forward_logits(tril_trainer *t, const int32_t *inputs, int64_t B, int64_t T)
+{
+    const tril_gpt2 *m = t->model;
+    const int64_t C = m->cfg.n_embd, N = B * T, V = m->cfg.vocab_size;
+    const float eps = m->cfg.layer_norm_epsilon;
+    t->B = B;
+    t->T = T;
+    for (int64_t b = 0; b < B; b++) tril_embed(t->x0 + b * T * C, inputs + b * T, T, 0, m->wte, m->wpe, C);
+    const float *x = t->x0;
+    for (int64_t l = 0; l < m->cfg.n_layer; l++) {
+        const tril_gpt2_layer *W = &m->layers[l];
+        layer_acts *a = &t->layers[l];
+        tril_layernorm_train(a->ln1, a->ln1_mean, a->ln1_rstd, x, W->ln1_w, W->ln1_b, N, C, eps);
+        tril_matmul(a->qkv, a->ln1, W->attn_w, W->attn_b, N, C, 3 * C);
+        tril_attention_args args = attn_args(t, a);
+        tril_status st = tril_attention_forward(&args, TRIL_ATTN_AUTO);
+        if (st != TRIL_OK) return st;
+        tril_matmul(a->res2, a->atty, W->proj_w, W->proj_b, N, C, C);
+        tril_add_inplace(a->res2, x, N * C);
+        tril_layernorm_train(a->ln2, a->ln2_mean, a->ln2_rstd, a->res2, W->ln2_w, W->ln2_b, N, C, eps);
+        tril_matmul(a->fch, a->ln2, W->fc_w, W->fc_b, N, C, 4 * C);
+        tril_gelu(a->fcg, a->fch, N * 4 * C);
+        tril_matmul(a->res3, a->fcg, W->fcproj_w, W->fcproj_b, N, 4 * C, C);
+        tril_add_inplace(a->res3, a->res2, N * C);
+        x = a->res3;
+    }
+    tril_layernorm_train(t->lnf, t->lnf_mean, t->lnf_rstd, x, m->lnf_w, m->lnf_b, N, C, eps);
+    tril_lm_head(t->logits, t->lnf, m->wte, N, C, V);
+    return TRIL_OK;
+}
+
+tril_status tril_trainer_logits(tril_trainer *t, const int32_t *inputs, int64_t B, int64_t T,
+                                float *logits)
+{
+    tril_status st = check_batch(t, inputs, B, T);
+    if (st == TRIL_OK) st = forward_logits(t, inputs, B, T);
+    if (st == TRIL_OK && logits)
+        memcpy(logits, t->logits, (size_t)(B * T * t->model->cfg.vocab_size) * sizeof(float));
+    t->have_forward = 0; /* logits are not probabilities: no backward from here */
+    return st;
+}
+
+tril_status tril_trainer_forward(tril_trainer *t, const int32_t *inputs, const int32_t *targets,
+                                 int64_t B, int64_t T, float *loss)
+{
+    tril_status st = check_batch(t, inputs, B, T);
+    if (st == TRIL_OK) st = check_batch(t, targets, B, T);
+    if (st == TRIL_OK) st = forward_logits(t, inputs, B, T);
+    if (st != TRIL_OK) return st;
+    const int64_t N = B * T, V = t->model->cfg.vocab_size;
+    memcpy(t->inputs, inputs, (size_t)N * sizeof *inputs);
+    memcpy(t->targets, targets, (size_t)N * sizeof *targets);
+    double total = 0.0;
+    /* Softmax in place: backward needs the probabilities. */
+#pragma omp parallel for reduction(+ : total) schedule(static)
+    for (int64_t i = 0; i < N; i++) {
+        float *row = t->logits + i * V;
+        float mx = row[0];
+        for (int64_t v = 1; v < V; v++) mx = row[v] > mx ? row[v] : mx;
+        double sum = 0.0;
+        for (int64_t v = 0; v < V; v++) sum += exp((double)(row[v] - mx));
+        total += log(sum) - (double)(row[targets[i]] - mx);
+        for (int64_t v = 0; v < V; v++) row[v] = (float)(exp((double)(row[v] - mx)) / sum);
+    }
+    t->have_forward = 1;
+    if (loss) *loss = (float)(total / (double)N);
+    return TRIL_OK;
+}
+
+/* Gradient of parameter `index` in the arena-shaped grads. */
+static float *grad_of(const tril_trainer *t, float *grads, size_t index)
+{
+    return grads + t->model->params[index].offset;
+}
+
+tril_status tril_trainer_backward(tril_trainer *t, float *grads, float loss_scale)
+{
+    if (!t || !grads) return TRIL_FAIL(TRIL_ERR_INVALID_ARG, "trainer: NULL argument");
+    if (!t->have_forward) return TRIL_FAIL(TRIL_ERR_INVALID_ARG, "trainer: backward needs a forward with targets");
+    const tril_gpt2 *m = t->model;
+    const int64_t B = t->B, T = t->T, N = B * T, C = m->cfg.n_embd, V = m->cfg.vocab_size;
+    const int64_t L = m->cfg.n_layer;
+    /* d loss / d logits = (p - onehot) / N, scaled; in place over p. */
+    const float g = loss_scale / (float)N;
+    for (int64_t i = 0; i < N; i++) {
+        float *row = t->logits + i * V;
+        row[t->targets[i]] -= 1.0f;
+        for (int64_t v = 0; v < V; v++) row[v] *= g;
+    }
+    t->have_forward = 0;
+    float *dwte = grad_of(t, grads, 0), *dwpe = grad_of(t, grads, 1);
+    float *dx = t->scratch_a, *dy = t->scratch_b; /* [N, 4C] each */
+    /* The tied head: dlnf = dlogits wte, dwte += dlogits^T lnf. */
+    tril_lm_head_backward(dx, dwte, t->logits, t->lnf, m->wte, N, C, V);
+    const float *x_last = L > 0 ? t->layers[L - 1].res3 : t->x0;
+    memset(t->dres, 0, (size_t)(N * C) * sizeof(float));
+    tril_layernorm_backward(t->dres, grad_of(t, grads, m->n_params - 2),
+                            grad_of(t, grads, m->n_params - 1), dx, x_last, m->lnf_w, t->lnf_mean,
+                            t->lnf_rstd, N, C);
+    for (int64_t l = L - 1; l >= 0; l--) {
+        const tril_gpt2_layer *W = &m->layers[l];
+        const layer_acts *a = &t->layers[l];
+        const float *x_in = l > 0 ? t->layers[l - 1].res3 : t->x0;
+        const size_t p0 = 2 + 12 * (size_t)l; /* this layer's first table entry */
+        /* dres holds d res3. MLP: res3 = res2 + fcg Wp + bp. */
+        tril_matmul_backward(dy, grad_of(t, grads, p0 + 10), grad_of(t, grads, p0 + 11), t->dres,
+                             a->fcg, W->fcproj_w, N, 4 * C, C);
+        tril_gelu_backward(dy, dy, a->fch, N * 4 * C);
+        tril_matmul_backward(dx, grad_of(t, grads, p0 + 8), grad_of(t, grads, p0 + 9), dy, a->ln2,
+                             W->fc_w, N, C, 4 * C);
+        /* d res2 = d res3 (residual) + LayerNorm backward of d ln2. */
+        tril_layernorm_backward(t->dres, grad_of(t, grads, p0 + 6), grad_of(t, grads, p0 + 7), dx,
+                                a->res2, W->ln2_w, a->ln2_mean, a->ln2_rstd, N, C);
+        /* Attention: res2 = x_in + atty Wproj + bproj. */
+        tril_matmul_backward(dx, grad_of(t, grads, p0 + 4), grad_of(t, grads, p0 + 5), t->dres,
+                             a->atty, W->proj_w, N, C, C);
+        tril_attention_args args = attn_args(t, a);
+        tril_status st = tril_attention_backward(&args, dx, t->dqkv, t->dqkv + C, t->dqkv + 2 * C,
+                                                 TRIL_ATTN_AUTO);
+        if (st != TRIL_OK) return st;
+        tril_matmul_backward(dy, grad_of(t, grads, p0 + 2), grad_of(t, grads, p0 + 3), t->dqkv,
+                             a->ln1, W->attn_w, N, C, 3 * C);
+        /* d x_in = d res2 (residual) + LayerNorm backward of d ln1. */
+        tril_layernorm_backward(t->dres, grad_of(t, grads, p0 + 0), grad_of(t, grads, p0 + 1), dy,
+                                x_in, W->ln1_w, a->ln1_mean, a->ln1_rstd, N, C);
+    }
+    /* Embeddings: x0 = wte[ids] + wpe[t]. */
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t tt = 0; tt < T; tt++) {
+            const float *grow = t->dres + (b * T + tt) * C;
+            float *we = dwte + (int64_t)t->inputs[b * T + tt] * C, *pe = dwpe + tt * C;
+            for (int64_t c = 0; c < C; c++) {
+                we[c] += grow[c];
+                pe[c] += grow[c];
+            }
+        }
+    return TRIL_OK;
+}

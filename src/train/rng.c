@@ -1,0 +1,50 @@
+/* The run's random numbers: xoshiro256** (Blackman & Vigna), its four
+ * words seeded from one 64-bit seed by splitmix64, as the authors
+ * recommend. Every draw of a training run (batch windows) comes from one
+ * generator, so its 4 x 64-bit state is all a checkpoint needs to replay the
+ * data order exactly. */
+#include "tril/train.h"
+
+static uint64_t splitmix64(uint64_t *x)
+{
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+void tril_rng_seed(tril_rng *rng, uint64_t seed)
+{
+    uint64_t x = seed;
+    for (int i = 0; i < 4; i++) rng->s[i] = splitmix64(&x);
+    /* splitmix64 is a bijection of its counter, so four consecutive outputs
+     * are never all zero (the one state xoshiro cannot leave). */
+}
+
+uint64_t tril_rng_next(tril_rng *rng)
+{
+    uint64_t *s = rng->s;
+    const uint64_t result = rotl(s[1] * 5, 7) * 9;
+    const uint64_t t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 45);
+    return result;
+}
+
+/* Unbiased: draws below 2^64 mod n are rejected, so every residue class
+ * keeps exactly floor(2^64 / n) draws. n = 0 returns 0. */
+uint64_t tril_rng_below(tril_rng *rng, uint64_t n)
+{
+    if (n <= 1) return 0;
+    const uint64_t threshold = (0 - n) % n; /* 2^64 mod n */
+    for (;;) {
+        uint64_t x = tril_rng_next(rng);
+        if (x >= threshold) return x % n;
+    }
+}

@@ -1,0 +1,311 @@
+/* Checkpoints: a saved run restores exactly (weights, moments, step, RNG,
+ * arguments, loss log), a model folder loads with tril_gpt2_load and carries
+ * its tokenizer, overwriting is clean, and damaged or mismatched
+ * checkpoints fail with FORMAT / IO errors that say what is wrong. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tril/checkpoint.h"
+#include "tril/safetensors.h"
+
+static char dir[256];
+
+static const char *path_of(const char *name)
+{
+    static char buf[16][512];
+    static int k;
+    k = (k + 1) % 16;
+    snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
+    return buf[k];
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(dir, sizeof dir, "/tmp/tril_ckpt_XXXXXX");
+    return mkdtemp(dir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)n + 1);
+    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+    buf[n] = '\0';
+    fclose(f);
+    if (len) *len = (size_t)n;
+    return buf;
+}
+
+static void spit(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+typedef struct {
+    tril_gpt2 *model;
+    tril_adamw opt;
+    tril_adamw_config cfg;
+    tril_train_state st;
+} run;
+
+static void make_run(run *r, int64_t vocab, const char *tokenizer)
+{
+    tril_gpt2_config c = {1, 2, 8, 16, vocab, 1e-5f};
+    assert_int_equal(tril_gpt2_create(&c, &r->model), TRIL_OK);
+    assert_int_equal(tril_gpt2_init_random(r->model, 5), TRIL_OK);
+    assert_int_equal(tril_adamw_create(r->model->arena_numel, &r->opt), TRIL_OK);
+    for (int64_t i = 0; i < r->opt.n; i++) {
+        r->opt.m[i] = (float)sin((double)i) * 1e-3f;
+        r->opt.v[i] = (float)(i % 13) * 1e-7f;
+    }
+    r->opt.step = 7;
+    r->cfg = tril_adamw_config_default();
+    memset(&r->st, 0, sizeof r->st);
+    tril_train_args *a = &r->st.args;
+    snprintf(a->data_path, sizeof a->data_path, "/some/where/input \"quoted\".txt");
+    snprintf(a->tokenizer, sizeof a->tokenizer, "%s", tokenizer);
+    a->steps = 60;
+    a->batch = 4;
+    a->seq = 16;
+    a->accum = 2;
+    a->warmup = 6;
+    a->eval_every = 10;
+    a->eval_batches = 3;
+    a->save_every = 7;
+    a->lr = 1e-3;
+    a->min_lr = 1.0 / 3.0 * 1e-4; /* needs all 17 digits to round-trip */
+    a->weight_decay = 0.1;
+    a->clip = 1.0;
+    a->val_fraction = 0.1;
+    a->seed = UINT64_C(18446744073709551557); /* > 2^53 */
+    a->causal = 0;
+    a->model = c;
+    r->st.step = 7;
+    tril_rng_seed(&r->st.rng, 1337);
+    for (int i = 0; i < 100; i++) tril_rng_next(&r->st.rng);
+    for (int i = 1; i <= 7; i++) {
+        tril_train_log_row row = {i, 5.0 / i, i % 5 == 0 ? 4.5 / i : NAN, 1e-4 * i, 1234.5 + i};
+        assert_int_equal(tril_train_log_append(&r->st.log, &row), TRIL_OK);
+    }
+}
+
+static void free_run(run *r)
+{
+    tril_gpt2_free(r->model);
+    tril_adamw_free(&r->opt);
+    tril_train_log_free(&r->st.log);
+}
+
+static void count_leftovers(const char *prefix, int *tmp, int *old)
+{
+    *tmp = *old = 0;
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, prefix, strlen(prefix)) != 0) continue;
+        *tmp += strstr(e->d_name, ".tmp-") != NULL;
+        *old += strstr(e->d_name, ".old-") != NULL;
+    }
+    closedir(d);
+}
+
+static void test_round_trip(void **state)
+{
+    (void)state;
+    run a;
+    make_run(&a, 256, "bytes");
+    char ck[512];
+    snprintf(ck, sizeof ck, "%s", path_of("ck"));
+    assert_int_equal(tril_checkpoint_save(ck, a.model, &a.opt, &a.cfg, &a.st, NULL), TRIL_OK);
+    /* saved again over itself, with a stale temporary folder in the way */
+    char stale[600];
+    snprintf(stale, sizeof stale, "%s.tmp-%ld", ck, (long)getpid());
+    assert_int_equal(mkdir(stale, 0755), 0);
+    spit(path_of("ck.tmp-0"), "x"); /* someone else's leftover file: left alone */
+    assert_int_equal(tril_checkpoint_save(ck, a.model, &a.opt, &a.cfg, &a.st, NULL), TRIL_OK);
+    int tmp, old;
+    count_leftovers("ck.", &tmp, &old);
+    assert_int_equal(tmp, 1); /* only ck.tmp-0 */
+    assert_int_equal(old, 0);
+
+    run b;
+    assert_int_equal(tril_checkpoint_load(ck, &b.model, &b.opt, &b.st), TRIL_OK);
+    assert_int_equal(b.model->arena_numel, a.model->arena_numel);
+    assert_memory_equal(b.model->arena, a.model->arena, (size_t)a.model->arena_numel * 4);
+    assert_int_equal(b.opt.n, a.opt.n);
+    assert_int_equal(b.opt.step, 7);
+    assert_memory_equal(b.opt.m, a.opt.m, (size_t)a.opt.n * 4);
+    assert_memory_equal(b.opt.v, a.opt.v, (size_t)a.opt.n * 4);
+    assert_int_equal(b.st.step, 7);
+    assert_memory_equal(b.st.rng.s, a.st.rng.s, sizeof a.st.rng.s);
+    const tril_train_args *x = &a.st.args, *y = &b.st.args;
+    assert_string_equal(y->data_path, x->data_path);
+    assert_string_equal(y->tokenizer, "bytes");
+    assert_string_equal(y->init_dir, "");
+    assert_true(y->steps == 60 && y->batch == 4 && y->seq == 16 && y->accum == 2 &&
+                y->warmup == 6 && y->eval_every == 10 && y->eval_batches == 3 &&
+                y->save_every == 7 && y->causal == 0);
+    assert_true(y->lr == x->lr && y->min_lr == x->min_lr && y->weight_decay == x->weight_decay &&
+                y->clip == x->clip && y->val_fraction == x->val_fraction);
+    assert_true(y->seed == x->seed);
+    assert_memory_equal(&y->model, &x->model, sizeof x->model);
+    assert_int_equal(b.st.log.count, 7);
+    for (size_t i = 0; i < 7; i++) {
+        const tril_train_log_row *p = &a.st.log.rows[i], *q = &b.st.log.rows[i];
+        assert_true(p->step == q->step && p->train_loss == q->train_loss && p->lr == q->lr &&
+                    p->tokens_per_s == q->tokens_per_s);
+        assert_true(isnan(p->val_loss) ? isnan(q->val_loss) : p->val_loss == q->val_loss);
+    }
+    /* the checkpoint is also a model folder, with the keys HF expects */
+    tril_gpt2 *m;
+    assert_int_equal(tril_gpt2_load(ck, NULL, &m), TRIL_OK);
+    tril_gpt2_free(m);
+    char *cfg = slurp(path_of("ck/config.json"), NULL);
+    assert_non_null(strstr(cfg, "\"n_ctx\":\t16"));
+    assert_non_null(strstr(cfg, "\"tril_tokenizer\":\t\"bytes\""));
+    assert_non_null(strstr(cfg, "\"layer_norm_epsilon\":\t1e-05"));
+    assert_non_null(strstr(cfg, "\"activation_function\":\t\"gelu_new\""));
+    free(cfg);
+    free_run(&b);
+    free_run(&a);
+}
+
+static void test_model_save(void **state)
+{
+    (void)state;
+    run a;
+    make_run(&a, 50257, "gpt2");
+    char tdir[4096];
+    assert_int_equal(tril_gpt2_tokenizer_dir(tdir, sizeof tdir), TRIL_OK);
+    const char *out = path_of("out/nested");
+    assert_int_equal(tril_model_save(out, a.model, "gpt2", tdir), TRIL_OK);
+    tril_gpt2 *m;
+    assert_int_equal(tril_gpt2_load(out, NULL, &m), TRIL_OK);
+    assert_memory_equal(m->param_data[0], a.model->arena, 8 * 50257 * 4);
+    tril_gpt2_free(m);
+    char src[4200];
+    snprintf(src, sizeof src, "%s/merges.txt", tdir);
+    size_t l1, l2;
+    char *want = slurp(src, &l1), *got = slurp(path_of("out/nested/merges.txt"), &l2);
+    assert_non_null(got);
+    assert_true(l1 == l2 && memcmp(want, got, l1) == 0);
+    free(want);
+    free(got);
+    assert_int_equal(access(path_of("out/nested/vocab.json"), F_OK), 0);
+    /* writing again replaces files in place; other files in the folder stay */
+    spit(path_of("out/nested/log.csv"), "keep me");
+    assert_int_equal(tril_model_save(out, a.model, "gpt2", tdir), TRIL_OK);
+    assert_int_equal(access(path_of("out/nested/log.csv"), F_OK), 0);
+    /* a GPT-2 model needs its tokenizer files */
+    assert_int_equal(tril_model_save(path_of("out2"), a.model, "gpt2", dir), TRIL_ERR_IO);
+    assert_non_null(strstr(tril_last_error(), "no tokenizer files"));
+    /* a non-finite weight is never saved */
+    a.model->arena[3] = NAN;
+    assert_int_equal(tril_model_save(path_of("out3"), a.model, "gpt2", tdir), TRIL_ERR_RANGE);
+    assert_int_equal(access(path_of("out3"), F_OK), -1);
+    assert_int_equal(tril_checkpoint_save(path_of("ck3"), a.model, &a.opt, &a.cfg, &a.st, tdir),
+                     TRIL_ERR_RANGE);
+    assert_int_equal(access(path_of("ck3"), F_OK), -1);
+    free_run(&a);
+}
+
+static void expect_load_error(const char *ck, tril_status want, const char *needle)
+{
+    run b;
+    tril_status st = tril_checkpoint_load(ck, &b.model, &b.opt, &b.st);
+    if (st != want || !strstr(tril_last_error(), needle))
+        fail_msg("%s: got %s '%s', wanted '%s'", ck, tril_status_name(st), tril_last_error(), needle);
+    assert_null(b.model);
+    assert_null(b.opt.m);
+}
+
+static void test_bad_checkpoints(void **state)
+{
+    (void)state;
+    run a;
+    make_run(&a, 256, "bytes");
+    char ck[512];
+    snprintf(ck, sizeof ck, "%s", path_of("bad"));
+    expect_load_error(ck, TRIL_ERR_IO, "does not exist");
+    assert_int_equal(tril_checkpoint_save(ck, a.model, &a.opt, &a.cfg, &a.st, NULL), TRIL_OK);
+    size_t len;
+    char *good_state = slurp(path_of("bad/trainer_state.json"), &len);
+
+    /* the saved shape disagrees with the model */
+    a.st.args.model.n_embd = 16;
+    char *json;
+    assert_int_equal(tril_train_state_to_json(&a.st, &json), TRIL_OK);
+    spit(path_of("bad/trainer_state.json"), json);
+    free(json);
+    expect_load_error(ck, TRIL_ERR_FORMAT, "trainer_state.json says 1 x 2 x 16");
+    a.st.args.model.n_embd = 8;
+
+    spit(path_of("bad/trainer_state.json"), "{\"format\": \"tril-trainer-state-1\"}");
+    expect_load_error(ck, TRIL_ERR_FORMAT, "missing key \"step\"");
+    spit(path_of("bad/trainer_state.json"), "not json");
+    expect_load_error(ck, TRIL_ERR_FORMAT, "not a JSON object");
+    spit(path_of("bad/trainer_state.json"), good_state);
+
+    /* moments of another length */
+    tril_adamw small;
+    assert_int_equal(tril_adamw_create(a.opt.n - 1, &small), TRIL_OK);
+    small.step = 7;
+    tril_gpt2_config c2 = a.model->cfg;
+    (void)c2;
+    tril_st_write_tensor t[2] = {{"m", TRIL_ST_F32, 1, {small.n}, small.m},
+                                 {"v", TRIL_ST_F32, 1, {small.n}, small.v}};
+    const char *meta[] = {"format", "tril-adamw-1", "step", "7", NULL};
+    assert_int_equal(tril_safetensors_write(path_of("bad/optimizer.safetensors"), t, 2, meta), TRIL_OK);
+    expect_load_error(ck, TRIL_ERR_FORMAT, "values but the model has");
+    /* a step that disagrees with trainer_state.json */
+    const char *meta2[] = {"format", "tril-adamw-1", "step", "8", NULL};
+    t[0].shape[0] = t[1].shape[0] = a.opt.n;
+    t[0].data = a.opt.m;
+    t[1].data = a.opt.v;
+    assert_int_equal(tril_safetensors_write(path_of("bad/optimizer.safetensors"), t, 2, meta2), TRIL_OK);
+    expect_load_error(ck, TRIL_ERR_FORMAT, "does not match trainer_state.json");
+    unlink(path_of("bad/optimizer.safetensors"));
+    expect_load_error(ck, TRIL_ERR_IO, "optimizer.safetensors");
+    unlink(path_of("bad/trainer_state.json"));
+    expect_load_error(ck, TRIL_ERR_IO, "not a checkpoint folder");
+    tril_adamw_free(&small);
+    free(good_state);
+    free_run(&a);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_model_save),
+        cmocka_unit_test(test_bad_checkpoints),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
