@@ -193,8 +193,9 @@ static void test_adamw_decay_mask(void **state)
     assert_true(p[0] == 1 * f && p[1] == -2 * f);
     assert_true(p[2] == 3 && p[3] == -4);
     for (int i = 0; i < 4; i++) assert_true(opt.m[i] == 0 && opt.v[i] == 0);
-    assert_int_equal(tril_adamw_create(0, &opt), TRIL_ERR_SHAPE);
     tril_adamw_free(&opt);
+    assert_int_equal(tril_adamw_create(0, &opt), TRIL_ERR_SHAPE);
+    assert_null(opt.m);
     tril_adamw_free(NULL);
 }
 

@@ -151,22 +151,23 @@ static void accumulate_keys(float *acc, const float *w, const float *x, int64_t 
     }
 }
 
-/* o[r][d : d + nv*VL] += sum_j w[r][j] kr[j][same] for MR rows. */
-VINLINE void dq_chunk(float *o, const float *w, const float *kr, int64_t dp, int64_t n, int64_t d,
-                      const int nv)
+/* o[r][d : d + nv*VL] += sum_j w[r][j] kr[j][same] over keys [c0, c1), for
+ * nr rows (MR, or 1 on the per-row path). */
+VINLINE void dq_chunk(float *o, const float *w, const float *kr, int64_t dp, int64_t c0, int64_t c1,
+                      int64_t d, const int nv, const int nr)
 {
     vf acc[MR][DV_VECS];
-    for (int r = 0; r < MR; r++)
+    for (int r = 0; r < nr; r++)
         for (int v = 0; v < nv; v++) acc[r][v] = vload(o + r * dp + d + v * VL);
-    for (int64_t j = 0; j < n; j++) {
+    for (int64_t j = c0; j < c1; j++) {
         vf kv[DV_VECS];
         for (int v = 0; v < nv; v++) kv[v] = vload(kr + j * dp + d + v * VL);
-        for (int r = 0; r < MR; r++) {
+        for (int r = 0; r < nr; r++) {
             vf wr = vbcast(w[r * KT + j]);
             for (int v = 0; v < nv; v++) acc[r][v] += wr * kv[v];
         }
     }
-    for (int r = 0; r < MR; r++)
+    for (int r = 0; r < nr; r++)
         for (int v = 0; v < nv; v++) vstore(o + r * dp + d + v * VL, acc[r][v]);
 }
 
@@ -174,18 +175,16 @@ VINLINE void dq_chunk(float *o, const float *w, const float *kr, int64_t dp, int
 static void dq_block(float *o, const float *w, const float *kr, int64_t dp, int64_t n)
 {
     int64_t d = 0;
-    for (; d + DV_VECS * VL <= dp; d += DV_VECS * VL) dq_chunk(o, w, kr, dp, n, d, DV_VECS);
-    for (; d < dp; d += VL) dq_chunk(o, w, kr, dp, n, d, 1);
+    for (; d + DV_VECS * VL <= dp; d += DV_VECS * VL) dq_chunk(o, w, kr, dp, 0, n, d, DV_VECS, MR);
+    for (; d < dp; d += VL) dq_chunk(o, w, kr, dp, 0, n, d, 1, MR);
 }
 
 /* One row's dQ over keys [c0, c1): never touches a key the row may not see. */
 static void dq_row(float *o, const float *w, const float *kr, int64_t dp, int64_t c0, int64_t c1)
 {
-    for (int64_t d = 0; d < dp; d += VL) {
-        vf acc = vload(o + d);
-        for (int64_t j = c0; j < c1; j++) acc += vbcast(w[j]) * vload(kr + j * dp + d);
-        vstore(o + d, acc);
-    }
+    int64_t d = 0;
+    for (; d + DV_VECS * VL <= dp; d += DV_VECS * VL) dq_chunk(o, w, kr, dp, c0, c1, d, DV_VECS, 1);
+    for (; d < dp; d += VL) dq_chunk(o, w, kr, dp, c0, c1, d, 1, 1);
 }
 
 /* Columns [c0, c1) of the tile at j0 (n keys) that this row reads. */
@@ -230,7 +229,7 @@ static int probs_row(const tril_attention_args *a, const row_info *ri, int64_t j
              * forward's rounding of s + fill is this sum. */
             vi vis = (lane >= v0) & (lane < v1);
             s = vsel(vis, s, boolean ? fill : s + fill);
-            (void)0; /* a constant: no gradient to q or k */
+            if (boolean) grad &= vis; /* a constant: no gradient to q or k */
         }
         vf pv = vsel(valid, vexp(s - lse), zero);
         vf dsv = pv * (vload(ds + c * VL) - Dv);
@@ -279,14 +278,17 @@ static void load_rows(const tril_attention_args *a, const float *dout, bwd_buffe
         const float *q = (const float *)a->q + b * a->q_batch_stride + i * a->q_row_stride + h * D;
         const int64_t o_off = b * a->out_batch_stride + i * a->out_row_stride + h * D;
         const float *out = (const float *)a->out + o_off;
-        double Di = 0.0;
+        float *o = t->dq + i * dp; /* scratch until the loop below is done */
         for (int64_t d = 0; d < D; d++) {
             qs[d] = q[d] * a->scale;
             go[d] = dout[o_off + d];
-            Di += (double)go[d] * (double)out[d];
+            o[d] = out[d];
         }
+        vf Di = vbcast(0.0f);
+        for (int64_t d = 0; d < dp; d += VL) Di += vload(go + d) * vload(o + d);
+        memset(o, 0, (size_t)dp * sizeof(float));
         ri->lse = a->lse[(b * a->heads + h) * Tq + i];
-        ri->D = (float)Di;
+        ri->D = vhsum(Di);
         ri->active = ri->w.hi > ri->w.lo && ri->lse != -INFINITY;
     }
 }

@@ -6,7 +6,39 @@
 
 #include <cblas.h>
 
+#include "tril/cpu.h"
 #include "tril/ops.h"
+
+void tril_gemv_xw_generic(float *y, const float *x, const float *w, int64_t in, int64_t out);
+void tril_gemv_xw_avx2(float *y, const float *x, const float *w, int64_t in, int64_t out);
+void tril_gemv_xw_avx512(float *y, const float *x, const float *w, int64_t in, int64_t out);
+void tril_gemv_wx_generic(float *y, const float *w, const float *x, int64_t rows, int64_t cols);
+void tril_gemv_wx_avx2(float *y, const float *w, const float *x, int64_t rows, int64_t cols);
+void tril_gemv_wx_avx512(float *y, const float *w, const float *x, int64_t rows, int64_t cols);
+
+/* y += x w for one row x (decoding). OpenBLAS's sgemv reached only a third
+ * of the memory bandwidth here; these stream w once with all threads. */
+static void gemv_xw(float *y, const float *x, const float *w, int64_t in, int64_t out)
+{
+    switch (tril_cpu_best_isa()) {
+#ifdef TRIL_HAVE_X86_KERNELS
+    case TRIL_ISA_AVX512: tril_gemv_xw_avx512(y, x, w, in, out); return;
+    case TRIL_ISA_AVX2: tril_gemv_xw_avx2(y, x, w, in, out); return;
+#endif
+    default: tril_gemv_xw_generic(y, x, w, in, out); return;
+    }
+}
+
+static void gemv_wx(float *y, const float *w, const float *x, int64_t rows, int64_t cols)
+{
+    switch (tril_cpu_best_isa()) {
+#ifdef TRIL_HAVE_X86_KERNELS
+    case TRIL_ISA_AVX512: tril_gemv_wx_avx512(y, w, x, rows, cols); return;
+    case TRIL_ISA_AVX2: tril_gemv_wx_avx2(y, w, x, rows, cols); return;
+#endif
+    default: tril_gemv_wx_generic(y, w, x, rows, cols); return;
+    }
+}
 
 void tril_matmul(float *y, const float *x, const float *w, const float *b, int64_t T, int64_t in,
                  int64_t out)
@@ -15,8 +47,8 @@ void tril_matmul(float *y, const float *x, const float *w, const float *b, int64
         for (int64_t t = 0; t < T; t++) memcpy(y + t * out, b, (size_t)out * sizeof(float));
     }
     if (T == 1) { /* decoding: a matrix-vector product; sgemm would pack all of w */
-        cblas_sgemv(CblasRowMajor, CblasTrans, (blasint)in, (blasint)out, 1.0f, w, (blasint)out, x,
-                    1, b ? 1.0f : 0.0f, y, 1);
+        if (!b) memset(y, 0, (size_t)out * sizeof(float));
+        gemv_xw(y, x, w, in, out);
         return;
     }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (blasint)T, (blasint)out, (blasint)in,
@@ -26,8 +58,7 @@ void tril_matmul(float *y, const float *x, const float *w, const float *b, int64
 void tril_lm_head(float *logits, const float *x, const float *wte, int64_t T, int64_t C, int64_t V)
 {
     if (T == 1) {
-        cblas_sgemv(CblasRowMajor, CblasNoTrans, (blasint)V, (blasint)C, 1.0f, wte, (blasint)C, x, 1,
-                    0.0f, logits, 1);
+        gemv_wx(logits, wte, x, V, C);
         return;
     }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)T, (blasint)V, (blasint)C, 1.0f,

@@ -1,0 +1,65 @@
+/* Matrix-vector products for one-token decoding, where the whole weight
+ * matrix is streamed once per token and memory bandwidth is the limit.
+ * Compiled once per instruction set (see CMakeLists.txt); threads split the
+ * output so each reads a disjoint part of the matrix. */
+#include <stdint.h>
+
+#include "attention/simd.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#define CAT_(a, b) a##b
+#define CAT(a, b) CAT_(a, b)
+
+/* y[out] += x[in] @ w[in, out] (w row-major). Each thread owns a contiguous
+ * range of columns and walks the rows four at a time, so every read of w is
+ * a long contiguous run and y stays in L1. */
+void CAT(tril_gemv_xw_, TRIL_ISA_SUFFIX)(float *y, const float *x, const float *w, int64_t in,
+                                          int64_t out)
+{
+#pragma omp parallel if (in * out > 32768)
+    {
+        int nt = 1, tid = 0;
+#ifdef _OPENMP
+        nt = omp_get_num_threads();
+        tid = omp_get_thread_num();
+#endif
+        const int64_t per = ((out + nt - 1) / nt + TRIL_VL - 1) / TRIL_VL * TRIL_VL;
+        const int64_t c0 = tid * per, c1 = c0 + per < out ? c0 + per : out;
+        int64_t i = 0;
+        for (; i + 4 <= in; i += 4) {
+            const float *r0 = w + i * out, *r1 = r0 + out, *r2 = r1 + out, *r3 = r2 + out;
+            const vf x0 = vbcast(x[i]), x1 = vbcast(x[i + 1]), x2 = vbcast(x[i + 2]), x3 = vbcast(x[i + 3]);
+            int64_t o = c0;
+            for (; o + TRIL_VL <= c1; o += TRIL_VL)
+                vstore(y + o, vload(y + o) + x0 * vload(r0 + o) + x1 * vload(r1 + o) +
+                                  x2 * vload(r2 + o) + x3 * vload(r3 + o));
+            for (; o < c1; o++) y[o] += x[i] * r0[o] + x[i + 1] * r1[o] + x[i + 2] * r2[o] + x[i + 3] * r3[o];
+        }
+        for (; i < in; i++)
+            for (int64_t o = c0; o < c1; o++) y[o] += x[i] * w[i * out + o];
+    }
+}
+
+/* y[r] = w[r, :] . x for rows r (the tied LM head: logits = wte x). */
+void CAT(tril_gemv_wx_, TRIL_ISA_SUFFIX)(float *y, const float *w, const float *x, int64_t rows,
+                                          int64_t cols)
+{
+#pragma omp parallel for schedule(static) if (rows * cols > 32768)
+    for (int64_t r = 0; r < rows; r++) {
+        const float *row = w + r * cols;
+        vf a0 = vbcast(0.0f), a1 = a0, a2 = a0, a3 = a0;
+        int64_t c = 0;
+        for (; c + 4 * TRIL_VL <= cols; c += 4 * TRIL_VL) {
+            a0 += vload(row + c) * vload(x + c);
+            a1 += vload(row + c + TRIL_VL) * vload(x + c + TRIL_VL);
+            a2 += vload(row + c + 2 * TRIL_VL) * vload(x + c + 2 * TRIL_VL);
+            a3 += vload(row + c + 3 * TRIL_VL) * vload(x + c + 3 * TRIL_VL);
+        }
+        float acc = vhsum((a0 + a1) + (a2 + a3));
+        for (; c < cols; c++) acc += row[c] * x[c];
+        y[r] = acc;
+    }
+}
