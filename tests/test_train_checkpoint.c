@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "tril/checkpoint.h"
@@ -106,6 +107,7 @@ static void make_run(run *r, int64_t vocab, const char *tokenizer)
     a->val_fraction = 0.1;
     a->seed = UINT64_C(18446744073709551557); /* > 2^53 */
     a->causal = 0;
+    a->data_tokens = 123456;
     a->model = c;
     r->st.step = 7;
     tril_rng_seed(&r->st.rng, 1337);
@@ -171,7 +173,7 @@ static void test_round_trip(void **state)
     assert_string_equal(y->init_dir, "");
     assert_true(y->steps == 60 && y->batch == 4 && y->seq == 16 && y->accum == 2 &&
                 y->warmup == 6 && y->eval_every == 10 && y->eval_batches == 3 &&
-                y->save_every == 7 && y->causal == 0);
+                y->save_every == 7 && y->causal == 0 && y->data_tokens == 123456);
     assert_true(y->lr == x->lr && y->min_lr == x->min_lr && y->weight_decay == x->weight_decay &&
                 y->clip == x->clip && y->val_fraction == x->val_fraction);
     assert_true(y->seed == x->seed);
@@ -300,12 +302,49 @@ static void test_bad_checkpoints(void **state)
     free_run(&a);
 }
 
+/* Leftovers of a dead writer are tidied; a live writer's are not touched. */
+static void test_cleanup(void **state)
+{
+    (void)state;
+    pid_t child = fork();
+    if (child == 0) _exit(0);
+    waitpid(child, NULL, 0); /* now a pid that runs nothing */
+    char name[128], own[128];
+    assert_int_equal(mkdir(path_of("clean"), 0755), 0);
+    snprintf(name, sizeof name, "clean/checkpoint-3.tmp-%ld", (long)child);
+    assert_int_equal(mkdir(path_of(name), 0755), 0);
+    snprintf(name, sizeof name, "clean/checkpoint-3.tmp-%ld/config.json", (long)child);
+    spit(path_of(name), "{}");
+    snprintf(name, sizeof name, "clean/checkpoint-2.old-%ld", (long)child); /* no checkpoint-2 */
+    assert_int_equal(mkdir(path_of(name), 0755), 0);
+    assert_int_equal(mkdir(path_of("clean/checkpoint-1"), 0755), 0);
+    snprintf(name, sizeof name, "clean/checkpoint-1.old-%ld", (long)child);
+    assert_int_equal(mkdir(path_of(name), 0755), 0);
+    snprintf(name, sizeof name, "clean/config.json.tmp-%ld", (long)child);
+    spit(path_of(name), "{");
+    snprintf(own, sizeof own, "clean/checkpoint-4.tmp-%ld", (long)getpid());
+    assert_int_equal(mkdir(path_of(own), 0755), 0);
+    spit(path_of("clean/notes.tmp-x"), "not a leftover");
+    assert_int_equal(tril_checkpoint_cleanup(path_of("clean")), 4);
+    DIR *d = opendir(path_of("clean"));
+    int entries = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) entries += e->d_name[0] != '.';
+    closedir(d);
+    assert_int_equal(entries, 4); /* checkpoint-1, checkpoint-2 (recovered), own tmp, notes */
+    struct stat sb;
+    assert_int_equal(stat(path_of("clean/checkpoint-2"), &sb), 0);
+    assert_int_equal(stat(path_of(own), &sb), 0);
+    assert_int_equal(tril_checkpoint_cleanup(path_of("missing")), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_model_save),
         cmocka_unit_test(test_bad_checkpoints),
+        cmocka_unit_test(test_cleanup),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

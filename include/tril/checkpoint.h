@@ -52,6 +52,7 @@ typedef struct {
     double lr, min_lr, weight_decay, clip, val_fraction;
     uint64_t seed;
     int causal;                /* 0: trained with the mask off */
+    int64_t data_tokens;       /* tokens in the data file (0: unknown) */
     tril_gpt2_config model;    /* the model's shape */
 } tril_train_args;
 
@@ -100,6 +101,13 @@ tril_status tril_checkpoint_save(const char *dir, const tril_gpt2 *model, const 
  * the model, a malformed trainer_state.json (FORMAT, saying what). */
 tril_status tril_checkpoint_load(const char *dir, tril_gpt2 **model, tril_adamw *opt,
                                  tril_train_state *state);
+
+/* Tidies a run's output folder after a crash: for entries NAME.tmp-<pid>
+ * and NAME.old-<pid> left by a process that no longer runs, a NAME.old-<pid>
+ * folder whose NAME is missing (a crash inside the fallback swap) is
+ * renamed back to NAME; every other such leftover is removed. Best effort;
+ * returns the number of entries recovered or removed. */
+int tril_checkpoint_cleanup(const char *out_dir);
 
 /* trainer_state.json alone: encode to a malloc'd JSON string, or decode. */
 tril_status tril_train_state_to_json(const tril_train_state *state, char **json);

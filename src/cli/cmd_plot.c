@@ -167,7 +167,7 @@ static void axes(plot *p)
     }
     tril_canvas_line(&p->c, p->x0, p->y0, p->x0, p->y0 + p->h, BLACK);
     tril_canvas_line(&p->c, p->x0, p->y0 + p->h, p->x0 + p->w, p->y0 + p->h, BLACK);
-    tril_canvas_text(&p->c, p->x0 + p->w / 2 - tril_text_width("step", 2) / 2, p->y0 + p->h + 36,
+    tril_canvas_text(&p->c, p->x0 + p->w / 2 - tril_text_width("step", 2) / 2, p->y0 + p->h + 32,
                      "step", 2, BLACK);
     tril_canvas_text_vertical(&p->c, 14, p->y0 + p->h / 2 + tril_text_width("loss (nats/token)", 2) / 2,
                               "loss (nats/token)", 2, BLACK);

@@ -131,7 +131,6 @@ static int conflicts(const opts *o, const tril_train_args *a)
         {O_BATCH, (double)o->i[O_BATCH], (double)a->batch}, {O_SEQ, (double)o->i[O_SEQ], (double)a->seq},
         {O_ACCUM, (double)o->i[O_ACCUM], (double)a->accum},
         {O_WARMUP, (double)o->i[O_WARMUP], (double)a->warmup},
-        {O_SEED, (double)o->i[O_SEED], (double)a->seed},
         {O_LAYERS, (double)o->i[O_LAYERS], (double)a->model.n_layer},
         {O_HEADS, (double)o->i[O_HEADS], (double)a->model.n_head},
         {O_EMBD, (double)o->i[O_EMBD], (double)a->model.n_embd},
@@ -145,6 +144,11 @@ static int conflicts(const opts *o, const tril_train_args *a)
         fprintf(stderr, "tril train: %s %.10g disagrees with the checkpoint (%.10g); a resumed "
                         "run keeps its shapes and settings\n",
                 options[checks[i].k].name, checks[i].mine, checks[i].saved);
+        return CLI_USAGE;
+    }
+    if (o->given[O_SEED] && (uint64_t)o->i[O_SEED] != a->seed) {
+        fprintf(stderr, "tril train: --seed %lld disagrees with the checkpoint (%llu)\n",
+                (long long)o->i[O_SEED], (unsigned long long)a->seed);
         return CLI_USAGE;
     }
     if (o->given[O_TOKENIZER] && strcmp(o->s[O_TOKENIZER], a->tokenizer) != 0) {
@@ -187,6 +191,9 @@ static int prepare_out(const char *dir)
         return CLI_FAIL;
     }
     unlink(path);
+    int tidied = tril_checkpoint_cleanup(dir);
+    if (tidied > 0)
+        fprintf(stderr, "tidied %d leftover(s) of an interrupted run in '%s'\n", tidied, dir);
     return CLI_OK;
 }
 
@@ -329,6 +336,11 @@ int cmd_train(int argc, char **argv)
         rc = cli_lib_error(CMD, "cannot use the training data");
         goto done;
     }
+    if (o.given[O_RESUME] && a->data_tokens && a->data_tokens != r.data.n)
+        fprintf(stderr, "tril train: warning: the data has %lld tokens but the checkpoint's run "
+                        "had %lld: the data order will not match the original run\n",
+                (long long)r.data.n, (long long)a->data_tokens);
+    a->data_tokens = r.data.n;
     if (r.data.vocab > a->model.vocab_size) {
         fprintf(stderr, "tril train: the tokenizer has %lld ids but the model only %lld\n",
                 (long long)r.data.vocab, (long long)a->model.vocab_size);

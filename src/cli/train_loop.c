@@ -63,14 +63,14 @@ static void format_eta(char *buf, size_t size, double s)
 }
 
 static void progress(const train_run *r, const tril_train_log_row *row, double last_val,
-                     double eta, int tty, int final)
+                     double tokens_per_s, double eta, int tty, int final)
 {
     char val[32] = "", when[16];
     if (isfinite(last_val)) snprintf(val, sizeof val, " | val %.4f", last_val);
     format_eta(when, sizeof when, eta);
     fprintf(stderr, "%sstep %lld/%lld | loss %.4f%s | lr %.2e | %.0f tok/s | ETA %s%s",
             tty ? "\r\033[K" : "", (long long)row->step, (long long)r->state.args.steps,
-            row->train_loss, val, row->lr, row->tokens_per_s, when, tty && !final ? "" : "\n");
+            row->train_loss, val, row->lr, tokens_per_s, when, tty && !final ? "" : "\n");
     fflush(stderr);
 }
 
@@ -167,7 +167,8 @@ int train_loop(train_run *r)
         const double eta = train_time / (double)(done - start) * (double)(a->steps - done);
         const double now = tril_now();
         if (eval_now || (tty && now - last_print > 0.1)) {
-            progress(r, &row, last_val, eta, tty, done == a->steps);
+            const double avg = (double)((done - start) * tokens_per_step) / train_time;
+            progress(r, &row, last_val, avg, eta, tty, done == a->steps);
             last_print = now;
         }
         if (a->save_every > 0 && (done % a->save_every == 0 || done == a->steps) &&

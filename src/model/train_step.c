@@ -182,17 +182,21 @@ tril_status tril_trainer_forward(tril_trainer *t, const int32_t *inputs, const i
     memcpy(t->inputs, inputs, (size_t)N * sizeof *inputs);
     memcpy(t->targets, targets, (size_t)N * sizeof *targets);
     double total = 0.0;
-    /* Softmax in place: backward needs the probabilities. */
-#pragma omp parallel for reduction(+ : total) schedule(static)
+    /* Softmax in place: backward needs the probabilities. Row losses are
+     * summed in row order afterwards, so the loss does not depend on the
+     * thread count (resumed runs must reproduce it to the bit). */
+    double *row_loss = (double *)t->scratch_a; /* [N] doubles fit in [N, 4C] floats */
+#pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < N; i++) {
         float *row = t->logits + i * V;
         float mx = row[0];
         for (int64_t v = 1; v < V; v++) mx = row[v] > mx ? row[v] : mx;
         double sum = 0.0;
         for (int64_t v = 0; v < V; v++) sum += exp((double)(row[v] - mx));
-        total += log(sum) - (double)(row[targets[i]] - mx);
+        row_loss[i] = log(sum) - (double)(row[targets[i]] - mx);
         for (int64_t v = 0; v < V; v++) row[v] = (float)(exp((double)(row[v] - mx)) / sum);
     }
+    for (int64_t i = 0; i < N; i++) total += row_loss[i];
     t->have_forward = 1;
     if (loss) *loss = (float)(total / (double)N);
     return TRIL_OK;

@@ -79,6 +79,7 @@ tril_status tril_train_state_to_json(const tril_train_state *s, char **json)
     cJSON_AddItemToObject(args, "val_fraction", exact(a->val_fraction));
     add_u64_string(args, "seed", a->seed);
     cJSON_AddBoolToObject(args, "causal", a->causal != 0);
+    cJSON_AddNumberToObject(args, "data_tokens", (double)a->data_tokens);
     cJSON_AddNumberToObject(args, "n_layer", (double)a->model.n_layer);
     cJSON_AddNumberToObject(args, "n_head", (double)a->model.n_head);
     cJSON_AddNumberToObject(args, "n_embd", (double)a->model.n_embd);
@@ -214,6 +215,7 @@ static void decode(ctx *c, const cJSON *root, tril_train_state *s)
     if (causal && !cJSON_IsBool(causal) && c->st == TRIL_OK)
         c->st = TRIL_FAIL(TRIL_ERR_FORMAT, "%s: \"causal\" must be true or false", c->path);
     a->causal = cJSON_IsTrue(causal);
+    a->data_tokens = get_i64(c, args, "data_tokens", 0);
     a->model.n_layer = get_i64(c, args, "n_layer", 1);
     a->model.n_head = get_i64(c, args, "n_head", 1);
     a->model.n_embd = get_i64(c, args, "n_embd", 1);
