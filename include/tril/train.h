@@ -12,21 +12,12 @@
 #include <stdint.h>
 
 #include "tril/gpt2.h"
+#include "tril/rng.h"
 #include "tril/tokenizer.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-/* ---- random numbers: one seeded generator for everything a run draws ---- */
-typedef struct {
-    uint64_t s[4]; /* xoshiro256** */
-} tril_rng;
-
-void tril_rng_seed(tril_rng *rng, uint64_t seed);
-uint64_t tril_rng_next(tril_rng *rng);
-/* Uniform in [0, n). */
-uint64_t tril_rng_below(tril_rng *rng, uint64_t n);
 
 /* ---- data ---------------------------------------------------------------- */
 typedef struct {

@@ -278,17 +278,14 @@ static void load_rows(const tril_attention_args *a, const float *dout, bwd_buffe
         const float *q = (const float *)a->q + b * a->q_batch_stride + i * a->q_row_stride + h * D;
         const int64_t o_off = b * a->out_batch_stride + i * a->out_row_stride + h * D;
         const float *out = (const float *)a->out + o_off;
-        float *o = t->dq + i * dp; /* scratch until the loop below is done */
+        double Di = 0.0;
         for (int64_t d = 0; d < D; d++) {
             qs[d] = q[d] * a->scale;
             go[d] = dout[o_off + d];
-            o[d] = out[d];
+            Di += (double)go[d] * (double)out[d];
         }
-        vf Di = vbcast(0.0f);
-        for (int64_t d = 0; d < dp; d += VL) Di += vload(go + d) * vload(o + d);
-        memset(o, 0, (size_t)dp * sizeof(float));
         ri->lse = a->lse[(b * a->heads + h) * Tq + i];
-        ri->D = vhsum(Di);
+        ri->D = (float)Di;
         ri->active = ri->w.hi > ri->w.lo && ri->lse != -INFINITY;
     }
 }

@@ -1,10 +1,12 @@
 /* Loading what a --model folder holds, for the subcommands: the model and
  * the tokenizer that goes with it. */
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "cli/cli.h"
+#include "core/file_util.h"
 
 int cli_load_tokenizer(const char *cmd, const char *dir, int64_t model_vocab, tril_tokenizer **tok)
 {
@@ -58,34 +60,6 @@ int cli_load_model(const char *cmd, const char *model_arg, tril_gpt2 **model, tr
 
 int cli_read_text(const char *cmd, const char *path, char **text, size_t *len)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "tril %s: cannot open '%s'\n", cmd, path);
-        return CLI_FAIL;
-    }
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        size_t got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (n < cap) break;
-        char *bigger = realloc(buf, cap * 2);
-        if (!bigger) {
-            free(buf);
-            buf = NULL;
-            break;
-        }
-        buf = bigger;
-        cap *= 2;
-    }
-    int err = ferror(f);
-    fclose(f);
-    if (!buf || err) {
-        free(buf);
-        fprintf(stderr, "tril %s: cannot read '%s'\n", cmd, path);
-        return CLI_FAIL;
-    }
-    *text = buf;
-    *len = n;
+    if (tril_read_file(path, SIZE_MAX - 1, text, len) != TRIL_OK) return cli_lib_error(cmd, "cannot read the file");
     return CLI_OK;
 }

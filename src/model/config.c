@@ -5,7 +5,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "model/file_util.h"
+#include "core/file_util.h"
 #include "tril/gpt2.h"
 
 /* An integer key >= 1; TRIL_ERR_FORMAT naming the key otherwise. */

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model/file_util.h"
+#include "core/file_util.h"
 #include "tril/gpt2.h"
 #include "tril/safetensors.h"
 

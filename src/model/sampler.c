@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "tril/generate.h"
+#include "tril/rng.h"
 
 typedef struct {
     float p;
@@ -13,7 +14,7 @@ typedef struct {
 struct tril_sampler {
     tril_sampler_config cfg;
     int64_t vocab;
-    uint64_t rng[4];  /* xoshiro256** state */
+    tril_rng rng;
     tril_candidate *cand; // [vocab] candidate (probability, id) pairs
     float *prob;          // [vocab] softmax
 };
@@ -36,20 +37,6 @@ tril_status tril_sampler_config_validate(const tril_sampler_config *c)
     return TRIL_OK;
 }
 
-static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-
-static uint64_t next_u64(uint64_t *s)
-{
-    uint64_t result = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return result;
-}
-
 tril_status tril_sampler_create(const tril_sampler_config *cfg, int64_t vocab, tril_sampler **out)
 {
     tril_status st = tril_sampler_config_validate(cfg);
@@ -65,14 +52,7 @@ tril_status tril_sampler_create(const tril_sampler_config *cfg, int64_t vocab, t
         tril_sampler_free(s);
         return TRIL_FAIL(TRIL_ERR_NOMEM, "sampler: out of memory");
     }
-    uint64_t z = cfg->seed; /* splitmix64 seeds the generator */
-    for (int i = 0; i < 4; i++) {
-        z += 0x9e3779b97f4a7c15ull;
-        uint64_t x = z;
-        x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-        x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-        s->rng[i] = x ^ (x >> 31);
-    }
+    tril_rng_seed(&s->rng, cfg->seed);
     *out = s;
     return TRIL_OK;
 }
@@ -136,7 +116,7 @@ int32_t tril_sampler_next(tril_sampler *s, const float *logits)
     }
     double total = 0.0;
     for (int64_t i = 0; i < n; i++) total += s->cand[i].p;
-    double r = (double)(next_u64(s->rng) >> 11) * 0x1.0p-53 * total, acc = 0.0;
+    double r = tril_rng_uniform(&s->rng) * total, acc = 0.0;
     for (int64_t i = 0; i < n; i++) {
         acc += s->cand[i].p;
         if (r < acc) return s->cand[i].id;

@@ -13,6 +13,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "core/file_util.h"
 #include "tokenizer/tok_internal.h"
 
 static int is_true(const cJSON *o, const char *key)
@@ -126,7 +127,7 @@ tril_status tok_load_hf_json(const char *path, tok_vocab *v, tok_merges *m)
     memset(m, 0, sizeof *m);
     char *data;
     size_t len;
-    tril_status st = tok_read_file(path, &data, &len);
+    tril_status st = tril_read_file(path, SIZE_MAX - 1, &data, &len);
     if (st != TRIL_OK) return st;
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(data, len, &end, 0);

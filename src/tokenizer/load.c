@@ -8,44 +8,8 @@
 
 #include <cjson/cJSON.h>
 
+#include "core/file_util.h"
 #include "tokenizer/tok_internal.h"
-
-tril_status tok_read_file(const char *path, char **data, size_t *len)
-{
-    *data = NULL;
-    *len = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) return TRIL_FAIL(TRIL_ERR_IO, "cannot open %s: %s", path, strerror(errno));
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        n += fread(buf + n, 1, cap - 1 - n, f);
-        if (n < cap - 1) break; /* end of file or an error */
-        char *bigger = cap > SIZE_MAX / 2 ? NULL : realloc(buf, cap * 2);
-        if (!bigger) {
-            free(buf);
-            buf = NULL;
-            break;
-        }
-        buf = bigger;
-        cap *= 2;
-    }
-    if (!buf) {
-        fclose(f);
-        return TRIL_FAIL(TRIL_ERR_NOMEM, "out of memory reading %s", path);
-    }
-    if (ferror(f)) {
-        const int e = errno;
-        fclose(f);
-        free(buf);
-        return TRIL_FAIL(TRIL_ERR_IO, "cannot read %s: %s", path, strerror(e));
-    }
-    fclose(f);
-    buf[n] = '\0';
-    *data = buf;
-    *len = n;
-    return TRIL_OK;
-}
 
 tril_status tok_vocab_from_json(const cJSON *obj, const char *src, tok_vocab *v)
 {
@@ -81,7 +45,7 @@ tril_status tok_load_vocab_json(const char *path, tok_vocab *v)
     v->eot = -1;
     char *data;
     size_t len;
-    tril_status st = tok_read_file(path, &data, &len);
+    tril_status st = tril_read_file(path, SIZE_MAX - 1, &data, &len);
     if (st != TRIL_OK) return st;
     cJSON *root;
     st = parse_json(path, data, len, &root);
@@ -100,7 +64,7 @@ tril_status tok_load_merges_txt(const char *path, const tok_vocab *v, tok_merges
     memset(m, 0, sizeof *m);
     char *data;
     size_t len;
-    tril_status st = tok_read_file(path, &data, &len);
+    tril_status st = tril_read_file(path, SIZE_MAX - 1, &data, &len);
     if (st != TRIL_OK) return st;
     size_t lines = 1;
     for (const char *p = data; (p = memchr(p, '\n', (size_t)(data + len - p))) != NULL; p++)

@@ -185,8 +185,6 @@ tril_status tok_pretok_run(tok_pretok *p, const uint8_t *text, size_t len, tok_p
 
 /* ---- load.c / hf_json.c: files ----------------------------------------- */
 
-/* Reads a whole file (NUL-terminated for convenience; *len excludes it). */
-tril_status tok_read_file(const char *path, char **data, size_t *len);
 struct cJSON;
 /* A JSON object of token string -> id (vocab.json, tokenizer.json's
  * model.vocab) -> vocab. */

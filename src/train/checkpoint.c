@@ -16,7 +16,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "model/file_util.h"
+#include "core/file_util.h"
 #include "train/fs_atomic.h"
 #include "tril/safetensors.h"
 

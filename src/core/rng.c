@@ -3,7 +3,7 @@
  * recommend. Every draw of a training run (batch windows) comes from one
  * generator, so its 4 x 64-bit state is all a checkpoint needs to replay the
  * data order exactly. */
-#include "tril/train.h"
+#include "tril/rng.h"
 
 static uint64_t splitmix64(uint64_t *x)
 {
@@ -48,3 +48,5 @@ uint64_t tril_rng_below(tril_rng *rng, uint64_t n)
         if (x >= threshold) return x % n;
     }
 }
+
+double tril_rng_uniform(tril_rng *rng) { return (double)(tril_rng_next(rng) >> 11) * 0x1.0p-53; }

@@ -1,6 +1,6 @@
-/* Small file helpers for the model layer. */
-#ifndef TRIL_MODEL_FILE_UTIL_H
-#define TRIL_MODEL_FILE_UTIL_H
+/* Small file helpers shared by the layers that read files. */
+#ifndef TRIL_CORE_FILE_UTIL_H
+#define TRIL_CORE_FILE_UTIL_H
 
 #include <stddef.h>
 
