@@ -8,7 +8,6 @@
 #include "cli/cli.h"
 #include "tril/attention.h"
 #include "tril/cpu.h"
-#include "tril/gpt2.h"
 #include "tril/timing.h"
 
 #define CMD "bench"
@@ -17,6 +16,7 @@ void cmd_bench_help(void)
 {
     printf("usage: tril bench forward --model M --tokens N [--repeats R] [--threads N]\n"
            "       tril bench decode --model M --position P [--repeats R] [--threads N]\n"
+           "       tril bench train --model M --batch B --seq T [--repeats R] [--threads N]\n"
            "       tril bench attention --seq T --heads H --head-dim D [options]\n\n"
            "M is a model folder or a config name with random weights: gpt2-124m,\n"
            "gpt2-355m, gpt2-774m, gpt2-1558m (no checkpoint needed).\n\n"
@@ -25,7 +25,10 @@ void cmd_bench_help(void)
            "  measured FMA limit (limit_gflops).\n"
            "decode: fills the KV cache to position P, then times one-token steps;\n"
            "  prints ms_per_token and the weight-read bandwidth against the measured\n"
-           "  streaming limit (limit_gbps).\n\n"
+           "  streaming limit (limit_gbps).\n"
+           "train: one optimizer step (forward, backward, AdamW) on B x T random tokens;\n"
+           "  prints ms_per_step, tokens/s and GFLOP/s (6 x params x B x T + attention)\n"
+           "  against limit_gflops.\n\n"
            "Times causal self-attention (Tq = Tk = T, random fp32 data) and prints one\n"
            "line of key=value figures: median ms over the repeats after a warm-up,\n"
            "GFLOP/s counting the causal half (2*B*H*T*T*D), the machine's measured\n"
@@ -133,178 +136,20 @@ static int bench_attention(int argc, char **argv)
     return rc;
 }
 
-typedef struct {
-    const char *model;
-    int64_t tokens, position, repeats, threads;
-} model_opts;
-
-static int parse_model_opts(int argc, char **argv, model_opts *o)
-{
-    for (int i = 2; i < argc; i++) {
-        const char *arg = argv[i], *val;
-        int64_t *target = NULL;
-        if (strcmp(arg, "--tokens") == 0) target = &o->tokens;
-        else if (strcmp(arg, "--position") == 0) target = &o->position;
-        else if (strcmp(arg, "--repeats") == 0) target = &o->repeats;
-        else if (strcmp(arg, "--threads") == 0) target = &o->threads;
-        else if (strcmp(arg, "--model") != 0) return cli_unknown(CMD, arg);
-        if (!(val = cli_value(CMD, argc, argv, &i))) return CLI_USAGE;
-        if (!target) o->model = val;
-        else if (cli_parse_i64(CMD, arg, val, target == &o->position ? 0 : 1,
-                               target == &o->repeats ? 1000 : 1 << 20, target))
-            return CLI_USAGE;
-    }
-    if (!o->model) {
-        fprintf(stderr, "tril bench: --model is required (a folder or gpt2-124m, ...)\n");
-        return CLI_USAGE;
-    }
-    return CLI_OK;
-}
-
-/* A model folder, or random weights for a named config. */
-static int bench_model(const char *spec, tril_gpt2 **m)
-{
-    tril_gpt2_config cfg;
-    if (tril_gpt2_config_by_name(spec, &cfg) == 0) {
-        if (tril_gpt2_create(&cfg, m) != TRIL_OK || tril_gpt2_init_random(*m, 1) != TRIL_OK)
-            return cli_lib_error(CMD, "cannot create the model");
-        return CLI_OK;
-    }
-    if (tril_gpt2_load(spec, NULL, m) != TRIL_OK) return cli_lib_error(CMD, "cannot load the model");
-    return CLI_OK;
-}
-
-static void random_ids(int32_t *ids, int64_t n, int64_t vocab)
-{
-    uint64_t x = 88172645463325252ull;
-    for (int64_t i = 0; i < n; i++) {
-        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-        ids[i] = (int32_t)(x % (uint64_t)vocab);
-    }
-}
-
-static int bench_forward(int argc, char **argv)
-{
-    model_opts o = {NULL, -1, -1, 3, 0};
-    int rc = parse_model_opts(argc, argv, &o);
-    if (rc != CLI_OK) return rc;
-    if (o.tokens < 1) {
-        fprintf(stderr, "tril bench forward: --tokens N is required\n");
-        return CLI_USAGE;
-    }
-    tril_set_num_threads((int)o.threads);
-    tril_gpt2 *m;
-    if ((rc = bench_model(o.model, &m)) != CLI_OK) return rc;
-    const tril_gpt2_config *c = &m->cfg;
-    if (o.tokens > c->n_positions) {
-        fprintf(stderr, "tril bench forward: --tokens %lld exceeds the context (%lld)\n",
-                (long long)o.tokens, (long long)c->n_positions);
-        tril_gpt2_free(m);
-        return CLI_USAGE;
-    }
-    int32_t *ids = malloc((size_t)o.tokens * sizeof *ids);
-    float *logits = malloc((size_t)(o.tokens * c->vocab_size) * sizeof *logits);
-    tril_gpt2_state *s = NULL;
-    if (!ids || !logits || tril_gpt2_state_create(m, o.tokens, o.tokens, &s) != TRIL_OK) {
-        rc = cli_lib_error(CMD, "out of memory");
-        goto done;
-    }
-    random_ids(ids, o.tokens, c->vocab_size);
-    double times[1000];
-    for (int64_t r = -1; r < o.repeats; r++) { /* r = -1: warm-up */
-        tril_gpt2_state_reset(s);
-        double t0 = tril_now();
-        if (tril_gpt2_forward(m, s, ids, o.tokens, NULL, logits) != TRIL_OK) {
-            rc = cli_lib_error(CMD, "forward failed");
-            goto done;
-        }
-        if (r >= 0) times[r] = tril_now() - t0;
-    }
-    double ms = tril_median(times, (int)o.repeats) * 1e3;
-    const double T = (double)o.tokens;
-    double flops = 2.0 * (double)tril_gpt2_num_params(c) * T - 2.0 * (double)c->n_positions * c->n_embd * T +
-                   2.0 * (double)c->n_layer * T * T * c->n_embd; /* matmuls + causal attention */
-    double rss_mb = tril_peak_rss_bytes() / 1048576.0;
-    double limit = tril_cpu_peak_gflops(0.5);
-    printf("bench=forward model=%s tokens=%lld threads=%d ms=%.1f gflops=%.1f limit_gflops=%.1f "
-           "of_limit=%.3f peak_rss_mb=%.1f\n",
-           o.model, (long long)o.tokens, tril_get_num_threads(), ms, flops / ms * 1e-6, limit,
-           flops / ms * 1e-6 / limit, rss_mb);
-done:
-    tril_gpt2_state_free(s);
-    free(ids);
-    free(logits);
-    tril_gpt2_free(m);
-    return rc;
-}
-
-static int bench_decode(int argc, char **argv)
-{
-    model_opts o = {NULL, -1, -1, 20, 0};
-    int rc = parse_model_opts(argc, argv, &o);
-    if (rc != CLI_OK) return rc;
-    if (o.position < 0) {
-        fprintf(stderr, "tril bench decode: --position P is required\n");
-        return CLI_USAGE;
-    }
-    tril_set_num_threads((int)o.threads);
-    tril_gpt2 *m;
-    if ((rc = bench_model(o.model, &m)) != CLI_OK) return rc;
-    const tril_gpt2_config *c = &m->cfg;
-    const int64_t steps = o.repeats + 1;
-    if (o.position + steps > c->n_positions) {
-        fprintf(stderr, "tril bench decode: position %lld + %lld steps exceeds the context (%lld)\n",
-                (long long)o.position, (long long)steps, (long long)c->n_positions);
-        tril_gpt2_free(m);
-        return CLI_USAGE;
-    }
-    int32_t *ids = malloc((size_t)(o.position + steps) * sizeof *ids);
-    float *logits = malloc((size_t)c->vocab_size * sizeof *logits);
-    tril_gpt2_state *s = NULL;
-    const int64_t prefill = o.position > 0 ? o.position : 1;
-    if (!ids || !logits || tril_gpt2_state_create(m, o.position + steps, prefill, &s) != TRIL_OK) {
-        rc = cli_lib_error(CMD, "out of memory");
-        goto done;
-    }
-    random_ids(ids, o.position + steps, c->vocab_size);
-    if (o.position > 0 && tril_gpt2_forward(m, s, ids, o.position, logits, NULL) != TRIL_OK) {
-        rc = cli_lib_error(CMD, "prefill failed");
-        goto done;
-    }
-    double times[1001];
-    for (int64_t r = 0; r < steps; r++) { /* step 0 is the warm-up */
-        double t0 = tril_now();
-        if (tril_gpt2_forward(m, s, ids + o.position + r, 1, logits, NULL) != TRIL_OK) {
-            rc = cli_lib_error(CMD, "decode failed");
-            goto done;
-        }
-        times[r] = tril_now() - t0;
-    }
-    double ms = tril_median(times + 1, (int)o.repeats) * 1e3;
-    double bytes = (double)tril_gpt2_num_params(c) * 4.0; /* every weight read once per token */
-    double rss_mb = tril_peak_rss_bytes() / 1048576.0; /* the probe allocates 256 MiB */
-    double limit = tril_cpu_stream_gbps(0.5);
-    printf("bench=decode model=%s position=%lld threads=%d ms_per_token=%.2f gbps=%.1f "
-           "limit_gbps=%.1f of_limit=%.3f peak_rss_mb=%.1f\n",
-           o.model, (long long)o.position, tril_get_num_threads(), ms, bytes / ms * 1e-6, limit,
-           bytes / ms * 1e-6 / limit, rss_mb);
-done:
-    tril_gpt2_state_free(s);
-    free(ids);
-    free(logits);
-    tril_gpt2_free(m);
-    return rc;
-}
+int cmd_bench_forward(int argc, char **argv);
+int cmd_bench_decode(int argc, char **argv);
+int cmd_bench_train(int argc, char **argv);
 
 int cmd_bench(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "tril bench: say what to time: forward, decode or attention (see 'tril bench --help')\n");
+        fprintf(stderr, "tril bench: say what to time: forward, decode, train or attention (see 'tril bench --help')\n");
         return CLI_USAGE;
     }
     if (strcmp(argv[1], "attention") == 0) return bench_attention(argc, argv);
-    if (strcmp(argv[1], "forward") == 0) return bench_forward(argc, argv);
-    if (strcmp(argv[1], "decode") == 0) return bench_decode(argc, argv);
+    if (strcmp(argv[1], "forward") == 0) return cmd_bench_forward(argc, argv);
+    if (strcmp(argv[1], "decode") == 0) return cmd_bench_decode(argc, argv);
+    if (strcmp(argv[1], "train") == 0) return cmd_bench_train(argc, argv);
     fprintf(stderr, "tril bench: unknown benchmark '%s' (see 'tril bench --help')\n", argv[1]);
     return CLI_USAGE;
 }

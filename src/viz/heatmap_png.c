@@ -57,7 +57,7 @@ tril_status tril_heatmap_png(const char *path, const float *values, int64_t rows
     const int32_t col_h = tril_text_width("M", TEXT) * longest(col_labels, cols, max_chars);
     const int32_t label_ok = cell >= glyph_h; /* labels only when they fit a cell */
     const int32_t x0 = MARGIN + (label_ok ? row_w + 8 : 0);
-    const int32_t y0 = MARGIN + glyph_h + 12 + (label_ok ? col_h + 8 : 0);
+    const int32_t y0 = MARGIN + glyph_h + 20 + (label_ok ? col_h + 8 : 0);
     const int32_t gw = cell * (int32_t)cols, gh = cell * (int32_t)rows;
     int32_t width = x0 + gw + MARGIN, title_w = tril_text_width(title ? title : "", TEXT);
     if (MARGIN * 2 + title_w > width) width = MARGIN * 2 + title_w;

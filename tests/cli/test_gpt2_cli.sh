@@ -8,19 +8,8 @@ TRIL=$1
 M=$2/small_f32
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-expect() {
-    local code=$1 what=$2
-    shift 3
-    "$@" >"$tmp/out" 2>"$tmp/err"
-    local got=$?
-    if [ "$got" -eq "$code" ]; then ok; else bad "$what: exit $got, wanted $code ($(head -c 300 "$tmp/err"))"; fi
-}
-contains() { if grep -qF -- "$2" "$1"; then ok; else bad "$3: '$2' not in $(head -c 300 "$1")"; fi; }
-same() { if [ "$1" = "$2" ]; then ok; else bad "$3: got '$1', wanted '$2'"; fi; }
+# shellcheck source=lib.sh
+source "$(dirname "$0")/lib.sh"
 
 # tokenize / detokenize: the known ids, and round trips
 expect 0 "tokenize" -- "$TRIL" tokenize --model "$M" --text "Hello, world!"
@@ -98,6 +87,19 @@ expect 0 "attention png" -- "$TRIL" attention --model "$M" --prompt "The dog ran
 [ "$(head -c 8 "$tmp/a.png" | od -An -tx1 | tr -d ' \n')" = "89504e470d0a1a0a" ] && ok || bad "attention PNG signature"
 expect 1 "attention bad layer" -- "$TRIL" attention --model "$M" --prompt "The dog" --layer 2 --head 0 --png "$tmp/b.png"
 expect 1 "attention bad head" -- "$TRIL" attention --model "$M" --prompt "The dog" --layer 0 --head 5 --png "$tmp/b.png"
+
+# model benchmarks (a smoke pass: figures are not judged)
+expect 0 "bench forward" -- "$TRIL" bench forward --model "$M" --tokens 16 --repeats 1
+contains "$tmp/out" "ms=" "bench forward ms"
+expect 0 "bench decode" -- "$TRIL" bench decode --model "$M" --position 4 --repeats 2
+contains "$tmp/out" "ms_per_token=" "bench decode figure"
+contains "$tmp/out" "limit_gbps=" "bench decode limit"
+expect 0 "bench train" -- "$TRIL" bench train --model "$M" --batch 2 --seq 8 --repeats 1
+contains "$tmp/out" "ms_per_step=" "bench train figure"
+expect 2 "bench forward too long" -- "$TRIL" bench forward --model "$M" --tokens 65
+expect 2 "bench train no batch" -- "$TRIL" bench train --model "$M" --seq 8
+expect 1 "bench unknown model" -- "$TRIL" bench forward --model gpt2-999m --tokens 4
+expect 2 "bench no model" -- "$TRIL" bench decode --position 3
 
 echo "gpt2 cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -9,21 +9,10 @@ TRIL=$1
 tmp=$(mktemp -d)
 bg_pid=
 trap '[ -n "$bg_pid" ] && kill -9 "$bg_pid" 2>/dev/null; rm -rf "$tmp"' EXIT
+# shellcheck source=lib.sh
+source "$(dirname "$0")/lib.sh"
 cp "$2" "$tmp/ts.txt" # the token cache is written next to the data
 D=$tmp/ts.txt
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-expect() {
-    local code=$1 what=$2
-    shift 3
-    "$@" >"$tmp/out" 2>"$tmp/err"
-    local got=$?
-    if [ "$got" -eq "$code" ]; then ok; else bad "$what: exit $got, wanted $code ($(head -c 400 "$tmp/err"))"; fi
-}
-contains() { if grep -qF -- "$2" "$1"; then ok; else bad "$3: '$2' not in $(head -c 400 "$1")"; fi; }
-check() { if eval "$1"; then ok; else bad "$2"; fi; }
 TINY="--layers 1 --heads 2 --embd 32 --context 64 --seq 32 --batch 4"
 
 # --- a tiny byte-level run -------------------------------------------------------

@@ -1,0 +1,243 @@
+/* tril bench forward / decode / train: the model-level benchmarks, on a
+ * model folder or random weights of a named GPT-2 size. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "tril/cpu.h"
+#include "tril/gpt2.h"
+#include "tril/timing.h"
+#include "tril/train.h"
+
+#define CMD "bench"
+
+typedef struct {
+    const char *model;
+    int64_t tokens, position, batch, seq, repeats, threads;
+} model_opts;
+
+static int parse_model_opts(int argc, char **argv, model_opts *o)
+{
+    for (int i = 2; i < argc; i++) {
+        const char *arg = argv[i], *val;
+        int64_t *target = NULL;
+        if (strcmp(arg, "--tokens") == 0) target = &o->tokens;
+        else if (strcmp(arg, "--batch") == 0) target = &o->batch;
+        else if (strcmp(arg, "--seq") == 0) target = &o->seq;
+        else if (strcmp(arg, "--position") == 0) target = &o->position;
+        else if (strcmp(arg, "--repeats") == 0) target = &o->repeats;
+        else if (strcmp(arg, "--threads") == 0) target = &o->threads;
+        else if (strcmp(arg, "--model") != 0) return cli_unknown(CMD, arg);
+        if (!(val = cli_value(CMD, argc, argv, &i))) return CLI_USAGE;
+        if (!target) o->model = val;
+        else if (cli_parse_i64(CMD, arg, val, target == &o->position ? 0 : 1,
+                               target == &o->repeats ? 1000 : 1 << 20, target))
+            return CLI_USAGE;
+    }
+    if (!o->model) {
+        fprintf(stderr, "tril bench: --model is required (a folder or gpt2-124m, ...)\n");
+        return CLI_USAGE;
+    }
+    return CLI_OK;
+}
+
+/* A model folder, or random weights for a named config. */
+static int bench_model(const char *spec, tril_gpt2 **m)
+{
+    tril_gpt2_config cfg;
+    if (tril_gpt2_config_by_name(spec, &cfg) == 0) {
+        if (tril_gpt2_create(&cfg, m) != TRIL_OK || tril_gpt2_init_random(*m, 1) != TRIL_OK)
+            return cli_lib_error(CMD, "cannot create the model");
+        return CLI_OK;
+    }
+    if (tril_gpt2_load(spec, NULL, m) != TRIL_OK) return cli_lib_error(CMD, "cannot load the model");
+    return CLI_OK;
+}
+
+static void random_ids(int32_t *ids, int64_t n, int64_t vocab)
+{
+    uint64_t x = 88172645463325252ull;
+    for (int64_t i = 0; i < n; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        ids[i] = (int32_t)(x % (uint64_t)vocab);
+    }
+}
+
+int cmd_bench_forward(int argc, char **argv)
+{
+    model_opts o = {NULL, -1, -1, -1, -1, 3, 0};
+    int rc = parse_model_opts(argc, argv, &o);
+    if (rc != CLI_OK) return rc;
+    if (o.tokens < 1) {
+        fprintf(stderr, "tril bench forward: --tokens N is required\n");
+        return CLI_USAGE;
+    }
+    tril_set_num_threads((int)o.threads);
+    tril_gpt2 *m;
+    if ((rc = bench_model(o.model, &m)) != CLI_OK) return rc;
+    const tril_gpt2_config *c = &m->cfg;
+    if (o.tokens > c->n_positions) {
+        fprintf(stderr, "tril bench forward: --tokens %lld exceeds the context (%lld)\n",
+                (long long)o.tokens, (long long)c->n_positions);
+        tril_gpt2_free(m);
+        return CLI_USAGE;
+    }
+    int32_t *ids = malloc((size_t)o.tokens * sizeof *ids);
+    float *logits = malloc((size_t)(o.tokens * c->vocab_size) * sizeof *logits);
+    tril_gpt2_state *s = NULL;
+    if (!ids || !logits || tril_gpt2_state_create(m, o.tokens, o.tokens, &s) != TRIL_OK) {
+        rc = cli_lib_error(CMD, "out of memory");
+        goto done;
+    }
+    random_ids(ids, o.tokens, c->vocab_size);
+    double times[1000];
+    for (int64_t r = -1; r < o.repeats; r++) { /* r = -1: warm-up */
+        tril_gpt2_state_reset(s);
+        double t0 = tril_now();
+        if (tril_gpt2_forward(m, s, ids, o.tokens, NULL, logits) != TRIL_OK) {
+            rc = cli_lib_error(CMD, "forward failed");
+            goto done;
+        }
+        if (r >= 0) times[r] = tril_now() - t0;
+    }
+    double ms = tril_median(times, (int)o.repeats) * 1e3;
+    const double T = (double)o.tokens;
+    double flops = 2.0 * (double)tril_gpt2_num_params(c) * T - 2.0 * (double)c->n_positions * c->n_embd * T +
+                   2.0 * (double)c->n_layer * T * T * c->n_embd; /* matmuls + causal attention */
+    double rss_mb = tril_peak_rss_bytes() / 1048576.0;
+    double limit = tril_cpu_peak_gflops(0.5);
+    printf("bench=forward model=%s tokens=%lld threads=%d ms=%.1f gflops=%.1f limit_gflops=%.1f "
+           "of_limit=%.3f peak_rss_mb=%.1f\n",
+           o.model, (long long)o.tokens, tril_get_num_threads(), ms, flops / ms * 1e-6, limit,
+           flops / ms * 1e-6 / limit, rss_mb);
+done:
+    tril_gpt2_state_free(s);
+    free(ids);
+    free(logits);
+    tril_gpt2_free(m);
+    return rc;
+}
+
+int cmd_bench_decode(int argc, char **argv)
+{
+    model_opts o = {NULL, -1, -1, -1, -1, 20, 0};
+    int rc = parse_model_opts(argc, argv, &o);
+    if (rc != CLI_OK) return rc;
+    if (o.position < 0) {
+        fprintf(stderr, "tril bench decode: --position P is required\n");
+        return CLI_USAGE;
+    }
+    tril_set_num_threads((int)o.threads);
+    tril_gpt2 *m;
+    if ((rc = bench_model(o.model, &m)) != CLI_OK) return rc;
+    const tril_gpt2_config *c = &m->cfg;
+    const int64_t steps = o.repeats + 1;
+    if (o.position + steps > c->n_positions) {
+        fprintf(stderr, "tril bench decode: position %lld + %lld steps exceeds the context (%lld)\n",
+                (long long)o.position, (long long)steps, (long long)c->n_positions);
+        tril_gpt2_free(m);
+        return CLI_USAGE;
+    }
+    int32_t *ids = malloc((size_t)(o.position + steps) * sizeof *ids);
+    float *logits = malloc((size_t)c->vocab_size * sizeof *logits);
+    tril_gpt2_state *s = NULL;
+    const int64_t prefill = o.position > 0 ? o.position : 1;
+    if (!ids || !logits || tril_gpt2_state_create(m, o.position + steps, prefill, &s) != TRIL_OK) {
+        rc = cli_lib_error(CMD, "out of memory");
+        goto done;
+    }
+    random_ids(ids, o.position + steps, c->vocab_size);
+    if (o.position > 0 && tril_gpt2_forward(m, s, ids, o.position, logits, NULL) != TRIL_OK) {
+        rc = cli_lib_error(CMD, "prefill failed");
+        goto done;
+    }
+    double times[1001];
+    for (int64_t r = 0; r < steps; r++) { /* step 0 is the warm-up */
+        double t0 = tril_now();
+        if (tril_gpt2_forward(m, s, ids + o.position + r, 1, logits, NULL) != TRIL_OK) {
+            rc = cli_lib_error(CMD, "decode failed");
+            goto done;
+        }
+        times[r] = tril_now() - t0;
+    }
+    double ms = tril_median(times + 1, (int)o.repeats) * 1e3;
+    double bytes = (double)tril_gpt2_num_params(c) * 4.0; /* every weight read once per token */
+    double rss_mb = tril_peak_rss_bytes() / 1048576.0; /* the probe allocates 256 MiB */
+    double limit = tril_cpu_stream_gbps(0.5);
+    printf("bench=decode model=%s position=%lld threads=%d ms_per_token=%.2f gbps=%.1f "
+           "limit_gbps=%.1f of_limit=%.3f peak_rss_mb=%.1f\n",
+           o.model, (long long)o.position, tril_get_num_threads(), ms, bytes / ms * 1e-6, limit,
+           bytes / ms * 1e-6 / limit, rss_mb);
+done:
+    tril_gpt2_state_free(s);
+    free(ids);
+    free(logits);
+    tril_gpt2_free(m);
+    return rc;
+}
+
+
+int cmd_bench_train(int argc, char **argv)
+{
+    model_opts o = {NULL, -1, -1, -1, -1, 5, 0};
+    int rc = parse_model_opts(argc, argv, &o);
+    if (rc != CLI_OK) return rc;
+    if (o.batch < 1 || o.seq < 1) {
+        fprintf(stderr, "tril bench train: --batch B and --seq T are required\n");
+        return CLI_USAGE;
+    }
+    tril_set_num_threads((int)o.threads);
+    tril_gpt2 *m;
+    if ((rc = bench_model(o.model, &m)) != CLI_OK) return rc;
+    if (!m->arena) { /* a loaded F32 model is read-only in place: train a copy */
+        tril_gpt2 *copy;
+        tril_gpt2_load_opts opts = {1};
+        tril_gpt2_free(m);
+        if (tril_gpt2_load(o.model, &opts, &copy) != TRIL_OK) return cli_lib_error(CMD, "cannot load");
+        m = copy;
+    }
+    const tril_gpt2_config *c = &m->cfg;
+    const int64_t B = o.batch, T = o.seq, N = B * T;
+    tril_trainer *t = NULL;
+    tril_adamw opt = {0};
+    int32_t *ids = malloc((size_t)(N + 1) * sizeof *ids);
+    float *grads = calloc((size_t)m->arena_numel, sizeof *grads);
+    if (!ids || !grads || tril_trainer_create(m, B, T, 1, &t) != TRIL_OK ||
+        tril_adamw_create(m->arena_numel, &opt) != TRIL_OK) {
+        rc = cli_lib_error(CMD, "cannot set up training");
+        goto done;
+    }
+    random_ids(ids, N + 1, c->vocab_size);
+    tril_adamw_config ac = tril_adamw_config_default();
+    double times[1001];
+    for (int64_t r = -1; r < o.repeats; r++) { /* r = -1: warm-up */
+        double t0 = tril_now();
+        float loss;
+        memset(grads, 0, (size_t)m->arena_numel * sizeof *grads);
+        if (tril_trainer_forward(t, ids, ids + 1, B, T, &loss) != TRIL_OK ||
+            tril_trainer_backward(t, grads, 1.0f) != TRIL_OK) {
+            rc = cli_lib_error(CMD, "training step failed");
+            goto done;
+        }
+        tril_clip_grad_norm(grads, m->arena_numel, 1.0f);
+        tril_adamw_step(&opt, &ac, m->arena, grads, m->params, m->n_params, 1e-4f);
+        if (r >= 0) times[r] = tril_now() - t0;
+    }
+    double ms = tril_median(times, (int)o.repeats) * 1e3;
+    double flops = 6.0 * (double)tril_gpt2_num_params(c) * N +
+                   3.0 * 2.0 * (double)c->n_layer * B * (double)T * T * c->n_embd;
+    double rss_mb = tril_peak_rss_bytes() / 1048576.0;
+    double limit = tril_cpu_peak_gflops(0.5);
+    printf("bench=train model=%s batch=%lld seq=%lld threads=%d ms_per_step=%.1f tokens_per_s=%.0f "
+           "gflops=%.1f limit_gflops=%.1f of_limit=%.3f peak_rss_mb=%.1f\n",
+           o.model, (long long)B, (long long)T, tril_get_num_threads(), ms, N / ms * 1e3,
+           flops / ms * 1e-6, limit, flops / ms * 1e-6 / limit, rss_mb);
+done:
+    tril_adamw_free(&opt);
+    tril_trainer_free(t);
+    free(grads);
+    free(ids);
+    tril_gpt2_free(m);
+    return rc;
+}
