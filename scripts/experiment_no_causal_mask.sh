@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-out/cheating}
-steps=${2:-400}
+steps=${2:-2000}
 mkdir -p "$out"
 cp data/tinyshakespeare.txt "$out/"
 head -c 100000 data/tinyshakespeare.txt | tail -c 50000 >"$out/heldout.txt"

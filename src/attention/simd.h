@@ -32,18 +32,34 @@ VINLINE vf vbcast(float x) { return x - (vf){0}; }
 VINLINE vf vsel(vi mask, vf a, vf b) { return (vf)(((vi)a & mask) | ((vi)b & ~mask)); }
 VINLINE vf vmax(vf a, vf b) { return vsel(a > b, a, b); }
 
+/* Horizontal reductions: fold the vector into 128-bit quarters first (a few
+ * vector ops), then finish on 4 lanes, instead of a 16-step scalar chain. */
+typedef float v4f __attribute__((vector_size(16)));
+typedef int32_t vi4 __attribute__((vector_size(16)));
+
+VINLINE v4f vquarter(vf x, int i)
+{
+    v4f part;
+    __builtin_memcpy(&part, (const char *)&x + 16 * i, 16);
+    return part;
+}
+
 VINLINE float vhmax(vf x)
 {
-    float m = x[0];
-    for (int i = 1; i < TRIL_VL; i++) m = x[i] > m ? x[i] : m;
-    return m;
+    v4f m = vquarter(x, 0);
+    for (int i = 1; i < TRIL_VL / 4; i++) {
+        v4f p = vquarter(x, i);
+        m = (v4f)(((vi4)m & (vi4)(m > p)) | ((vi4)p & ~(vi4)(m > p)));
+    }
+    float a = m[0] > m[1] ? m[0] : m[1], b = m[2] > m[3] ? m[2] : m[3];
+    return a > b ? a : b;
 }
 
 VINLINE float vhsum(vf x)
 {
-    float s = 0.0f;
-    for (int i = 0; i < TRIL_VL; i++) s += x[i];
-    return s;
+    v4f s = vquarter(x, 0);
+    for (int i = 1; i < TRIL_VL / 4; i++) s += vquarter(x, i);
+    return (s[0] + s[2]) + (s[1] + s[3]);
 }
 
 /* exp(x) for x <= 0 region and beyond: Cephes polynomial after Cody-Waite
