@@ -75,5 +75,19 @@ expect 2 "bench unknown dtype" -- "$TRIL" bench attention --seq 10 --heads 1 --h
 expect 2 "bench unknown target" -- "$TRIL" bench frobnicate
 expect 2 "bench nothing" -- "$TRIL" bench
 
+# the bundled default model: found with no --model from any directory
+expect 0 "default generate" -- bash -c "cd / && '$TRIL' generate --tokens 40 --seed 1 --temperature 0.8"
+[ "$(head -c 40 "$tmp/out" | wc -c)" -eq 40 ] && ok || bad "default model produced $(wc -c <"$tmp/out") bytes"
+expect 0 "default generate ids" -- "$TRIL" generate --tokens 10 --seed 1 --ids
+same "$(wc -w <"$tmp/out" | tr -d ' ')" "10" "10 ids from the default model"
+expect 0 "default info" -- "$TRIL" info
+contains "$tmp/out" "vocab_size=256" "default model is byte-level"
+expect 0 "default leakcheck" -- "$TRIL" leakcheck --trials 4 --seq 32
+same "$(cat "$tmp/out")" "max_abs_change=0" "the default model is causal"
+printf 'ROMEO:\nWhat light through yonder window breaks?\n' >"$tmp/romeo.txt"
+expect 0 "default eval" -- "$TRIL" eval --file "$tmp/romeo.txt"
+expect 1 "no default model where TRIL_DATA_DIR points nowhere and no others" -- \
+    env TRIL_DATA_DIR=/nonexistent "$TRIL" generate --model /nonexistent/model --tokens 1
+
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
