@@ -13,5 +13,5 @@ $SUDO apt-get update -q
 $SUDO apt-get install -y -q --no-install-recommends \
     build-essential cmake pkg-config libpng-dev libcmocka-dev libcjson-dev libpcre2-dev \
     libopenblas-openmp-dev \
-    clang libclang-rt-14-dev \
+    clang libclang-rt-14-dev libomp-dev \
     python3 python3-torch python3-numpy

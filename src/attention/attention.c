@@ -207,24 +207,30 @@ tril_status tril_attention_validate(const tril_attention_args *args)
     return validate_resolved(&a);
 }
 
+tril_status tril_attention_pick_kernel(const char *what, tril_attn_kernel *kernel)
+{
+    if ((unsigned)*kernel >= TRIL_ATTN_KERNEL_COUNT)
+        return TRIL_FAIL(TRIL_ERR_INVALID_ARG, "%s: unknown kernel %d", what, (int)*kernel);
+    if (!tril_attn_kernel_available(*kernel))
+        return TRIL_FAIL(TRIL_ERR_UNSUPPORTED, "%s: kernel '%s' is not available on this CPU", what,
+                         tril_attn_kernel_name(*kernel));
+    if (*kernel == TRIL_ATTN_AUTO || *kernel == TRIL_ATTN_TILED) {
+        switch (tril_cpu_best_isa()) {
+        case TRIL_ISA_AVX512: *kernel = TRIL_ATTN_TILED_AVX512; break;
+        case TRIL_ISA_AVX2: *kernel = TRIL_ATTN_TILED_AVX2; break;
+        default: *kernel = TRIL_ATTN_TILED_GENERIC; break;
+        }
+    }
+    return TRIL_OK;
+}
+
 tril_status tril_attention_forward(const tril_attention_args *args, tril_attn_kernel kernel)
 {
     tril_status st = tril_attention_validate(args);
     if (st != TRIL_OK) return st;
-    if ((unsigned)kernel >= TRIL_ATTN_KERNEL_COUNT)
-        return TRIL_FAIL(TRIL_ERR_INVALID_ARG, "attention: unknown kernel %d", (int)kernel);
-    if (!tril_attn_kernel_available(kernel))
-        return TRIL_FAIL(TRIL_ERR_UNSUPPORTED, "attention: kernel '%s' is not available on this CPU",
-                         tril_attn_kernel_name(kernel));
+    if ((st = tril_attention_pick_kernel("attention", &kernel)) != TRIL_OK) return st;
     tril_attention_args a = *args;
     tril_attention_resolve(&a);
-    if (kernel == TRIL_ATTN_AUTO || kernel == TRIL_ATTN_TILED) {
-        switch (tril_cpu_best_isa()) {
-        case TRIL_ISA_AVX512: kernel = TRIL_ATTN_TILED_AVX512; break;
-        case TRIL_ISA_AVX2: kernel = TRIL_ATTN_TILED_AVX2; break;
-        default: kernel = TRIL_ATTN_TILED_GENERIC; break;
-        }
-    }
     switch (kernel) {
     case TRIL_ATTN_REFERENCE: return tril_attention_reference(&a);
 #ifdef TRIL_HAVE_X86_KERNELS

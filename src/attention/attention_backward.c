@@ -21,22 +21,10 @@ tril_status tril_attention_backward(const tril_attention_args *args, const float
     if (!dout || !dq || !dk || !dv)
         return TRIL_FAIL(TRIL_ERR_INVALID_ARG,
                          "attention backward: dout, dq, dk and dv must not be NULL");
-    if ((unsigned)kernel >= TRIL_ATTN_KERNEL_COUNT)
-        return TRIL_FAIL(TRIL_ERR_INVALID_ARG, "attention backward: unknown kernel %d",
-                         (int)kernel);
-    if (!tril_attn_kernel_available(kernel))
-        return TRIL_FAIL(TRIL_ERR_UNSUPPORTED,
-                         "attention backward: kernel '%s' is not available on this CPU",
-                         tril_attn_kernel_name(kernel));
+    st = tril_attention_pick_kernel("attention backward", &kernel);
+    if (st != TRIL_OK) return st;
     tril_attention_args a = *args;
     tril_attention_resolve(&a);
-    if (kernel == TRIL_ATTN_AUTO || kernel == TRIL_ATTN_TILED) {
-        switch (tril_cpu_best_isa()) {
-        case TRIL_ISA_AVX512: kernel = TRIL_ATTN_TILED_AVX512; break;
-        case TRIL_ISA_AVX2: kernel = TRIL_ATTN_TILED_AVX2; break;
-        default: kernel = TRIL_ATTN_TILED_GENERIC; break;
-        }
-    }
     switch (kernel) {
     case TRIL_ATTN_REFERENCE: return tril_attention_backward_reference(&a, dout, dq, dk, dv);
 #ifdef TRIL_HAVE_X86_KERNELS

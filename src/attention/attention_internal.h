@@ -60,6 +60,10 @@ void tril_attention_resolve(tril_attention_args *a);
 
 tril_status tril_attention_reference(const tril_attention_args *a);
 
+/* Checks a kernel choice (known, available here) and turns AUTO/TILED into
+ * the best ISA's build. `what` names the caller in messages. */
+tril_status tril_attention_pick_kernel(const char *what, tril_attn_kernel *kernel);
+
 /* One build of src/attention/attention_tiled.c per instruction set. */
 tril_status tril_attention_tiled_generic(const tril_attention_args *a);
 tril_status tril_attention_tiled_avx2(const tril_attention_args *a);

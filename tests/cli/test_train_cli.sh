@@ -141,5 +141,15 @@ expect 2 "--init with a shape" -- "$TRIL" train --data "$D" --out "$tmp/e" --ini
 expect 0 "train --help" -- "$TRIL" train --help
 contains "$tmp/out" "--resume" "help lists --resume"
 
+# --- a real learning test ---------------------------------------------------------
+# 300 steps of a 2-layer byte model on tiny shakespeare must take the validation
+# loss from ln 256 = 5.55 nats/byte to below 2.7: under the 3.31 of the bytes'
+# unigram distribution, so the model has learned context, not just frequencies
+# (2.46 is typical).
+expect 0 "learning run" -- "$TRIL" train --data "$D" --out "$tmp/learn" --layers 2 --heads 4 --embd 64 \
+    --context 64 --seq 64 --batch 16 --steps 300 --lr 3e-3 --eval-every 100 --eval-batches 16 --seed 3
+val=$(tail -n 1 "$tmp/learn/log.csv" | cut -d, -f3)
+check "awk -v v='$val' 'BEGIN { exit !(v < 2.7) }'" "validation loss $val after 300 steps is not below 2.7"
+
 echo "train cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
