@@ -55,6 +55,22 @@ static int bench_model(const char *spec, tril_gpt2 **m)
     return CLI_OK;
 }
 
+/* Threads, then the model, then whether `positions` fit its context. */
+static int open_bench(const model_opts *o, const char *what, int64_t positions, tril_gpt2 **m)
+{
+    tril_set_num_threads((int)o->threads);
+    int rc = bench_model(o->model, m);
+    if (rc != CLI_OK) return rc;
+    if (positions > (*m)->cfg.n_positions) {
+        fprintf(stderr, "tril bench %s: %lld positions exceed the model's context (%lld)\n", what,
+                (long long)positions, (long long)(*m)->cfg.n_positions);
+        tril_gpt2_free(*m);
+        *m = NULL;
+        return CLI_USAGE;
+    }
+    return CLI_OK;
+}
+
 static void random_ids(int32_t *ids, int64_t n, int64_t vocab)
 {
     uint64_t x = 88172645463325252ull;
@@ -73,16 +89,9 @@ int cmd_bench_forward(int argc, char **argv)
         fprintf(stderr, "tril bench forward: --tokens N is required\n");
         return CLI_USAGE;
     }
-    tril_set_num_threads((int)o.threads);
     tril_gpt2 *m;
-    if ((rc = bench_model(o.model, &m)) != CLI_OK) return rc;
+    if ((rc = open_bench(&o, "forward", o.tokens, &m)) != CLI_OK) return rc;
     const tril_gpt2_config *c = &m->cfg;
-    if (o.tokens > c->n_positions) {
-        fprintf(stderr, "tril bench forward: --tokens %lld exceeds the context (%lld)\n",
-                (long long)o.tokens, (long long)c->n_positions);
-        tril_gpt2_free(m);
-        return CLI_USAGE;
-    }
     int32_t *ids = malloc((size_t)o.tokens * sizeof *ids);
     float *logits = malloc((size_t)(o.tokens * c->vocab_size) * sizeof *logits);
     tril_gpt2_state *s = NULL;
@@ -128,17 +137,10 @@ int cmd_bench_decode(int argc, char **argv)
         fprintf(stderr, "tril bench decode: --position P is required\n");
         return CLI_USAGE;
     }
-    tril_set_num_threads((int)o.threads);
-    tril_gpt2 *m;
-    if ((rc = bench_model(o.model, &m)) != CLI_OK) return rc;
-    const tril_gpt2_config *c = &m->cfg;
     const int64_t steps = o.repeats + 1;
-    if (o.position + steps > c->n_positions) {
-        fprintf(stderr, "tril bench decode: position %lld + %lld steps exceeds the context (%lld)\n",
-                (long long)o.position, (long long)steps, (long long)c->n_positions);
-        tril_gpt2_free(m);
-        return CLI_USAGE;
-    }
+    tril_gpt2 *m;
+    if ((rc = open_bench(&o, "decode", o.position + steps, &m)) != CLI_OK) return rc;
+    const tril_gpt2_config *c = &m->cfg;
     int32_t *ids = malloc((size_t)(o.position + steps) * sizeof *ids);
     float *logits = malloc((size_t)c->vocab_size * sizeof *logits);
     tril_gpt2_state *s = NULL;
@@ -177,7 +179,6 @@ done:
     return rc;
 }
 
-
 int cmd_bench_train(int argc, char **argv)
 {
     model_opts o = {NULL, -1, -1, -1, -1, 5, 0};
@@ -187,9 +188,8 @@ int cmd_bench_train(int argc, char **argv)
         fprintf(stderr, "tril bench train: --batch B and --seq T are required\n");
         return CLI_USAGE;
     }
-    tril_set_num_threads((int)o.threads);
     tril_gpt2 *m;
-    if ((rc = bench_model(o.model, &m)) != CLI_OK) return rc;
+    if ((rc = open_bench(&o, "train", o.seq, &m)) != CLI_OK) return rc;
     if (!m->arena) { /* a loaded F32 model is read-only in place: train a copy */
         tril_gpt2 *copy;
         tril_gpt2_load_opts opts = {1};
