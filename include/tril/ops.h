@@ -64,6 +64,7 @@ void tril_layernorm_backward(float *dx, float *dw, float *db, const float *dy, c
                              int64_t C);
 
 /* dx = dy * gelu'(x) (overwritten; dx may alias dy). */
+void tril_ref_gelu_backward(float *dx, const float *dy, const float *x, int64_t n);
 void tril_gelu_backward(float *dx, const float *dy, const float *x, int64_t n);
 
 /* Natural-log softmax cross-entropy of one row of logits [V] at `target`:

@@ -16,6 +16,13 @@ void tril_gemv_wx_generic(float *y, const float *w, const float *x, int64_t rows
 void tril_gemv_wx_avx2(float *y, const float *w, const float *x, int64_t rows, int64_t cols);
 void tril_gemv_wx_avx512(float *y, const float *w, const float *x, int64_t rows, int64_t cols);
 
+void tril_gelu_vec_generic(float *y, const float *x, int64_t n);
+void tril_gelu_vec_avx2(float *y, const float *x, int64_t n);
+void tril_gelu_vec_avx512(float *y, const float *x, int64_t n);
+void tril_gelu_backward_vec_generic(float *dx, const float *dy, const float *x, int64_t n);
+void tril_gelu_backward_vec_avx2(float *dx, const float *dy, const float *x, int64_t n);
+void tril_gelu_backward_vec_avx512(float *dx, const float *dy, const float *x, int64_t n);
+
 /* y += x w for one row x (decoding). OpenBLAS's sgemv reached only a third
  * of the memory bandwidth here; these stream w once with all threads. */
 static void gemv_xw(float *y, const float *x, const float *w, int64_t in, int64_t out)
@@ -87,11 +94,23 @@ void tril_layernorm(float *y, const float *x, const float *w, const float *b, in
 
 void tril_gelu(float *y, const float *x, int64_t n)
 {
-    const float k = 0.7978845608028654f; /* sqrt(2/pi) */
-#pragma omp parallel for schedule(static) if (n > 65536)
-    for (int64_t i = 0; i < n; i++) {
-        float v = x[i];
-        y[i] = 0.5f * v * (1.0f + tanhf(k * (v + 0.044715f * v * v * v)));
+    switch (tril_cpu_best_isa()) {
+#ifdef TRIL_HAVE_X86_KERNELS
+    case TRIL_ISA_AVX512: tril_gelu_vec_avx512(y, x, n); return;
+    case TRIL_ISA_AVX2: tril_gelu_vec_avx2(y, x, n); return;
+#endif
+    default: tril_gelu_vec_generic(y, x, n); return;
+    }
+}
+
+void tril_gelu_backward(float *dx, const float *dy, const float *x, int64_t n)
+{
+    switch (tril_cpu_best_isa()) {
+#ifdef TRIL_HAVE_X86_KERNELS
+    case TRIL_ISA_AVX512: tril_gelu_backward_vec_avx512(dx, dy, x, n); return;
+    case TRIL_ISA_AVX2: tril_gelu_backward_vec_avx2(dx, dy, x, n); return;
+#endif
+    default: tril_gelu_backward_vec_generic(dx, dy, x, n); return;
     }
 }
 

@@ -1,7 +1,7 @@
 /* Backward passes of the dense ops, for training. The matmul gradients go
- * through BLAS; tril_ref_matmul_backward is their scalar oracle. LayerNorm
- * and GELU backward are plain loops, checked against PyTorch autograd at the
- * model level (tests/test_train_grads.c) and by finite differences. */
+ * through BLAS (tril_ref_* are their scalar oracles); the fast GELU backward
+ * is in gelu_kernels.c. LayerNorm backward is a plain loop, checked against
+ * PyTorch autograd at the model level (tests/test_train_grads.c). */
 #include <math.h>
 #include <string.h>
 
@@ -120,14 +120,12 @@ void tril_layernorm_backward(float *dx, float *dw, float *db, const float *dy, c
     }
 }
 
-void tril_gelu_backward(float *dx, const float *dy, const float *x, int64_t n)
+void tril_ref_gelu_backward(float *dx, const float *dy, const float *x, int64_t n)
 {
-    const float k = 0.7978845608028654f; /* sqrt(2/pi) */
-#pragma omp parallel for schedule(static) if (n > 65536)
+    const double k = 0.7978845608028654; /* sqrt(2/pi) */
     for (int64_t i = 0; i < n; i++) {
-        float v = x[i], inner = k * (v + 0.044715f * v * v * v);
-        float th = tanhf(inner), sech2 = 1.0f - th * th;
-        float grad = 0.5f * (1.0f + th) + 0.5f * v * sech2 * k * (1.0f + 3.0f * 0.044715f * v * v);
-        dx[i] = dy[i] * grad;
+        double v = x[i], th = tanh(k * (v + 0.044715 * v * v * v));
+        double grad = 0.5 * (1.0 + th) + 0.5 * v * (1.0 - th * th) * k * (1.0 + 3.0 * 0.044715 * v * v);
+        dx[i] = (float)(dy[i] * grad);
     }
 }
