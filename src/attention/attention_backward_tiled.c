@@ -23,6 +23,7 @@
 
 #include "attention/attention_internal.h"
 #include "attention/simd.h"
+#include "attention/tile_util.h"
 
 #ifndef TRIL_ISA_SUFFIX
 #error "TRIL_ISA_SUFFIX must name the instruction set of this build"
@@ -65,7 +66,6 @@ typedef struct {
     row_info *rows; // [rows]
 } bwd_buffers;
 
-static void *alloc_floats(size_t n) { return aligned_alloc(64, ((n * 4 + 63) / 64) * 64); }
 
 static void buffers_free(bwd_buffers *t)
 {

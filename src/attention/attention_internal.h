@@ -68,6 +68,9 @@ tril_status tril_attention_pick_kernel(const char *what, tril_attn_kernel *kerne
 tril_status tril_attention_tiled_generic(const tril_attention_args *a);
 tril_status tril_attention_tiled_avx2(const tril_attention_args *a);
 tril_status tril_attention_tiled_avx512(const tril_attention_args *a);
+tril_status tril_attention_direct_generic(const tril_attention_args *a);
+tril_status tril_attention_direct_avx2(const tril_attention_args *a);
+tril_status tril_attention_direct_avx512(const tril_attention_args *a);
 void tril_attention_workspace_free_generic(void);
 void tril_attention_workspace_free_avx2(void);
 void tril_attention_workspace_free_avx512(void);

@@ -16,6 +16,7 @@
 
 #include "attention/attention_internal.h"
 #include "attention/simd.h"
+#include "attention/tile_util.h"
 
 #ifndef TRIL_ISA_SUFFIX
 #error "TRIL_ISA_SUFFIX must name the instruction set of this build"
@@ -46,7 +47,6 @@ typedef struct {
     attn_row_window *win; // [ROW_BLOCK]
 } tile_buffers;
 
-static void *alloc_floats(size_t n) { return aligned_alloc(64, ((n * 4 + 63) / 64) * 64); }
 
 static int buffers_alloc(tile_buffers *t, int64_t dp)
 {
@@ -70,18 +70,6 @@ static void buffers_free(tile_buffers *t)
     free(t->win);
 }
 
-/* Reads `n` elements of a view into fp32, zero-filling up to `padded`. */
-static void load_row(float *dst, const void *src, tril_dtype dtype, int64_t offset, int64_t n,
-                     int64_t padded, float mul)
-{
-    if (dtype == TRIL_F32) {
-        const float *p = (const float *)src + offset;
-        for (int64_t d = 0; d < n; d++) dst[d] = p[d] * mul;
-    } else {
-        for (int64_t d = 0; d < n; d++) dst[d] = tril_load_f32(src, dtype, (size_t)(offset + d)) * mul;
-    }
-    for (int64_t d = n; d < padded; d++) dst[d] = 0.0f;
-}
 
 /* s[r][c] = q[r] . kt[:, c] for QK_ROWS rows and KEY_TILE keys. */
 static void qk_tile(const float *q, int64_t dp, const float *kt, float *s)
@@ -332,95 +320,10 @@ static void run_unit(const tril_attention_args *a, const packed_kv *p, tile_buff
     }
 }
 
-/* Decoding (a few query rows against a long cache): packing K/V would cost
- * more than using them, since each key is read once per row. Each (batch,
- * head, row) reads its visible keys in place, VL at a time: VL scores, one
- * vector exp, then P.V. Same masks and conventions as the tiled path. */
-#define DIRECT_MAX_ROWS 4
-
-static void key_row(const tril_attention_args *a, const void *base, int64_t off, int64_t D,
-                    int64_t dp, float *buf, const float **row)
-{
-    if (a->dtype == TRIL_F32 && D == dp) {
-        *row = (const float *)base + off; /* in place */
-        return;
-    }
-    load_row(buf, base, a->dtype, off, D, dp, 1.0f);
-    *row = buf;
-}
-
-static void run_direct_row(const tril_attention_args *a, int64_t b, int64_t h, int64_t i,
-                           int64_t dp, float *scratch)
-{
-    const int64_t D = a->head_dim, H = a->heads;
-    float *q = scratch, *acc = q + dp, *kbuf = acc + dp, *vbuf = kbuf + dp, *sc = vbuf + dp;
-    const attn_row_window w = attn_row(a, b, i);
-    const int structural = a->mask == TRIL_MASK_STRUCTURAL || a->mask == TRIL_MASK_NONE;
-    const int64_t j_lo = structural ? w.lo : w.read_lo, j_hi = structural ? attn_max64(w.lo, w.hi) : w.read_hi;
-    load_row(q, a->q, a->dtype, b * a->q_batch_stride + i * a->q_row_stride + h * D, D, dp, a->scale);
-    for (int64_t d = 0; d < dp; d++) acc[d] = 0.0f;
-    float m = -INFINITY, l = 0.0f;
-    for (int64_t j0 = j_lo; j0 < j_hi; j0 += VL) {
-        const int64_t n = attn_min64(VL, j_hi - j0);
-        float tile_max = -INFINITY;
-        for (int64_t c = 0; c < n; c++) {
-            const int64_t j = j0 + c, off = b * a->kv_batch_stride + j * a->kv_row_stride + h * D;
-            const float *k;
-            key_row(a, a->k, off, D, dp, kbuf, &k);
-            vf dot = vbcast(0.0f);
-            for (int64_t d = 0; d < dp; d += VL) dot += vload(q + d) * vload(k + d);
-            float sj = vhsum(dot);
-            if (j < w.lo || j >= w.hi) sj = attn_masked_score(a, sj);
-            sc[c] = sj;
-            tile_max = sj > tile_max ? sj : tile_max;
-        }
-        for (int64_t c = n; c < VL; c++) sc[c] = -INFINITY;
-        const float m_new = tile_max > m ? tile_max : m;
-        if (m_new == -INFINITY) continue;
-        const float alpha = vexp(vbcast(m - m_new))[0];
-        vf pv = vexp(vload(sc) - vbcast(m_new));
-        l = l * alpha + vhsum(pv);
-        m = m_new;
-        vstore(sc, pv);
-        for (int64_t d = 0; d < dp; d += VL) vstore(acc + d, vload(acc + d) * vbcast(alpha));
-        for (int64_t c = 0; c < n; c++) {
-            const float *v;
-            key_row(a, a->v, b * a->kv_batch_stride + (j0 + c) * a->kv_row_stride + h * D, D, dp, vbuf, &v);
-            const vf pc = vbcast(sc[c]);
-            for (int64_t d = 0; d < dp; d += VL) vstore(acc + d, vload(acc + d) + pc * vload(v + d));
-        }
-    }
-    const int empty = w.hi <= w.lo || m == -INFINITY || !(l > 0.0f);
-    const float inv = empty ? 0.0f : 1.0f / l;
-    const int64_t o_off = b * a->out_batch_stride + i * a->out_row_stride + h * D;
-    for (int64_t d = 0; d < D; d++)
-        tril_store_f32(a->out, a->dtype, (size_t)(o_off + d), empty ? 0.0f : acc[d] * inv);
-    if (a->lse) a->lse[(b * H + h) * a->q_len + i] = empty ? -INFINITY : m + logf(l);
-}
-
-static tril_status run_direct(const tril_attention_args *a, int64_t dp)
-{
-    const int64_t units = a->batch * a->heads * a->q_len;
-    int failed = 0;
-#pragma omp parallel reduction(| : failed)
-    {
-        float *scratch = alloc_floats((size_t)(4 * dp + VL));
-        if (!scratch) failed = 1;
-#pragma omp for schedule(static)
-        for (int64_t u = 0; u < units; u++) {
-            if (!scratch) continue;
-            const int64_t i = u % a->q_len, bh = u / a->q_len;
-            run_direct_row(a, bh / a->heads, bh % a->heads, i, dp, scratch);
-        }
-        free(scratch);
-    }
-    return failed ? TRIL_FAIL(TRIL_ERR_NOMEM, "attention: out of memory") : TRIL_OK;
-}
-
 tril_status KERNEL_ENTRY(const tril_attention_args *a)
 {
     const int64_t dp = (a->head_dim + VL - 1) / VL * VL;
-    if (a->q_len <= DIRECT_MAX_ROWS) return run_direct(a, dp);
+    if (a->q_len <= TRIL_DIRECT_MAX_ROWS) return CAT(tril_attention_direct_, TRIL_ISA_SUFFIX)(a);
     const int64_t bh_count = a->batch * a->heads;
     const int64_t blocks = (a->q_len + ROW_BLOCK - 1) / ROW_BLOCK;
     packed_kv p;
