@@ -19,6 +19,8 @@ uint64_t tril_rng_next(tril_rng *rng);
 uint64_t tril_rng_below(tril_rng *rng, uint64_t n);
 /* Uniform double in [0, 1) with 53 random bits. */
 double tril_rng_uniform(tril_rng *rng);
+/* Standard normal (Box-Muller). */
+double tril_rng_normal(tril_rng *rng);
 
 #ifdef __cplusplus
 }

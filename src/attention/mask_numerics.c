@@ -6,6 +6,7 @@
  * fused kernel (which never materialises P) can be measured exactly like the
  * textbook one. D = 16 keeps sqrt(D) = 4 a power of two: scores are exact. */
 #include "tril/mask_numerics.h"
+#include "tril/rng.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -30,23 +31,6 @@ const char *tril_numerics_method_name(tril_numerics_method method)
     return NULL;
 }
 
-/* splitmix64 and Box-Muller: reproducible scores from the seed. */
-static uint64_t next_u64(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-static double uniform01(uint64_t *state) { return ((next_u64(state) >> 11) + 0.5) * 0x1.0p-53; }
-
-static double normal(uint64_t *state)
-{
-    double u = uniform01(state), v = uniform01(state);
-    return sqrt(-2.0 * log(u)) * cos(6.283185307179586 * v);
-}
-
 typedef struct {
     int64_t q_len, kv_len, key_start; /* left padding: keys < key_start are pads */
     float scores[20 * KEYS];          /* [Tq, Tk], Tq <= 20 */
@@ -59,17 +43,18 @@ static int visible(const scenario_problem *p, int64_t i, int64_t j)
 
 static void build_scenario(tril_scenario scenario, uint64_t seed, scenario_problem *p)
 {
-    uint64_t rng = seed * 0x2545f4914f6cdd1dull + (uint64_t)scenario;
+    tril_rng rng;
+    tril_rng_seed(&rng, seed * 0x2545f4914f6cdd1dull + (uint64_t)scenario);
     p->q_len = scenario == TRIL_SCENARIO_Q_LONGER_THAN_K ? 20 : KEYS;
     p->kv_len = KEYS;
     p->key_start = scenario == TRIL_SCENARIO_FULLY_MASKED_ROW ? 4 : 0;
     for (int64_t i = 0; i < p->q_len; i++) {
         for (int64_t j = 0; j < p->kv_len; j++) {
-            double s = 2.0 * normal(&rng);
+            double s = 2.0 * tril_rng_normal(&rng);
             /* Real scores below -1e4 on the visible keys, ordinary ones on
              * the future: a fill of -1e4 then ranks the future higher. */
             if (scenario == TRIL_SCENARIO_SCORES_BELOW_1E4 && visible(p, i, j))
-                s = -15000.0 - 15000.0 * uniform01(&rng);
+                s = -15000.0 - 15000.0 * tril_rng_uniform(&rng);
             p->scores[i * KEYS + j] = (float)s;
         }
     }

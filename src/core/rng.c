@@ -5,6 +5,8 @@
  * data order exactly. */
 #include "tril/rng.h"
 
+#include <math.h>
+
 static uint64_t splitmix64(uint64_t *x)
 {
     uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
@@ -50,3 +52,9 @@ uint64_t tril_rng_below(tril_rng *rng, uint64_t n)
 }
 
 double tril_rng_uniform(tril_rng *rng) { return (double)(tril_rng_next(rng) >> 11) * 0x1.0p-53; }
+
+double tril_rng_normal(tril_rng *rng)
+{
+    double u = 1.0 - tril_rng_uniform(rng), v = tril_rng_uniform(rng); /* u in (0, 1] */
+    return sqrt(-2.0 * log(u)) * cos(6.283185307179586 * v);
+}

@@ -5,6 +5,8 @@
 
 #include "tril/gpt2.h"
 
+/* A generator of its own, not tril_rng: it made the bundled default model,
+ * and scripts/train_default_model.sh must keep reproducing that model. */
 static uint64_t splitmix(uint64_t *s)
 {
     uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
