@@ -176,6 +176,59 @@ static void test_bad_ids(void **state)
     tril_gpt2_free(m);
 }
 
+/* bf16 weights: decoding through the bf16 GEMVs gives the logits of the
+ * bf16-rounded model (recomputed through the fp32 GEMM on the same rounded
+ * values), and the accuracy cost against fp32 is small and measured. */
+static void test_bf16_weights(void **state)
+{
+    (void)state;
+    char dir[2048];
+    snprintf(dir, sizeof dir, "%s/small_f32", cases_dir());
+    tril_gpt2 *m32, *m16;
+    tril_gpt2_load_opts o32 = {0, TRIL_F32}, o16 = {0, TRIL_BF16};
+    assert_int_equal(tril_gpt2_load(dir, &o32, &m32), TRIL_OK);
+    assert_int_equal(tril_gpt2_load(dir, &o16, &m16), TRIL_OK);
+    assert_non_null(m16->wte16);
+    const int64_t V = m16->cfg.vocab_size, T = 20;
+    int32_t ids[20];
+    for (int64_t t = 0; t < T; t++) ids[t] = (int32_t)((t * 7919 + 13) % V);
+    float *cached = malloc((size_t)V * 4), *full = malloc((size_t)V * 4);
+    tril_gpt2_state *inc, *re;
+    assert_int_equal(tril_gpt2_state_create(m16, T, T, &inc), TRIL_OK);
+    assert_int_equal(tril_gpt2_state_create(m16, T, T, &re), TRIL_OK);
+    assert_int_equal(tril_gpt2_forward(m16, inc, ids, 1, cached, NULL), TRIL_OK);
+    double worst = 0.0;
+    for (int64_t t = 1; t <= T; t++) {
+        tril_gpt2_state_reset(re);
+        assert_int_equal(tril_gpt2_forward(m16, re, ids, t, full, NULL), TRIL_OK);
+        worst = fmax(worst, max_diff(cached, full, V));
+        if (t < T) assert_int_equal(tril_gpt2_forward(m16, inc, ids + t, 1, cached, NULL), TRIL_OK);
+    }
+    printf("  bf16 decode vs bf16 recompute: max abs diff %.3g\n", worst);
+    assert_true(worst <= TOL);
+    /* the cost of rounding the weights, on the eval ids of the reference */
+    int32_t *eval_ids = NULL;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/small_f32/ref/eval_ids.txt", cases_dir());
+    long n = read_ids(path, &eval_ids);
+    assert_true(n > 2);
+    double n32, n16;
+    int64_t c32, c16;
+    assert_int_equal(tril_gpt2_eval(m32, eval_ids, n, 32, &n32, &c32), TRIL_OK);
+    assert_int_equal(tril_gpt2_eval(m16, eval_ids, n, 32, &n16, &c16), TRIL_OK);
+    double rel = fabs(n16 / c16 - n32 / c32) / (n32 / c32);
+    printf("  eval loss fp32 %.6f, bf16 %.6f: relative difference %.2e\n", n32 / c32, n16 / c16, rel);
+    assert_int_equal(c16, c32);
+    assert_true(rel <= 1e-3);
+    free(eval_ids);
+    tril_gpt2_state_free(inc);
+    tril_gpt2_state_free(re);
+    free(cached);
+    free(full);
+    tril_gpt2_free(m32);
+    tril_gpt2_free(m16);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -183,6 +236,7 @@ int main(void)
         cmocka_unit_test(test_generate_equals_recompute),
         cmocka_unit_test(test_generate_context_full),
         cmocka_unit_test(test_bad_ids),
+        cmocka_unit_test(test_bf16_weights),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -96,7 +96,7 @@ static void test_valid_tiny_model_round_trip(void **state)
     assert_null(m->arena); /* F32: used in place from the mapping */
     assert_true(m->wte[5] == (float)((5 * 37) % 101) / 101.0f - 0.5f);
     tril_gpt2_free(m);
-    tril_gpt2_load_opts opts = {1};
+    tril_gpt2_load_opts opts = {1, TRIL_F32};
     assert_int_equal(tril_gpt2_load(dir, &opts, &m), TRIL_OK);
     assert_non_null(m->arena); /* training wants its own writable copy */
     tril_gpt2_free(m);

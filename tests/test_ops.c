@@ -10,6 +10,7 @@
 #include <stdlib.h>
 
 #include "test_util.h"
+#include "tril/dtype.h"
 #include "tril/ops.h"
 
 static float *randn(test_rng *r, int64_t n, float scale)
@@ -110,6 +111,32 @@ static void test_gelu_vector_paths(void **state)
     free(x); free(dy); free(y); free(ref);
 }
 
+/* bf16-weight matrix-vector products against the fp32 oracle on the same
+ * (exactly widened) weights: odd sizes leave row and column tails. */
+static void test_bf16_matvec(void **state)
+{
+    (void)state;
+    test_rng r = {5};
+    const int64_t shapes[][2] = {{64, 192}, {77, 131}, {768, 2304}, {13, 5}};
+    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
+        const int64_t in = shapes[k][0], out = shapes[k][1];
+        float *x = randn(&r, in, 1.0f), *w = randn(&r, in * out, 0.05f), *b = randn(&r, out, 0.1f);
+        uint16_t *w16 = malloc((size_t)(in * out) * 2);
+        tril_convert_from_f32(w16, TRIL_BF16, w, (size_t)(in * out));
+        tril_convert_to_f32(w, w16, TRIL_BF16, (size_t)(in * out)); /* the values bf16 holds */
+        float *y = malloc((size_t)out * 4), *ref = malloc((size_t)out * 4);
+        tril_matvec_bf16(y, x, w16, b, in, out);
+        tril_ref_matmul(ref, x, w, b, 1, in, out);
+        assert_true(rel_err(y, ref, out) <= 1e-5);
+        /* the head: logits[rows = out] = w16[out, in] x (w read as [out, in]) */
+        float *xh = randn(&r, in, 1.0f);
+        tril_lm_head_bf16(y, xh, w16, in, out);
+        tril_ref_lm_head(ref, xh, w, 1, in, out);
+        assert_true(rel_err(y, ref, out) <= 1e-5);
+        free(x); free(w); free(b); free(w16); free(y); free(ref); free(xh);
+    }
+}
+
 static void test_embed_and_loss(void **state)
 {
     (void)state;
@@ -129,6 +156,7 @@ int main(void)
         cmocka_unit_test(test_lm_head),
         cmocka_unit_test(test_layernorm_gelu),
         cmocka_unit_test(test_gelu_vector_paths),
+        cmocka_unit_test(test_bf16_matvec),
         cmocka_unit_test(test_embed_and_loss),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

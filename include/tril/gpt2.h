@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tril/dtype.h"
 #include "tril/error.h"
 
 #ifdef __cplusplus
@@ -55,6 +56,8 @@ typedef struct {
     const float *ln2_w, *ln2_b;     // [C], [C]
     const float *fc_w, *fc_b;       // [C, 4C], [4C]
     const float *fcproj_w, *fcproj_b; // [4C, C], [C]
+    /* bf16 copies of the four matrices (NULL unless loaded as bf16) */
+    const uint16_t *attn_w16, *proj_w16, *fc_w16, *fcproj_w16;
 } tril_gpt2_layer;
 
 typedef struct tril_gpt2 tril_gpt2;
@@ -71,6 +74,8 @@ struct tril_gpt2 {
     tril_gpt2_layer *layers;       // [n_layer]
     const float *lnf_w, *lnf_b;    // [C], [C]
     char stored_dtype[8];          /* dtype in the file: "F32", "F16", "BF16" */
+    const uint16_t *wte16;         // [V, C] bf16 copy of wte, or NULL
+    uint16_t *bf16_arena;          /* owns the bf16 copies */
     void *file;                    /* the safetensors mapping (tril_safetensors *) */
 };
 
@@ -80,6 +85,10 @@ tril_status tril_gpt2_param_table(const tril_gpt2_config *cfg, tril_param_info *
 
 typedef struct {
     int copy_to_arena; /* 1: always copy into an owned, writable arena (training) */
+    /* TRIL_BF16: round every weight to bf16 (the model then *is* the bf16
+     * model everywhere) and keep the large matrices also as bf16, which
+     * one-token decoding streams at half the bytes. Inference only. */
+    tril_dtype weight_dtype;
 } tril_gpt2_load_opts;
 
 /* Loads a Hugging Face GPT-2 folder: config.json + model.safetensors.
@@ -91,6 +100,10 @@ tril_status tril_gpt2_load(const char *dir, const tril_gpt2_load_opts *opts, tri
 /* A model with an owned zeroed arena for a config (training from scratch). */
 tril_status tril_gpt2_create(const tril_gpt2_config *cfg, tril_gpt2 **out);
 void tril_gpt2_free(tril_gpt2 *model);
+/* Turns a model with an owned arena into the bf16 model (what loading with
+ * weight_dtype = TRIL_BF16 does): weights rounded to bf16, matrices also
+ * kept as bf16 for decoding. Not for training. */
+tril_status tril_gpt2_use_bf16(tril_gpt2 *model);
 /* GPT-2 initialisation of an owned arena: N(0, 0.02) matrices and
  * embeddings, N(0, 0.02/sqrt(2L)) residual projections, zero biases, unit
  * LayerNorm weights. Deterministic in the seed. */

@@ -17,6 +17,12 @@ void tril_ref_matmul(float *y, const float *x, const float *w, const float *b, i
 void tril_matmul(float *y, const float *x, const float *w, const float *b, int64_t T, int64_t in,
                  int64_t out);
 
+/* One row with bf16 weights (decoding): y[out] = x[in] @ w[in, out] + b,
+ * and logits[V] = wte[V, C] x. Weights widen exactly to fp32. */
+void tril_matvec_bf16(float *y, const float *x, const uint16_t *w, const float *b, int64_t in,
+                      int64_t out);
+void tril_lm_head_bf16(float *logits, const float *x, const uint16_t *wte, int64_t C, int64_t V);
+
 /* logits[T, V] = x[T, C] @ wte[V, C]^T (the tied LM head). */
 void tril_ref_lm_head(float *logits, const float *x, const float *wte, int64_t T, int64_t C,
                       int64_t V);

@@ -67,6 +67,11 @@ int cli_lib_error(const char *cmd, const char *what);
  * tok is not NULL, its tokenizer. Prints the error and returns non-zero on
  * failure. */
 int cli_load_model(const char *cmd, const char *model_arg, tril_gpt2 **model, tril_tokenizer **tok);
+/* The same with the weights as fp32 or bf16 (--dtype). */
+int cli_load_model_as(const char *cmd, const char *model_arg, tril_dtype dtype, tril_gpt2 **model,
+                      tril_tokenizer **tok);
+/* Parses --dtype: fp32 or bf16 (prints the error and returns CLI_USAGE). */
+int cli_parse_weight_dtype(const char *cmd, const char *text, tril_dtype *out);
 /* The tokenizer in a model folder: vocab.json + merges.txt or tokenizer.json,
  * or bytes for a 256-token model without tokenizer files. */
 int cli_load_tokenizer(const char *cmd, const char *dir, int64_t model_vocab, tril_tokenizer **tok);

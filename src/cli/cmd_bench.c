@@ -26,6 +26,7 @@ void cmd_bench_help(void)
            "decode: fills the KV cache to position P, then times one-token steps;\n"
            "  prints ms_per_token and the weight-read bandwidth against the measured\n"
            "  streaming limit (limit_gbps).\n"
+           "forward/decode take --dtype fp32|bf16 (bf16 weights: half the bytes).\n"
            "train: one optimizer step (forward, backward, AdamW) on B x T random tokens;\n"
            "  prints ms_per_step, tokens/s and GFLOP/s (6 x params x B x T + attention)\n"
            "  against limit_gflops.\n\n"

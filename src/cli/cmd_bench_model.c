@@ -15,6 +15,7 @@
 typedef struct {
     const char *model;
     int64_t tokens, position, batch, seq, repeats, threads;
+    tril_dtype dtype;
 } model_opts;
 
 static int parse_model_opts(int argc, char **argv, model_opts *o)
@@ -28,9 +29,11 @@ static int parse_model_opts(int argc, char **argv, model_opts *o)
         else if (strcmp(arg, "--position") == 0) target = &o->position;
         else if (strcmp(arg, "--repeats") == 0) target = &o->repeats;
         else if (strcmp(arg, "--threads") == 0) target = &o->threads;
-        else if (strcmp(arg, "--model") != 0) return cli_unknown(CMD, arg);
+        else if (strcmp(arg, "--model") != 0 && strcmp(arg, "--dtype") != 0) return cli_unknown(CMD, arg);
         if (!(val = cli_value(CMD, argc, argv, &i))) return CLI_USAGE;
-        if (!target) o->model = val;
+        if (!target && !strcmp(arg, "--dtype")) {
+            if (cli_parse_weight_dtype(CMD, val, &o->dtype)) return CLI_USAGE;
+        } else if (!target) o->model = val;
         else if (cli_parse_i64(CMD, arg, val, target == &o->position ? 0 : 1,
                                target == &o->repeats ? 1000 : 1 << 20, target))
             return CLI_USAGE;
@@ -43,15 +46,17 @@ static int parse_model_opts(int argc, char **argv, model_opts *o)
 }
 
 /* A model folder, or random weights for a named config. */
-static int bench_model(const char *spec, tril_gpt2 **m)
+static int bench_model(const char *spec, tril_dtype dtype, tril_gpt2 **m)
 {
     tril_gpt2_config cfg;
     if (tril_gpt2_config_by_name(spec, &cfg) == 0) {
-        if (tril_gpt2_create(&cfg, m) != TRIL_OK || tril_gpt2_init_random(*m, 1) != TRIL_OK)
+        if (tril_gpt2_create(&cfg, m) != TRIL_OK || tril_gpt2_init_random(*m, 1) != TRIL_OK ||
+            (dtype == TRIL_BF16 && tril_gpt2_use_bf16(*m) != TRIL_OK))
             return cli_lib_error(CMD, "cannot create the model");
         return CLI_OK;
     }
-    if (tril_gpt2_load(spec, NULL, m) != TRIL_OK) return cli_lib_error(CMD, "cannot load the model");
+    tril_gpt2_load_opts opts = {0, dtype};
+    if (tril_gpt2_load(spec, &opts, m) != TRIL_OK) return cli_lib_error(CMD, "cannot load the model");
     return CLI_OK;
 }
 
@@ -59,7 +64,7 @@ static int bench_model(const char *spec, tril_gpt2 **m)
 static int open_bench(const model_opts *o, const char *what, int64_t positions, tril_gpt2 **m)
 {
     tril_set_num_threads((int)o->threads);
-    int rc = bench_model(o->model, m);
+    int rc = bench_model(o->model, o->dtype, m);
     if (rc != CLI_OK) return rc;
     if (positions > (*m)->cfg.n_positions) {
         fprintf(stderr, "tril bench %s: %lld positions exceed the model's context (%lld)\n", what,
@@ -82,7 +87,7 @@ static void random_ids(int32_t *ids, int64_t n, int64_t vocab)
 
 int cmd_bench_forward(int argc, char **argv)
 {
-    model_opts o = {NULL, -1, -1, -1, -1, 3, 0};
+    model_opts o = {NULL, -1, -1, -1, -1, 3, 0, TRIL_F32};
     int rc = parse_model_opts(argc, argv, &o);
     if (rc != CLI_OK) return rc;
     if (o.tokens < 1) {
@@ -130,7 +135,7 @@ done:
 
 int cmd_bench_decode(int argc, char **argv)
 {
-    model_opts o = {NULL, -1, -1, -1, -1, 20, 0};
+    model_opts o = {NULL, -1, -1, -1, -1, 20, 0, TRIL_F32};
     int rc = parse_model_opts(argc, argv, &o);
     if (rc != CLI_OK) return rc;
     if (o.position < 0) {
@@ -164,12 +169,14 @@ int cmd_bench_decode(int argc, char **argv)
         times[r] = tril_now() - t0;
     }
     double ms = tril_median(times + 1, (int)o.repeats) * 1e3;
-    double bytes = (double)tril_gpt2_num_params(c) * 4.0; /* every weight read once per token */
+    /* every weight read once per token: 2 bytes each for bf16 */
+    double bytes = (double)tril_gpt2_num_params(c) * (m->bf16_arena ? 2.0 : 4.0);
     double rss_mb = tril_peak_rss_bytes() / 1048576.0; /* the probe allocates 256 MiB */
     double limit = tril_cpu_stream_gbps(0.5);
-    printf("bench=decode model=%s position=%lld threads=%d ms_per_token=%.2f gbps=%.1f "
+    printf("bench=decode model=%s dtype=%s position=%lld threads=%d ms_per_token=%.2f gbps=%.1f "
            "limit_gbps=%.1f of_limit=%.3f peak_rss_mb=%.1f\n",
-           o.model, (long long)o.position, tril_get_num_threads(), ms, bytes / ms * 1e-6, limit,
+           o.model, m->bf16_arena ? "bf16" : "fp32", (long long)o.position, tril_get_num_threads(), ms,
+           bytes / ms * 1e-6, limit,
            bytes / ms * 1e-6 / limit, rss_mb);
 done:
     tril_gpt2_state_free(s);
@@ -181,7 +188,7 @@ done:
 
 int cmd_bench_train(int argc, char **argv)
 {
-    model_opts o = {NULL, -1, -1, -1, -1, 5, 0};
+    model_opts o = {NULL, -1, -1, -1, -1, 5, 0, TRIL_F32};
     int rc = parse_model_opts(argc, argv, &o);
     if (rc != CLI_OK) return rc;
     if (o.batch < 1 || o.seq < 1) {
@@ -190,9 +197,14 @@ int cmd_bench_train(int argc, char **argv)
     }
     tril_gpt2 *m;
     if ((rc = open_bench(&o, "train", o.seq, &m)) != CLI_OK) return rc;
+    if (m->bf16_arena) {
+        tril_gpt2_free(m);
+        fprintf(stderr, "tril bench train: training runs in fp32 (no --dtype bf16)\n");
+        return CLI_USAGE;
+    }
     if (!m->arena) { /* a loaded F32 model is read-only in place: train a copy */
         tril_gpt2 *copy;
-        tril_gpt2_load_opts opts = {1};
+        tril_gpt2_load_opts opts = {1, TRIL_F32};
         tril_gpt2_free(m);
         if (tril_gpt2_load(o.model, &opts, &copy) != TRIL_OK) return cli_lib_error(CMD, "cannot load");
         m = copy;

@@ -19,20 +19,24 @@ void cmd_eval_help(void)
            "window predicts its tokens 2..end from the ones before it in the window.\n\n"
            "  --model DIR    model folder (default: the bundled model)\n"
            "  --file F       the text to score\n"
-           "  --context N    window length, 2..n_positions (default n_positions)\n");
+           "  --context N    window length, 2..n_positions (default n_positions)\n"
+           "  --dtype D      weights fp32 (default) or bf16 (rounded: measures the cost)\n");
 }
 
 int cmd_eval(int argc, char **argv)
 {
     const char *model_dir = NULL, *file = NULL, *val;
     int64_t context = 0;
+    tril_dtype dtype = TRIL_F32;
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
-        if (strcmp(arg, "--model") && strcmp(arg, "--file") && strcmp(arg, "--context"))
+        if (strcmp(arg, "--model") && strcmp(arg, "--file") && strcmp(arg, "--context") &&
+            strcmp(arg, "--dtype"))
             return cli_unknown(CMD, arg);
         if (!(val = cli_value(CMD, argc, argv, &i))) return CLI_USAGE;
         if (!strcmp(arg, "--model")) model_dir = val;
         else if (!strcmp(arg, "--file")) file = val;
+        else if (!strcmp(arg, "--dtype")) { if (cli_parse_weight_dtype(CMD, val, &dtype)) return CLI_USAGE; }
         else if (cli_parse_i64(CMD, arg, val, 2, INT32_MAX, &context)) return CLI_USAGE;
     }
     if (!file) {
@@ -47,7 +51,7 @@ int cmd_eval(int argc, char **argv)
     tril_tokenizer *tok = NULL;
     int32_t *ids = NULL;
     size_t n = 0;
-    if ((rc = cli_load_model(CMD, model_dir, &model, &tok)) != CLI_OK) goto done;
+    if ((rc = cli_load_model_as(CMD, model_dir, dtype, &model, &tok)) != CLI_OK) goto done;
     if (context == 0) context = model->cfg.n_positions;
     if (context > model->cfg.n_positions) {
         fprintf(stderr, "tril eval: --context %lld is longer than the model's context (%lld)\n",

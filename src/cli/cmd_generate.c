@@ -24,7 +24,9 @@ void cmd_generate_help(void)
            "  --top-k K          sample from the K most likely tokens; 0 = off (default 40)\n"
            "  --top-p P          nucleus sampling mass in (0, 1]; 1 = off (default 1)\n"
            "  --seed S           random seed (default: from the clock)\n"
-           "  --ids              print only the generated token ids, space-separated\n\n"
+           "  --ids              print only the generated token ids, space-separated\n"
+           "  --dtype fp32|bf16  weights: bf16 rounds them and halves what each\n"
+           "                     decoding step reads (default fp32)\n\n"
            "Generation stops at <|endoftext|>, after N tokens, or when the context\n"
            "(n_positions) is full; the last two are reported on stderr.\n");
 }
@@ -57,6 +59,7 @@ int cmd_generate(int argc, char **argv)
     int64_t tokens = 200, top_k = 40, seed = -1;
     double temperature = 1.0, top_p = 1.0;
     int ids_only = 0;
+    tril_dtype dtype = TRIL_F32;
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
         if (strcmp(arg, "--ids") == 0) {
@@ -65,11 +68,12 @@ int cmd_generate(int argc, char **argv)
         }
         if (strcmp(arg, "--model") && strcmp(arg, "--prompt") && strcmp(arg, "--tokens") &&
             strcmp(arg, "--temperature") && strcmp(arg, "--top-k") && strcmp(arg, "--top-p") &&
-            strcmp(arg, "--seed"))
+            strcmp(arg, "--seed") && strcmp(arg, "--dtype"))
             return cli_unknown(CMD, arg);
         if (!(val = cli_value(CMD, argc, argv, &i))) return CLI_USAGE;
         if (!strcmp(arg, "--model")) model_dir = val;
         else if (!strcmp(arg, "--prompt")) prompt = val;
+        else if (!strcmp(arg, "--dtype")) { if (cli_parse_weight_dtype(CMD, val, &dtype)) return CLI_USAGE; }
         else if (!strcmp(arg, "--tokens")) { if (cli_parse_i64(CMD, arg, val, 0, INT32_MAX, &tokens)) return CLI_USAGE; }
         else if (!strcmp(arg, "--top-k")) { if (cli_parse_i64(CMD, arg, val, 0, INT32_MAX, &top_k)) return CLI_USAGE; }
         else if (!strcmp(arg, "--seed")) { if (cli_parse_i64(CMD, arg, val, 0, INT64_MAX, &seed)) return CLI_USAGE; }
@@ -89,7 +93,7 @@ int cmd_generate(int argc, char **argv)
     }
     tril_gpt2 *model;
     tril_tokenizer *tok;
-    int rc = cli_load_model(CMD, model_dir, &model, &tok);
+    int rc = cli_load_model_as(CMD, model_dir, dtype, &model, &tok);
     if (rc != CLI_OK) return rc;
     int32_t *ids = NULL;
     size_t n = 0;

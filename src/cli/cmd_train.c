@@ -203,7 +203,7 @@ static int new_run(const opts *o, train_run *r, tril_tokenizer **tok, char *tok_
     tril_train_args *a = &r->state.args;
     const char *tname = o->given[O_TOKENIZER] ? o->s[O_TOKENIZER] : "bytes";
     if (o->given[O_INIT]) {
-        tril_gpt2_load_opts lo = {1};
+        tril_gpt2_load_opts lo = {1, TRIL_F32};
         if (tril_gpt2_load(o->s[O_INIT], &lo, &r->model) != TRIL_OK)
             return cli_lib_error(CMD, "cannot load the --init model");
         int rc = cli_load_tokenizer(CMD, o->s[O_INIT], r->model->cfg.vocab_size, tok);

@@ -41,12 +41,28 @@ int cli_load_tokenizer(const char *cmd, const char *dir, int64_t model_vocab, tr
 
 int cli_load_model(const char *cmd, const char *model_arg, tril_gpt2 **model, tril_tokenizer **tok)
 {
+    return cli_load_model_as(cmd, model_arg, TRIL_F32, model, tok);
+}
+
+int cli_parse_weight_dtype(const char *cmd, const char *text, tril_dtype *out)
+{
+    if (tril_dtype_parse(text, out) != 0 || *out == TRIL_F16) {
+        fprintf(stderr, "tril %s: --dtype expects fp32 or bf16, got '%s'\n", cmd, text);
+        return CLI_USAGE;
+    }
+    return CLI_OK;
+}
+
+int cli_load_model_as(const char *cmd, const char *model_arg, tril_dtype dtype, tril_gpt2 **model,
+                      tril_tokenizer **tok)
+{
     char dir[PATH_MAX];
     *model = NULL;
     if (tok) *tok = NULL;
     if (tril_gpt2_resolve_dir(model_arg, dir, sizeof dir) != TRIL_OK)
         return cli_lib_error(cmd, "no model");
-    if (tril_gpt2_load(dir, NULL, model) != TRIL_OK) return cli_lib_error(cmd, "cannot load the model");
+    tril_gpt2_load_opts opts = {0, dtype};
+    if (tril_gpt2_load(dir, &opts, model) != TRIL_OK) return cli_lib_error(cmd, "cannot load the model");
     if (tok) {
         int rc = cli_load_tokenizer(cmd, dir, (*model)->cfg.vocab_size, tok);
         if (rc != CLI_OK) {

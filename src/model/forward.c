@@ -120,6 +120,14 @@ static tril_status attend(const tril_gpt2 *m, tril_gpt2_state *s, int64_t l, int
     return tril_attention_forward(&a, TRIL_ATTN_AUTO);
 }
 
+/* y = x w + b through the bf16 copy when decoding one token with one. */
+static void layer_matmul(float *y, const float *x, const float *w, const uint16_t *w16,
+                         const float *b, int64_t n, int64_t in, int64_t out)
+{
+    if (n == 1 && w16) tril_matvec_bf16(y, x, w16, b, in, out);
+    else tril_matmul(y, x, w, b, n, in, out);
+}
+
 /* Runs the blocks [0, layers) over the n new tokens in s->x. */
 static tril_status run_blocks(const tril_gpt2 *m, tril_gpt2_state *s, int64_t n, int64_t layers)
 {
@@ -128,15 +136,15 @@ static tril_status run_blocks(const tril_gpt2 *m, tril_gpt2_state *s, int64_t n,
     for (int64_t l = 0; l < layers; l++) {
         const tril_gpt2_layer *L = &m->layers[l];
         tril_layernorm(s->ln, s->x, L->ln1_w, L->ln1_b, n, C, eps);
-        tril_matmul(s->qkv, s->ln, L->attn_w, L->attn_b, n, C, 3 * C);
+        layer_matmul(s->qkv, s->ln, L->attn_w, L->attn_w16, L->attn_b, n, C, 3 * C);
         tril_status st = attend(m, s, l, n);
         if (st != TRIL_OK) return st;
-        tril_matmul(s->proj, s->att, L->proj_w, L->proj_b, n, C, C);
+        layer_matmul(s->proj, s->att, L->proj_w, L->proj_w16, L->proj_b, n, C, C);
         tril_add_inplace(s->x, s->proj, n * C);
         tril_layernorm(s->ln, s->x, L->ln2_w, L->ln2_b, n, C, eps);
-        tril_matmul(s->fc, s->ln, L->fc_w, L->fc_b, n, C, 4 * C);
+        layer_matmul(s->fc, s->ln, L->fc_w, L->fc_w16, L->fc_b, n, C, 4 * C);
         tril_gelu(s->fc, s->fc, n * 4 * C);
-        tril_matmul(s->proj, s->fc, L->fcproj_w, L->fcproj_b, n, 4 * C, C);
+        layer_matmul(s->proj, s->fc, L->fcproj_w, L->fcproj_w16, L->fcproj_b, n, 4 * C, C);
         tril_add_inplace(s->x, s->proj, n * C);
     }
     return TRIL_OK;
@@ -159,7 +167,8 @@ tril_status tril_gpt2_forward(const tril_gpt2 *m, tril_gpt2_state *s, const int3
     } else if (logits_last) {
         tril_layernorm(s->ln, s->x + (n - 1) * C, m->lnf_w, m->lnf_b, 1, C,
                        m->cfg.layer_norm_epsilon);
-        tril_lm_head(logits_last, s->ln, m->wte, 1, C, V);
+        if (m->wte16) tril_lm_head_bf16(logits_last, s->ln, m->wte16, C, V);
+        else tril_lm_head(logits_last, s->ln, m->wte, 1, C, V);
     }
     return TRIL_OK;
 }

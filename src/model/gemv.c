@@ -63,3 +63,69 @@ void CAT(tril_gemv_wx_, TRIL_ISA_SUFFIX)(float *y, const float *w, const float *
         y[r] = acc;
     }
 }
+
+/* bf16 weights: 16-bit loads widened to fp32 exactly (bf16 is the top half
+ * of an fp32), so the arithmetic is the fp32 kernels' on half the bytes. */
+typedef uint16_t vh16 __attribute__((vector_size(TRIL_VL * 2), aligned(2), may_alias));
+typedef uint32_t vu32 __attribute__((vector_size(TRIL_VL * 4)));
+
+VINLINE vf vload_bf16(const uint16_t *p)
+{
+    vh16 h = *(const vh16 *)p;
+    return (vf)(__builtin_convertvector(h, vu32) << 16);
+}
+
+static inline float bf16_scalar(uint16_t h)
+{
+    union { uint32_t u; float f; } v = {(uint32_t)h << 16};
+    return v.f;
+}
+
+void CAT(tril_gemv_xw_bf16_, TRIL_ISA_SUFFIX)(float *y, const float *x, const uint16_t *w,
+                                               int64_t in, int64_t out)
+{
+#pragma omp parallel if (in * out > 32768)
+    {
+        int nt = 1, tid = 0;
+#ifdef _OPENMP
+        nt = omp_get_num_threads();
+        tid = omp_get_thread_num();
+#endif
+        const int64_t per = ((out + nt - 1) / nt + TRIL_VL - 1) / TRIL_VL * TRIL_VL;
+        const int64_t c0 = tid * per, c1 = c0 + per < out ? c0 + per : out;
+        int64_t i = 0;
+        for (; i + 8 <= in; i += 8) { /* 8 rows per pass: y is read and written once per 8 */
+            const uint16_t *r = w + i * out;
+            vf xs[8];
+            for (int k = 0; k < 8; k++) xs[k] = vbcast(x[i + k]);
+            int64_t o = c0;
+            for (; o + TRIL_VL <= c1; o += TRIL_VL) {
+                vf acc = vload(y + o);
+                for (int k = 0; k < 8; k++) acc += xs[k] * vload_bf16(r + k * out + o);
+                vstore(y + o, acc);
+            }
+            for (; o < c1; o++)
+                for (int k = 0; k < 8; k++) y[o] += x[i + k] * bf16_scalar(r[k * out + o]);
+        }
+        for (; i < in; i++)
+            for (int64_t o = c0; o < c1; o++) y[o] += x[i] * bf16_scalar(w[i * out + o]);
+    }
+}
+
+void CAT(tril_gemv_wx_bf16_, TRIL_ISA_SUFFIX)(float *y, const uint16_t *w, const float *x,
+                                               int64_t rows, int64_t cols)
+{
+#pragma omp parallel for schedule(static) if (rows * cols > 32768)
+    for (int64_t r = 0; r < rows; r++) {
+        const uint16_t *row = w + r * cols;
+        vf a0 = vbcast(0.0f), a1 = a0;
+        int64_t c = 0;
+        for (; c + 2 * TRIL_VL <= cols; c += 2 * TRIL_VL) {
+            a0 += vload_bf16(row + c) * vload(x + c);
+            a1 += vload_bf16(row + c + TRIL_VL) * vload(x + c + TRIL_VL);
+        }
+        float acc = vhsum(a0 + a1);
+        for (; c < cols; c++) acc += bf16_scalar(row[c]) * x[c];
+        y[r] = acc;
+    }
+}

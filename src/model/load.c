@@ -89,6 +89,7 @@ void tril_gpt2_free(tril_gpt2 *m)
     free(m->param_data);
     free(m->layers);
     free(m->arena);
+    free(m->bf16_arena);
     tril_safetensors_close(m->file);
     free(m);
 }
@@ -220,6 +221,33 @@ static tril_status load_tensors(tril_gpt2 *m, tril_safetensors *st, const char *
     return status;
 }
 
+/* bf16 weights: round the arena to bf16 and keep bf16 copies of wte and the
+ * four matrices of every layer for the decoding GEMVs. */
+tril_status tril_gpt2_use_bf16(tril_gpt2 *m)
+{
+    if (!m || !m->arena) return TRIL_FAIL(TRIL_ERR_INVALID_ARG, "bf16: the model needs an owned arena");
+    if (m->bf16_arena) return TRIL_OK;
+    const int64_t C = m->cfg.n_embd, L = m->cfg.n_layer;
+    const int64_t per_layer = C * 3 * C + C * C + C * 4 * C + 4 * C * C;
+    const int64_t total = m->cfg.vocab_size * C + L * per_layer;
+    m->bf16_arena = malloc((size_t)total * sizeof(uint16_t));
+    if (!m->bf16_arena)
+        return TRIL_FAIL(TRIL_ERR_NOMEM, "cannot allocate %.1f MB of bf16 weights", total * 2.0 / 1e6);
+    for (int64_t i = 0; i < m->arena_numel; i++) m->arena[i] = tril_round_to_dtype(m->arena[i], TRIL_BF16);
+    uint16_t *p = m->bf16_arena;
+#define COPY16(dst, src, n) (tril_convert_from_f32(p, TRIL_BF16, (src), (size_t)(n)), (dst) = p, p += (n))
+    COPY16(m->wte16, m->wte, m->cfg.vocab_size * C);
+    for (int64_t l = 0; l < L; l++) {
+        tril_gpt2_layer *W = &m->layers[l];
+        COPY16(W->attn_w16, W->attn_w, C * 3 * C);
+        COPY16(W->proj_w16, W->proj_w, C * C);
+        COPY16(W->fc_w16, W->fc_w, C * 4 * C);
+        COPY16(W->fcproj_w16, W->fcproj_w, 4 * C * C);
+    }
+#undef COPY16
+    return TRIL_OK;
+}
+
 tril_status tril_gpt2_load(const char *dir, const tril_gpt2_load_opts *opts, tril_gpt2 **out)
 {
     if (!dir || !out) return TRIL_FAIL(TRIL_ERR_INVALID_ARG, "model folder must not be NULL");
@@ -240,7 +268,13 @@ tril_status tril_gpt2_load(const char *dir, const tril_gpt2_load_opts *opts, tri
         return st;
     }
     m->file = file;
-    if ((st = load_tensors(m, file, path, opts && opts->copy_to_arena)) != TRIL_OK) {
+    const int bf16 = opts && opts->weight_dtype == TRIL_BF16;
+    if (opts && opts->weight_dtype != TRIL_F32 && !bf16) {
+        tril_gpt2_free(m);
+        return TRIL_FAIL(TRIL_ERR_UNSUPPORTED, "weights can be fp32 or bf16");
+    }
+    if ((st = load_tensors(m, file, path, (opts && opts->copy_to_arena) || bf16)) != TRIL_OK ||
+        (bf16 && (st = tril_gpt2_use_bf16(m)) != TRIL_OK)) {
         tril_gpt2_free(m);
         return st;
     }

@@ -23,6 +23,38 @@ void tril_gelu_backward_vec_generic(float *dx, const float *dy, const float *x, 
 void tril_gelu_backward_vec_avx2(float *dx, const float *dy, const float *x, int64_t n);
 void tril_gelu_backward_vec_avx512(float *dx, const float *dy, const float *x, int64_t n);
 
+void tril_gemv_xw_bf16_generic(float *y, const float *x, const uint16_t *w, int64_t in, int64_t out);
+void tril_gemv_xw_bf16_avx2(float *y, const float *x, const uint16_t *w, int64_t in, int64_t out);
+void tril_gemv_xw_bf16_avx512(float *y, const float *x, const uint16_t *w, int64_t in, int64_t out);
+void tril_gemv_wx_bf16_generic(float *y, const uint16_t *w, const float *x, int64_t rows, int64_t cols);
+void tril_gemv_wx_bf16_avx2(float *y, const uint16_t *w, const float *x, int64_t rows, int64_t cols);
+void tril_gemv_wx_bf16_avx512(float *y, const uint16_t *w, const float *x, int64_t rows, int64_t cols);
+
+void tril_matvec_bf16(float *y, const float *x, const uint16_t *w, const float *b, int64_t in,
+                      int64_t out)
+{
+    if (b) memcpy(y, b, (size_t)out * sizeof(float));
+    else memset(y, 0, (size_t)out * sizeof(float));
+    switch (tril_cpu_best_isa()) {
+#ifdef TRIL_HAVE_X86_KERNELS
+    case TRIL_ISA_AVX512: tril_gemv_xw_bf16_avx512(y, x, w, in, out); return;
+    case TRIL_ISA_AVX2: tril_gemv_xw_bf16_avx2(y, x, w, in, out); return;
+#endif
+    default: tril_gemv_xw_bf16_generic(y, x, w, in, out); return;
+    }
+}
+
+void tril_lm_head_bf16(float *logits, const float *x, const uint16_t *wte, int64_t C, int64_t V)
+{
+    switch (tril_cpu_best_isa()) {
+#ifdef TRIL_HAVE_X86_KERNELS
+    case TRIL_ISA_AVX512: tril_gemv_wx_bf16_avx512(logits, wte, x, V, C); return;
+    case TRIL_ISA_AVX2: tril_gemv_wx_bf16_avx2(logits, wte, x, V, C); return;
+#endif
+    default: tril_gemv_wx_bf16_generic(logits, wte, x, V, C); return;
+    }
+}
+
 /* y += x w for one row x (decoding). OpenBLAS's sgemv reached only a third
  * of the memory bandwidth here; these stream w once with all threads. */
 static void gemv_xw(float *y, const float *x, const float *w, int64_t in, int64_t out)

@@ -88,6 +88,17 @@ expect 0 "attention png" -- "$TRIL" attention --model "$M" --prompt "The dog ran
 expect 1 "attention bad layer" -- "$TRIL" attention --model "$M" --prompt "The dog" --layer 2 --head 0 --png "$tmp/b.png"
 expect 1 "attention bad head" -- "$TRIL" attention --model "$M" --prompt "The dog" --layer 0 --head 5 --png "$tmp/b.png"
 
+# bf16 weights: the same interface, and a clear error for other dtypes
+expect 0 "generate bf16" -- "$TRIL" generate --model "$M" --prompt "The dog" --tokens 6 --temperature 0 --ids --dtype bf16
+same "$(wc -w <"$tmp/out" | tr -d ' ')" "6" "6 ids with bf16 weights"
+expect 0 "eval bf16" -- "$TRIL" eval --model "$M" --file "$tmp/text.txt" --context 32 --dtype bf16
+contains "$tmp/out" "loss=" "bf16 eval line"
+expect 2 "dtype fp16 refused" -- "$TRIL" generate --model "$M" --prompt x --dtype fp16
+contains "$tmp/err" "--dtype expects fp32 or bf16" "dtype message"
+expect 0 "bench decode bf16" -- "$TRIL" bench decode --model "$M" --position 4 --repeats 2 --dtype bf16
+contains "$tmp/out" "dtype=bf16" "bench reports bf16"
+expect 2 "bench train bf16 refused" -- "$TRIL" bench train --model "$M" --batch 2 --seq 8 --dtype bf16
+
 # model benchmarks (a smoke pass: figures are not judged)
 expect 0 "bench forward" -- "$TRIL" bench forward --model "$M" --tokens 16 --repeats 1
 contains "$tmp/out" "ms=" "bench forward ms"
