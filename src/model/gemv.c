@@ -13,6 +13,19 @@
 #define CAT_(a, b) a##b
 #define CAT(a, b) CAT_(a, b)
 
+/* This thread's share [c0, c1) of `out` columns, whole vectors each. */
+static inline void thread_columns(int64_t out, int64_t *c0, int64_t *c1)
+{
+    int nt = 1, tid = 0;
+#ifdef _OPENMP
+    nt = omp_get_num_threads();
+    tid = omp_get_thread_num();
+#endif
+    const int64_t per = ((out + nt - 1) / nt + TRIL_VL - 1) / TRIL_VL * TRIL_VL;
+    *c0 = tid * per;
+    *c1 = *c0 + per < out ? *c0 + per : out;
+}
+
 /* y[out] += x[in] @ w[in, out] (w row-major). Each thread owns a contiguous
  * range of columns and walks the rows four at a time, so every read of w is
  * a long contiguous run and y stays in L1. */
@@ -21,13 +34,8 @@ void CAT(tril_gemv_xw_, TRIL_ISA_SUFFIX)(float *y, const float *x, const float *
 {
 #pragma omp parallel if (in * out > 32768)
     {
-        int nt = 1, tid = 0;
-#ifdef _OPENMP
-        nt = omp_get_num_threads();
-        tid = omp_get_thread_num();
-#endif
-        const int64_t per = ((out + nt - 1) / nt + TRIL_VL - 1) / TRIL_VL * TRIL_VL;
-        const int64_t c0 = tid * per, c1 = c0 + per < out ? c0 + per : out;
+        int64_t c0, c1;
+        thread_columns(out, &c0, &c1);
         int64_t i = 0;
         for (; i + 4 <= in; i += 4) {
             const float *r0 = w + i * out, *r1 = r0 + out, *r2 = r1 + out, *r3 = r2 + out;
@@ -86,13 +94,8 @@ void CAT(tril_gemv_xw_bf16_, TRIL_ISA_SUFFIX)(float *y, const float *x, const ui
 {
 #pragma omp parallel if (in * out > 32768)
     {
-        int nt = 1, tid = 0;
-#ifdef _OPENMP
-        nt = omp_get_num_threads();
-        tid = omp_get_thread_num();
-#endif
-        const int64_t per = ((out + nt - 1) / nt + TRIL_VL - 1) / TRIL_VL * TRIL_VL;
-        const int64_t c0 = tid * per, c1 = c0 + per < out ? c0 + per : out;
+        int64_t c0, c1;
+        thread_columns(out, &c0, &c1);
         int64_t i = 0;
         for (; i + 8 <= in; i += 8) { /* 8 rows per pass: y is read and written once per 8 */
             const uint16_t *r = w + i * out;
