@@ -14,8 +14,9 @@ typedef enum {
 
 /* 1 if this build contains kernels for `isa` and this CPU can run them. */
 int tril_cpu_supports(tril_isa isa);
-/* The best ISA usable here. TRIL_ISA env var ("generic", "avx2", "avx512")
- * lowers it, e.g. to test fallbacks. */
+/* The best ISA usable here, decided on the first call. The TRIL_ISA
+ * environment variable ("generic", "avx2", "avx512"), read at that first
+ * call, lowers it, e.g. to test fallbacks. */
 tril_isa tril_cpu_best_isa(void);
 const char *tril_isa_name(tril_isa isa);
 

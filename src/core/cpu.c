@@ -90,10 +90,21 @@ double tril_cpu_peak_gflops(double seconds)
 
 tril_isa tril_cpu_best_isa(void)
 {
-    tril_isa cap = env_cap();
-    for (int isa = (int)cap; isa > TRIL_ISA_GENERIC; isa--)
-        if (cpu_has((tril_isa)isa)) return (tril_isa)isa;
-    return TRIL_ISA_GENERIC;
+    /* Asked before every kernel call (each GEMV, GELU, attention): decide
+     * once per process instead of reading the environment and cpuid each
+     * time. Every thread would compute the same value, so the race to store
+     * it is harmless; the atomic makes it defined. */
+    static _Atomic int best = -1;
+    int isa = best;
+    if (isa >= 0) return (tril_isa)isa;
+    isa = TRIL_ISA_GENERIC;
+    for (int c = (int)env_cap(); c > TRIL_ISA_GENERIC; c--)
+        if (cpu_has((tril_isa)c)) {
+            isa = c;
+            break;
+        }
+    best = isa;
+    return (tril_isa)isa;
 }
 
 const char *tril_isa_name(tril_isa isa)
