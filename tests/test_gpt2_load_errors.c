@@ -14,6 +14,7 @@
 static int mkdir_p(const char *dir) { return mkdir(dir, 0755); }
 
 #include "gpt2_cases.h"
+#include "test_util.h"
 #include "tril/gpt2.h"
 #include "tril/safetensors.h"
 
@@ -214,16 +215,13 @@ static void test_truncated_file(void **state)
 static int setup(void **state)
 {
     (void)state;
-    snprintf(root, sizeof root, "/tmp/tril_load_XXXXXX");
-    return mkdtemp(root) ? 0 : -1;
+    return test_temp_dir(root, sizeof root, "tril_load");
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
-    return system(cmd) == 0 ? 0 : -1;
+    return test_remove_dir(root);
 }
 
 int main(void)

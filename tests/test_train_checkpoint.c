@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "test_util.h"
 #include "tril/checkpoint.h"
 #include "tril/safetensors.h"
 
@@ -34,16 +35,13 @@ static const char *path_of(const char *name)
 static int setup(void **state)
 {
     (void)state;
-    snprintf(dir, sizeof dir, "/tmp/tril_ckpt_XXXXXX");
-    return mkdtemp(dir) ? 0 : -1;
+    return test_temp_dir(dir, sizeof dir, "tril_ckpt");
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return test_remove_dir(dir);
 }
 
 static char *slurp(const char *path, size_t *len)

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "test_util.h"
 #include "tril/checkpoint.h"
 #include "tril/train.h"
 
@@ -65,16 +66,13 @@ static void patch_byte(const char *path, long offset, unsigned char value)
 static int setup(void **state)
 {
     (void)state;
-    snprintf(dir, sizeof dir, "/tmp/tril_dataset_XXXXXX");
-    return mkdtemp(dir) ? 0 : -1;
+    return test_temp_dir(dir, sizeof dir, "tril_dataset");
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return test_remove_dir(dir);
 }
 
 static char text100[101];

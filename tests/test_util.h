@@ -4,6 +4,7 @@
 
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "tril/dtype.h"
@@ -42,6 +43,21 @@ static inline void *test_random_buffer(test_rng *r, size_t n, tril_dtype dtype)
     if (!buf) abort();
     for (size_t i = 0; i < n; i++) tril_store_f32(buf, dtype, i, test_rng_normal(r));
     return buf;
+}
+
+/* A fresh directory /tmp/<name>_XXXXXX in dir (>= 64 bytes); 0 on success. */
+static inline int test_temp_dir(char *dir, size_t size, const char *name)
+{
+    snprintf(dir, size, "/tmp/%s_XXXXXX", name);
+    return mkdtemp(dir) ? 0 : -1;
+}
+
+/* rm -rf dir; 0 on success. */
+static inline int test_remove_dir(const char *dir)
+{
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    return system(cmd) == 0 ? 0 : -1;
 }
 
 #endif
