@@ -111,29 +111,71 @@ static void test_gelu_vector_paths(void **state)
     free(x); free(dy); free(y); free(ref);
 }
 
-/* bf16-weight matrix-vector products against the fp32 oracle on the same
- * (exactly widened) weights: odd sizes leave row and column tails. */
+/* bf16-weight products against the fp32 oracle on the same (exactly
+ * widened) weights, stored transposed [out, in] as the bf16 model keeps
+ * them: one row (the decoding GEMV) and several (widen + GEMM); odd sizes
+ * leave row and column tails. Then the bf16 head, one row and panels. */
 static void test_bf16_matvec(void **state)
 {
     (void)state;
     test_rng r = {5};
     const int64_t shapes[][2] = {{64, 192}, {77, 131}, {768, 2304}, {13, 5}};
     for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
-        const int64_t in = shapes[k][0], out = shapes[k][1];
-        float *x = randn(&r, in, 1.0f), *w = randn(&r, in * out, 0.05f), *b = randn(&r, out, 0.1f);
-        uint16_t *w16 = malloc((size_t)(in * out) * 2);
-        tril_convert_from_f32(w16, TRIL_BF16, w, (size_t)(in * out));
-        tril_convert_to_f32(w, w16, TRIL_BF16, (size_t)(in * out)); /* the values bf16 holds */
-        float *y = malloc((size_t)out * 4), *ref = malloc((size_t)out * 4);
-        tril_matvec_bf16(y, x, w16, b, in, out);
+        const int64_t in = shapes[k][0], out = shapes[k][1], T = 3;
+        float *x = randn(&r, T * in, 1.0f), *w = randn(&r, in * out, 0.05f), *b = randn(&r, out, 0.1f);
+        uint16_t *wt16 = malloc((size_t)(in * out) * 2);
+        for (int64_t i = 0; i < in; i++)
+            for (int64_t o = 0; o < out; o++) {
+                wt16[o * in + i] = tril_f32_to_bf16(w[i * out + o]);
+                w[i * out + o] = tril_bf16_to_f32(wt16[o * in + i]); /* the values bf16 holds */
+            }
+        float *y = malloc((size_t)(T * out) * 4), *ref = malloc((size_t)(T * out) * 4);
+        float *wbuf = malloc((size_t)(in * out) * 4);
+        tril_matvec_bf16(y, x, wt16, b, in, out);
         tril_ref_matmul(ref, x, w, b, 1, in, out);
         assert_true(rel_err(y, ref, out) <= 1e-5);
-        /* the head: logits[rows = out] = w16[out, in] x (w read as [out, in]) */
-        float *xh = randn(&r, in, 1.0f);
-        tril_lm_head_bf16(y, xh, w16, in, out);
-        tril_ref_lm_head(ref, xh, w, 1, in, out);
+        tril_matmul_bf16(y, x, wt16, b, T, in, out, wbuf);
+        tril_ref_matmul(ref, x, w, b, T, in, out);
+        assert_true(rel_err(y, ref, T * out) <= 1e-5);
+        /* the head: logits[T, rows = out] = x wt16[out, in]^T, in panels of
+         * 7 rows so the last panel is partial */
+        float *wt = malloc((size_t)(in * out) * 4); /* [out, in] fp32, as the oracle reads it */
+        for (int64_t i = 0; i < in; i++)
+            for (int64_t o = 0; o < out; o++) wt[o * in + i] = w[i * out + o];
+        tril_lm_head_bf16(y, x, wt16, 1, in, out, NULL, 0);
+        tril_ref_lm_head(ref, x, wt, 1, in, out);
         assert_true(rel_err(y, ref, out) <= 1e-5);
-        free(x); free(w); free(b); free(w16); free(y); free(ref); free(xh);
+        tril_lm_head_bf16(y, x, wt16, T, in, out, wbuf, 7);
+        tril_ref_lm_head(ref, x, wt, T, in, out);
+        assert_true(rel_err(y, ref, T * out) <= 1e-5);
+        free(x); free(w); free(b); free(wt16); free(y); free(ref); free(wbuf); free(wt);
+    }
+}
+
+/* The fp32 decoding GEMV with every thread count from 1 to 4 (the partial
+ * sums of threads > 0 are added in thread order) against the oracle, with
+ * row counts that do not divide evenly. */
+static void test_matvec_threads(void **state)
+{
+    (void)state;
+    test_rng r = {6};
+    const int64_t shapes[][2] = {{768, 2304}, {3072, 768}, {301, 97}, {13, 5}};
+    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
+        const int64_t in = shapes[k][0], out = shapes[k][1];
+        float *x = randn(&r, in, 1.0f), *w = randn(&r, in * out, 0.05f), *b = randn(&r, out, 0.1f);
+        float *y = malloc((size_t)out * 4), *ref = malloc((size_t)out * 4);
+        float *partials = malloc((size_t)(3 * out) * 4);
+        tril_ref_matmul(ref, x, w, b, 1, in, out);
+        for (int threads = 1; threads <= 4; threads++) {
+            tril_matvec(y, x, w, b, in, out, partials, threads);
+            double e = rel_err(y, ref, out);
+            if (e > 1e-5) fail_msg("matvec %lldx%lld threads=%d: rel err %.3g", (long long)in,
+                                   (long long)out, threads, e);
+        }
+        tril_matvec(y, x, w, NULL, in, out, NULL, 4); /* no partials: one thread */
+        tril_ref_matmul(ref, x, w, NULL, 1, in, out);
+        assert_true(rel_err(y, ref, out) <= 1e-5);
+        free(x); free(w); free(b); free(y); free(ref); free(partials);
     }
 }
 
@@ -157,6 +199,7 @@ int main(void)
         cmocka_unit_test(test_layernorm_gelu),
         cmocka_unit_test(test_gelu_vector_paths),
         cmocka_unit_test(test_bf16_matvec),
+        cmocka_unit_test(test_matvec_threads),
         cmocka_unit_test(test_embed_and_loss),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

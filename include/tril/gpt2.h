@@ -48,7 +48,8 @@ typedef struct {
     int decay;         /* 1 for matrices and embeddings (weight decay), 0 for biases/LayerNorm */
 } tril_param_info;
 
-/* Per-layer views (all fp32). Shapes: C = n_embd. */
+/* Per-layer views. Shapes: C = n_embd. In a bf16 model the four matrices
+ * exist only as the transposed bf16 copies (the fp32 pointers are NULL). */
 typedef struct {
     const float *ln1_w, *ln1_b;     // [C], [C]
     const float *attn_w, *attn_b;   // [C, 3C] (Conv1D: in x out), [3C]
@@ -56,8 +57,11 @@ typedef struct {
     const float *ln2_w, *ln2_b;     // [C], [C]
     const float *fc_w, *fc_b;       // [C, 4C], [4C]
     const float *fcproj_w, *fcproj_b; // [4C, C], [C]
-    /* bf16 copies of the four matrices (NULL unless loaded as bf16) */
-    const uint16_t *attn_w16, *proj_w16, *fc_w16, *fcproj_w16;
+    /* bf16 model: the matrices transposed to [out, in] (NULL otherwise) */
+    const uint16_t *attn_wt16;   // [3C, C]
+    const uint16_t *proj_wt16;   // [C, C]
+    const uint16_t *fc_wt16;     // [4C, C]
+    const uint16_t *fcproj_wt16; // [C, 4C]
 } tril_gpt2_layer;
 
 typedef struct tril_gpt2 tril_gpt2;
@@ -66,16 +70,21 @@ struct tril_gpt2 {
     tril_gpt2_config cfg;
     size_t n_params;               /* entries in params */
     tril_param_info *params;       /* [n_params] table, arena layout order */
-    const float **param_data;      /* [n_params] where each tensor's values are */
-    float *arena;                  /* [num_params] owned copy, or NULL if mapped */
+    const float **param_data;      /* [n_params] where each tensor's values are
+                                      (NULL for a bf16 model's matrices) */
+    float *arena;                  /* [num_params] owned copy, or NULL if mapped
+                                      or bf16 */
     int64_t arena_numel;
-    const float *wte;              // [V, C] token embeddings, also the LM head
+    const float *wte;              // [V, C] token embeddings, also the LM head (NULL if bf16)
     const float *wpe;              // [P, C] position embeddings
     tril_gpt2_layer *layers;       // [n_layer]
     const float *lnf_w, *lnf_b;    // [C], [C]
     char stored_dtype[8];          /* dtype in the file: "F32", "F16", "BF16" */
-    const uint16_t *wte16;         // [V, C] bf16 copy of wte, or NULL
-    uint16_t *bf16_arena;          /* owns the bf16 copies */
+    tril_dtype weight_dtype;       /* TRIL_F32, or TRIL_BF16 (see tril_gpt2_use_bf16) */
+    const uint16_t *wte16;         // [V, C] bf16 wte (bf16 model), or NULL
+    uint16_t *bf16_arena;          /* bf16 model: owns wte16 and the matrices */
+    float *f32_small;              /* bf16 model: owns the fp32 rest (wpe,
+                                      biases, LayerNorm), rounded to bf16 */
     void *file;                    /* the safetensors mapping (tril_safetensors *) */
 };
 
@@ -85,9 +94,7 @@ tril_status tril_gpt2_param_table(const tril_gpt2_config *cfg, tril_param_info *
 
 typedef struct {
     int copy_to_arena; /* 1: always copy into an owned, writable arena (training) */
-    /* TRIL_BF16: round every weight to bf16 (the model then *is* the bf16
-     * model everywhere) and keep the large matrices also as bf16, which
-     * one-token decoding streams at half the bytes. Inference only. */
+    /* TRIL_BF16: the bf16 model (tril_gpt2_use_bf16). Inference only. */
     tril_dtype weight_dtype;
 } tril_gpt2_load_opts;
 
@@ -101,8 +108,10 @@ tril_status tril_gpt2_load(const char *dir, const tril_gpt2_load_opts *opts, tri
 tril_status tril_gpt2_create(const tril_gpt2_config *cfg, tril_gpt2 **out);
 void tril_gpt2_free(tril_gpt2 *model);
 /* Turns a model with an owned arena into the bf16 model (what loading with
- * weight_dtype = TRIL_BF16 does): weights rounded to bf16, matrices also
- * kept as bf16 for decoding. Not for training. */
+ * weight_dtype = TRIL_BF16 does): every weight rounded to bf16; wte and the
+ * matrices kept only as bf16 (matrices transposed for decoding), the fp32
+ * arena freed, so the weights take half the memory. Computation stays fp32
+ * (weights widen exactly). Not for training or saving. */
 tril_status tril_gpt2_use_bf16(tril_gpt2 *model);
 /* GPT-2 initialisation of an owned arena: N(0, 0.02) matrices and
  * embeddings, N(0, 0.02/sqrt(2L)) residual projections, zero biases, unit

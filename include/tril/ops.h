@@ -17,11 +17,29 @@ void tril_ref_matmul(float *y, const float *x, const float *w, const float *b, i
 void tril_matmul(float *y, const float *x, const float *w, const float *b, int64_t T, int64_t in,
                  int64_t out);
 
-/* One row with bf16 weights (decoding): y[out] = x[in] @ w[in, out] + b,
- * and logits[V] = wte[V, C] x. Weights widen exactly to fp32. */
-void tril_matvec_bf16(float *y, const float *x, const uint16_t *w, const float *b, int64_t in,
+/* One row (decoding): y[out] = x[in] @ w[in, out] + b. Up to `threads`
+ * threads each stream a contiguous block of w's rows; `partials`
+ * [threads - 1, out] holds all but the first thread's sums (NULL: one
+ * thread). The sum order depends only on the thread count. */
+int tril_matvec_threads(void); /* threads a partials buffer should cover */
+void tril_matvec(float *y, const float *x, const float *w, const float *b, int64_t in, int64_t out,
+                 float *partials, int threads);
+
+/* bf16 weights, stored transposed: wt[out, in] (each output's weights
+ * contiguous, the layout one-token decoding streams fastest). Weights widen
+ * exactly to fp32; the arithmetic is fp32. T == 1 runs a GEMV; more rows
+ * widen wt into wbuf [out, in] once and run one fp32 GEMM. */
+void tril_matvec_bf16(float *y, const float *x, const uint16_t *wt, const float *b, int64_t in,
                       int64_t out);
-void tril_lm_head_bf16(float *logits, const float *x, const uint16_t *wte, int64_t C, int64_t V);
+void tril_matmul_bf16(float *y, const float *x, const uint16_t *wt, const float *b, int64_t T,
+                      int64_t in, int64_t out, float *wbuf);
+/* logits[T, V] = x[T, C] @ wte[V, C]^T with bf16 wte; for T > 1 the
+ * vocabulary is widened panel_rows rows at a time into panel
+ * [panel_rows, C]. */
+void tril_lm_head_bf16(float *logits, const float *x, const uint16_t *wte, int64_t T, int64_t C,
+                       int64_t V, float *panel, int64_t panel_rows);
+/* dst[n] = bf16 src[n] as fp32 (exact). */
+void tril_widen_bf16(float *dst, const uint16_t *src, int64_t n);
 
 /* logits[T, V] = x[T, C] @ wte[V, C]^T (the tied LM head). */
 void tril_ref_lm_head(float *logits, const float *x, const float *wte, int64_t T, int64_t C,
@@ -44,6 +62,10 @@ void tril_add_inplace(float *y, const float *x, int64_t n);
 /* x[t, :] = wte[ids[t], :] + wpe[pos0 + t, :]. */
 void tril_embed(float *x, const int32_t *ids, int64_t T, int64_t pos0, const float *wte,
                 const float *wpe, int64_t C);
+
+/* The same with bf16 wte [V, C]. */
+void tril_embed_bf16(float *x, const int32_t *ids, int64_t T, int64_t pos0, const uint16_t *wte,
+                     const float *wpe, int64_t C);
 
 /* ---- backward passes (training) -------------------------------------- */
 

@@ -16,7 +16,16 @@ typedef struct {
     const char *model;
     int64_t tokens, position, batch, seq, repeats, threads;
     tril_dtype dtype;
+    double load_peak_mb; /* peak RSS up to the model being ready */
 } model_opts;
+
+/* The model is ready: remember the peak so far (loading may convert
+ * through a temporary fp32 copy) and measure the run's own peak from here. */
+static void model_ready(model_opts *o)
+{
+    o->load_peak_mb = tril_peak_rss_bytes() / 1048576.0;
+    tril_reset_peak_rss();
+}
 
 static int parse_model_opts(int argc, char **argv, model_opts *o)
 {
@@ -61,7 +70,7 @@ static int bench_model(const char *spec, tril_dtype dtype, tril_gpt2 **m)
 }
 
 /* Threads, then the model, then whether `positions` fit its context. */
-static int open_bench(const model_opts *o, const char *what, int64_t positions, tril_gpt2 **m)
+static int open_bench(model_opts *o, const char *what, int64_t positions, tril_gpt2 **m)
 {
     tril_set_num_threads((int)o->threads);
     int rc = bench_model(o->model, o->dtype, m);
@@ -73,6 +82,7 @@ static int open_bench(const model_opts *o, const char *what, int64_t positions, 
         *m = NULL;
         return CLI_USAGE;
     }
+    model_ready(o);
     return CLI_OK;
 }
 
@@ -87,7 +97,7 @@ static void random_ids(int32_t *ids, int64_t n, int64_t vocab)
 
 int cmd_bench_forward(int argc, char **argv)
 {
-    model_opts o = {NULL, -1, -1, -1, -1, 3, 0, TRIL_F32};
+    model_opts o = {NULL, -1, -1, -1, -1, 3, 0, TRIL_F32, 0.0};
     int rc = parse_model_opts(argc, argv, &o);
     if (rc != CLI_OK) return rc;
     if (o.tokens < 1) {
@@ -122,9 +132,9 @@ int cmd_bench_forward(int argc, char **argv)
     double rss_mb = tril_peak_rss_bytes() / 1048576.0;
     double limit = tril_cpu_peak_gflops(0.5);
     printf("bench=forward model=%s tokens=%lld threads=%d ms=%.1f gflops=%.1f limit_gflops=%.1f "
-           "of_limit=%.3f peak_rss_mb=%.1f\n",
+           "of_limit=%.3f peak_rss_mb=%.1f load_peak_rss_mb=%.1f\n",
            o.model, (long long)o.tokens, tril_get_num_threads(), ms, flops / ms * 1e-6, limit,
-           flops / ms * 1e-6 / limit, rss_mb);
+           flops / ms * 1e-6 / limit, rss_mb, o.load_peak_mb);
 done:
     tril_gpt2_state_free(s);
     free(ids);
@@ -135,7 +145,7 @@ done:
 
 int cmd_bench_decode(int argc, char **argv)
 {
-    model_opts o = {NULL, -1, -1, -1, -1, 20, 0, TRIL_F32};
+    model_opts o = {NULL, -1, -1, -1, -1, 20, 0, TRIL_F32, 0.0};
     int rc = parse_model_opts(argc, argv, &o);
     if (rc != CLI_OK) return rc;
     if (o.position < 0) {
@@ -170,14 +180,14 @@ int cmd_bench_decode(int argc, char **argv)
     }
     double ms = tril_median(times + 1, (int)o.repeats) * 1e3;
     /* every weight read once per token: 2 bytes each for bf16 */
-    double bytes = (double)tril_gpt2_num_params(c) * (m->bf16_arena ? 2.0 : 4.0);
+    double bytes = (double)tril_gpt2_num_params(c) * (m->weight_dtype == TRIL_BF16 ? 2.0 : 4.0);
     double rss_mb = tril_peak_rss_bytes() / 1048576.0; /* the probe allocates 256 MiB */
     double limit = tril_cpu_stream_gbps(0.5);
     printf("bench=decode model=%s dtype=%s position=%lld threads=%d ms_per_token=%.2f gbps=%.1f "
-           "limit_gbps=%.1f of_limit=%.3f peak_rss_mb=%.1f\n",
-           o.model, m->bf16_arena ? "bf16" : "fp32", (long long)o.position, tril_get_num_threads(), ms,
+           "limit_gbps=%.1f of_limit=%.3f peak_rss_mb=%.1f load_peak_rss_mb=%.1f\n",
+           o.model, m->weight_dtype == TRIL_BF16 ? "bf16" : "fp32", (long long)o.position, tril_get_num_threads(), ms,
            bytes / ms * 1e-6, limit,
-           bytes / ms * 1e-6 / limit, rss_mb);
+           bytes / ms * 1e-6 / limit, rss_mb, o.load_peak_mb);
 done:
     tril_gpt2_state_free(s);
     free(ids);
@@ -188,7 +198,7 @@ done:
 
 int cmd_bench_train(int argc, char **argv)
 {
-    model_opts o = {NULL, -1, -1, -1, -1, 5, 0, TRIL_F32};
+    model_opts o = {NULL, -1, -1, -1, -1, 5, 0, TRIL_F32, 0.0};
     int rc = parse_model_opts(argc, argv, &o);
     if (rc != CLI_OK) return rc;
     if (o.batch < 1 || o.seq < 1) {
@@ -197,7 +207,7 @@ int cmd_bench_train(int argc, char **argv)
     }
     tril_gpt2 *m;
     if ((rc = open_bench(&o, "train", o.seq, &m)) != CLI_OK) return rc;
-    if (m->bf16_arena) {
+    if (m->weight_dtype != TRIL_F32) {
         tril_gpt2_free(m);
         fprintf(stderr, "tril bench train: training runs in fp32 (no --dtype bf16)\n");
         return CLI_USAGE;
@@ -208,6 +218,7 @@ int cmd_bench_train(int argc, char **argv)
         tril_gpt2_free(m);
         if (tril_gpt2_load(o.model, &opts, &copy) != TRIL_OK) return cli_lib_error(CMD, "cannot load");
         m = copy;
+        model_ready(&o);
     }
     const tril_gpt2_config *c = &m->cfg;
     const int64_t B = o.batch, T = o.seq, N = B * T;
@@ -242,9 +253,9 @@ int cmd_bench_train(int argc, char **argv)
     double rss_mb = tril_peak_rss_bytes() / 1048576.0;
     double limit = tril_cpu_peak_gflops(0.5);
     printf("bench=train model=%s batch=%lld seq=%lld threads=%d ms_per_step=%.1f tokens_per_s=%.0f "
-           "gflops=%.1f limit_gflops=%.1f of_limit=%.3f peak_rss_mb=%.1f\n",
+           "gflops=%.1f limit_gflops=%.1f of_limit=%.3f peak_rss_mb=%.1f load_peak_rss_mb=%.1f\n",
            o.model, (long long)B, (long long)T, tril_get_num_threads(), ms, N / ms * 1e3,
-           flops / ms * 1e-6, limit, flops / ms * 1e-6 / limit, rss_mb);
+           flops / ms * 1e-6, limit, flops / ms * 1e-6 / limit, rss_mb, o.load_peak_mb);
 done:
     tril_adamw_free(&opt);
     tril_trainer_free(t);

@@ -24,6 +24,9 @@ struct tril_gpt2_state {
     float *att;         // [max_batch, C]
     float *proj;        // [max_batch, C]
     float *fc;          // [max_batch, 4C]
+    int threads;        /* threads the GEMV partials cover */
+    float *partials;    // [threads - 1, 4C] fp32 decoding: other threads' sums
+    float *wbuf;        // [4C, C] bf16 model with batches > 1: one widened matrix
 };
 
 static float *alloc_floats(int64_t n) { return malloc((size_t)n * sizeof(float)); }
@@ -52,7 +55,13 @@ tril_status tril_gpt2_state_create(const tril_gpt2 *model, int64_t max_tokens,
     s->att = alloc_floats(B * C);
     s->proj = alloc_floats(B * C);
     s->fc = alloc_floats(B * 4 * C);
-    if (!s->k_cache || !s->v_cache || !s->x || !s->ln || !s->qkv || !s->att || !s->proj || !s->fc) {
+    s->threads = tril_matvec_threads();
+    int scratch_ok = 1;
+    if (s->threads > 1) scratch_ok &= (s->partials = alloc_floats((s->threads - 1) * 4 * C)) != NULL;
+    if (model->weight_dtype == TRIL_BF16 && B > 1)
+        scratch_ok &= (s->wbuf = alloc_floats(4 * C * C)) != NULL;
+    if (!s->k_cache || !s->v_cache || !s->x || !s->ln || !s->qkv || !s->att || !s->proj || !s->fc ||
+        !scratch_ok) {
         tril_gpt2_state_free(s);
         return TRIL_FAIL(TRIL_ERR_NOMEM, "state: cannot allocate the KV cache (%lld tokens)",
                          (long long)max_tokens);
@@ -72,6 +81,8 @@ void tril_gpt2_state_free(tril_gpt2_state *s)
     free(s->att);
     free(s->proj);
     free(s->fc);
+    free(s->partials);
+    free(s->wbuf);
     free(s);
 }
 
@@ -120,12 +131,20 @@ static tril_status attend(const tril_gpt2 *m, tril_gpt2_state *s, int64_t l, int
     return tril_attention_forward(&a, TRIL_ATTN_AUTO);
 }
 
-/* y = x w + b through the bf16 copy when decoding one token with one. */
-static void layer_matmul(float *y, const float *x, const float *w, const uint16_t *w16,
-                         const float *b, int64_t n, int64_t in, int64_t out)
+/* y[n, out] = x[n, in] w + b: the bf16 model's transposed copy if it has
+ * one, our GEMV for one fp32 row (decoding), BLAS otherwise. */
+static void layer_matmul(const tril_gpt2_state *s, float *y, const float *x, const float *w,
+                         const uint16_t *wt16, const float *b, int64_t n, int64_t in, int64_t out)
 {
-    if (n == 1 && w16) tril_matvec_bf16(y, x, w16, b, in, out);
+    if (wt16) tril_matmul_bf16(y, x, wt16, b, n, in, out, s->wbuf);
+    else if (n == 1) tril_matvec(y, x, w, b, in, out, s->partials, s->threads);
     else tril_matmul(y, x, w, b, n, in, out);
+}
+
+static void embed(const tril_gpt2 *m, tril_gpt2_state *s, const int32_t *ids, int64_t n, int64_t pos)
+{
+    if (m->wte16) tril_embed_bf16(s->x, ids, n, pos, m->wte16, m->wpe, m->cfg.n_embd);
+    else tril_embed(s->x, ids, n, pos, m->wte, m->wpe, m->cfg.n_embd);
 }
 
 /* Runs the blocks [0, layers) over the n new tokens in s->x. */
@@ -136,15 +155,15 @@ static tril_status run_blocks(const tril_gpt2 *m, tril_gpt2_state *s, int64_t n,
     for (int64_t l = 0; l < layers; l++) {
         const tril_gpt2_layer *L = &m->layers[l];
         tril_layernorm(s->ln, s->x, L->ln1_w, L->ln1_b, n, C, eps);
-        layer_matmul(s->qkv, s->ln, L->attn_w, L->attn_w16, L->attn_b, n, C, 3 * C);
+        layer_matmul(s, s->qkv, s->ln, L->attn_w, L->attn_wt16, L->attn_b, n, C, 3 * C);
         tril_status st = attend(m, s, l, n);
         if (st != TRIL_OK) return st;
-        layer_matmul(s->proj, s->att, L->proj_w, L->proj_w16, L->proj_b, n, C, C);
+        layer_matmul(s, s->proj, s->att, L->proj_w, L->proj_wt16, L->proj_b, n, C, C);
         tril_add_inplace(s->x, s->proj, n * C);
         tril_layernorm(s->ln, s->x, L->ln2_w, L->ln2_b, n, C, eps);
-        layer_matmul(s->fc, s->ln, L->fc_w, L->fc_w16, L->fc_b, n, C, 4 * C);
+        layer_matmul(s, s->fc, s->ln, L->fc_w, L->fc_wt16, L->fc_b, n, C, 4 * C);
         tril_gelu(s->fc, s->fc, n * 4 * C);
-        layer_matmul(s->proj, s->fc, L->fcproj_w, L->fcproj_w16, L->fcproj_b, n, 4 * C, C);
+        layer_matmul(s, s->proj, s->fc, L->fcproj_w, L->fcproj_wt16, L->fcproj_b, n, 4 * C, C);
         tril_add_inplace(s->x, s->proj, n * C);
     }
     return TRIL_OK;
@@ -156,18 +175,19 @@ tril_status tril_gpt2_forward(const tril_gpt2 *m, tril_gpt2_state *s, const int3
     tril_status st = check_input(m, s, ids, n);
     if (st != TRIL_OK) return st;
     const int64_t C = m->cfg.n_embd, V = m->cfg.vocab_size;
-    tril_embed(s->x, ids, n, s->pos, m->wte, m->wpe, C);
+    embed(m, s, ids, n, s->pos);
     if ((st = run_blocks(m, s, n, m->cfg.n_layer)) != TRIL_OK) return st;
     s->pos += n;
     /* The head costs V*C per row: only the rows asked for. */
     if (logits_all) {
         tril_layernorm(s->ln, s->x, m->lnf_w, m->lnf_b, n, C, m->cfg.layer_norm_epsilon);
-        tril_lm_head(logits_all, s->ln, m->wte, n, C, V);
+        if (m->wte16) tril_lm_head_bf16(logits_all, s->ln, m->wte16, n, C, V, s->wbuf, 4 * C);
+        else tril_lm_head(logits_all, s->ln, m->wte, n, C, V);
         if (logits_last) memcpy(logits_last, logits_all + (n - 1) * V, (size_t)V * sizeof(float));
     } else if (logits_last) {
         tril_layernorm(s->ln, s->x + (n - 1) * C, m->lnf_w, m->lnf_b, 1, C,
                        m->cfg.layer_norm_epsilon);
-        if (m->wte16) tril_lm_head_bf16(logits_last, s->ln, m->wte16, C, V);
+        if (m->wte16) tril_lm_head_bf16(logits_last, s->ln, m->wte16, 1, C, V, NULL, 0);
         else tril_lm_head(logits_last, s->ln, m->wte, 1, C, V);
     }
     return TRIL_OK;
@@ -190,10 +210,10 @@ tril_status tril_gpt2_attention_probs(const tril_gpt2 *m, const int32_t *ids, in
     if ((st = check_input(m, s, ids, n)) == TRIL_OK) {
         const int64_t C = m->cfg.n_embd, D = C / m->cfg.n_head;
         const tril_gpt2_layer *L = &m->layers[layer];
-        tril_embed(s->x, ids, n, 0, m->wte, m->wpe, C);
+        embed(m, s, ids, n, 0);
         if ((st = run_blocks(m, s, n, layer)) == TRIL_OK) {
             tril_layernorm(s->ln, s->x, L->ln1_w, L->ln1_b, n, C, m->cfg.layer_norm_epsilon);
-            tril_matmul(s->qkv, s->ln, L->attn_w, L->attn_b, n, C, 3 * C);
+            layer_matmul(s, s->qkv, s->ln, L->attn_w, L->attn_wt16, L->attn_b, n, C, 3 * C);
             /* Written out (not fused): the picture needs the probabilities. */
             for (int64_t i = 0; i < n; i++) {
                 const float *q = s->qkv + i * 3 * C + head * D;

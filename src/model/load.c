@@ -90,6 +90,7 @@ void tril_gpt2_free(tril_gpt2 *m)
     free(m->layers);
     free(m->arena);
     free(m->bf16_arena);
+    free(m->f32_small);
     tril_safetensors_close(m->file);
     free(m);
 }
@@ -221,30 +222,82 @@ static tril_status load_tensors(tril_gpt2 *m, tril_safetensors *st, const char *
     return status;
 }
 
-/* bf16 weights: round the arena to bf16 and keep bf16 copies of wte and the
- * four matrices of every layer for the decoding GEMVs. */
+/* dst[out, in] = bf16 of src[in, out]: the transposed copy decoding walks
+ * row by row (each output's weights contiguous). */
+static void transpose_to_bf16(uint16_t *dst, const float *src, int64_t in, int64_t out)
+{
+    const int64_t B = 32; /* blocks keep both sides' cache lines in use */
+#pragma omp parallel for schedule(static) if (in * out > 65536)
+    for (int64_t o0 = 0; o0 < out; o0 += B)
+        for (int64_t i0 = 0; i0 < in; i0 += B)
+            for (int64_t o = o0; o < o0 + B && o < out; o++)
+                for (int64_t i = i0; i < i0 + B && i < in; i++)
+                    dst[o * in + i] = tril_f32_to_bf16(src[i * out + o]);
+}
+
+/* The tensors a bf16 model keeps only as bf16: wte and the four matrices
+ * of every layer (table order: wte, wpe, then 12 per layer). */
+static int kept_as_bf16(size_t index)
+{
+    if (index == 0) return 1;
+    if (index < 2) return 0;
+    const size_t k = (index - 2) % 12;
+    return k == 2 || k == 4 || k == 8 || k == 10;
+}
+
 tril_status tril_gpt2_use_bf16(tril_gpt2 *m)
 {
-    if (!m || !m->arena) return TRIL_FAIL(TRIL_ERR_INVALID_ARG, "bf16: the model needs an owned arena");
-    if (m->bf16_arena) return TRIL_OK;
+    if (!m) return TRIL_FAIL(TRIL_ERR_INVALID_ARG, "bf16: NULL model");
+    if (m->weight_dtype == TRIL_BF16) return TRIL_OK;
+    if (!m->arena) return TRIL_FAIL(TRIL_ERR_INVALID_ARG, "bf16: the model needs an owned arena");
     const int64_t C = m->cfg.n_embd, L = m->cfg.n_layer;
     const int64_t per_layer = C * 3 * C + C * C + C * 4 * C + 4 * C * C;
-    const int64_t total = m->cfg.vocab_size * C + L * per_layer;
-    m->bf16_arena = malloc((size_t)total * sizeof(uint16_t));
-    if (!m->bf16_arena)
-        return TRIL_FAIL(TRIL_ERR_NOMEM, "cannot allocate %.1f MB of bf16 weights", total * 2.0 / 1e6);
-    for (int64_t i = 0; i < m->arena_numel; i++) m->arena[i] = tril_round_to_dtype(m->arena[i], TRIL_BF16);
-    uint16_t *p = m->bf16_arena;
-#define COPY16(dst, src, n) (tril_convert_from_f32(p, TRIL_BF16, (src), (size_t)(n)), (dst) = p, p += (n))
-    COPY16(m->wte16, m->wte, m->cfg.vocab_size * C);
+    const int64_t total16 = m->cfg.vocab_size * C + L * per_layer;
+    int64_t small = 0;
+    for (size_t i = 0; i < m->n_params; i++)
+        if (!kept_as_bf16(i)) small += m->params[i].numel;
+    uint16_t *w16 = malloc((size_t)total16 * sizeof *w16);
+    float *rest = malloc((size_t)small * sizeof *rest);
+    if (!w16 || !rest) {
+        free(w16);
+        free(rest);
+        return TRIL_FAIL(TRIL_ERR_NOMEM, "cannot allocate %.1f MB of bf16 weights",
+                         total16 * 2.0 / 1e6);
+    }
+    uint16_t *p = w16;
+    tril_convert_from_f32(p, TRIL_BF16, m->wte, (size_t)(m->cfg.vocab_size * C));
+    m->wte16 = p;
+    p += m->cfg.vocab_size * C;
+#define TRANSPOSE16(dst, src, in, out) \
+    (transpose_to_bf16(p, (src), (in), (out)), (dst) = p, p += (in) * (out))
     for (int64_t l = 0; l < L; l++) {
         tril_gpt2_layer *W = &m->layers[l];
-        COPY16(W->attn_w16, W->attn_w, C * 3 * C);
-        COPY16(W->proj_w16, W->proj_w, C * C);
-        COPY16(W->fc_w16, W->fc_w, C * 4 * C);
-        COPY16(W->fcproj_w16, W->fcproj_w, 4 * C * C);
+        TRANSPOSE16(W->attn_wt16, W->attn_w, C, 3 * C);
+        TRANSPOSE16(W->proj_wt16, W->proj_w, C, C);
+        TRANSPOSE16(W->fc_wt16, W->fc_w, C, 4 * C);
+        TRANSPOSE16(W->fcproj_wt16, W->fcproj_w, 4 * C, C);
     }
-#undef COPY16
+#undef TRANSPOSE16
+    /* the rest: rounded to bf16 values too (the model is the bf16 model
+     * everywhere), kept as fp32 */
+    float *q = rest;
+    for (size_t i = 0; i < m->n_params; i++) {
+        if (kept_as_bf16(i)) {
+            m->param_data[i] = NULL;
+            continue;
+        }
+        for (int64_t k = 0; k < m->params[i].numel; k++)
+            q[k] = tril_round_to_dtype(m->param_data[i][k], TRIL_BF16);
+        m->param_data[i] = q;
+        q += m->params[i].numel;
+    }
+    free(m->arena);
+    m->arena = NULL;
+    m->arena_numel = 0;
+    m->bf16_arena = w16;
+    m->f32_small = rest;
+    m->weight_dtype = TRIL_BF16;
+    bind_views(m);
     return TRIL_OK;
 }
 
@@ -278,7 +331,7 @@ tril_status tril_gpt2_load(const char *dir, const tril_gpt2_load_opts *opts, tri
         tril_gpt2_free(m);
         return st;
     }
-    if (m->arena) { /* nothing points into the mapping any more */
+    if (m->arena || m->weight_dtype == TRIL_BF16) { /* nothing points into the mapping any more */
         tril_safetensors_close(file);
         m->file = NULL;
     }

@@ -6,102 +6,108 @@
 
 #include <cblas.h>
 
+#include "model/kernels.h"
 #include "tril/cpu.h"
 #include "tril/ops.h"
 
-void tril_gemv_xw_generic(float *y, const float *x, const float *w, int64_t in, int64_t out);
-void tril_gemv_xw_avx2(float *y, const float *x, const float *w, int64_t in, int64_t out);
-void tril_gemv_xw_avx512(float *y, const float *x, const float *w, int64_t in, int64_t out);
-void tril_gemv_wx_generic(float *y, const float *w, const float *x, int64_t rows, int64_t cols);
-void tril_gemv_wx_avx2(float *y, const float *w, const float *x, int64_t rows, int64_t cols);
-void tril_gemv_wx_avx512(float *y, const float *w, const float *x, int64_t rows, int64_t cols);
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
-void tril_gelu_vec_generic(float *y, const float *x, int64_t n);
-void tril_gelu_vec_avx2(float *y, const float *x, int64_t n);
-void tril_gelu_vec_avx512(float *y, const float *x, int64_t n);
-void tril_gelu_backward_vec_generic(float *dx, const float *dy, const float *x, int64_t n);
-void tril_gelu_backward_vec_avx2(float *dx, const float *dy, const float *x, int64_t n);
-void tril_gelu_backward_vec_avx512(float *dx, const float *dy, const float *x, int64_t n);
-
-void tril_gemv_xw_bf16_generic(float *y, const float *x, const uint16_t *w, int64_t in, int64_t out);
-void tril_gemv_xw_bf16_avx2(float *y, const float *x, const uint16_t *w, int64_t in, int64_t out);
-void tril_gemv_xw_bf16_avx512(float *y, const float *x, const uint16_t *w, int64_t in, int64_t out);
-void tril_gemv_wx_bf16_generic(float *y, const uint16_t *w, const float *x, int64_t rows, int64_t cols);
-void tril_gemv_wx_bf16_avx2(float *y, const uint16_t *w, const float *x, int64_t rows, int64_t cols);
-void tril_gemv_wx_bf16_avx512(float *y, const uint16_t *w, const float *x, int64_t rows, int64_t cols);
-
-void tril_matvec_bf16(float *y, const float *x, const uint16_t *w, const float *b, int64_t in,
-                      int64_t out)
+const tril_model_kernels *tril_model_kernels_best(void)
 {
-    if (b) memcpy(y, b, (size_t)out * sizeof(float));
-    else memset(y, 0, (size_t)out * sizeof(float));
     switch (tril_cpu_best_isa()) {
 #ifdef TRIL_HAVE_X86_KERNELS
-    case TRIL_ISA_AVX512: tril_gemv_xw_bf16_avx512(y, x, w, in, out); return;
-    case TRIL_ISA_AVX2: tril_gemv_xw_bf16_avx2(y, x, w, in, out); return;
+    case TRIL_ISA_AVX512: return &tril_model_kernels_avx512;
+    case TRIL_ISA_AVX2: return &tril_model_kernels_avx2;
 #endif
-    default: tril_gemv_xw_bf16_generic(y, x, w, in, out); return;
+    default: return &tril_model_kernels_generic;
     }
 }
 
-void tril_lm_head_bf16(float *logits, const float *x, const uint16_t *wte, int64_t C, int64_t V)
+static void init_rows(float *y, const float *b, int64_t T, int64_t out)
 {
-    switch (tril_cpu_best_isa()) {
-#ifdef TRIL_HAVE_X86_KERNELS
-    case TRIL_ISA_AVX512: tril_gemv_wx_bf16_avx512(logits, wte, x, V, C); return;
-    case TRIL_ISA_AVX2: tril_gemv_wx_bf16_avx2(logits, wte, x, V, C); return;
-#endif
-    default: tril_gemv_wx_bf16_generic(logits, wte, x, V, C); return;
-    }
-}
-
-/* y += x w for one row x (decoding). OpenBLAS's sgemv reached only a third
- * of the memory bandwidth here; these stream w once with all threads. */
-static void gemv_xw(float *y, const float *x, const float *w, int64_t in, int64_t out)
-{
-    switch (tril_cpu_best_isa()) {
-#ifdef TRIL_HAVE_X86_KERNELS
-    case TRIL_ISA_AVX512: tril_gemv_xw_avx512(y, x, w, in, out); return;
-    case TRIL_ISA_AVX2: tril_gemv_xw_avx2(y, x, w, in, out); return;
-#endif
-    default: tril_gemv_xw_generic(y, x, w, in, out); return;
-    }
-}
-
-static void gemv_wx(float *y, const float *w, const float *x, int64_t rows, int64_t cols)
-{
-    switch (tril_cpu_best_isa()) {
-#ifdef TRIL_HAVE_X86_KERNELS
-    case TRIL_ISA_AVX512: tril_gemv_wx_avx512(y, w, x, rows, cols); return;
-    case TRIL_ISA_AVX2: tril_gemv_wx_avx2(y, w, x, rows, cols); return;
-#endif
-    default: tril_gemv_wx_generic(y, w, x, rows, cols); return;
+    for (int64_t t = 0; t < T; t++) {
+        if (b) memcpy(y + t * out, b, (size_t)out * sizeof(float));
+        else memset(y + t * out, 0, (size_t)out * sizeof(float));
     }
 }
 
 void tril_matmul(float *y, const float *x, const float *w, const float *b, int64_t T, int64_t in,
                  int64_t out)
 {
-    if (b) {
-        for (int64_t t = 0; t < T; t++) memcpy(y + t * out, b, (size_t)out * sizeof(float));
-    }
-    if (T == 1) { /* decoding: a matrix-vector product; sgemm would pack all of w */
-        if (!b) memset(y, 0, (size_t)out * sizeof(float));
-        gemv_xw(y, x, w, in, out);
-        return;
-    }
+    if (b) init_rows(y, b, T, out);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (blasint)T, (blasint)out, (blasint)in,
                 1.0f, x, (blasint)in, w, (blasint)out, b ? 1.0f : 0.0f, y, (blasint)out);
+}
+
+int tril_matvec_threads(void)
+{
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
+/* OpenBLAS's sgemv reached only a third of the memory bandwidth here. */
+void tril_matvec(float *y, const float *x, const float *w, const float *b, int64_t in, int64_t out,
+                 float *partials, int threads)
+{
+    init_rows(y, b, 1, out);
+    tril_model_kernels_best()->gemv_xw(y, x, w, in, out, partials, threads);
+}
+
+void tril_matvec_bf16(float *y, const float *x, const uint16_t *wt, const float *b, int64_t in,
+                      int64_t out)
+{
+    tril_model_kernels_best()->gemv_wx_bf16(y, wt, x, out, in);
+    if (b)
+        for (int64_t o = 0; o < out; o++) y[o] += b[o];
+}
+
+void tril_widen_bf16(float *dst, const uint16_t *src, int64_t n)
+{
+    tril_model_kernels_best()->widen_bf16(dst, src, n);
+}
+
+void tril_matmul_bf16(float *y, const float *x, const uint16_t *wt, const float *b, int64_t T,
+                      int64_t in, int64_t out, float *wbuf)
+{
+    if (T == 1) {
+        tril_matvec_bf16(y, x, wt, b, in, out);
+        return;
+    }
+    tril_widen_bf16(wbuf, wt, in * out); /* then one fp32 GEMM on the exact values */
+    if (b) init_rows(y, b, T, out);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)T, (blasint)out, (blasint)in,
+                1.0f, x, (blasint)in, wbuf, (blasint)in, b ? 1.0f : 0.0f, y, (blasint)out);
 }
 
 void tril_lm_head(float *logits, const float *x, const float *wte, int64_t T, int64_t C, int64_t V)
 {
     if (T == 1) {
-        gemv_wx(logits, wte, x, V, C);
+        tril_model_kernels_best()->gemv_wx(logits, wte, x, V, C);
         return;
     }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)T, (blasint)V, (blasint)C, 1.0f,
                 x, (blasint)C, wte, (blasint)C, 0.0f, logits, (blasint)V);
+}
+
+void tril_lm_head_bf16(float *logits, const float *x, const uint16_t *wte, int64_t T, int64_t C,
+                       int64_t V, float *panel, int64_t panel_rows)
+{
+    if (T == 1) {
+        tril_model_kernels_best()->gemv_wx_bf16(logits, wte, x, V, C);
+        return;
+    }
+    /* vocabulary rows widened a panel at a time, each followed by its GEMM */
+    for (int64_t v0 = 0; v0 < V; v0 += panel_rows) {
+        const int64_t rows = V - v0 < panel_rows ? V - v0 : panel_rows;
+        tril_widen_bf16(panel, wte + v0 * C, rows * C);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)T, (blasint)rows, (blasint)C,
+                    1.0f, x, (blasint)C, panel, (blasint)C, 0.0f, logits + v0, (blasint)V);
+    }
 }
 
 void tril_layernorm(float *y, const float *x, const float *w, const float *b, int64_t T, int64_t C,
@@ -124,26 +130,11 @@ void tril_layernorm(float *y, const float *x, const float *w, const float *b, in
     }
 }
 
-void tril_gelu(float *y, const float *x, int64_t n)
-{
-    switch (tril_cpu_best_isa()) {
-#ifdef TRIL_HAVE_X86_KERNELS
-    case TRIL_ISA_AVX512: tril_gelu_vec_avx512(y, x, n); return;
-    case TRIL_ISA_AVX2: tril_gelu_vec_avx2(y, x, n); return;
-#endif
-    default: tril_gelu_vec_generic(y, x, n); return;
-    }
-}
+void tril_gelu(float *y, const float *x, int64_t n) { tril_model_kernels_best()->gelu(y, x, n); }
 
 void tril_gelu_backward(float *dx, const float *dy, const float *x, int64_t n)
 {
-    switch (tril_cpu_best_isa()) {
-#ifdef TRIL_HAVE_X86_KERNELS
-    case TRIL_ISA_AVX512: tril_gelu_backward_vec_avx512(dx, dy, x, n); return;
-    case TRIL_ISA_AVX2: tril_gelu_backward_vec_avx2(dx, dy, x, n); return;
-#endif
-    default: tril_gelu_backward_vec_generic(dx, dy, x, n); return;
-    }
+    tril_model_kernels_best()->gelu_backward(dx, dy, x, n);
 }
 
 void tril_add_inplace(float *y, const float *x, int64_t n)
@@ -157,6 +148,17 @@ void tril_embed(float *x, const int32_t *ids, int64_t T, int64_t pos0, const flo
     for (int64_t t = 0; t < T; t++) {
         const float *tok = wte + (int64_t)ids[t] * C, *pos = wpe + (pos0 + t) * C;
         for (int64_t c = 0; c < C; c++) x[t * C + c] = tok[c] + pos[c];
+    }
+}
+
+void tril_embed_bf16(float *x, const int32_t *ids, int64_t T, int64_t pos0, const uint16_t *wte,
+                     const float *wpe, int64_t C)
+{
+    for (int64_t t = 0; t < T; t++) {
+        float *row = x + t * C;
+        const float *pos = wpe + (pos0 + t) * C;
+        tril_widen_bf16(row, wte + (int64_t)ids[t] * C, C);
+        for (int64_t c = 0; c < C; c++) row[c] += pos[c];
     }
 }
 

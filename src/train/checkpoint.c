@@ -111,6 +111,8 @@ static tril_status save_model_files(const char *dir, const tril_gpt2 *m, const c
 {
     if (strcmp(tokenizer, "gpt2") != 0 && strcmp(tokenizer, "bytes") != 0)
         return TRIL_FAIL(TRIL_ERR_INVALID_ARG, "tokenizer '%s' is not gpt2 or bytes", tokenizer);
+    if (m->weight_dtype != TRIL_F32)
+        return TRIL_FAIL(TRIL_ERR_UNSUPPORTED, "only fp32 models can be saved (this one is bf16)");
     char path[PATH_MAX], src[PATH_MAX];
     tril_status st;
     int copied = 0;
