@@ -8,6 +8,7 @@
 #include <cmocka.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "test_util.h"
 #include "tril/dtype.h"
@@ -191,6 +192,39 @@ static void test_embed_and_loss(void **state)
     assert_true(fabs(tril_cross_entropy(logits, 3, 1) - want) < 1e-12);
 }
 
+/* The training loss's softmax against double precision: probabilities and
+ * loss, with a vocabulary that leaves a vector tail, logits far below the
+ * max (exact zeros) and the target at the max, in the middle and far below.
+ * Tolerances: probabilities 2e-6 relative plus 1e-12 absolute (a shifted
+ * logit of -34 carries float rounding of ~2e-6 into its tiny p, as in any
+ * fp32 softmax; gradients see only the absolute error), loss 1e-6. */
+static void test_softmax_xent(void **state)
+{
+    (void)state;
+    test_rng r = {7};
+    const int64_t V = 50257;
+    float *logits = randn(&r, V, 4.0f), *row = malloc((size_t)V * 4);
+    logits[5] = -200.0f; /* e^-200 underflows: p must be exactly 0 */
+    logits[77] = 30.0f;  /* the max */
+    const int32_t targets[3] = {77, 1234, 5};
+    for (int k = 0; k < 3; k++) {
+        memcpy(row, logits, (size_t)V * 4);
+        const double loss = tril_softmax_xent(row, V, targets[k]);
+        const double want = tril_cross_entropy(logits, V, targets[k]);
+        if (fabs(loss - want) > 1e-6 * fmax(1.0, fabs(want)))
+            fail_msg("target %d: loss %.10g, double reference %.10g", targets[k], loss, want);
+        double lse = want + (double)logits[targets[k]];
+        for (int64_t v = 0; v < V; v++) {
+            const double p = exp((double)logits[v] - lse);
+            if (fabs(row[v] - p) > 2e-6 * p + 1e-12)
+                fail_msg("p[%lld] = %.9g, double reference %.9g", (long long)v, (double)row[v], p);
+        }
+        assert_true(row[5] == 0.0f);
+    }
+    free(logits);
+    free(row);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -200,6 +234,7 @@ int main(void)
         cmocka_unit_test(test_gelu_vector_paths),
         cmocka_unit_test(test_bf16_matvec),
         cmocka_unit_test(test_matvec_threads),
+        cmocka_unit_test(test_softmax_xent),
         cmocka_unit_test(test_embed_and_loss),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

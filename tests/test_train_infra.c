@@ -130,12 +130,17 @@ static void test_adamw_matches_torch(void **state)
     float *p = calloc((size_t)n, sizeof *p), *g = calloc((size_t)n, sizeof *g),
           *want = calloc((size_t)n, sizeof *want), *m_prev = calloc((size_t)n, sizeof *m_prev),
           *v_prev = calloc((size_t)n, sizeof *v_prev);
+    /* the fused path (clipping inside the update) beside it, on unclipped
+     * gradients: it must match the two-pass path bit for bit */
+    float *p_fused = calloc((size_t)n, sizeof *p_fused), *g_raw = calloc((size_t)n, sizeof *g_raw);
     expect_word(&r, "init");
     nums_f32(&r, p, n);
+    memcpy(p_fused, p, (size_t)n * sizeof *p);
     expect_word(&r, "steps");
     const int steps = (int)num(&r);
-    tril_adamw opt;
+    tril_adamw opt, fused;
     assert_int_equal(tril_adamw_create(n, &opt), TRIL_OK);
+    assert_int_equal(tril_adamw_create(n, &fused), TRIL_OK);
     int clipped = 0, unclipped = 0;
     for (int s = 0; s < steps; s++) {
         expect_word(&r, "step");
@@ -145,6 +150,7 @@ static void test_adamw_matches_torch(void **state)
         expect_word(&r, "grad");
         nums_f32(&r, g, n);
         assert_true(fabsf(lr - tril_lr_at(s, warmup, total, max_lr, min_lr)) <= 1e-6f * lr);
+        memcpy(g_raw, g, (size_t)n * sizeof *g);
         double norm = tril_clip_grad_norm(g, n, max_norm);
         if (fabs(norm - torch_norm) > 1e-6 * torch_norm)
             fail_msg("step %d: norm %.9g, torch %.9g", s, norm, torch_norm);
@@ -154,6 +160,11 @@ static void test_adamw_matches_torch(void **state)
         memcpy(v_prev, opt.v, (size_t)n * sizeof *v_prev);
         tril_adamw_step(&opt, &cfg, p, g, table, n_params, lr);
         assert_int_equal(opt.step, s + 1);
+        assert_true(tril_adamw_step_clipped(&fused, &cfg, p_fused, g_raw, table, n_params, lr,
+                                            max_norm) == norm);
+        assert_memory_equal(p_fused, p, (size_t)n * sizeof *p);
+        assert_memory_equal(fused.m, opt.m, (size_t)n * sizeof *p);
+        assert_memory_equal(fused.v, opt.v, (size_t)n * sizeof *p);
         expect_word(&r, "param");
         nums_f32(&r, want, n);
         close_rel("param", s, p, want, NULL, NULL, 0, 0, n);
@@ -167,7 +178,16 @@ static void test_adamw_matches_torch(void **state)
     assert_true(clipped >= 3 && unclipped >= 3); /* both branches exercised */
     print_message("AdamW vs torch over %d steps: worst relative difference %.3g\n", steps,
                   worst_rel);
+    g_raw[n / 2] = INFINITY; /* a non-finite norm updates nothing */
+    memcpy(want, p_fused, (size_t)n * sizeof *p);
+    assert_true(isinf(tril_adamw_step_clipped(&fused, &cfg, p_fused, g_raw, table, n_params, 1e-3f,
+                                              max_norm)));
+    assert_memory_equal(p_fused, want, (size_t)n * sizeof *p);
+    assert_int_equal(fused.step, steps);
     tril_adamw_free(&opt);
+    tril_adamw_free(&fused);
+    free(p_fused);
+    free(g_raw);
     free(p);
     free(g);
     free(want);

@@ -86,7 +86,27 @@ void tril_adamw_free(tril_adamw *opt);
 /* One AdamW step at learning rate lr over the whole arena. */
 void tril_adamw_step(tril_adamw *opt, const tril_adamw_config *cfg, float *params,
                      const float *grads, const tril_param_info *table, size_t n_params, float lr);
+/* The same step on grads * grad_scale (each product rounded to float, as if
+ * the gradients had been scaled in place first): clipping fused into the
+ * update, one pass over the gradients fewer. */
+void tril_adamw_step_scaled(tril_adamw *opt, const tril_adamw_config *cfg, float *params,
+                            const float *grads, float grad_scale, const tril_param_info *table,
+                            size_t n_params, float lr);
 
+/* The training step's update: the global gradient norm over the optimizer's
+ * n values, clipping to max_norm (if > 0) fused into the AdamW pass (grads
+ * are not modified). Returns the norm before clipping; a non-finite norm
+ * updates nothing. */
+double tril_adamw_step_clipped(tril_adamw *opt, const tril_adamw_config *cfg, float *params,
+                               const float *grads, const tril_param_info *table, size_t n_params,
+                               float lr, float max_norm);
+
+/* Global L2 norm of grads [n]; bit-identical whatever the thread count. */
+double tril_grad_norm(const float *grads, int64_t n);
+/* torch.nn.utils.clip_grad_norm_'s factor for a norm: max_norm / (norm +
+ * 1e-6) when that is below 1, else 1 (also for max_norm <= 0: no clipping,
+ * and for a non-finite norm). */
+float tril_clip_coef(double norm, float max_norm);
 /* Scales grads so their global L2 norm is at most max_norm (if > 0).
  * Returns the norm before clipping. */
 double tril_clip_grad_norm(float *grads, int64_t n, float max_norm);

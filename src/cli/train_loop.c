@@ -138,14 +138,14 @@ int train_loop(train_run *r)
             rc = stop_nonfinite("training loss", train_loss, step + 1, last_ckpt);
             goto done;
         }
-        const double norm = tril_clip_grad_norm(r->grads, r->model->arena_numel, (float)a->clip);
+        const float lr = tril_lr_at(step, a->warmup, a->steps, (float)a->lr, (float)a->min_lr);
+        const double norm = tril_adamw_step_clipped(&r->opt, &r->opt_cfg, r->model->arena, r->grads,
+                                                    r->model->params, r->model->n_params, lr,
+                                                    (float)a->clip);
         if (!isfinite(norm)) {
             rc = stop_nonfinite("gradient norm", norm, step + 1, last_ckpt);
             goto done;
         }
-        const float lr = tril_lr_at(step, a->warmup, a->steps, (float)a->lr, (float)a->min_lr);
-        tril_adamw_step(&r->opt, &r->opt_cfg, r->model->arena, r->grads, r->model->params,
-                        r->model->n_params, lr);
         const double dt = tril_now() - t0;
         train_time += dt;
         const int64_t done = step + 1;

@@ -14,6 +14,9 @@ void KERNEL(tril_gemv_wx_bf16_)(float *y, const uint16_t *w, const float *x, int
 void KERNEL(tril_widen_bf16_)(float *dst, const uint16_t *src, int64_t n);
 void KERNEL(tril_gelu_vec_)(float *y, const float *x, int64_t n);
 void KERNEL(tril_gelu_backward_vec_)(float *dx, const float *dy, const float *x, int64_t n);
+double KERNEL(tril_softmax_xent_row_)(float *row, int64_t V, int32_t target);
+void KERNEL(tril_adamw_update_)(float *p, const float *g, float *m, float *v, int64_t n,
+                                const tril_adamw_scalars *s);
 
 const tril_model_kernels KERNEL(tril_model_kernels_) = {
     .gemv_xw = KERNEL(tril_gemv_xw_),
@@ -22,4 +25,6 @@ const tril_model_kernels KERNEL(tril_model_kernels_) = {
     .widen_bf16 = KERNEL(tril_widen_bf16_),
     .gelu = KERNEL(tril_gelu_vec_),
     .gelu_backward = KERNEL(tril_gelu_backward_vec_),
+    .softmax_xent_row = KERNEL(tril_softmax_xent_row_),
+    .adamw_update = KERNEL(tril_adamw_update_),
 };

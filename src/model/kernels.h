@@ -1,10 +1,21 @@
-/* The model's per-ISA kernels (gemv.c, gelu_kernels.c, compiled once per
- * instruction set) gathered in one table per build (kernel_table.c), so the
+/* The per-ISA kernels of the model and its training (gemv.c,
+ * gelu_kernels.c, softmax_kernels.c, src/train/adamw_kernel.c, compiled once per instruction
+ * set) gathered in one table per build (kernel_table.c), so the
  * ops pick a table once instead of switching on the ISA at every call. */
 #ifndef TRIL_MODEL_KERNELS_H
 #define TRIL_MODEL_KERNELS_H
 
 #include <stdint.h>
+
+/* AdamW's per-tensor scalars (src/train/adamw.c computes them). */
+typedef struct {
+    float decay_factor; /* 1 - lr * weight_decay (1 where the tensor has no decay) */
+    float grad_scale;   /* gradient clipping's factor, 1 when not clipping */
+    float beta1, one_b1, beta2, one_b2;
+    float bc2_sqrt;     /* sqrt(1 - beta2^t) */
+    float eps;
+    float neg_step;     /* -lr / (1 - beta1^t) */
+} tril_adamw_scalars;
 
 typedef struct {
     /* y[out] += x[in] @ w[in, out]: `threads` threads each stream a
@@ -21,6 +32,13 @@ typedef struct {
     void (*widen_bf16)(float *dst, const uint16_t *src, int64_t n);
     void (*gelu)(float *y, const float *x, int64_t n);
     void (*gelu_backward)(float *dx, const float *dy, const float *x, int64_t n);
+    /* row[V] = softmax(row) in place; returns the cross-entropy
+     * -log p[target] (softmax_kernels.c). */
+    double (*softmax_xent_row)(float *row, int64_t V, int32_t target);
+    /* The optimizer's element-wise pass (src/train/adamw_kernel.c): p, m, v
+     * updated in place from g [n]. */
+    void (*adamw_update)(float *p, const float *g, float *m, float *v, int64_t n,
+                         const tril_adamw_scalars *s);
 } tril_model_kernels;
 
 extern const tril_model_kernels tril_model_kernels_generic;

@@ -162,6 +162,11 @@ void tril_embed_bf16(float *x, const int32_t *ids, int64_t T, int64_t pos0, cons
     }
 }
 
+double tril_softmax_xent(float *row, int64_t V, int32_t target)
+{
+    return tril_model_kernels_best()->softmax_xent_row(row, V, target);
+}
+
 double tril_cross_entropy(const float *logits, int64_t V, int32_t target)
 {
     double mx = -INFINITY, sum = 0.0;

@@ -187,15 +187,7 @@ tril_status tril_trainer_forward(tril_trainer *t, const int32_t *inputs, const i
      * thread count (resumed runs must reproduce it to the bit). */
     double *row_loss = (double *)t->scratch_a; /* [N] doubles fit in [N, 4C] floats */
 #pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < N; i++) {
-        float *row = t->logits + i * V;
-        float mx = row[0];
-        for (int64_t v = 1; v < V; v++) mx = row[v] > mx ? row[v] : mx;
-        double sum = 0.0;
-        for (int64_t v = 0; v < V; v++) sum += exp((double)(row[v] - mx));
-        row_loss[i] = log(sum) - (double)(row[targets[i]] - mx);
-        for (int64_t v = 0; v < V; v++) row[v] = (float)(exp((double)(row[v] - mx)) / sum);
-    }
+    for (int64_t i = 0; i < N; i++) row_loss[i] = tril_softmax_xent(t->logits + i * V, V, targets[i]);
     for (int64_t i = 0; i < N; i++) total += row_loss[i];
     t->have_forward = 1;
     if (loss) *loss = (float)(total / (double)N);
@@ -217,6 +209,7 @@ tril_status tril_trainer_backward(tril_trainer *t, float *grads, float loss_scal
     const int64_t L = m->cfg.n_layer;
     /* d loss / d logits = (p - onehot) / N, scaled; in place over p. */
     const float g = loss_scale / (float)N;
+#pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < N; i++) {
         float *row = t->logits + i * V;
         row[t->targets[i]] -= 1.0f;

@@ -24,12 +24,17 @@ float tril_lr_at(int64_t step, int64_t warmup, int64_t total, float max_lr, floa
 static double chunk_sumsq(const float *g, int64_t n, int64_t c)
 {
     const int64_t lo = c * CLIP_CHUNK, hi = lo + CLIP_CHUNK < n ? lo + CLIP_CHUNK : n;
-    double s = 0.0;
-    for (int64_t i = lo; i < hi; i++) s += (double)g[i] * (double)g[i];
-    return s;
+    /* eight interleaved sums (a fixed order, so still deterministic) instead
+     * of one long chain of dependent adds */
+    double s[8] = {0};
+    int64_t i = lo;
+    for (; i + 8 <= hi; i += 8)
+        for (int k = 0; k < 8; k++) s[k] += (double)g[i + k] * (double)g[i + k];
+    for (; i < hi; i++) s[0] += (double)g[i] * (double)g[i];
+    return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
 }
 
-double tril_clip_grad_norm(float *grads, int64_t n, float max_norm)
+double tril_grad_norm(const float *grads, int64_t n)
 {
     if (!grads || n <= 0) return 0.0;
     const int64_t chunks = (n + CLIP_CHUNK - 1) / CLIP_CHUNK;
@@ -44,16 +49,26 @@ double tril_clip_grad_norm(float *grads, int64_t n, float max_norm)
         for (int64_t c = 0; c < chunks; c++) sum += parts[c];
         if (parts != stack_parts) free(parts);
     }
-    const double norm = sqrt(sum);
+    return sqrt(sum);
+}
+
+float tril_clip_coef(double norm, float max_norm)
+{
     /* torch.nn.utils.clip_grad_norm_: coef = max_norm / (norm + 1e-6),
      * clamped to 1 (so gradients under the limit are untouched). */
-    if (max_norm > 0.0f && isfinite(norm)) {
-        const double coef = (double)max_norm / (norm + 1e-6);
-        if (coef < 1.0) {
-            const float c = (float)coef;
+    if (!(max_norm > 0.0f) || !isfinite(norm)) return 1.0f;
+    const double coef = (double)max_norm / (norm + 1e-6);
+    return coef < 1.0 ? (float)coef : 1.0f;
+}
+
+double tril_clip_grad_norm(float *grads, int64_t n, float max_norm)
+{
+    if (!grads || n <= 0) return 0.0;
+    const double norm = tril_grad_norm(grads, n);
+    const float c = tril_clip_coef(norm, max_norm);
+    if (c != 1.0f) {
 #pragma omp parallel for schedule(static) if (n > CLIP_CHUNK)
-            for (int64_t i = 0; i < n; i++) grads[i] *= c;
-        }
+        for (int64_t i = 0; i < n; i++) grads[i] *= c;
     }
     return norm;
 }
