@@ -108,22 +108,37 @@ VINLINE void pv_chunk(float *o, const float *p, const float *v, int64_t dp, int6
         for (int c = 0; c < nv; c++) vstore(o + r * dp + dv + c * VL, acc[r][c]);
 }
 
-/* Blocked P.V for QK_ROWS rows over keys [0, n) of the tile. */
-static void pv_block(float *o, const float *p, const float *v, int64_t dp, int64_t n)
+/* Blocked P.V for QK_ROWS rows over keys [j0, j1) of the tile. */
+static void pv_block(float *o, const float *p, const float *v, int64_t dp, int64_t j0, int64_t j1)
 {
+    if (j1 <= j0) return;
+    p += j0;
+    v += j0 * dp;
     for (int rg = 0; rg < QK_ROWS; rg += PV_ROWS) {
         int64_t dv = 0;
         for (; dv + PV_VECS * VL <= dp; dv += PV_VECS * VL)
-            pv_chunk(o + rg * dp, p + rg * KEY_TILE, v, dp, n, dv, PV_VECS);
-        for (; dv < dp; dv += VL) pv_chunk(o + rg * dp, p + rg * KEY_TILE, v, dp, n, dv, 1);
+            pv_chunk(o + rg * dp, p + rg * KEY_TILE, v, dp, j1 - j0, dv, PV_VECS);
+        for (; dv < dp; dv += VL) pv_chunk(o + rg * dp, p + rg * KEY_TILE, v, dp, j1 - j0, dv, 1);
     }
 }
 
-/* One row's P.V over keys [c0, c1) of the tile: the diagonal-tile path,
- * which never touches a value the row may not see. */
+/* One row's P.V over keys [c0, c1) of the tile: the edges of the diagonal
+ * tile, which never touch a value the row may not see. Keys outer, output
+ * vectors inner: PV_VECS independent FMA chains instead of one. */
 static void pv_row(float *o, const float *p, const float *v, int64_t dp, int64_t c0, int64_t c1)
 {
-    for (int64_t dv = 0; dv < dp; dv += VL) {
+    if (c1 <= c0) return;
+    int64_t dv = 0;
+    for (; dv + PV_VECS * VL <= dp; dv += PV_VECS * VL) {
+        vf acc[PV_VECS];
+        for (int c = 0; c < PV_VECS; c++) acc[c] = vload(o + dv + c * VL);
+        for (int64_t j = c0; j < c1; j++) {
+            const vf pj = vbcast(p[j]);
+            for (int c = 0; c < PV_VECS; c++) acc[c] += pj * vload(v + j * dp + dv + c * VL);
+        }
+        for (int c = 0; c < PV_VECS; c++) vstore(o + dv + c * VL, acc[c]);
+    }
+    for (; dv < dp; dv += VL) {
         vf acc = vload(o + dv);
         for (int64_t j = c0; j < c1; j++) acc += vbcast(p[j]) * vload(v + j * dp + dv);
         vstore(o + dv, acc);
@@ -175,7 +190,8 @@ static int softmax_update(const tril_attention_args *a, const attn_row_window *w
         sum += pc;
         vstore(s + c * VL, pc);
     }
-    float alpha = vexp(vbcast(*m - m_new))[0];
+    /* the running max rarely moves after the first tiles: alpha is then 1 */
+    const float alpha = m_new == *m ? 1.0f : vexp(vbcast(*m - m_new))[0];
     *l = *l * alpha + vhsum(sum);
     *m = m_new;
     if (alpha != 1.0f) {
@@ -222,26 +238,35 @@ typedef struct {
     int64_t tiles;  // tiles per head (the most any sequence needs)
 } packed_kv;
 
-static void pack_tile(const tril_attention_args *a, const packed_kv *p, int64_t bh, int64_t n,
+/* Packs tile n of every head of sequence b. Key by key, all heads at once:
+ * each key's row of K (and of V) is read front to back, the access pattern
+ * the hardware prefetchers follow best (head by head, the reads were 256-byte
+ * pieces a whole row apart, and stalled). */
+static void pack_tile(const tril_attention_args *a, const packed_kv *p, int64_t b, int64_t n,
                       int64_t dp)
 {
-    const int64_t D = a->head_dim, b = bh / a->heads, h = bh % a->heads;
+    const int64_t D = a->head_dim, H = a->heads;
     const int64_t j0 = p->first[b] + n * KEY_TILE;
     const int64_t keys = attn_max64(0, attn_min64(KEY_TILE, p->last[b] - j0));
-    float *kt = p->kt + (bh * p->tiles + n) * dp * KEY_TILE;
-    float *v = p->v + (bh * p->tiles + n) * dp * KEY_TILE;
-    memset(kt, 0, (size_t)(dp * KEY_TILE) * sizeof(float));
-    memset(v, 0, (size_t)(dp * KEY_TILE) * sizeof(float));
+    for (int64_t h = 0; h < H; h++) {
+        const int64_t at = ((b * H + h) * p->tiles + n) * dp * KEY_TILE;
+        memset(p->kt + at, 0, (size_t)(dp * KEY_TILE) * sizeof(float));
+        memset(p->v + at, 0, (size_t)(dp * KEY_TILE) * sizeof(float));
+    }
     for (int64_t c = 0; c < keys; c++) {
-        const int64_t off = b * a->kv_batch_stride + (j0 + c) * a->kv_row_stride + h * D;
-        if (a->dtype == TRIL_F32) {
-            const float *kr = (const float *)a->k + off, *vr = (const float *)a->v + off;
-            for (int64_t d = 0; d < D; d++) kt[d * KEY_TILE + c] = kr[d];
-            for (int64_t d = 0; d < D; d++) v[c * dp + d] = vr[d];
-        } else {
-            for (int64_t d = 0; d < D; d++) {
-                kt[d * KEY_TILE + c] = tril_load_f32(a->k, a->dtype, (size_t)(off + d));
-                v[c * dp + d] = tril_load_f32(a->v, a->dtype, (size_t)(off + d));
+        const int64_t row = b * a->kv_batch_stride + (j0 + c) * a->kv_row_stride;
+        for (int64_t h = 0; h < H; h++) {
+            const int64_t at = ((b * H + h) * p->tiles + n) * dp * KEY_TILE, off = row + h * D;
+            float *kt = p->kt + at, *v = p->v + at;
+            if (a->dtype == TRIL_F32) {
+                const float *kr = (const float *)a->k + off, *vr = (const float *)a->v + off;
+                for (int64_t d = 0; d < D; d++) kt[d * KEY_TILE + c] = kr[d];
+                memcpy(v + c * dp, vr, (size_t)D * sizeof(float));
+            } else {
+                for (int64_t d = 0; d < D; d++) {
+                    kt[d * KEY_TILE + c] = tril_load_f32(a->k, a->dtype, (size_t)(off + d));
+                    v[c * dp + d] = tril_load_f32(a->v, a->dtype, (size_t)(off + d));
+                }
             }
         }
     }
@@ -278,26 +303,32 @@ static void run_unit(const tril_attention_args *a, const packed_kv *p, tile_buff
              * furthest: a tile beyond it is the future of all of them. */
             if (j0 >= w[QK_ROWS - 1].read_hi || j0 + n <= w[0].read_lo) continue;
             qk_tile(t->q + r0 * dp, dp, kt, t->s);
-            int full = 1;
+            /* The keys every row of the micro-block may use, [shared_lo,
+             * shared_hi), go through the blocked P.V; each row's own edges
+             * (the diagonal's last few keys, padding) row by row, so no row
+             * ever multiplies a value it may not see (0 * NaN is NaN). */
+            int64_t shared_lo = 0, shared_hi = n, c0[QK_ROWS], c1[QK_ROWS];
+            int live[QK_ROWS], all_live = 1;
             for (int r = 0; r < QK_ROWS; r++) {
-                int64_t c0, c1;
-                row_columns(a, &w[r], j0, n, &c0, &c1);
-                if (c0 != 0 || c1 != n) full = 0;
-                if (!softmax_update(a, &w[r], j0, n, t->s + r * KEY_TILE, &t->m[r0 + r],
-                                    &t->l[r0 + r], t->o + (r0 + r) * dp, dp)) {
-                    memset(t->s + r * KEY_TILE, 0, KEY_TILE * sizeof(float));
-                    full = 0;
+                row_columns(a, &w[r], j0, n, &c0[r], &c1[r]);
+                live[r] = softmax_update(a, &w[r], j0, n, t->s + r * KEY_TILE, &t->m[r0 + r],
+                                         &t->l[r0 + r], t->o + (r0 + r) * dp, dp);
+                if (!live[r]) { /* nothing seen yet: this row takes no P.V at all */
+                    all_live = 0;
+                    continue;
                 }
+                shared_lo = attn_max64(shared_lo, c0[r]);
+                shared_hi = attn_min64(shared_hi, c1[r]);
             }
-            if (full) {
-                pv_block(t->o + r0 * dp, t->s, v, dp, n);
-            } else {
-                for (int r = 0; r < QK_ROWS && r0 + r < rows; r++) {
-                    int64_t c0, c1;
-                    row_columns(a, &w[r], j0, n, &c0, &c1);
-                    if (t->m[r0 + r] != -INFINITY)
-                        pv_row(t->o + (r0 + r) * dp, t->s + r * KEY_TILE, v, dp, c0, c1);
-                }
+            if (!all_live) shared_lo = shared_hi = 0; /* rare: all row by row */
+            shared_hi = attn_max64(shared_hi, shared_lo);
+            pv_block(t->o + r0 * dp, t->s, v, dp, shared_lo, shared_hi);
+            for (int r = 0; r < QK_ROWS && r0 + r < rows; r++) {
+                if (!live[r]) continue;
+                float *o = t->o + (r0 + r) * dp;
+                const float *pr = t->s + r * KEY_TILE;
+                pv_row(o, pr, v, dp, c0[r], attn_min64(c1[r], shared_lo));
+                pv_row(o, pr, v, dp, attn_max64(c0[r], shared_hi), c1[r]);
             }
         }
     }
@@ -357,7 +388,7 @@ tril_status KERNEL_ENTRY(const tril_attention_args *a)
         tile_buffers t;
         if (!buffers_alloc(&t, dp)) failed = 1;
 #pragma omp for schedule(static)
-        for (int64_t n = 0; n < bh_count * p.tiles; n++) pack_tile(a, &p, n / p.tiles, n % p.tiles, dp);
+        for (int64_t n = 0; n < a->batch * p.tiles; n++) pack_tile(a, &p, n / p.tiles, n % p.tiles, dp);
         /* Later row blocks see more keys: hand them out first. */
 #pragma omp for schedule(dynamic, 1)
         for (int64_t u = 0; u < bh_count * blocks; u++) {
