@@ -134,9 +134,11 @@ tril_status tril_attention_forward(const tril_attention_args *args, tril_attn_ke
 tril_status tril_attention_backward(const tril_attention_args *args, const float *dout, float *dq,
                                     float *dk, float *dv, tril_attn_kernel kernel);
 
-/* The tiled kernels keep a grow-only buffer per calling thread (packed K/V),
- * so repeated calls do not pay for fresh pages. This frees the calling
- * thread's buffer; the next call allocates again. */
+/* The kernels keep grow-only buffers per thread (packed K/V per calling
+ * thread; the decode path's row scratch per OpenMP thread), so repeated
+ * calls neither allocate nor pay for fresh pages. This frees the calling
+ * thread's buffers; the next call allocates again. OpenMP worker threads
+ * keep theirs until they exit. */
 void tril_attention_free_workspace(void);
 
 /* 1 if query row i (of Tq) may see key j (of Tk) under the causal rule alone:

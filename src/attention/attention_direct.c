@@ -78,6 +78,12 @@ static void run_direct_row(const tril_attention_args *a, int64_t b, int64_t h, i
     if (a->lse) a->lse[(b * H + h) * a->q_len + i] = empty ? -INFINITY : m + logf(l);
 }
 
+/* Each OpenMP thread's row scratch, kept between calls (one call per layer
+ * per generated token). */
+static _Thread_local tril_workspace row_scratch;
+
+void CAT(tril_attention_direct_workspace_free_, TRIL_ISA_SUFFIX)(void) { workspace_release(&row_scratch); }
+
 tril_status CAT(tril_attention_direct_, TRIL_ISA_SUFFIX)(const tril_attention_args *a)
 {
     const int64_t dp = (a->head_dim + VL - 1) / VL * VL;
@@ -85,7 +91,7 @@ tril_status CAT(tril_attention_direct_, TRIL_ISA_SUFFIX)(const tril_attention_ar
     int failed = 0;
 #pragma omp parallel reduction(| : failed)
     {
-        float *scratch = alloc_floats((size_t)(4 * dp + VL));
+        float *scratch = workspace_get(&row_scratch, (size_t)(4 * dp + VL));
         if (!scratch) failed = 1;
 #pragma omp for schedule(static)
         for (int64_t u = 0; u < units; u++) {
@@ -93,7 +99,6 @@ tril_status CAT(tril_attention_direct_, TRIL_ISA_SUFFIX)(const tril_attention_ar
             const int64_t i = u % a->q_len, bh = u / a->q_len;
             run_direct_row(a, bh / a->heads, bh % a->heads, i, dp, scratch);
         }
-        free(scratch);
     }
     return failed ? TRIL_FAIL(TRIL_ERR_NOMEM, "attention: out of memory") : TRIL_OK;
 }

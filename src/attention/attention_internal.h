@@ -74,6 +74,9 @@ tril_status tril_attention_direct_avx512(const tril_attention_args *a);
 void tril_attention_workspace_free_generic(void);
 void tril_attention_workspace_free_avx2(void);
 void tril_attention_workspace_free_avx512(void);
+void tril_attention_direct_workspace_free_generic(void);
+void tril_attention_direct_workspace_free_avx2(void);
+void tril_attention_direct_workspace_free_avx512(void);
 
 /* The backward pass (attention_backward*.c). Arguments are validated and
  * resolved; dq has q's strides, dk and dv the k/v strides, dout out's. */

@@ -203,27 +203,12 @@ static int softmax_update(const tril_attention_args *a, const attn_row_window *w
 
 /* The packed K/V buffer is kept per calling thread and only grows: a fresh
  * multi-megabyte allocation per call costs page faults on every call. */
-typedef struct {
-    float *data;
-    size_t floats;
-} workspace;
-static _Thread_local workspace pack_cache;
-
-static float *workspace_get(workspace *w, size_t floats)
-{
-    if (floats > w->floats) {
-        free(w->data);
-        w->data = alloc_floats(floats);
-        w->floats = w->data ? floats : 0;
-    }
-    return w->data;
-}
+static _Thread_local tril_workspace pack_cache;
 
 void CAT(tril_attention_workspace_free_, TRIL_ISA_SUFFIX)(void)
 {
-    free(pack_cache.data);
-    pack_cache.data = NULL;
-    pack_cache.floats = 0;
+    workspace_release(&pack_cache);
+    CAT(tril_attention_direct_workspace_free_, TRIL_ISA_SUFFIX)();
 }
 
 /* Packed K and V of every (batch, head): tile n of head bh starts at key
