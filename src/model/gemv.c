@@ -6,7 +6,7 @@
  * one long contiguous block. Splitting w[in, out] by columns gave each thread
  * short strided runs (1.5-4.6 KB per row) and reached ~18 GB/s; splitting by
  * rows, or walking a transposed [out, in] copy row by row, reached ~30 GB/s
- * on the same machine. */
+ * on the same machine (docs/BENCHMARKS.md). */
 #include <stdint.h>
 
 #include "attention/simd.h"
@@ -39,20 +39,26 @@ static inline int thread_count(void)
 #endif
 }
 
-/* acc[0, out) += x[i0, i1) @ w[i0:i1, :], four rows per pass (acc stays in
- * L1; the four rows are adjacent, so the pass reads one contiguous run). */
+/* acc[0, out) += x[i0, i1) @ w[i0:i1, :], eight rows per pass: acc (in L1)
+ * is read and written once per eight rows, and the eight rows are adjacent,
+ * so the pass reads one contiguous run (2 and 16 rows per pass were slower,
+ * 4 about 12% slower, in bench_gemv). */
 static void rows_into(float *acc, const float *x, const float *w, int64_t i0, int64_t i1,
                       int64_t out)
 {
     int64_t i = i0;
-    for (; i + 4 <= i1; i += 4) {
-        const float *r0 = w + i * out, *r1 = r0 + out, *r2 = r1 + out, *r3 = r2 + out;
-        const vf x0 = vbcast(x[i]), x1 = vbcast(x[i + 1]), x2 = vbcast(x[i + 2]), x3 = vbcast(x[i + 3]);
+    for (; i + 8 <= i1; i += 8) {
+        const float *r = w + i * out;
+        vf xs[8];
+        for (int k = 0; k < 8; k++) xs[k] = vbcast(x[i + k]);
         int64_t o = 0;
-        for (; o + TRIL_VL <= out; o += TRIL_VL)
-            vstore(acc + o, vload(acc + o) + x0 * vload(r0 + o) + x1 * vload(r1 + o) +
-                                x2 * vload(r2 + o) + x3 * vload(r3 + o));
-        for (; o < out; o++) acc[o] += x[i] * r0[o] + x[i + 1] * r1[o] + x[i + 2] * r2[o] + x[i + 3] * r3[o];
+        for (; o + TRIL_VL <= out; o += TRIL_VL) {
+            vf a = vload(acc + o);
+            for (int k = 0; k < 8; k++) a += xs[k] * vload(r + k * out + o);
+            vstore(acc + o, a);
+        }
+        for (; o < out; o++)
+            for (int k = 0; k < 8; k++) acc[o] += x[i + k] * r[k * out + o];
     }
     for (; i < i1; i++) {
         const float *r = w + i * out;
@@ -115,9 +121,9 @@ void CAT(tril_gemv_wx_, TRIL_ISA_SUFFIX)(float *y, const float *w, const float *
 
 /* bf16 weights: 16-bit loads widened to fp32 exactly (bf16 is the top half
  * of an fp32), so the arithmetic is the fp32 kernel's on half the bytes.
- * AVX-512 BF16's dot product instruction was measured too (bench_gemv): it
- * needs x rounded to bf16 (or split in two halves to stay exact) and was no
- * faster, because the widening is free next to the memory traffic. */
+ * AVX-512 BF16's dot product (vdpbf16ps) was measured too (docs/BENCHMARKS.md):
+ * it needs x rounded to bf16 (or split in two halves to stay exact) and was
+ * no faster, because the widening is free next to the memory traffic. */
 typedef uint16_t vh16 __attribute__((vector_size(TRIL_VL * 2), aligned(2), may_alias));
 typedef uint32_t vu32 __attribute__((vector_size(TRIL_VL * 4)));
 

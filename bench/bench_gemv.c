@@ -1,0 +1,132 @@
+/* Decoding's matrix-vector products against the machine's memory bandwidth.
+ *
+ * One token of GPT-2 124M streams every layer matrix once: 12 layers of
+ * [768, 2304], [768, 768], [768, 3072], [3072, 768] (340 MB in fp32), then
+ * the tied head [50257, 768]. This times, over that set of matrices (each
+ * distinct, so nothing is cached between them), best of `rounds`:
+ *   openblas cblas_sgemv on the Conv1D layout [in, out],
+ *   tril     tril_matvec (threads split the rows: contiguous blocks),
+ *   bf16     tril_matvec_bf16 on the transposed bf16 copy (half the bytes),
+ * and the head: tril_lm_head / tril_lm_head_bf16 for one row.
+ * Prints GB/s, and each as a fraction of the streaming-read limit
+ * (tril_cpu_stream_gbps) measured right before it (the machine's bandwidth
+ * drifts). Usage: bench_gemv [rounds] */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cblas.h>
+
+#include "tril/cpu.h"
+#include "tril/dtype.h"
+#include "tril/ops.h"
+#include "tril/timing.h"
+
+enum { LAYERS = 12, SHAPES = 4 };
+static const int64_t shape[SHAPES][2] = {{768, 2304}, {768, 768}, {768, 3072}, {3072, 768}};
+
+typedef struct {
+    float *w[LAYERS][SHAPES];     // [in, out]
+    uint16_t *wt[LAYERS][SHAPES]; // [out, in] bf16
+    float *head;                  // [V, C]
+    uint16_t *head16;             // [V, C]
+    float *x, *y, *partials;
+    double bytes32;
+} bench_set;
+
+static void *must(void *p)
+{
+    if (!p) {
+        fprintf(stderr, "bench_gemv: out of memory\n");
+        exit(1);
+    }
+    return p;
+}
+
+static void fill(float *x, int64_t n, uint32_t seed)
+{
+    for (int64_t i = 0; i < n; i++) {
+        seed = seed * 1664525u + 1013904223u;
+        x[i] = (float)(seed >> 8) / 16777216.0f - 0.5f;
+    }
+}
+
+static void setup(bench_set *b)
+{
+    memset(b, 0, sizeof *b);
+    for (int l = 0; l < LAYERS; l++)
+        for (int s = 0; s < SHAPES; s++) {
+            const int64_t in = shape[s][0], out = shape[s][1];
+            b->w[l][s] = must(malloc((size_t)(in * out) * 4));
+            b->wt[l][s] = must(malloc((size_t)(in * out) * 2));
+            fill(b->w[l][s], in * out, (uint32_t)(l * 7 + s));
+            for (int64_t i = 0; i < in; i++)
+                for (int64_t o = 0; o < out; o++) b->wt[l][s][o * in + i] = tril_f32_to_bf16(b->w[l][s][i * out + o]);
+            b->bytes32 += (double)(in * out) * 4;
+        }
+    b->head = must(malloc((size_t)50257 * 768 * 4));
+    b->head16 = must(malloc((size_t)50257 * 768 * 2));
+    fill(b->head, 50257 * 768, 99);
+    tril_convert_from_f32(b->head16, TRIL_BF16, b->head, (size_t)50257 * 768);
+    b->x = must(malloc(3072 * 4));
+    b->y = must(malloc(50257 * 4));
+    b->partials = must(malloc((size_t)tril_matvec_threads() * 3072 * 4));
+    fill(b->x, 3072, 5);
+}
+
+static void layers(bench_set *b, int kind)
+{
+    for (int l = 0; l < LAYERS; l++)
+        for (int s = 0; s < SHAPES; s++) {
+            const int64_t in = shape[s][0], out = shape[s][1];
+            if (kind == 1)
+                cblas_sgemv(CblasRowMajor, CblasTrans, (blasint)in, (blasint)out, 1.0f, b->w[l][s],
+                            (blasint)out, b->x, 1, 0.0f, b->y, 1);
+            else if (kind == 2)
+                tril_matvec(b->y, b->x, b->w[l][s], NULL, in, out, b->partials, tril_matvec_threads());
+            else
+                tril_matvec_bf16(b->y, b->x, b->wt[l][s], NULL, in, out);
+        }
+}
+
+static double best_seconds(bench_set *b, int kind, int rounds)
+{
+    double best = 1e30;
+    for (int r = 0; r < rounds; r++) {
+        double t0 = tril_now();
+        switch (kind) {
+        case 4: tril_lm_head(b->y, b->x, b->head, 1, 768, 50257); break;
+        case 5: tril_lm_head_bf16(b->y, b->x, b->head16, 1, 768, 50257, NULL, 0); break;
+        default: layers(b, kind); break;
+        }
+        double dt = tril_now() - t0;
+        if (dt < best) best = dt;
+    }
+    return best;
+}
+
+int main(int argc, char **argv)
+{
+    const int rounds = argc > 1 ? atoi(argv[1]) : 10;
+    if (rounds < 1 || rounds > 1000) {
+        fprintf(stderr, "usage: bench_gemv [rounds 1..1000]\n");
+        return 2;
+    }
+    bench_set b;
+    setup(&b);
+    const double head32 = 50257.0 * 768 * 4;
+    const struct { const char *name; int kind; double bytes; } runs[] = {
+        {"openblas_sgemv", 1, b.bytes32}, {"tril_matvec", 2, b.bytes32},
+        {"tril_matvec_bf16", 3, b.bytes32 / 2}, {"tril_lm_head", 4, head32},
+        {"tril_lm_head_bf16", 5, head32 / 2},
+    };
+    for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
+        const double limit = tril_cpu_stream_gbps(0.3);
+        const double t = best_seconds(&b, runs[i].kind, rounds);
+        const double gbps = runs[i].bytes / t * 1e-9;
+        printf("bench=gemv kernel=%s mb=%.0f ms=%.2f gbps=%.1f limit_gbps=%.1f of_limit=%.3f\n",
+               runs[i].name, runs[i].bytes / 1e6, t * 1e3, gbps, limit, gbps / limit);
+    }
+    return 0;
+}
