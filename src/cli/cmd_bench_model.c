@@ -179,8 +179,10 @@ int cmd_bench_decode(int argc, char **argv)
         times[r] = tril_now() - t0;
     }
     double ms = tril_median(times + 1, (int)o.repeats) * 1e3;
-    /* every weight read once per token: 2 bytes each for bf16 */
-    double bytes = (double)tril_gpt2_num_params(c) * (m->weight_dtype == TRIL_BF16 ? 2.0 : 4.0);
+    /* every weight read once per token (2 bytes each for bf16), and the
+     * keys and values cached so far (fp32) */
+    double bytes = (double)tril_gpt2_num_params(c) * (m->weight_dtype == TRIL_BF16 ? 2.0 : 4.0) +
+                   2.0 * (double)c->n_layer * (double)(o.position + 1) * (double)c->n_embd * 4.0;
     double rss_mb = tril_peak_rss_bytes() / 1048576.0; /* the probe allocates 256 MiB */
     double limit = tril_cpu_stream_gbps(0.5);
     printf("bench=decode model=%s dtype=%s position=%lld threads=%d ms_per_token=%.2f gbps=%.1f "
