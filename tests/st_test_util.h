@@ -3,7 +3,6 @@
 #ifndef TRIL_ST_TEST_UTIL_H
 #define TRIL_ST_TEST_UTIL_H
 
-#include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,39 +10,26 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "test_util.h"
+
 static char st_dir[512];
 
 /* A fresh directory under $TMPDIR (or /tmp), removed by st_dir_remove. */
 static inline int st_dir_create(void **state)
 {
     (void)state;
-    const char *base = getenv("TMPDIR");
-    snprintf(st_dir, sizeof st_dir, "%s/tril_st_XXXXXX", base && *base ? base : "/tmp");
-    if (!mkdtemp(st_dir)) {
+    if (test_temp_dir(st_dir, sizeof st_dir, "tril_st") != 0) {
         perror("mkdtemp");
         return -1;
     }
     return 0;
 }
 
-/* Removes the scratch directory and what the tests left in it (one level,
- * plus empty subdirectories). */
+/* Removes the scratch directory and everything the tests left in it. */
 static inline int st_dir_remove(void **state)
 {
     (void)state;
-    DIR *d = opendir(st_dir);
-    if (d) {
-        struct dirent *e;
-        char p[1024];
-        while ((e = readdir(d)) != NULL) {
-            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-            snprintf(p, sizeof p, "%s/%s", st_dir, e->d_name);
-            if (unlink(p) != 0) rmdir(p);
-        }
-        closedir(d);
-    }
-    rmdir(st_dir);
-    return 0;
+    return test_remove_dir(st_dir);
 }
 
 /* st_dir/name in a rotating static buffer (four live at once). */

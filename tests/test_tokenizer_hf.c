@@ -30,8 +30,7 @@ static int teardown(void **state)
 {
     cJSON_Delete(gpt2_vocab);
     free(gpt2_merges);
-    const char *names[] = {"tokenizer.json"};
-    tt_rmdir(dir, names, 1);
+    tt_rmdir(dir);
     return 0;
 }
 

@@ -10,6 +10,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "test_util.h"
 #include "tril/tokenizer.h"
 
 #define GPT2_DIR TRIL_TEST_DATA_DIR "/gpt2"
@@ -44,14 +45,11 @@ static inline void tt_write(const char *path, const char *data, size_t len)
     fclose(f);
 }
 
-/* A fresh directory under $TMPDIR or /tmp (caller frees the string). */
+/* A fresh directory under $TMPDIR or /tmp (caller frees it with tt_rmdir). */
 static inline char *tt_mkdtemp(void)
 {
-    const char *base = getenv("TMPDIR");
     char *dir = malloc(4096);
-    if (!dir) abort();
-    snprintf(dir, 4096, "%s/tril_tok_XXXXXX", base && *base ? base : "/tmp");
-    if (!mkdtemp(dir)) abort();
+    if (!dir || test_temp_dir(dir, 4096, "tril_tok") != 0) abort();
     return dir;
 }
 
@@ -63,10 +61,10 @@ static inline const char *tt_path(const char *dir, const char *name)
     return buf;
 }
 
-static inline void tt_rmdir(char *dir, const char *const *names, int n)
+/* Removes the directory and everything in it, and frees the string. */
+static inline void tt_rmdir(char *dir)
 {
-    for (int i = 0; i < n; i++) remove(tt_path(dir, names[i]));
-    rmdir(dir);
+    test_remove_dir(dir);
     free(dir);
 }
 

@@ -45,10 +45,12 @@ static inline void *test_random_buffer(test_rng *r, size_t n, tril_dtype dtype)
     return buf;
 }
 
-/* A fresh directory /tmp/<name>_XXXXXX in dir (>= 64 bytes); 0 on success. */
+/* A fresh directory <$TMPDIR or /tmp>/<name>_XXXXXX in dir; 0 on success. */
 static inline int test_temp_dir(char *dir, size_t size, const char *name)
 {
-    snprintf(dir, size, "/tmp/%s_XXXXXX", name);
+    const char *base = getenv("TMPDIR");
+    if ((size_t)snprintf(dir, size, "%s/%s_XXXXXX", base && *base ? base : "/tmp", name) >= size)
+        return -1;
     return mkdtemp(dir) ? 0 : -1;
 }
 
