@@ -97,19 +97,6 @@ static void run_bwd(problem *p, tril_attn_kernel kernel, int fwd)
 
 static void run(problem *p, tril_attn_kernel kernel) { run_bwd(p, kernel, 1); }
 
-/* max |x - ref| / max |ref| (the plain max abs error when ref is all 0);
- * NaN anywhere counts as infinite. */
-static double rel_err(const float *x, const double *ref, size_t n)
-{
-    double err = 0.0, mag = 0.0;
-    for (size_t i = 0; i < n; i++) {
-        double e = fabs((double)x[i] - ref[i]);
-        err = e <= err ? err : (isnan(e) ? INFINITY : e);
-        mag = fmax(mag, fabs(ref[i]));
-    }
-    return mag > 0.0 ? err / mag : err;
-}
-
 static double *to_double(const float *x, size_t n)
 {
     double *d = malloc(n * sizeof *d);
@@ -136,7 +123,7 @@ static void check_kernels(problem *p, const char *what)
         run_bwd(p, (tril_attn_kernel)k, 0);
         const float *mine[3] = {p->dq, p->dk, p->dv};
         for (int t = 0; t < 3; t++) {
-            double e = rel_err(mine[t], ref[t], t ? p->nk : p->nq);
+            double e = test_rel_err_f64(mine[t], ref[t], t ? p->nk : p->nq);
             kernels_worst = fmax(kernels_worst, e);
             if (!(e <= REL_TOL))
                 fail_msg("%s B=%lld H=%lld D=%lld Tq=%lld Tk=%lld mask=%s fill=%g pad=%d: %s d%c "

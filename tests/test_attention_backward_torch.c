@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "test_util.h"
 #include "tril/attention.h"
 
 #define REL_TOL 1e-5
@@ -39,19 +40,6 @@ static void *xmalloc(size_t bytes)
     void *p = malloc(bytes ? bytes : 1);
     assert_non_null(p);
     return p;
-}
-
-/* max |x - ref| / max |ref| (plain max abs error when ref is all 0); NaN
- * counts as infinite. */
-static double rel_err(const float *x, const double *ref, size_t n)
-{
-    double err = 0.0, mag = 0.0;
-    for (size_t i = 0; i < n; i++) {
-        double e = fabs((double)x[i] - ref[i]);
-        err = e <= err ? err : (isnan(e) ? INFINITY : e);
-        mag = fmax(mag, fabs(ref[i]));
-    }
-    return mag > 0.0 ? err / mag : err;
 }
 
 /* Runs one case through every kernel; worst[0..2] collect the oracle's dq,
@@ -101,7 +89,7 @@ static void run_case(const char *path, double *worst)
         if (tril_attention_backward(&a, dout, g[0], g[1], g[2], kernel) != TRIL_OK)
             fail_msg("%s: backward %s: %s", path, tril_attn_kernel_name(kernel), tril_last_error());
         for (int t = 0; t < 3; t++) {
-            const double e = rel_err(g[t], want[t], t ? nk : nq);
+            const double e = test_rel_err_f64(g[t], want[t], t ? nk : nq);
             const int slot = kernel == TRIL_ATTN_REFERENCE ? t : 3;
             worst[slot] = fmax(worst[slot], e);
             if (!(e <= REL_TOL))

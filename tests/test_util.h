@@ -45,6 +45,19 @@ static inline void *test_random_buffer(test_rng *r, size_t n, tril_dtype dtype)
     return buf;
 }
 
+/* max |x - ref| / max |ref| against a double reference (the plain max abs
+ * error when ref is all 0); NaN anywhere counts as infinite. */
+static inline double test_rel_err_f64(const float *x, const double *ref, size_t n)
+{
+    double err = 0.0, mag = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double e = fabs((double)x[i] - ref[i]);
+        err = e <= err ? err : (isnan(e) ? INFINITY : e);
+        mag = fmax(mag, fabs(ref[i]));
+    }
+    return mag > 0.0 ? err / mag : err;
+}
+
 /* A fresh directory <$TMPDIR or /tmp>/<name>_XXXXXX in dir; 0 on success. */
 static inline int test_temp_dir(char *dir, size_t size, const char *name)
 {
