@@ -95,6 +95,42 @@ static void random_ids(int32_t *ids, int64_t n, int64_t vocab)
     }
 }
 
+/* What forward and decode both time: the model, a state, random ids and
+ * room for logits. */
+typedef struct {
+    tril_gpt2 *m;
+    tril_gpt2_state *s;
+    int32_t *ids;  // [n_ids]
+    float *logits; // [logit_rows, V]
+} infer_run;
+
+static void close_infer(infer_run *r)
+{
+    tril_gpt2_state_free(r->s);
+    free(r->ids);
+    free(r->logits);
+    tril_gpt2_free(r->m);
+}
+
+/* The model, then a state for `positions` tokens taking up to max_batch per
+ * call, n_ids random ids and logit_rows rows of logits. */
+static int open_infer(model_opts *o, const char *what, int64_t positions, int64_t max_batch,
+                      int64_t n_ids, int64_t logit_rows, infer_run *r)
+{
+    memset(r, 0, sizeof *r);
+    int rc = open_bench(o, what, positions, &r->m);
+    if (rc != CLI_OK) return rc;
+    const int64_t V = r->m->cfg.vocab_size;
+    r->ids = malloc((size_t)n_ids * sizeof *r->ids);
+    r->logits = malloc((size_t)(logit_rows * V) * sizeof *r->logits);
+    if (!r->ids || !r->logits || tril_gpt2_state_create(r->m, positions, max_batch, &r->s) != TRIL_OK) {
+        close_infer(r);
+        return cli_lib_error(CMD, "out of memory");
+    }
+    random_ids(r->ids, n_ids, V);
+    return CLI_OK;
+}
+
 int cmd_bench_forward(int argc, char **argv)
 {
     model_opts o = {NULL, -1, -1, -1, -1, 3, 0, TRIL_F32, 0.0};
@@ -104,22 +140,16 @@ int cmd_bench_forward(int argc, char **argv)
         fprintf(stderr, "tril bench forward: --tokens N is required\n");
         return CLI_USAGE;
     }
-    tril_gpt2 *m;
-    if ((rc = open_bench(&o, "forward", o.tokens, &m)) != CLI_OK) return rc;
+    infer_run run;
+    if ((rc = open_infer(&o, "forward", o.tokens, o.tokens, o.tokens, o.tokens, &run)) != CLI_OK)
+        return rc;
+    tril_gpt2 *m = run.m;
     const tril_gpt2_config *c = &m->cfg;
-    int32_t *ids = malloc((size_t)o.tokens * sizeof *ids);
-    float *logits = malloc((size_t)(o.tokens * c->vocab_size) * sizeof *logits);
-    tril_gpt2_state *s = NULL;
-    if (!ids || !logits || tril_gpt2_state_create(m, o.tokens, o.tokens, &s) != TRIL_OK) {
-        rc = cli_lib_error(CMD, "out of memory");
-        goto done;
-    }
-    random_ids(ids, o.tokens, c->vocab_size);
     double times[1000];
     for (int64_t r = -1; r < o.repeats; r++) { /* r = -1: warm-up */
-        tril_gpt2_state_reset(s);
+        tril_gpt2_state_reset(run.s);
         double t0 = tril_now();
-        if (tril_gpt2_forward(m, s, ids, o.tokens, NULL, logits) != TRIL_OK) {
+        if (tril_gpt2_forward(m, run.s, run.ids, o.tokens, NULL, run.logits) != TRIL_OK) {
             rc = cli_lib_error(CMD, "forward failed");
             goto done;
         }
@@ -136,10 +166,7 @@ int cmd_bench_forward(int argc, char **argv)
            o.model, (long long)o.tokens, tril_get_num_threads(), ms, flops / ms * 1e-6, limit,
            flops / ms * 1e-6 / limit, rss_mb, o.load_peak_mb);
 done:
-    tril_gpt2_state_free(s);
-    free(ids);
-    free(logits);
-    tril_gpt2_free(m);
+    close_infer(&run);
     return rc;
 }
 
@@ -153,26 +180,21 @@ int cmd_bench_decode(int argc, char **argv)
         return CLI_USAGE;
     }
     const int64_t steps = o.repeats + 1;
-    tril_gpt2 *m;
-    if ((rc = open_bench(&o, "decode", o.position + steps, &m)) != CLI_OK) return rc;
-    const tril_gpt2_config *c = &m->cfg;
-    int32_t *ids = malloc((size_t)(o.position + steps) * sizeof *ids);
-    float *logits = malloc((size_t)c->vocab_size * sizeof *logits);
-    tril_gpt2_state *s = NULL;
     const int64_t prefill = o.position > 0 ? o.position : 1;
-    if (!ids || !logits || tril_gpt2_state_create(m, o.position + steps, prefill, &s) != TRIL_OK) {
-        rc = cli_lib_error(CMD, "out of memory");
-        goto done;
-    }
-    random_ids(ids, o.position + steps, c->vocab_size);
-    if (o.position > 0 && tril_gpt2_forward(m, s, ids, o.position, logits, NULL) != TRIL_OK) {
+    infer_run run;
+    if ((rc = open_infer(&o, "decode", o.position + steps, prefill, o.position + steps, 1, &run)) !=
+        CLI_OK)
+        return rc;
+    tril_gpt2 *m = run.m;
+    const tril_gpt2_config *c = &m->cfg;
+    if (o.position > 0 && tril_gpt2_forward(m, run.s, run.ids, o.position, run.logits, NULL) != TRIL_OK) {
         rc = cli_lib_error(CMD, "prefill failed");
         goto done;
     }
     double times[1001];
     for (int64_t r = 0; r < steps; r++) { /* step 0 is the warm-up */
         double t0 = tril_now();
-        if (tril_gpt2_forward(m, s, ids + o.position + r, 1, logits, NULL) != TRIL_OK) {
+        if (tril_gpt2_forward(m, run.s, run.ids + o.position + r, 1, run.logits, NULL) != TRIL_OK) {
             rc = cli_lib_error(CMD, "decode failed");
             goto done;
         }
@@ -191,10 +213,7 @@ int cmd_bench_decode(int argc, char **argv)
            bytes / ms * 1e-6, limit,
            bytes / ms * 1e-6 / limit, rss_mb, o.load_peak_mb);
 done:
-    tril_gpt2_state_free(s);
-    free(ids);
-    free(logits);
-    tril_gpt2_free(m);
+    close_infer(&run);
     return rc;
 }
 
