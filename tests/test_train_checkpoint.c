@@ -233,6 +233,12 @@ static void test_model_save(void **state)
     assert_int_equal(tril_checkpoint_save(path_of("ck3"), a.model, &a.opt, &a.cfg, &a.st, tdir),
                      TRIL_ERR_RANGE);
     assert_int_equal(access(path_of("ck3"), F_OK), -1);
+    /* a bf16 model (its fp32 matrices are gone) is refused, not read */
+    a.model->arena[3] = 0.0f;
+    assert_int_equal(tril_gpt2_use_bf16(a.model), TRIL_OK);
+    assert_int_equal(tril_model_save(path_of("out4"), a.model, "gpt2", tdir), TRIL_ERR_UNSUPPORTED);
+    assert_non_null(strstr(tril_last_error(), "only fp32 models can be saved"));
+    assert_int_equal(access(path_of("out4"), F_OK), -1);
     free_run(&a);
 }
 

@@ -94,8 +94,12 @@ static tril_status join(char *dst, const char *dir, const char *name)
     return tril_path_join(dst, PATH_MAX, dir, name);
 }
 
-static tril_status check_finite(const tril_gpt2 *m)
+/* What every save checks first: an fp32 model (a bf16 model no longer
+ * holds its fp32 matrices) with finite weights. */
+static tril_status check_savable(const tril_gpt2 *m)
 {
+    if (m->weight_dtype != TRIL_F32)
+        return TRIL_FAIL(TRIL_ERR_UNSUPPORTED, "only fp32 models can be saved (this one is bf16)");
     for (size_t i = 0; i < m->n_params; i++)
         for (int64_t k = 0; k < m->params[i].numel; k++)
             if (!isfinite(m->param_data[i][k]))
@@ -111,8 +115,6 @@ static tril_status save_model_files(const char *dir, const tril_gpt2 *m, const c
 {
     if (strcmp(tokenizer, "gpt2") != 0 && strcmp(tokenizer, "bytes") != 0)
         return TRIL_FAIL(TRIL_ERR_INVALID_ARG, "tokenizer '%s' is not gpt2 or bytes", tokenizer);
-    if (m->weight_dtype != TRIL_F32)
-        return TRIL_FAIL(TRIL_ERR_UNSUPPORTED, "only fp32 models can be saved (this one is bf16)");
     char path[PATH_MAX], src[PATH_MAX];
     tril_status st;
     int copied = 0;
@@ -142,7 +144,7 @@ tril_status tril_model_save(const char *dir, const tril_gpt2 *model, const char 
                             const char *tokenizer_dir)
 {
     if (!dir || !model || !tokenizer) return TRIL_FAIL(TRIL_ERR_INVALID_ARG, "model save: NULL argument");
-    tril_status st = check_finite(model);
+    tril_status st = check_savable(model);
     if (st == TRIL_OK) st = trfs_mkdirs(dir);
     if (st == TRIL_OK) st = save_model_files(dir, model, tokenizer, tokenizer_dir);
     return st;
@@ -184,7 +186,7 @@ tril_status tril_checkpoint_save(const char *dir, const tril_gpt2 *model, const 
                                          "not match the model (%lld) and state (step %lld)",
                          (long long)opt->n, (long long)opt->step, (long long)model->arena_numel,
                          (long long)state->step);
-    tril_status st = check_finite(model);
+    tril_status st = check_savable(model);
     if (st != TRIL_OK) return st;
     char tmp[PATH_MAX], path[PATH_MAX];
     if ((st = trfs_make_temp_dir(dir, tmp, sizeof tmp)) != TRIL_OK) return st;
