@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "test_util.h"
+#include "tril/cpu.h"
 #include "tril/dtype.h"
 #include "tril/ops.h"
 
@@ -155,10 +156,14 @@ static void test_bf16_matvec(void **state)
 
 /* The fp32 decoding GEMV with every thread count from 1 to 4 (the partial
  * sums of threads > 0 are added in thread order) against the oracle, with
- * row counts that do not divide evenly. */
+ * row counts that do not divide evenly. The thread setting is raised to 4
+ * (tril_matvec never uses more than it); with the setting at 1 a request
+ * for 4 must still give the right sums. */
 static void test_matvec_threads(void **state)
 {
     (void)state;
+    const int saved_threads = tril_get_num_threads();
+    tril_set_num_threads(4);
     test_rng r = {6};
     const int64_t shapes[][2] = {{768, 2304}, {3072, 768}, {301, 97}, {13, 5}};
     for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
@@ -176,8 +181,14 @@ static void test_matvec_threads(void **state)
         tril_matvec(y, x, w, NULL, in, out, NULL, 4); /* no partials: one thread */
         tril_ref_matmul(ref, x, w, NULL, 1, in, out);
         assert_true(rel_err(y, ref, out) <= 1e-5);
+        tril_set_num_threads(1);
+        tril_matvec(y, x, w, b, in, out, partials, 4); /* asks for more than the setting */
+        tril_ref_matmul(ref, x, w, b, 1, in, out);
+        assert_true(rel_err(y, ref, out) <= 1e-5);
+        tril_set_num_threads(4);
         free(x); free(w); free(b); free(y); free(ref); free(partials);
     }
+    tril_set_num_threads(saved_threads);
 }
 
 static void test_embed_and_loss(void **state)

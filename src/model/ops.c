@@ -55,7 +55,10 @@ void tril_matvec(float *y, const float *x, const float *w, const float *b, int64
                  float *partials, int threads)
 {
     init_rows(y, b, 1, out);
-    tril_model_kernels_best()->gemv_xw(y, x, w, in, out, partials, threads);
+    /* never more than the current thread setting (it may have dropped since
+     * the partials were sized) */
+    const int now = tril_matvec_threads();
+    tril_model_kernels_best()->gemv_xw(y, x, w, in, out, partials, threads < now ? threads : now);
 }
 
 void tril_matvec_bf16(float *y, const float *x, const uint16_t *wt, const float *b, int64_t in,
