@@ -71,6 +71,17 @@ tril_status tril_attention_tiled_avx512(const tril_attention_args *a);
 tril_status tril_attention_direct_generic(const tril_attention_args *a);
 tril_status tril_attention_direct_avx2(const tril_attention_args *a);
 tril_status tril_attention_direct_avx512(const tril_attention_args *a);
+/* The transposed-score fast path (attention_transposed.c), for the
+ * structural and NONE masks: _fits says whether it takes these arguments. */
+int tril_attention_transposed_fits_generic(const tril_attention_args *a);
+int tril_attention_transposed_fits_avx2(const tril_attention_args *a);
+int tril_attention_transposed_fits_avx512(const tril_attention_args *a);
+tril_status tril_attention_transposed_generic(const tril_attention_args *a);
+tril_status tril_attention_transposed_avx2(const tril_attention_args *a);
+tril_status tril_attention_transposed_avx512(const tril_attention_args *a);
+void tril_attention_transposed_workspace_free_generic(void);
+void tril_attention_transposed_workspace_free_avx2(void);
+void tril_attention_transposed_workspace_free_avx512(void);
 void tril_attention_workspace_free_generic(void);
 void tril_attention_workspace_free_avx2(void);
 void tril_attention_workspace_free_avx512(void);

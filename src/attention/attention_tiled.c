@@ -209,6 +209,7 @@ void CAT(tril_attention_workspace_free_, TRIL_ISA_SUFFIX)(void)
 {
     workspace_release(&pack_cache);
     CAT(tril_attention_direct_workspace_free_, TRIL_ISA_SUFFIX)();
+    CAT(tril_attention_transposed_workspace_free_, TRIL_ISA_SUFFIX)();
 }
 
 /* Packed K and V of every (batch, head): tile n of head bh starts at key
@@ -340,6 +341,8 @@ tril_status KERNEL_ENTRY(const tril_attention_args *a)
 {
     const int64_t dp = (a->head_dim + VL - 1) / VL * VL;
     if (a->q_len <= TRIL_DIRECT_MAX_ROWS) return CAT(tril_attention_direct_, TRIL_ISA_SUFFIX)(a);
+    if (CAT(tril_attention_transposed_fits_, TRIL_ISA_SUFFIX)(a))
+        return CAT(tril_attention_transposed_, TRIL_ISA_SUFFIX)(a);
     const int64_t bh_count = a->batch * a->heads;
     const int64_t blocks = (a->q_len + ROW_BLOCK - 1) / ROW_BLOCK;
     packed_kv p;

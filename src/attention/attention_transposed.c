@@ -1,0 +1,338 @@
+/* Transposed-score causal attention: the tiled kernel's fast path for the
+ * structural and NONE masks (every dtype).
+ *
+ * The row-major tiled kernel (attention_tiled.c) spent about a third of its
+ * time between its two register-blocked products: per row and tile a
+ * horizontal max, a horizontal sum and scalar branches. Here one vector
+ * holds one key's scores for VL query rows (S^T [keys, VL]), so the running
+ * max, the exponentials, the row sums and the rescaling are plain vertical
+ * vector operations, and the output is kept transposed as well
+ * (O^T [D, VL]) so P.V needs no transpose either:
+ *   S^T[j] = sum_d Q^T[d] * K[j][d]      (one broadcast K element per FMA)
+ *   O^T[d] += P^T[j] * V[j][d]            (one broadcast V element per FMA)
+ * Rows of a block differ only in their windows [lo, hi): keys every row may
+ * see go through the plain loops; on the few keys where rows differ (the
+ * diagonal, padding edges) a lane mask turns scores into -inf and keeps
+ * invisible values out of P.V (0 * NaN would be NaN). Keys beyond every
+ * row's window are never read. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "attention/attention_internal.h"
+#include "attention/simd.h"
+#include "attention/tile_util.h"
+
+#ifndef TRIL_ISA_SUFFIX
+#error "TRIL_ISA_SUFFIX must name the instruction set of this build"
+#endif
+#define CAT_(a, b) a##b
+#define CAT(a, b) CAT_(a, b)
+
+#define ROWS TRIL_VL /* query rows per block: one per lane */
+#if TRIL_VL == 16
+#define ACC 16 /* accumulators per micro-kernel: half of the 32 zmm */
+#else
+#define ACC 8
+#endif
+#define KEY_TILE 128 /* keys scored before one softmax update */
+
+/* K and V of every (batch, head) as contiguous fp32 rows: key j of sequence
+ * b, head h is row (b * H + h) * span + j - first[b]. Rows past a sequence's
+ * last key up to span (a whole number of ACC groups) are zero. */
+typedef struct {
+    float *k;       // [B*H, span, D]
+    float *v;       // [B*H, span, D]
+    int64_t *first; // [B] first key any row of sequence b reads
+    int64_t *last;  // [B] one past the last
+    int64_t span;
+} packed_heads;
+
+typedef struct {
+    float *qt;  // [D, ROWS] scaled queries, transposed
+    float *ot;  // [D, ROWS] unnormalised outputs, transposed
+    float *st;  // [KEY_TILE, ROWS] scores, then probabilities
+    float *row; // [D] one query row being loaded
+} block_buffers;
+
+typedef struct {
+    vi lo, hi;             /* per-lane windows */
+    int64_t read_lo, read_hi; /* union of the rows' windows: keys read */
+    int64_t max_lo, min_hi;   /* intersection: keys every row sees */
+} block_windows;
+
+static _Thread_local tril_workspace pack_cache;
+
+void CAT(tril_attention_transposed_workspace_free_, TRIL_ISA_SUFFIX)(void)
+{
+    workspace_release(&pack_cache);
+}
+
+VINLINE vi visible(const block_windows *w, int64_t j)
+{
+    const vi jv = (vi){0} + (int32_t)j;
+    return (jv >= w->lo) & (jv < w->hi);
+}
+
+/* S^T[k] = Q^T . K[k] for `keys` keys (a multiple of ACC) from packed rows
+ * kp. D is a constant in the D=64 build (every GPT-2 size), so each key's
+ * row is a fixed displacement from one pointer. */
+VINLINE void qk_tile_d(float *st, const float *qt, const float *kp, int64_t keys, const int64_t D)
+{
+    for (int64_t g = 0; g < keys; g += ACC) {
+        const float *kg = kp + g * D;
+        vf acc[ACC];
+        for (int k = 0; k < ACC; k++) acc[k] = vbcast(0.0f);
+        for (int64_t d = 0; d < D; d++) {
+            const vf q = vload(qt + d * ROWS);
+            for (int k = 0; k < ACC; k++) acc[k] += q * vbcast(kg[k * D + d]);
+        }
+        for (int k = 0; k < ACC; k++) vstore(st + (g + k) * ROWS, acc[k]);
+    }
+}
+
+static void qk_tile_64(float *st, const float *qt, const float *kp, int64_t keys)
+{
+    qk_tile_d(st, qt, kp, keys, 64);
+}
+
+static void qk_tile_any(float *st, const float *qt, const float *kp, int64_t keys, int64_t D)
+{
+    qk_tile_d(st, qt, kp, keys, D);
+}
+
+/* O^T[d0 .. d0+nacc) += sum over keys [k0, k1) of P^T[k] * V[k][d]; with a
+ * window, only the rows that may see key j0 + k take it. */
+VINLINE void pv_chunk(float *ot, const float *pt, const float *vp, int64_t D, int64_t d0,
+                      int64_t k0, int64_t k1, const block_windows *masked, int64_t j0,
+                      const int nacc)
+{
+    vf acc[ACC];
+    for (int c = 0; c < nacc; c++) acc[c] = vload(ot + (d0 + c) * ROWS);
+    if (!masked) {
+        for (int64_t k = k0; k < k1; k++) {
+            const vf p = vload(pt + k * ROWS);
+            const float *vr = vp + k * D + d0;
+            for (int c = 0; c < nacc; c++) acc[c] += p * vbcast(vr[c]);
+        }
+    } else {
+        for (int64_t k = k0; k < k1; k++) {
+            const vf p = vload(pt + k * ROWS);
+            const vi see = visible(masked, j0 + k);
+            const float *vr = vp + k * D + d0;
+            for (int c = 0; c < nacc; c++) acc[c] += vsel(see, p * vbcast(vr[c]), vbcast(0.0f));
+        }
+    }
+    for (int c = 0; c < nacc; c++) vstore(ot + (d0 + c) * ROWS, acc[c]);
+}
+
+static void pv_keys(float *ot, const float *pt, const float *vp, int64_t D, int64_t k0, int64_t k1,
+                    const block_windows *masked, int64_t j0)
+{
+    if (k1 <= k0) return;
+    int64_t d = 0;
+    for (; d + ACC <= D; d += ACC) pv_chunk(ot, pt, vp, D, d, k0, k1, masked, j0, ACC);
+    for (; d + 4 <= D; d += 4) pv_chunk(ot, pt, vp, D, d, k0, k1, masked, j0, 4);
+    for (; d < D; d++) pv_chunk(ot, pt, vp, D, d, k0, k1, masked, j0, 1);
+}
+
+/* Online softmax over one tile of `keys` scores (keys j0..): masks when the
+ * tile leaves [max_lo, min_hi), folds the tile into m and l, rescales O^T
+ * when a row's max moved, and leaves probabilities in S^T. */
+static void softmax_tile(float *st, int64_t keys, int64_t j0, const block_windows *w, int mask,
+                         vf *m, vf *l, float *ot, int64_t D)
+{
+    vf mx = *m;
+    for (int64_t k = 0; k < keys; k++) {
+        vf s = vload(st + k * ROWS);
+        if (mask) {
+            s = vsel(visible(w, j0 + k), s, vbcast(-INFINITY));
+            vstore(st + k * ROWS, s);
+        }
+        mx = vmax(mx, s);
+    }
+    /* a row with nothing visible yet keeps max -inf: subtract 0 instead, so
+     * its probabilities are exp(-inf) = 0, not NaN */
+    const vf ref = vsel(mx == vbcast(-INFINITY), vbcast(0.0f), mx);
+    const vf alpha = vexp(*m - ref);
+    vf sum = vbcast(0.0f);
+    for (int64_t k = 0; k < keys; k++) {
+        const vf p = vexp(vload(st + k * ROWS) - ref);
+        sum += p;
+        vstore(st + k * ROWS, p);
+    }
+    *l = *l * alpha + sum;
+    *m = mx;
+    /* after the first tiles the max rarely moves: alpha is exactly 1 */
+    const vi moved = alpha != vbcast(1.0f);
+    int any = 0;
+    for (int i = 0; i < ROWS; i++) any |= moved[i];
+    if (any)
+        for (int64_t d = 0; d < D; d++) vstore(ot + d * ROWS, vload(ot + d * ROWS) * alpha);
+}
+
+static block_windows block_window(const tril_attention_args *a, int64_t b, int64_t i0, int64_t rows)
+{
+    block_windows w;
+    w.read_lo = INT64_MAX;
+    w.read_hi = 0;
+    w.max_lo = 0;
+    w.min_hi = INT64_MAX;
+    for (int r = 0; r < ROWS; r++) {
+        /* padding lanes repeat the last real row */
+        const attn_row_window rw = attn_row(a, b, i0 + attn_min64(r, rows - 1));
+        w.lo[r] = (int32_t)rw.lo;
+        w.hi[r] = (int32_t)attn_max64(rw.lo, rw.hi);
+        w.read_lo = attn_min64(w.read_lo, rw.read_lo);
+        w.read_hi = attn_max64(w.read_hi, rw.read_hi);
+        w.max_lo = attn_max64(w.max_lo, rw.lo);
+        w.min_hi = attn_min64(w.min_hi, attn_max64(rw.lo, rw.hi));
+    }
+    if (w.read_hi < w.read_lo) w.read_hi = w.read_lo;
+    return w;
+}
+
+static void run_block(const tril_attention_args *a, const packed_heads *p, block_buffers *t,
+                      int64_t bh, int64_t i0)
+{
+    const int64_t b = bh / a->heads, h = bh % a->heads;
+    const int64_t D = a->head_dim, Tq = a->q_len;
+    const int64_t rows = attn_min64(ROWS, Tq - i0);
+    const block_windows w = block_window(a, b, i0, rows);
+    for (int r = 0; r < ROWS; r++) {
+        const int64_t i = i0 + attn_min64(r, rows - 1);
+        load_row(t->row, a->q, a->dtype, b * a->q_batch_stride + i * a->q_row_stride + h * D, D, D,
+                 a->scale);
+        for (int64_t d = 0; d < D; d++) t->qt[d * ROWS + r] = t->row[d];
+    }
+    memset(t->ot, 0, (size_t)(D * ROWS) * sizeof(float));
+    vf m = vbcast(-INFINITY), l = vbcast(0.0f);
+    const float *kbase = p->k + bh * p->span * D, *vbase = p->v + bh * p->span * D;
+    for (int64_t j0 = w.read_lo; j0 < w.read_hi; j0 += KEY_TILE) {
+        const int64_t n = attn_min64(KEY_TILE, w.read_hi - j0);
+        const int64_t scored = (n + ACC - 1) / ACC * ACC; /* pad keys: zero rows, masked */
+        const float *kp = kbase + (j0 - p->first[b]) * D, *vp = vbase + (j0 - p->first[b]) * D;
+        if (D == 64) qk_tile_64(t->st, t->qt, kp, scored);
+        else qk_tile_any(t->st, t->qt, kp, scored, D);
+        const int mask = j0 < w.max_lo || j0 + scored > w.min_hi;
+        softmax_tile(t->st, scored, j0, &w, mask, &m, &l, t->ot, D);
+        /* keys [pa, pb) of the tile every row sees; the rest row by row */
+        const int64_t pa = attn_min64(attn_max64(w.max_lo - j0, 0), n);
+        const int64_t pb = attn_max64(attn_min64(w.min_hi - j0, n), pa);
+        pv_keys(t->ot, t->st, vp, D, pa, pb, NULL, j0);
+        pv_keys(t->ot, t->st, vp, D, 0, pa, &w, j0);
+        pv_keys(t->ot, t->st, vp, D, pb, n, &w, j0);
+    }
+    for (int64_t r = 0; r < rows; r++) {
+        const int64_t i = i0 + r;
+        const int empty = w.hi[r] <= w.lo[r] || m[r] == -INFINITY || !(l[r] > 0.0f);
+        /* an empty row is +0 exactly */
+        const float inv = empty ? 0.0f : 1.0f / l[r];
+        const int64_t o_off = b * a->out_batch_stride + i * a->out_row_stride + h * D;
+        if (a->dtype == TRIL_F32) {
+            float *out = (float *)a->out + o_off;
+            for (int64_t d = 0; d < D; d++) out[d] = empty ? 0.0f : t->ot[d * ROWS + r] * inv;
+        } else {
+            for (int64_t d = 0; d < D; d++)
+                tril_store_f32(a->out, a->dtype, (size_t)(o_off + d),
+                               empty ? 0.0f : t->ot[d * ROWS + r] * inv);
+        }
+        if (a->lse) a->lse[(b * a->heads + h) * Tq + i] = empty ? -INFINITY : m[r] + logf(l[r]);
+    }
+}
+
+/* Copies keys [j0, j1) of sequence b, all heads, key row by key row (the
+ * order the rows lie in memory), converting to fp32. */
+static void pack_keys(const tril_attention_args *a, const packed_heads *p, int64_t b, int64_t j0,
+                      int64_t j1)
+{
+    const int64_t D = a->head_dim, H = a->heads;
+    for (int64_t j = j0; j < j1; j++) {
+        const int64_t row = b * a->kv_batch_stride + j * a->kv_row_stride;
+        for (int64_t h = 0; h < H; h++) {
+            const int64_t at = ((b * H + h) * p->span + j - p->first[b]) * D, off = row + h * D;
+            if (j >= p->last[b]) {
+                memset(p->k + at, 0, (size_t)D * sizeof(float));
+                memset(p->v + at, 0, (size_t)D * sizeof(float));
+            } else if (a->dtype == TRIL_F32) {
+                memcpy(p->k + at, (const float *)a->k + off, (size_t)D * sizeof(float));
+                memcpy(p->v + at, (const float *)a->v + off, (size_t)D * sizeof(float));
+            } else {
+                for (int64_t d = 0; d < D; d++) {
+                    p->k[at + d] = tril_load_f32(a->k, a->dtype, (size_t)(off + d));
+                    p->v[at + d] = tril_load_f32(a->v, a->dtype, (size_t)(off + d));
+                }
+            }
+        }
+    }
+}
+
+int CAT(tril_attention_transposed_fits_, TRIL_ISA_SUFFIX)(const tril_attention_args *a)
+{
+    /* windows are int32 lanes */
+    return (a->mask == TRIL_MASK_STRUCTURAL || a->mask == TRIL_MASK_NONE) &&
+           a->kv_len < INT32_MAX - KEY_TILE;
+}
+
+tril_status CAT(tril_attention_transposed_, TRIL_ISA_SUFFIX)(const tril_attention_args *a)
+{
+    const int64_t B = a->batch, H = a->heads, D = a->head_dim;
+    const int64_t blocks = (a->q_len + ROWS - 1) / ROWS;
+    packed_heads p;
+    p.first = malloc((size_t)B * sizeof *p.first);
+    p.last = malloc((size_t)B * sizeof *p.last);
+    if (!p.first || !p.last) {
+        free(p.first);
+        free(p.last);
+        return TRIL_FAIL(TRIL_ERR_NOMEM, "attention: out of memory");
+    }
+    int64_t most = 0;
+    for (int64_t b = 0; b < B; b++) {
+        /* rows see monotonically more keys: row 0 reads the first */
+        p.first[b] = attn_row(a, b, 0).read_lo;
+        p.last[b] = attn_max64(p.first[b], attn_row(a, b, a->q_len - 1).read_hi);
+        most = attn_max64(most, p.last[b] - p.first[b]);
+    }
+    /* a tile scores whole ACC groups past its last key: zero rows */
+    p.span = (most + ACC - 1) / ACC * ACC + ACC;
+    const size_t packed = (size_t)(B * H * p.span * D);
+    p.k = workspace_get(&pack_cache, 2 * packed);
+    p.v = p.k ? p.k + packed : NULL;
+    if (!p.k) {
+        free(p.first);
+        free(p.last);
+        return TRIL_FAIL(TRIL_ERR_NOMEM, "attention: cannot allocate %zu packed floats", 2 * packed);
+    }
+    const int64_t chunk = 64, chunks = (p.span + chunk - 1) / chunk;
+    int failed = 0;
+#pragma omp parallel reduction(| : failed)
+    {
+        block_buffers t;
+        t.qt = alloc_floats((size_t)(D * ROWS));
+        t.ot = alloc_floats((size_t)(D * ROWS));
+        t.st = alloc_floats(KEY_TILE * ROWS);
+        t.row = alloc_floats((size_t)D);
+        if (!t.qt || !t.ot || !t.st || !t.row) failed = 1;
+#pragma omp for schedule(static)
+        for (int64_t u = 0; u < B * chunks; u++) {
+            const int64_t b = u / chunks, c = u % chunks;
+            pack_keys(a, &p, b, p.first[b] + c * chunk,
+                      p.first[b] + attn_min64((c + 1) * chunk, p.span));
+        }
+        /* head by head (its K and V stay in cache), latest (longest) blocks
+         * first so the short ones even out the end */
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t u = 0; u < B * H * blocks; u++) {
+            if (failed) continue;
+            run_block(a, &p, &t, u / blocks, (blocks - 1 - u % blocks) * ROWS);
+        }
+        free(t.qt);
+        free(t.ot);
+        free(t.st);
+        free(t.row);
+    }
+    free(p.first);
+    free(p.last);
+    if (failed) return TRIL_FAIL(TRIL_ERR_NOMEM, "attention: cannot allocate block buffers");
+    return TRIL_OK;
+}
