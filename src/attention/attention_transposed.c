@@ -41,18 +41,18 @@
  * b, head h is row (b * H + h) * span + j - first[b]. Rows past a sequence's
  * last key up to span (a whole number of ACC groups) are zero. */
 typedef struct {
+    float *qt;      // [B*H, blocks, D, ROWS] scaled queries, transposed per block
     float *k;       // [B*H, span, D]
     float *v;       // [B*H, span, D]
     int64_t *first; // [B] first key any row of sequence b reads
     int64_t *last;  // [B] one past the last
     int64_t span;
+    int64_t blocks; /* query blocks of ROWS rows per (batch, head) */
 } packed_heads;
 
 typedef struct {
-    float *qt;  // [D, ROWS] scaled queries, transposed
     float *ot;  // [D, ROWS] unnormalised outputs, transposed
     float *st;  // [KEY_TILE, ROWS] scores, then probabilities
-    float *row; // [D] one query row being loaded
 } block_buffers;
 
 typedef struct {
@@ -142,15 +142,14 @@ static void pv_keys(float *ot, const float *pt, const float *vp, int64_t D, int6
 static void softmax_tile(float *st, int64_t keys, int64_t j0, const block_windows *w, int mask,
                          vf *m, vf *l, float *ot, int64_t D)
 {
-    vf mx = *m;
-    for (int64_t k = 0; k < keys; k++) {
-        vf s = vload(st + k * ROWS);
-        if (mask) {
-            s = vsel(visible(w, j0 + k), s, vbcast(-INFINITY));
-            vstore(st + k * ROWS, s);
-        }
-        mx = vmax(mx, s);
-    }
+    if (mask)
+        for (int64_t k = 0; k < keys; k++)
+            vstore(st + k * ROWS, vsel(visible(w, j0 + k), vload(st + k * ROWS), vbcast(-INFINITY)));
+    /* keys is a multiple of ACC (>= 8): four independent max chains */
+    vf mc[4] = {*m, *m, *m, *m};
+    for (int64_t k = 0; k < keys; k += 4)
+        for (int c = 0; c < 4; c++) mc[c] = vmax(mc[c], vload(st + (k + c) * ROWS));
+    const vf mx = vmax(vmax(mc[0], mc[1]), vmax(mc[2], mc[3]));
     /* a row with nothing visible yet keeps max -inf: subtract 0 instead, so
      * its probabilities are exp(-inf) = 0, not NaN */
     const vf ref = vsel(mx == vbcast(-INFINITY), vbcast(0.0f), mx);
@@ -199,11 +198,14 @@ static void run_block(const tril_attention_args *a, const packed_heads *p, block
     const int64_t D = a->head_dim, Tq = a->q_len;
     const int64_t rows = attn_min64(ROWS, Tq - i0);
     const block_windows w = block_window(a, b, i0, rows);
-    for (int r = 0; r < ROWS; r++) {
-        const int64_t i = i0 + attn_min64(r, rows - 1);
-        load_row(t->row, a->q, a->dtype, b * a->q_batch_stride + i * a->q_row_stride + h * D, D, D,
-                 a->scale);
-        for (int64_t d = 0; d < D; d++) t->qt[d * ROWS + r] = t->row[d];
+    const float *qt = p->qt + (bh * p->blocks + i0 / ROWS) * D * ROWS;
+    /* the output rows are written at the end: start fetching them now */
+    for (int64_t r = 0; r < rows; r++) {
+        const char *o = (const char *)a->out +
+                        (size_t)(b * a->out_batch_stride + (i0 + r) * a->out_row_stride + h * D) *
+                            tril_dtype_size(a->dtype);
+        for (int64_t at = 0; at < D * (int64_t)tril_dtype_size(a->dtype); at += 64)
+            __builtin_prefetch(o + at, 1);
     }
     memset(t->ot, 0, (size_t)(D * ROWS) * sizeof(float));
     vf m = vbcast(-INFINITY), l = vbcast(0.0f);
@@ -212,8 +214,8 @@ static void run_block(const tril_attention_args *a, const packed_heads *p, block
         const int64_t n = attn_min64(KEY_TILE, w.read_hi - j0);
         const int64_t scored = (n + ACC - 1) / ACC * ACC; /* pad keys: zero rows, masked */
         const float *kp = kbase + (j0 - p->first[b]) * D, *vp = vbase + (j0 - p->first[b]) * D;
-        if (D == 64) qk_tile_64(t->st, t->qt, kp, scored);
-        else qk_tile_any(t->st, t->qt, kp, scored, D);
+        if (D == 64) qk_tile_64(t->st, qt, kp, scored);
+        else qk_tile_any(t->st, qt, kp, scored, D);
         const int mask = j0 < w.max_lo || j0 + scored > w.min_hi;
         softmax_tile(t->st, scored, j0, &w, mask, &m, &l, t->ot, D);
         /* keys [pa, pb) of the tile every row sees; the rest row by row */
@@ -267,6 +269,28 @@ static void pack_keys(const tril_attention_args *a, const packed_heads *p, int64
     }
 }
 
+/* Copies query rows [i0, i1) of sequence b, all heads, scaled, into the
+ * transposed blocks; lanes past the last row repeat it (finite padding). */
+static void pack_queries(const tril_attention_args *a, const packed_heads *p, int64_t b, int64_t i0,
+                         int64_t i1)
+{
+    const int64_t D = a->head_dim, H = a->heads;
+    for (int64_t i = i0; i < i1; i++) {
+        const int64_t src = attn_min64(i, a->q_len - 1);
+        for (int64_t h = 0; h < H; h++) {
+            float *qt = p->qt + ((b * H + h) * p->blocks + i / ROWS) * D * ROWS + i % ROWS;
+            const int64_t off = b * a->q_batch_stride + src * a->q_row_stride + h * D;
+            if (a->dtype == TRIL_F32) {
+                const float *q = (const float *)a->q + off;
+                for (int64_t d = 0; d < D; d++) qt[d * ROWS] = q[d] * a->scale;
+            } else {
+                for (int64_t d = 0; d < D; d++)
+                    qt[d * ROWS] = tril_load_f32(a->q, a->dtype, (size_t)(off + d)) * a->scale;
+            }
+        }
+    }
+}
+
 int CAT(tril_attention_transposed_fits_, TRIL_ISA_SUFFIX)(const tril_attention_args *a)
 {
     /* windows are int32 lanes */
@@ -295,30 +319,34 @@ tril_status CAT(tril_attention_transposed_, TRIL_ISA_SUFFIX)(const tril_attentio
     }
     /* a tile scores whole ACC groups past its last key: zero rows */
     p.span = (most + ACC - 1) / ACC * ACC + ACC;
-    const size_t packed = (size_t)(B * H * p.span * D);
-    p.k = workspace_get(&pack_cache, 2 * packed);
+    p.blocks = blocks;
+    const size_t packed = (size_t)(B * H * p.span * D), packed_q = (size_t)(B * H * blocks * D * ROWS);
+    p.qt = workspace_get(&pack_cache, 2 * packed + packed_q);
+    p.k = p.qt ? p.qt + packed_q : NULL;
     p.v = p.k ? p.k + packed : NULL;
     if (!p.k) {
         free(p.first);
         free(p.last);
-        return TRIL_FAIL(TRIL_ERR_NOMEM, "attention: cannot allocate %zu packed floats", 2 * packed);
+        return TRIL_FAIL(TRIL_ERR_NOMEM, "attention: cannot allocate %zu packed floats",
+                         2 * packed + packed_q);
     }
     const int64_t chunk = 64, chunks = (p.span + chunk - 1) / chunk;
     int failed = 0;
 #pragma omp parallel reduction(| : failed)
     {
         block_buffers t;
-        t.qt = alloc_floats((size_t)(D * ROWS));
         t.ot = alloc_floats((size_t)(D * ROWS));
         t.st = alloc_floats(KEY_TILE * ROWS);
-        t.row = alloc_floats((size_t)D);
-        if (!t.qt || !t.ot || !t.st || !t.row) failed = 1;
-#pragma omp for schedule(static)
+        if (!t.ot || !t.st) failed = 1;
+#pragma omp for schedule(static) nowait
         for (int64_t u = 0; u < B * chunks; u++) {
             const int64_t b = u / chunks, c = u % chunks;
             pack_keys(a, &p, b, p.first[b] + c * chunk,
                       p.first[b] + attn_min64((c + 1) * chunk, p.span));
         }
+#pragma omp for schedule(static)
+        for (int64_t u = 0; u < B * blocks; u++)
+            pack_queries(a, &p, u / blocks, u % blocks * ROWS, (u % blocks + 1) * ROWS);
         /* head by head (its K and V stay in cache), latest (longest) blocks
          * first so the short ones even out the end */
 #pragma omp for schedule(dynamic, 1)
@@ -326,10 +354,8 @@ tril_status CAT(tril_attention_transposed_, TRIL_ISA_SUFFIX)(const tril_attentio
             if (failed) continue;
             run_block(a, &p, &t, u / blocks, (blocks - 1 - u % blocks) * ROWS);
         }
-        free(t.qt);
         free(t.ot);
         free(t.st);
-        free(t.row);
     }
     free(p.first);
     free(p.last);
