@@ -37,13 +37,14 @@
 #endif
 #define KEY_TILE 128 /* keys scored before one softmax update */
 
-/* K and V of every (batch, head) as contiguous fp32 rows: key j of sequence
- * b, head h is row (b * H + h) * span + j - first[b]. Rows past a sequence's
- * last key up to span (a whole number of ACC groups) are zero. */
+/* Q in per-block transposed tiles, and K (V too unless it is fp32) of every
+ * (batch, head) as contiguous fp32 rows: key j of sequence b, head h is row
+ * (b * H + h) * span + j - first[b]. Rows past a sequence's last key up to
+ * span (a whole number of ACC groups) are zero. */
 typedef struct {
     float *qt;      // [B*H, blocks, D, ROWS] scaled queries, transposed per block
     float *k;       // [B*H, span, D]
-    float *v;       // [B*H, span, D]
+    float *v;       // [B*H, span, D], or NULL: fp32 values read in place
     int64_t *first; // [B] first key any row of sequence b reads
     int64_t *last;  // [B] one past the last
     int64_t span;
@@ -103,7 +104,7 @@ static void qk_tile_any(float *st, const float *qt, const float *kp, int64_t key
 
 /* O^T[d0 .. d0+nacc) += sum over keys [k0, k1) of P^T[k] * V[k][d]; with a
  * window, only the rows that may see key j0 + k take it. */
-VINLINE void pv_chunk(float *ot, const float *pt, const float *vp, int64_t D, int64_t d0,
+VINLINE void pv_chunk(float *ot, const float *pt, const float *vp, int64_t vstride, int64_t d0,
                       int64_t k0, int64_t k1, const block_windows *masked, int64_t j0,
                       const int nacc)
 {
@@ -112,28 +113,29 @@ VINLINE void pv_chunk(float *ot, const float *pt, const float *vp, int64_t D, in
     if (!masked) {
         for (int64_t k = k0; k < k1; k++) {
             const vf p = vload(pt + k * ROWS);
-            const float *vr = vp + k * D + d0;
+            const float *vr = vp + k * vstride + d0;
             for (int c = 0; c < nacc; c++) acc[c] += p * vbcast(vr[c]);
         }
     } else {
         for (int64_t k = k0; k < k1; k++) {
             const vf p = vload(pt + k * ROWS);
             const vi see = visible(masked, j0 + k);
-            const float *vr = vp + k * D + d0;
+            const float *vr = vp + k * vstride + d0;
             for (int c = 0; c < nacc; c++) acc[c] += vsel(see, p * vbcast(vr[c]), vbcast(0.0f));
         }
     }
     for (int c = 0; c < nacc; c++) vstore(ot + (d0 + c) * ROWS, acc[c]);
 }
 
-static void pv_keys(float *ot, const float *pt, const float *vp, int64_t D, int64_t k0, int64_t k1,
-                    const block_windows *masked, int64_t j0)
+/* Value rows are vstride floats apart. */
+static void pv_keys(float *ot, const float *pt, const float *vp, int64_t vstride, int64_t D,
+                    int64_t k0, int64_t k1, const block_windows *masked, int64_t j0)
 {
     if (k1 <= k0) return;
     int64_t d = 0;
-    for (; d + ACC <= D; d += ACC) pv_chunk(ot, pt, vp, D, d, k0, k1, masked, j0, ACC);
-    for (; d + 4 <= D; d += 4) pv_chunk(ot, pt, vp, D, d, k0, k1, masked, j0, 4);
-    for (; d < D; d++) pv_chunk(ot, pt, vp, D, d, k0, k1, masked, j0, 1);
+    for (; d + ACC <= D; d += ACC) pv_chunk(ot, pt, vp, vstride, d, k0, k1, masked, j0, ACC);
+    for (; d + 4 <= D; d += 4) pv_chunk(ot, pt, vp, vstride, d, k0, k1, masked, j0, 4);
+    for (; d < D; d++) pv_chunk(ot, pt, vp, vstride, d, k0, k1, masked, j0, 1);
 }
 
 /* Online softmax over one tile of `keys` scores (keys j0..): masks when the
@@ -209,11 +211,16 @@ static void run_block(const tril_attention_args *a, const packed_heads *p, block
     }
     memset(t->ot, 0, (size_t)(D * ROWS) * sizeof(float));
     vf m = vbcast(-INFINITY), l = vbcast(0.0f);
-    const float *kbase = p->k + bh * p->span * D, *vbase = p->v + bh * p->span * D;
+    const float *kbase = p->k + bh * p->span * D;
+    /* fp32 values are read in place (P.V walks them key by key, any
+     * stride); other dtypes were converted into the packed rows */
+    const int64_t vstride = p->v ? D : a->kv_row_stride;
+    const float *vsrc = (const float *)a->v + b * a->kv_batch_stride + h * D;
     for (int64_t j0 = w.read_lo; j0 < w.read_hi; j0 += KEY_TILE) {
         const int64_t n = attn_min64(KEY_TILE, w.read_hi - j0);
         const int64_t scored = (n + ACC - 1) / ACC * ACC; /* pad keys: zero rows, masked */
-        const float *kp = kbase + (j0 - p->first[b]) * D, *vp = vbase + (j0 - p->first[b]) * D;
+        const float *kp = kbase + (j0 - p->first[b]) * D;
+        const float *vp = p->v ? p->v + (bh * p->span + j0 - p->first[b]) * D : vsrc + j0 * vstride;
         if (D == 64) qk_tile_64(t->st, qt, kp, scored);
         else qk_tile_any(t->st, qt, kp, scored, D);
         const int mask = j0 < w.max_lo || j0 + scored > w.min_hi;
@@ -221,9 +228,9 @@ static void run_block(const tril_attention_args *a, const packed_heads *p, block
         /* keys [pa, pb) of the tile every row sees; the rest row by row */
         const int64_t pa = attn_min64(attn_max64(w.max_lo - j0, 0), n);
         const int64_t pb = attn_max64(attn_min64(w.min_hi - j0, n), pa);
-        pv_keys(t->ot, t->st, vp, D, pa, pb, NULL, j0);
-        pv_keys(t->ot, t->st, vp, D, 0, pa, &w, j0);
-        pv_keys(t->ot, t->st, vp, D, pb, n, &w, j0);
+        pv_keys(t->ot, t->st, vp, vstride, D, pa, pb, NULL, j0);
+        pv_keys(t->ot, t->st, vp, vstride, D, 0, pa, &w, j0);
+        pv_keys(t->ot, t->st, vp, vstride, D, pb, n, &w, j0);
     }
     for (int64_t r = 0; r < rows; r++) {
         const int64_t i = i0 + r;
@@ -255,10 +262,9 @@ static void pack_keys(const tril_attention_args *a, const packed_heads *p, int64
             const int64_t at = ((b * H + h) * p->span + j - p->first[b]) * D, off = row + h * D;
             if (j >= p->last[b]) {
                 memset(p->k + at, 0, (size_t)D * sizeof(float));
-                memset(p->v + at, 0, (size_t)D * sizeof(float));
+                if (p->v) memset(p->v + at, 0, (size_t)D * sizeof(float));
             } else if (a->dtype == TRIL_F32) {
                 memcpy(p->k + at, (const float *)a->k + off, (size_t)D * sizeof(float));
-                memcpy(p->v + at, (const float *)a->v + off, (size_t)D * sizeof(float));
             } else {
                 for (int64_t d = 0; d < D; d++) {
                     p->k[at + d] = tril_load_f32(a->k, a->dtype, (size_t)(off + d));
@@ -321,14 +327,15 @@ tril_status CAT(tril_attention_transposed_, TRIL_ISA_SUFFIX)(const tril_attentio
     p.span = (most + ACC - 1) / ACC * ACC + ACC;
     p.blocks = blocks;
     const size_t packed = (size_t)(B * H * p.span * D), packed_q = (size_t)(B * H * blocks * D * ROWS);
-    p.qt = workspace_get(&pack_cache, 2 * packed + packed_q);
+    const size_t packed_v = a->dtype == TRIL_F32 ? 0 : packed;
+    p.qt = workspace_get(&pack_cache, packed + packed_v + packed_q);
     p.k = p.qt ? p.qt + packed_q : NULL;
-    p.v = p.k ? p.k + packed : NULL;
+    p.v = p.k && packed_v ? p.k + packed : NULL;
     if (!p.k) {
         free(p.first);
         free(p.last);
         return TRIL_FAIL(TRIL_ERR_NOMEM, "attention: cannot allocate %zu packed floats",
-                         2 * packed + packed_q);
+                         packed + packed_v + packed_q);
     }
     const int64_t chunk = 64, chunks = (p.span + chunk - 1) / chunk;
     int failed = 0;
