@@ -62,14 +62,20 @@ double CAT(tril_peak_gflops_, TRIL_ISA_SUFFIX)(double seconds)
 }
 
 /* Sum of a buffer with independent vector accumulators: a pure streaming
- * read (the memory-bandwidth limit that decoding is bound by). */
-static float stream_sum(const float *x, int64_t n)
+ * read (the memory-bandwidth limit that decoding is bound by). With
+ * `prefetch`, also software prefetches into L2 4 KB ahead, as the fp32 GEMV
+ * kernels do (src/model/gemv.c): the limit is the better of the two. */
+static float stream_sum(const float *x, int64_t n, int prefetch)
 {
     vf acc[8];
     for (int c = 0; c < 8; c++) acc[c] = vbcast(0.0f);
     int64_t i = 0;
-    for (; i + 8 * TRIL_VL <= n; i += 8 * TRIL_VL)
+    for (; i + 8 * TRIL_VL <= n; i += 8 * TRIL_VL) {
+        if (prefetch)
+            for (int k = 0; k < 8 * TRIL_VL * 4; k += 64)
+                __builtin_prefetch((const char *)(x + i) + 4096 + k, 0, 2);
         for (int c = 0; c < 8; c++) acc[c] += vload(x + i + c * TRIL_VL);
+    }
     for (int c = 1; c < 8; c++) acc[0] += acc[c];
     float s = vhsum(acc[0]);
     for (; i < n; i++) s += x[i];
@@ -80,13 +86,15 @@ double CAT(tril_stream_gbps_, TRIL_ISA_SUFFIX)(const float *buf, int64_t n, doub
 {
     double best = 0.0, spent = 0.0;
     volatile float sink = 0.0f;
+    int round = 0;
     do {
         float total = 0.0f;
+        const int prefetch = round++ & 1;
         double t0 = now_seconds();
 #pragma omp parallel for reduction(+ : total) schedule(static)
         for (int64_t part = 0; part < 64; part++) {
             int64_t lo = n * part / 64, hi = n * (part + 1) / 64;
-            total += stream_sum(buf + lo, hi - lo);
+            total += stream_sum(buf + lo, hi - lo, prefetch);
         }
         double dt = now_seconds() - t0;
         spent += dt;
