@@ -5,7 +5,7 @@
  * the tied head [50257, 768]. This times, over that set of matrices (each
  * distinct, so nothing is cached between them), best of `rounds`:
  *   openblas cblas_sgemv on the Conv1D layout [in, out],
- *   tril     tril_matvec (threads split the rows: contiguous blocks),
+ *   tril     tril_matvec (blocks of contiguous rows, taken by free threads),
  *   bf16     tril_matvec_bf16 on the transposed bf16 copy (half the bytes),
  * and the head: tril_lm_head / tril_lm_head_bf16 for one row.
  * Prints GB/s, and each as a fraction of the streaming-read limit
@@ -71,7 +71,7 @@ static void setup(bench_set *b)
     tril_convert_from_f32(b->head16, TRIL_BF16, b->head, (size_t)50257 * 768);
     b->x = must(malloc(3072 * 4));
     b->y = must(malloc(50257 * 4));
-    b->partials = must(malloc((size_t)tril_matvec_threads() * 3072 * 4));
+    b->partials = must(malloc((size_t)TRIL_MATVEC_PARTIALS(3072) * 4));
     fill(b->x, 3072, 5);
 }
 
@@ -84,7 +84,7 @@ static void layers(bench_set *b, int kind)
                 cblas_sgemv(CblasRowMajor, CblasTrans, (blasint)in, (blasint)out, 1.0f, b->w[l][s],
                             (blasint)out, b->x, 1, 0.0f, b->y, 1);
             else if (kind == 2)
-                tril_matvec(b->y, b->x, b->w[l][s], NULL, in, out, b->partials, tril_matvec_threads());
+                tril_matvec(b->y, b->x, b->w[l][s], NULL, in, out, b->partials);
             else
                 tril_matvec_bf16(b->y, b->x, b->wt[l][s], NULL, in, out);
         }

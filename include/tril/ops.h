@@ -17,13 +17,17 @@ void tril_ref_matmul(float *y, const float *x, const float *w, const float *b, i
 void tril_matmul(float *y, const float *x, const float *w, const float *b, int64_t T, int64_t in,
                  int64_t out);
 
-/* One row (decoding): y[out] = x[in] @ w[in, out] + b. Up to `threads`
- * threads each stream a contiguous block of w's rows; `partials`
- * [threads - 1, out] holds all but the first thread's sums (NULL: one
- * thread). The sum order depends only on the thread count. */
-int tril_matvec_threads(void); /* threads a partials buffer should cover */
+/* One row (decoding): y[out] = x[in] @ w[in, out] + b. w's rows are cut
+ * into TRIL_MATVEC_BLOCKS contiguous blocks that the threads take as they
+ * become free (a thread delayed by the machine holds up one block, not half
+ * the matrix); block c > 0 sums into partials[(c - 1) * out ...], added to y
+ * in block order, so the result is the same for every thread count.
+ * partials: TRIL_MATVEC_PARTIALS(out) floats, or NULL for one sequential
+ * pass (small matrices take that pass anyway). */
+#define TRIL_MATVEC_BLOCKS 8
+#define TRIL_MATVEC_PARTIALS(out) ((int64_t)(TRIL_MATVEC_BLOCKS - 1) * (out))
 void tril_matvec(float *y, const float *x, const float *w, const float *b, int64_t in, int64_t out,
-                 float *partials, int threads);
+                 float *partials);
 
 /* bf16 weights, stored transposed: wt[out, in] (each output's weights
  * contiguous, the layout one-token decoding streams fastest). Weights widen

@@ -24,8 +24,7 @@ struct tril_gpt2_state {
     float *att;         // [max_batch, C]
     float *proj;        // [max_batch, C]
     float *fc;          // [max_batch, 4C]
-    int threads;        /* threads the GEMV partials cover */
-    float *partials;    // [threads - 1, 4C] fp32 decoding: other threads' sums
+    float *partials;    // [TRIL_MATVEC_BLOCKS - 1, 4C] fp32 decoding: block sums
     float *wbuf;        // [4C, C] bf16 model with batches > 1: one widened matrix
 };
 
@@ -55,9 +54,7 @@ tril_status tril_gpt2_state_create(const tril_gpt2 *model, int64_t max_tokens,
     s->att = alloc_floats(B * C);
     s->proj = alloc_floats(B * C);
     s->fc = alloc_floats(B * 4 * C);
-    s->threads = tril_matvec_threads();
-    int scratch_ok = 1;
-    if (s->threads > 1) scratch_ok &= (s->partials = alloc_floats((s->threads - 1) * 4 * C)) != NULL;
+    int scratch_ok = (s->partials = alloc_floats(TRIL_MATVEC_PARTIALS(4 * C))) != NULL;
     if (model->weight_dtype == TRIL_BF16 && B > 1)
         scratch_ok &= (s->wbuf = alloc_floats(4 * C * C)) != NULL;
     if (!s->k_cache || !s->v_cache || !s->x || !s->ln || !s->qkv || !s->att || !s->proj || !s->fc ||
@@ -137,7 +134,7 @@ static void layer_matmul(const tril_gpt2_state *s, float *y, const float *x, con
                          const uint16_t *wt16, const float *b, int64_t n, int64_t in, int64_t out)
 {
     if (wt16) tril_matmul_bf16(y, x, wt16, b, n, in, out, s->wbuf);
-    else if (n == 1) tril_matvec(y, x, w, b, in, out, s->partials, s->threads);
+    else if (n == 1) tril_matvec(y, x, w, b, in, out, s->partials);
     else tril_matmul(y, x, w, b, n, in, out);
 }
 

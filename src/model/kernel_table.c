@@ -7,7 +7,7 @@
 #define KERNEL(name) CAT(name, TRIL_ISA_SUFFIX)
 
 void KERNEL(tril_gemv_xw_)(float *y, const float *x, const float *w, int64_t in, int64_t out,
-                           float *partials, int threads);
+                           float *partials);
 void KERNEL(tril_gemv_wx_)(float *y, const float *w, const float *x, int64_t rows, int64_t cols);
 void KERNEL(tril_gemv_wx_bf16_)(float *y, const uint16_t *w, const float *x, int64_t rows,
                                 int64_t cols);

@@ -18,12 +18,10 @@ typedef struct {
 } tril_adamw_scalars;
 
 typedef struct {
-    /* y[out] += x[in] @ w[in, out]: `threads` threads each stream a
-     * contiguous block of rows of w; thread t > 0 sums into
-     * partials[(t - 1) * out ...], added to y in thread order (deterministic
-     * for a given thread count). */
+    /* y[out] += x[in] @ w[in, out] by TRIL_MATVEC_BLOCKS blocks of rows
+     * (see tril_matvec; partials NULL: one sequential pass). */
     void (*gemv_xw)(float *y, const float *x, const float *w, int64_t in, int64_t out,
-                    float *partials, int threads);
+                    float *partials);
     /* y[r] = w[r, :] . x over rows r: the tied LM head, and every bf16
      * matrix (stored transposed, [out, in], for exactly this walk). */
     void (*gemv_wx)(float *y, const float *w, const float *x, int64_t rows, int64_t cols);

@@ -41,24 +41,12 @@ void tril_matmul(float *y, const float *x, const float *w, const float *b, int64
                 1.0f, x, (blasint)in, w, (blasint)out, b ? 1.0f : 0.0f, y, (blasint)out);
 }
 
-int tril_matvec_threads(void)
-{
-#ifdef _OPENMP
-    return omp_get_max_threads();
-#else
-    return 1;
-#endif
-}
-
 /* OpenBLAS's sgemv reached only a third of the memory bandwidth here. */
 void tril_matvec(float *y, const float *x, const float *w, const float *b, int64_t in, int64_t out,
-                 float *partials, int threads)
+                 float *partials)
 {
     init_rows(y, b, 1, out);
-    /* never more than the current thread setting (it may have dropped since
-     * the partials were sized) */
-    const int now = tril_matvec_threads();
-    tril_model_kernels_best()->gemv_xw(y, x, w, in, out, partials, threads < now ? threads : now);
+    tril_model_kernels_best()->gemv_xw(y, x, w, in, out, partials);
 }
 
 void tril_matvec_bf16(float *y, const float *x, const uint16_t *wt, const float *b, int64_t in,
