@@ -1,5 +1,11 @@
 /* Tiled online-softmax ("flash" style) causal attention for CPUs.
  *
+ * This entry point dispatches: up to TRIL_DIRECT_MAX_ROWS query rows go to
+ * attention_direct.c, the structural and NONE masks to the transposed-score
+ * kernel (attention_transposed.c); the row-major kernel below serves the
+ * additive and boolean modes, whose per-(row, key) fills do not vectorise
+ * across rows.
+ *
  * Compiled once per instruction set with TRIL_ISA_SUFFIX naming the entry
  * point. Two phases share one OpenMP team:
  *   1. pack: every KEY_TILE keys of each (batch, head) are converted to fp32
