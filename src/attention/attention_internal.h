@@ -5,6 +5,8 @@
 #ifndef TRIL_ATTENTION_INTERNAL_H
 #define TRIL_ATTENTION_INTERNAL_H
 
+#include <stdlib.h>
+
 #include "tril/attention.h"
 
 /* Keys that row i of sequence b may see, and how masked keys are treated. */
@@ -45,6 +47,25 @@ static inline attn_row_window attn_row(const tril_attention_args *a, int64_t b, 
     return w;
 }
 
+/* The keys any row of each sequence reads: [first[b], last[b]), with last
+ * = first + batch in one allocation the caller frees through first. Rows
+ * see monotonically more keys: row 0 reads the first, the last row the
+ * furthest. Returns the longest range, or -1 when out of memory. */
+static inline int64_t attn_key_ranges(const tril_attention_args *a, int64_t **first,
+                                      int64_t **last)
+{
+    *first = malloc(2 * (size_t)a->batch * sizeof **first);
+    if (!*first) return -1;
+    *last = *first + a->batch;
+    int64_t most = 0;
+    for (int64_t b = 0; b < a->batch; b++) {
+        (*first)[b] = attn_row(a, b, 0).read_lo;
+        (*last)[b] = attn_max64((*first)[b], attn_row(a, b, a->q_len - 1).read_hi);
+        most = attn_max64(most, (*last)[b] - (*first)[b]);
+    }
+    return most;
+}
+
 /* The score a masked key gets in the additive and boolean modes: the sum (or
  * the fill) stored in the working dtype, so half precision overflows as it
  * really does. `fill` is already rounded to the dtype. */
@@ -71,11 +92,15 @@ tril_status tril_attention_tiled_avx512(const tril_attention_args *a);
 tril_status tril_attention_direct_generic(const tril_attention_args *a);
 tril_status tril_attention_direct_avx2(const tril_attention_args *a);
 tril_status tril_attention_direct_avx512(const tril_attention_args *a);
-/* The transposed-score fast path (attention_transposed.c), for the
- * structural and NONE masks: _fits says whether it takes these arguments. */
-int tril_attention_transposed_fits_generic(const tril_attention_args *a);
-int tril_attention_transposed_fits_avx2(const tril_attention_args *a);
-int tril_attention_transposed_fits_avx512(const tril_attention_args *a);
+/* The transposed-score fast path (attention_transposed.c) takes the
+ * structural and NONE masks; its windows are int32 lanes (keys up to
+ * kv_len plus one tile of TRIL_TRANSPOSED_KEY_TILE). */
+#define TRIL_TRANSPOSED_KEY_TILE 128
+static inline int attn_transposed_fits(const tril_attention_args *a)
+{
+    return (a->mask == TRIL_MASK_STRUCTURAL || a->mask == TRIL_MASK_NONE) &&
+           a->kv_len < INT32_MAX - TRIL_TRANSPOSED_KEY_TILE;
+}
 tril_status tril_attention_transposed_generic(const tril_attention_args *a);
 tril_status tril_attention_transposed_avx2(const tril_attention_args *a);
 tril_status tril_attention_transposed_avx512(const tril_attention_args *a);

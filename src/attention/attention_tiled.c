@@ -347,26 +347,13 @@ tril_status KERNEL_ENTRY(const tril_attention_args *a)
 {
     const int64_t dp = (a->head_dim + VL - 1) / VL * VL;
     if (a->q_len <= TRIL_DIRECT_MAX_ROWS) return CAT(tril_attention_direct_, TRIL_ISA_SUFFIX)(a);
-    if (CAT(tril_attention_transposed_fits_, TRIL_ISA_SUFFIX)(a))
+    if (attn_transposed_fits(a))
         return CAT(tril_attention_transposed_, TRIL_ISA_SUFFIX)(a);
     const int64_t bh_count = a->batch * a->heads;
     const int64_t blocks = (a->q_len + ROW_BLOCK - 1) / ROW_BLOCK;
     packed_kv p;
-    p.first = malloc((size_t)a->batch * sizeof *p.first);
-    p.last = malloc((size_t)a->batch * sizeof *p.last);
-    if (!p.first || !p.last) {
-        free(p.first);
-        free(p.last);
-        return TRIL_FAIL(TRIL_ERR_NOMEM, "attention: out of memory");
-    }
-    int64_t most = 0;
-    for (int64_t b = 0; b < a->batch; b++) {
-        /* Rows see monotonically more keys: row 0 reads the first, the last
-         * row the furthest. */
-        p.first[b] = attn_row(a, b, 0).read_lo;
-        p.last[b] = attn_max64(p.first[b], attn_row(a, b, a->q_len - 1).read_hi);
-        most = attn_max64(most, p.last[b] - p.first[b]);
-    }
+    const int64_t most = attn_key_ranges(a, &p.first, &p.last);
+    if (most < 0) return TRIL_FAIL(TRIL_ERR_NOMEM, "attention: out of memory");
     p.tiles = (most + KEY_TILE - 1) / KEY_TILE;
     const size_t packed = (size_t)(bh_count * p.tiles * dp * KEY_TILE);
     p.kt = workspace_get(&pack_cache, 2 * (packed ? packed : 1));
@@ -374,7 +361,6 @@ tril_status KERNEL_ENTRY(const tril_attention_args *a)
     int failed = !p.kt;
     if (failed) {
         free(p.first);
-        free(p.last);
         return TRIL_FAIL(TRIL_ERR_NOMEM, "attention: cannot allocate %zu packed floats", 2 * packed);
     }
 #pragma omp parallel reduction(| : failed)
@@ -392,7 +378,6 @@ tril_status KERNEL_ENTRY(const tril_attention_args *a)
         buffers_free(&t);
     }
     free(p.first);
-    free(p.last);
     if (failed) return TRIL_FAIL(TRIL_ERR_NOMEM, "attention: cannot allocate tile buffers");
     return TRIL_OK;
 }

@@ -35,7 +35,7 @@
 #else
 #define ACC 8
 #endif
-#define KEY_TILE 128 /* keys scored before one softmax update */
+#define KEY_TILE TRIL_TRANSPOSED_KEY_TILE /* keys scored before one softmax update */
 
 /* Q in per-block transposed tiles, and K (V too unless it is fp32) of every
  * (batch, head) as contiguous fp32 rows: key j of sequence b, head h is row
@@ -202,12 +202,11 @@ static void run_block(const tril_attention_args *a, const packed_heads *p, block
     const block_windows w = block_window(a, b, i0, rows);
     const float *qt = p->qt + (bh * p->blocks + i0 / ROWS) * D * ROWS;
     /* the output rows are written at the end: start fetching them now */
+    const int64_t es = (int64_t)tril_dtype_size(a->dtype);
     for (int64_t r = 0; r < rows; r++) {
         const char *o = (const char *)a->out +
-                        (size_t)(b * a->out_batch_stride + (i0 + r) * a->out_row_stride + h * D) *
-                            tril_dtype_size(a->dtype);
-        for (int64_t at = 0; at < D * (int64_t)tril_dtype_size(a->dtype); at += 64)
-            __builtin_prefetch(o + at, 1);
+                        (b * a->out_batch_stride + (i0 + r) * a->out_row_stride + h * D) * es;
+        for (int64_t at = 0; at < D * es; at += 64) __builtin_prefetch(o + at, 1);
     }
     memset(t->ot, 0, (size_t)(D * ROWS) * sizeof(float));
     vf m = vbcast(-INFINITY), l = vbcast(0.0f);
@@ -297,32 +296,13 @@ static void pack_queries(const tril_attention_args *a, const packed_heads *p, in
     }
 }
 
-int CAT(tril_attention_transposed_fits_, TRIL_ISA_SUFFIX)(const tril_attention_args *a)
-{
-    /* windows are int32 lanes */
-    return (a->mask == TRIL_MASK_STRUCTURAL || a->mask == TRIL_MASK_NONE) &&
-           a->kv_len < INT32_MAX - KEY_TILE;
-}
-
 tril_status CAT(tril_attention_transposed_, TRIL_ISA_SUFFIX)(const tril_attention_args *a)
 {
     const int64_t B = a->batch, H = a->heads, D = a->head_dim;
     const int64_t blocks = (a->q_len + ROWS - 1) / ROWS;
     packed_heads p;
-    p.first = malloc((size_t)B * sizeof *p.first);
-    p.last = malloc((size_t)B * sizeof *p.last);
-    if (!p.first || !p.last) {
-        free(p.first);
-        free(p.last);
-        return TRIL_FAIL(TRIL_ERR_NOMEM, "attention: out of memory");
-    }
-    int64_t most = 0;
-    for (int64_t b = 0; b < B; b++) {
-        /* rows see monotonically more keys: row 0 reads the first */
-        p.first[b] = attn_row(a, b, 0).read_lo;
-        p.last[b] = attn_max64(p.first[b], attn_row(a, b, a->q_len - 1).read_hi);
-        most = attn_max64(most, p.last[b] - p.first[b]);
-    }
+    const int64_t most = attn_key_ranges(a, &p.first, &p.last);
+    if (most < 0) return TRIL_FAIL(TRIL_ERR_NOMEM, "attention: out of memory");
     /* a tile scores whole ACC groups past its last key: zero rows */
     p.span = (most + ACC - 1) / ACC * ACC + ACC;
     p.blocks = blocks;
@@ -333,7 +313,6 @@ tril_status CAT(tril_attention_transposed_, TRIL_ISA_SUFFIX)(const tril_attentio
     p.v = p.k && packed_v ? p.k + packed : NULL;
     if (!p.k) {
         free(p.first);
-        free(p.last);
         return TRIL_FAIL(TRIL_ERR_NOMEM, "attention: cannot allocate %zu packed floats",
                          packed + packed_v + packed_q);
     }
@@ -365,7 +344,6 @@ tril_status CAT(tril_attention_transposed_, TRIL_ISA_SUFFIX)(const tril_attentio
         free(t.st);
     }
     free(p.first);
-    free(p.last);
     if (failed) return TRIL_FAIL(TRIL_ERR_NOMEM, "attention: cannot allocate block buffers");
     return TRIL_OK;
 }

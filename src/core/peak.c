@@ -63,8 +63,8 @@ double CAT(tril_peak_gflops_, TRIL_ISA_SUFFIX)(double seconds)
 
 /* Sum of a buffer with independent vector accumulators: a pure streaming
  * read (the memory-bandwidth limit that decoding is bound by). With
- * `prefetch`, also software prefetches into L2 4 KB ahead, as the fp32 GEMV
- * kernels do (src/model/gemv.c): the limit is the better of the two. */
+ * `prefetch`, also prefetches into L2 as the fp32 GEMV kernels do
+ * (vprefetch_l2): the limit is the better of the two. */
 static float stream_sum(const float *x, int64_t n, int prefetch)
 {
     vf acc[8];
@@ -73,7 +73,7 @@ static float stream_sum(const float *x, int64_t n, int prefetch)
     for (; i + 8 * TRIL_VL <= n; i += 8 * TRIL_VL) {
         if (prefetch)
             for (int k = 0; k < 8 * TRIL_VL * 4; k += 64)
-                __builtin_prefetch((const char *)(x + i) + 4096 + k, 0, 2);
+                vprefetch_l2((const char *)(x + i) + TRIL_PREFETCH_BYTES + k);
         for (int c = 0; c < 8; c++) acc[c] += vload(x + i + c * TRIL_VL);
     }
     for (int c = 1; c < 8; c++) acc[0] += acc[c];

@@ -23,14 +23,9 @@
 /* Below this many weights a parallel region costs more than it saves. */
 #define GEMV_PARALLEL_MIN 32768
 
-/* Software prefetch into L2 (locality 2: not L1, which the stream would
- * only thrash) a few KB ahead of the reads: with the hardware prefetchers
- * alone, a core keeps too few misses in flight to saturate memory
- * (8-15% more bandwidth for the fp32 kernels in A/B runs; the bf16 kernel,
- * with half the bytes per FMA, measured no better with it and goes
- * without). */
-#define PREFETCH_BYTES 4096
-#define prefetch_l2(p) __builtin_prefetch((p), 0, 2)
+/* vprefetch_l2 (simd.h) gave the fp32 kernels 8-15% more bandwidth in A/B
+ * runs; the bf16 kernel, with half the bytes per FMA, measured no better
+ * with it and goes without. */
 
 static inline int thread_id(void)
 {
@@ -67,7 +62,7 @@ static void rows_into(float *acc, const float *x, const float *w, int64_t i0, in
         int64_t o = 0;
         for (; o + TRIL_VL <= out; o += TRIL_VL) {
             if (next)
-                for (int k = 0; k < 8; k++) prefetch_l2(next + k * out + o);
+                for (int k = 0; k < 8; k++) vprefetch_l2(next + k * out + o);
             vf a = vload(acc + o);
             for (int k = 0; k < 8; k++) a += xs[k] * vload(r + k * out + o);
             vstore(acc + o, a);
@@ -125,7 +120,7 @@ void CAT(tril_gemv_wx_, TRIL_ISA_SUFFIX)(float *y, const float *w, const float *
         int64_t c = 0;
         for (; c + 4 * TRIL_VL <= cols; c += 4 * TRIL_VL) {
             for (int k = 0; k < 4 * TRIL_VL * 4; k += 64)
-                prefetch_l2((const char *)(row + c) + PREFETCH_BYTES + k);
+                vprefetch_l2((const char *)(row + c) + TRIL_PREFETCH_BYTES + k);
             a0 += vload(row + c) * vload(x + c);
             a1 += vload(row + c + TRIL_VL) * vload(x + c + TRIL_VL);
             a2 += vload(row + c + 2 * TRIL_VL) * vload(x + c + 2 * TRIL_VL);
