@@ -1,12 +1,15 @@
 /* Sampling: greedy picks the argmax (ties to the lowest id); temperature,
  * top-k and top-p sample from the right distribution (frequencies within
- * 4 standard errors over 40000 draws); the seed makes it reproducible. */
+ * 4 standard errors over 40000 draws); the seed makes it reproducible.
+ * Non-finite logits are errors naming the token; extreme temperatures and
+ * filters never leave nothing to draw (they fall back to the arg-max). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 #include <math.h>
+#include <string.h>
 
 #include "tril/generate.h"
 
@@ -15,30 +18,49 @@
 /* logits = log of these probabilities */
 static const double P[5] = {0.4, 0.25, 0.2, 0.1, 0.05};
 
+static int32_t next_id(tril_sampler *s, const float *logits)
+{
+    int32_t id = -1;
+    assert_int_equal(tril_sampler_next(s, logits, &id), TRIL_OK);
+    return id;
+}
+
+/* Frequencies of each id over DRAWS draws from logits [n]. */
+static void frequencies_of(const tril_sampler_config *cfg, const float *logits, int n, double *freq)
+{
+    tril_sampler *s;
+    assert_int_equal(tril_sampler_create(cfg, n, &s), TRIL_OK);
+    int counts[16] = {0};
+    assert_true(n <= 16);
+    for (int d = 0; d < DRAWS; d++) {
+        int32_t id = next_id(s, logits);
+        assert_true(id >= 0 && id < n);
+        counts[id]++;
+    }
+    for (int i = 0; i < n; i++) freq[i] = (double)counts[i] / DRAWS;
+    tril_sampler_free(s);
+}
+
 static void frequencies(const tril_sampler_config *cfg, double *freq)
 {
     float logits[5];
     for (int i = 0; i < 5; i++) logits[i] = (float)log(P[i]) + 3.0f; /* shift: softmax-invariant */
-    tril_sampler *s;
-    assert_int_equal(tril_sampler_create(cfg, 5, &s), TRIL_OK);
-    int counts[5] = {0};
-    for (int d = 0; d < DRAWS; d++) {
-        int32_t id = tril_sampler_next(s, logits);
-        assert_true(id >= 0 && id < 5);
-        counts[id]++;
-    }
-    for (int i = 0; i < 5; i++) freq[i] = (double)counts[i] / DRAWS;
-    tril_sampler_free(s);
+    frequencies_of(cfg, logits, 5, freq);
 }
 
-static void expect_distribution(const double *freq, const double *want)
+static void expect_distribution_n(const double *freq, const double *want, int n)
 {
-    for (int i = 0; i < 5; i++) {
+    for (int i = 0; i < n; i++) {
         double se = sqrt(want[i] * (1 - want[i]) / DRAWS);
         if (want[i] == 0.0) assert_true(freq[i] == 0.0);
         else if (fabs(freq[i] - want[i]) > 4 * se + 1e-9)
             fail_msg("token %d: frequency %.4f, expected %.4f (4 se = %.4f)", i, freq[i], want[i], 4 * se);
     }
+}
+
+static void expect_distribution(const double *freq, const double *want)
+{
+    expect_distribution_n(freq, want, 5);
 }
 
 static void test_plain_sampling(void **state)
@@ -102,13 +124,13 @@ static void test_greedy_and_seed(void **state)
     c.temperature = 0.0f;
     tril_sampler *s;
     assert_int_equal(tril_sampler_create(&c, 6, &s), TRIL_OK);
-    assert_int_equal(tril_sampler_next(s, logits), 1); /* tie between 1 and 3: lowest id */
+    assert_int_equal(next_id(s, logits), 1); /* tie between 1 and 3: lowest id */
     tril_sampler_free(s);
     /* top_k = 1 is greedy whatever the temperature */
     c.temperature = 5.0f;
     c.top_k = 1;
     assert_int_equal(tril_sampler_create(&c, 6, &s), TRIL_OK);
-    for (int i = 0; i < 50; i++) assert_int_equal(tril_sampler_next(s, logits), 1);
+    for (int i = 0; i < 50; i++) assert_int_equal(next_id(s, logits), 1);
     tril_sampler_free(s);
     /* same seed, same sequence; another seed, another sequence */
     c.top_k = 0;
@@ -121,9 +143,9 @@ static void test_greedy_and_seed(void **state)
     c.seed = 100;
     assert_int_equal(tril_sampler_create(&c, 6, &s3), TRIL_OK);
     for (int i = 0; i < 64; i++) {
-        a[i] = tril_sampler_next(s1, logits);
-        b[i] = tril_sampler_next(s2, logits);
-        d[i] = tril_sampler_next(s3, logits);
+        a[i] = next_id(s1, logits);
+        b[i] = next_id(s2, logits);
+        d[i] = next_id(s3, logits);
     }
     assert_memory_equal(a, b, sizeof a);
     assert_memory_not_equal(a, d, sizeof a);
@@ -157,12 +179,184 @@ static void test_bad_configs(void **state)
     assert_true(tril_last_error()[0] != '\0');
 }
 
+/* The configurations every bad-logit case is tried with: greedy, plain,
+ * top-k, top-p, and extreme temperatures with filters. */
+static tril_sampler_config config_n(int i)
+{
+    tril_sampler_config c = tril_sampler_config_default();
+    c.seed = (uint64_t)i;
+    switch (i) {
+    case 0: c.temperature = 0.0f; break;
+    case 1: break;
+    case 2: c.top_k = 2; break;
+    case 3: c.top_p = 0.5f; break;
+    case 4: c.temperature = 1e-38f; c.top_k = 3; c.top_p = 1e-30f; break;
+    case 5: c.temperature = 1e38f; c.top_p = 1e-30f; break;
+    default: c.temperature = 1e38f; c.top_k = 1000000; break;
+    }
+    return c;
+}
+#define N_CONFIGS 7
+
+/* logits [n] must be refused with TRIL_ERR_RANGE, the message containing
+ * `what`, under every configuration, and *id left alone. */
+static void expect_refused(const float *logits, int n, const char *what)
+{
+    for (int k = 0; k < N_CONFIGS; k++) {
+        tril_sampler_config c = config_n(k);
+        tril_sampler *s;
+        assert_int_equal(tril_sampler_create(&c, n, &s), TRIL_OK);
+        int32_t id = -7;
+        tril_clear_error();
+        if (tril_sampler_next(s, logits, &id) != TRIL_ERR_RANGE)
+            fail_msg("config %d: '%s' not refused (id %d)", k, what, id);
+        assert_int_equal(id, -7);
+        if (!strstr(tril_last_error(), what))
+            fail_msg("config %d: message '%s' lacks '%s'", k, tril_last_error(), what);
+        tril_sampler_free(s);
+    }
+}
+
+static void test_nan_logits(void **state)
+{
+    (void)state;
+    float all[6], one[6] = {0.5f, 2.0f, 1.0f, 0.0f, -1.0f, 1.5f};
+    for (int i = 0; i < 6; i++) all[i] = NAN;
+    expect_refused(all, 6, "token 0 is NaN");
+    one[3] = NAN; /* not the arg-max: the old code silently skipped it under greedy */
+    expect_refused(one, 6, "token 3 is NaN");
+    one[3] = -NAN;
+    expect_refused(one, 6, "token 3 is NaN");
+}
+
+static void test_inf_logits(void **state)
+{
+    (void)state;
+    float pos[5] = {0.5f, 2.0f, INFINITY, 0.0f, INFINITY};
+    expect_refused(pos, 5, "token 2 is +inf");
+    float neg[5];
+    for (int i = 0; i < 5; i++) neg[i] = -INFINITY;
+    expect_refused(neg, 5, "all 5 logits are -inf");
+    /* -inf alone is probability 0: legal, and never drawn */
+    float some[5] = {-INFINITY, 1.0f, -INFINITY, 0.0f, -INFINITY};
+    for (int k = 0; k < N_CONFIGS; k++) {
+        tril_sampler_config c = config_n(k);
+        tril_sampler *s;
+        assert_int_equal(tril_sampler_create(&c, 5, &s), TRIL_OK);
+        for (int d = 0; d < 2000; d++) {
+            int32_t id = next_id(s, some);
+            if (id != 1 && id != 3) fail_msg("config %d drew id %d, whose logit is -inf", k, id);
+        }
+        tril_sampler_free(s);
+    }
+}
+
+/* A temperature so small that every token but the arg-max underflows, or so
+ * large that every probability rounds to 1/V, with top-k and a tiny top-p:
+ * the old code could keep no candidate and read before its array. */
+static void test_extreme_temperature(void **state)
+{
+    (void)state;
+    const float logits[6] = {1.0f, 3.0f, -2.0f, 2.5f, 0.5f, 2.9f};
+    const struct { float t; int64_t k; float p; } cases[] = {
+        {1e-38f, 0, 1.0f},   {1e-38f, 3, 1.0f}, {1e-38f, 0, 0.5f}, {1e-38f, 4, 1e-30f},
+        {1e-45f, 0, 1e-30f}, {1e38f, 0, 1e-30f}, {1e38f, 2, 1e-30f}, {3.4e38f, 0, 0.1f},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        tril_sampler_config cfg = tril_sampler_config_default();
+        cfg.temperature = cases[c].t;
+        cfg.top_k = cases[c].k;
+        cfg.top_p = cases[c].p;
+        tril_sampler *s;
+        assert_int_equal(tril_sampler_create(&cfg, 6, &s), TRIL_OK);
+        for (int d = 0; d < 200; d++) {
+            int32_t id = next_id(s, logits);
+            if (id != 1) fail_msg("case %zu (T %g, k %lld, p %g): id %d, not the arg-max 1", c,
+                                  (double)cases[c].t, (long long)cases[c].k, (double)cases[c].p, id);
+        }
+        tril_sampler_free(s);
+    }
+    /* One token, any settings: that token. */
+    tril_sampler_config one = tril_sampler_config_default();
+    one.temperature = 1e38f;
+    one.top_p = 1e-30f;
+    tril_sampler *s;
+    assert_int_equal(tril_sampler_create(&one, 1, &s), TRIL_OK);
+    const float x = -5.0f;
+    assert_int_equal(next_id(s, &x), 0);
+    tril_sampler_free(s);
+}
+
+/* A huge temperature flattens the distribution, but top-k still keeps the
+ * k highest logits (not the lowest ids, although their probabilities round
+ * equal), and the kept ones are drawn evenly. */
+static void test_huge_temperature_distribution(void **state)
+{
+    (void)state;
+    const float logits[6] = {1.0f, 3.0f, -2.0f, 2.5f, 0.5f, 2.9f};
+    tril_sampler_config c = tril_sampler_config_default();
+    c.temperature = 1e38f;
+    c.seed = 5;
+    double f[6], flat[6] = {1 / 6.0, 1 / 6.0, 1 / 6.0, 1 / 6.0, 1 / 6.0, 1 / 6.0};
+    frequencies_of(&c, logits, 6, f);
+    expect_distribution_n(f, flat, 6);
+    c.top_k = 2; /* ids 1 (3.0) and 5 (2.9) */
+    double two[6] = {0, 0.5, 0, 0, 0, 0.5};
+    frequencies_of(&c, logits, 6, f);
+    expect_distribution_n(f, two, 6);
+    /* logits near the float limits: logit - max overflows a float, but the
+     * probability is exp(-6) / (1 + exp(-6)), not 0 */
+    const float wide[2] = {3e38f, -3e38f};
+    c.top_k = 0;
+    double want[2] = {1 / (1 + exp(-6.0)), exp(-6.0) / (1 + exp(-6.0))};
+    frequencies_of(&c, wide, 2, f);
+    expect_distribution_n(f, want, 2);
+}
+
+/* top-p is measured against the whole distribution: with p = 0.45, 0.4,
+ * 0.1, 0.05 and top-p 0.5 the first two are kept (0.45 < 0.5). The old
+ * shortcut dropped 0.1 and 0.05 before cutting, measured 0.5 of the rest
+ * (0.425) and kept only the first. */
+static void test_top_p_whole_mass(void **state)
+{
+    (void)state;
+    const double p[4] = {0.45, 0.4, 0.1, 0.05};
+    float logits[4];
+    for (int i = 0; i < 4; i++) logits[i] = (float)log(p[i]);
+    tril_sampler_config c = tril_sampler_config_default();
+    c.top_p = 0.5f;
+    c.seed = 6;
+    double f[4], want[4] = {0.45 / 0.85, 0.4 / 0.85, 0, 0};
+    frequencies_of(&c, logits, 4, f);
+    expect_distribution_n(f, want, 4);
+}
+
+static void test_null_arguments(void **state)
+{
+    (void)state;
+    tril_sampler_config c = tril_sampler_config_default();
+    tril_sampler *s;
+    assert_int_equal(tril_sampler_create(&c, 3, &s), TRIL_OK);
+    const float logits[3] = {0, 1, 2};
+    int32_t id;
+    assert_int_equal(tril_sampler_next(NULL, logits, &id), TRIL_ERR_INVALID_ARG);
+    assert_int_equal(tril_sampler_next(s, NULL, &id), TRIL_ERR_INVALID_ARG);
+    assert_int_equal(tril_sampler_next(s, logits, NULL), TRIL_ERR_INVALID_ARG);
+    tril_sampler_free(s);
+    assert_int_equal(tril_sampler_create(&c, 3, NULL), TRIL_ERR_INVALID_ARG);
+    assert_int_equal(tril_sampler_create(&c, (int64_t)INT32_MAX + 1, &s), TRIL_ERR_INVALID_ARG);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_plain_sampling), cmocka_unit_test(test_temperature),
         cmocka_unit_test(test_top_k),          cmocka_unit_test(test_top_p),
         cmocka_unit_test(test_greedy_and_seed), cmocka_unit_test(test_bad_configs),
+        cmocka_unit_test(test_nan_logits),      cmocka_unit_test(test_inf_logits),
+        cmocka_unit_test(test_extreme_temperature),
+        cmocka_unit_test(test_huge_temperature_distribution),
+        cmocka_unit_test(test_top_p_whole_mass), cmocka_unit_test(test_null_arguments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -26,8 +26,12 @@ typedef struct tril_sampler tril_sampler;
 tril_status tril_sampler_create(const tril_sampler_config *cfg, int64_t vocab_size,
                                 tril_sampler **out);
 void tril_sampler_free(tril_sampler *s);
-/* Picks the next token from logits [vocab]. */
-int32_t tril_sampler_next(tril_sampler *s, const float *logits);
+/* Picks the next token from logits [vocab] into *id (set only on success).
+ * A NaN or +inf logit is TRIL_ERR_RANGE naming the first such token, and so
+ * is a row of all -inf; -inf alone is a legal logit (probability 0). The id
+ * returned always has a finite logit and passes top-k / top-p; when the
+ * temperature makes every other token underflow, that is the arg-max. */
+tril_status tril_sampler_next(tril_sampler *s, const float *logits, int32_t *id);
 
 typedef enum {
     TRIL_STOP_BUDGET = 0,   /* generated the requested number of tokens */
@@ -42,7 +46,9 @@ typedef int (*tril_token_fn)(int32_t id, void *user);
 /* Prefills the prompt once (causal mask over it), then generates up to
  * max_new tokens one at a time against the cache. eot < 0: never stop on a
  * token. A prompt longer than the context is TRIL_ERR_RANGE; an empty one is
- * TRIL_ERR_INVALID_ARG. *generated counts tokens passed to the callback. */
+ * TRIL_ERR_INVALID_ARG; logits the sampler refuses (NaN, +inf, all -inf)
+ * stop it with that TRIL_ERR_RANGE. *generated counts tokens passed to the
+ * callback. */
 tril_status tril_gpt2_generate(const tril_gpt2 *model, const int32_t *prompt, int64_t n_prompt,
                                int64_t max_new, const tril_sampler_config *sampling, int32_t eot,
                                tril_token_fn on_token, void *user, int64_t *generated,

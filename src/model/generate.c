@@ -30,7 +30,9 @@ tril_status tril_gpt2_generate(const tril_gpt2 *m, const int32_t *prompt, int64_
     int64_t count = 0;
     tril_stop_reason why = TRIL_STOP_BUDGET;
     while (st == TRIL_OK && count < max_new) {
-        int32_t next = tril_sampler_next(sampler, logits);
+        int32_t next;
+        st = tril_sampler_next(sampler, logits, &next);
+        if (st != TRIL_OK) break;
         if (next == eot) {
             why = TRIL_STOP_EOT;
             break;

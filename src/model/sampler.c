@@ -1,4 +1,12 @@
-/* Token sampling: greedy, temperature, top-k, top-p, from a seeded RNG. */
+/* Token sampling: greedy, temperature, top-k, top-p, from a seeded RNG.
+ *
+ * Every input either gives an id whose logit is finite and which passes the
+ * filters, or an error: a NaN or +inf logit is TRIL_ERR_RANGE (the model's
+ * numbers cannot be trusted, and no order or softmax over them means
+ * anything); -inf is a legal logit (probability 0), but all -inf is
+ * TRIL_ERR_RANGE. The arg-max always survives the filters with weight 1, so
+ * the candidate set is never empty; should rounding ever leave it so, the
+ * arg-max is the answer. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,7 +15,8 @@
 #include "tril/rng.h"
 
 typedef struct {
-    float p;
+    float w;     /* unnormalised probability exp((logit - max) / T), in (0, 1] */
+    float logit; /* the sort key: w is monotone in it, and it still orders tokens whose w round equal */
     int32_t id;
 } tril_candidate;
 
@@ -15,8 +24,7 @@ struct tril_sampler {
     tril_sampler_config cfg;
     int64_t vocab;
     tril_rng rng;
-    tril_candidate *cand; // [vocab] candidate (probability, id) pairs
-    float *prob;          // [vocab] softmax
+    tril_candidate *cand; /* [vocab] candidates */
 };
 
 tril_sampler_config tril_sampler_config_default(void)
@@ -39,16 +47,20 @@ tril_status tril_sampler_config_validate(const tril_sampler_config *c)
 
 tril_status tril_sampler_create(const tril_sampler_config *cfg, int64_t vocab, tril_sampler **out)
 {
+    if (!out) return TRIL_FAIL(TRIL_ERR_INVALID_ARG, "sampler: NULL output");
+    *out = NULL;
     tril_status st = tril_sampler_config_validate(cfg);
     if (st != TRIL_OK) return st;
-    if (vocab < 1) return TRIL_FAIL(TRIL_ERR_INVALID_ARG, "sampler: vocab must be >= 1");
+    /* ids are int32_t */
+    if (vocab < 1 || vocab > INT32_MAX)
+        return TRIL_FAIL(TRIL_ERR_INVALID_ARG, "sampler: vocab must be in [1, %d], got %lld",
+                         INT32_MAX, (long long)vocab);
     tril_sampler *s = calloc(1, sizeof *s);
     if (!s) return TRIL_FAIL(TRIL_ERR_NOMEM, "sampler: out of memory");
     s->cfg = *cfg;
     s->vocab = vocab;
     s->cand = malloc((size_t)vocab * sizeof *s->cand);
-    s->prob = malloc((size_t)vocab * sizeof *s->prob);
-    if (!s->cand || !s->prob) {
+    if (!s->cand) {
         tril_sampler_free(s);
         return TRIL_FAIL(TRIL_ERR_NOMEM, "sampler: out of memory");
     }
@@ -61,53 +73,95 @@ void tril_sampler_free(tril_sampler *s)
 {
     if (!s) return;
     free(s->cand);
-    free(s->prob);
     free(s);
 }
 
-static int32_t argmax(const float *logits, int64_t n)
+/* Rejects NaN, +inf and all -inf; otherwise *best is the arg-max (ties to
+ * the lowest id), whose logit is finite. */
+static tril_status check_and_argmax(const float *logits, int64_t n, int32_t *best)
 {
-    int32_t best = 0;
-    for (int64_t i = 1; i < n; i++)
-        if (logits[i] > logits[best]) best = (int32_t)i;
-    return best;
+    int64_t b = -1;
+    for (int64_t i = 0; i < n; i++) {
+        const float x = logits[i];
+        if (isnan(x))
+            return TRIL_FAIL(TRIL_ERR_RANGE,
+                             "sampler: the logit of token %lld is NaN (the model's output cannot be trusted)",
+                             (long long)i);
+        if (x == INFINITY)
+            return TRIL_FAIL(TRIL_ERR_RANGE,
+                             "sampler: the logit of token %lld is +inf (the model's output cannot be trusted)",
+                             (long long)i);
+        if (x != -INFINITY && (b < 0 || x > logits[b])) b = i;
+    }
+    if (b < 0)
+        return TRIL_FAIL(TRIL_ERR_RANGE, "sampler: all %lld logits are -inf: no token is possible",
+                         (long long)n);
+    *best = (int32_t)b;
+    return TRIL_OK;
 }
 
-/* Descending by probability, ties by id, so results never depend on qsort. */
-static int by_prob_desc(const void *a, const void *b)
+/* Descending by logit (so by probability), ties by id: results never depend
+ * on qsort. Logits here are never NaN. */
+static int by_logit_desc(const void *a, const void *b)
 {
     const tril_candidate *x = a, *y = b;
-    if (x->p != y->p) return x->p > y->p ? -1 : 1;
+    if (x->logit != y->logit) return x->logit > y->logit ? -1 : 1;
     return (x->id > y->id) - (x->id < y->id);
 }
 
-int32_t tril_sampler_next(tril_sampler *s, const float *logits)
+/* exp(q) for q <= 0; below -104 expf is 0 anyway, and the clamp keeps the
+ * double -> float conversion in range whatever logit / temperature did. */
+static float weight(double q) { return q < -104.0 ? 0.0f : expf((float)q); }
+
+tril_status tril_sampler_next(tril_sampler *s, const float *logits, int32_t *id)
 {
+    if (!s || !logits || !id) return TRIL_FAIL(TRIL_ERR_INVALID_ARG, "sampler: NULL argument");
     const int64_t V = s->vocab;
-    if (s->cfg.temperature == 0.0f) return argmax(logits, V);
-    float mx = logits[argmax(logits, V)];
+    int32_t best;
+    tril_status st = check_and_argmax(logits, V, &best);
+    if (st != TRIL_OK) return st;
+    const double T = s->cfg.temperature, mx = logits[best];
+    const int64_t top_k = s->cfg.top_k;
+    const double top_p = s->cfg.top_p;
+    if (T == 0.0 || top_k == 1) { /* top-k 1 is greedy whatever the temperature */
+        *id = best;
+        return TRIL_OK;
+    }
+    /* Weights relative to the arg-max (its weight is exactly 1), in double
+     * so that neither logit - max nor the division by T overflows. */
     double sum = 0.0;
     for (int64_t i = 0; i < V; i++) {
-        s->prob[i] = expf((logits[i] - mx) / s->cfg.temperature);
-        sum += s->prob[i];
+        const float w = weight(((double)logits[i] - mx) / T);
+        s->cand[i] = (tril_candidate){w, logits[i], (int32_t)i};
+        sum += w;
     }
-    for (int64_t i = 0; i < V; i++) s->prob[i] = (float)(s->prob[i] / sum);
-    /* Candidates: everything, or for top-p only tokens that could make the
-     * cut (p >= (1 - top_p) / (V - 1)), which keeps the sort short. */
+    /* Candidates: tokens of positive weight, and for top-p alone only those
+     * that could make the cut, which keeps the sort short: a token after the
+     * first one is kept only if (V - 1) p >= 1 - top_p (everything from it
+     * on has p' <= p and, with it, mass >= 1 - top_p). Halved against
+     * rounding; the arg-max is always a candidate. */
+    const int filtering = top_k > 0 || top_p < 1.0;
+    const double floor_w = (top_k == 0 && top_p < 1.0 && V > 1)
+                               ? 0.5 * (1.0 - top_p) / (double)(V - 1) * sum
+                               : 0.0;
     int64_t n = 0;
-    const int filtering = s->cfg.top_k > 0 || s->cfg.top_p < 1.0f;
-    const float floor_p = (s->cfg.top_k == 0 && V > 1) ? (1.0f - s->cfg.top_p) / (float)(V - 1) : 0.0f;
-    for (int64_t i = 0; i < V; i++)
-        if (!filtering || s->prob[i] >= floor_p) s->cand[n++] = (tril_candidate){s->prob[i], (int32_t)i};
-    if (filtering) {
-        qsort(s->cand, (size_t)n, sizeof *s->cand, by_prob_desc);
-        if (s->cfg.top_k > 0 && s->cfg.top_k < n) n = s->cfg.top_k;
-        if (s->cfg.top_p < 1.0f) {
-            double kept = 0.0, mass = 0.0;
-            for (int64_t i = 0; i < n; i++) mass += s->cand[i].p;
+    for (int64_t i = 0; i < V; i++) /* compacted in place: n <= i */
+        if (s->cand[i].w > 0.0f && (i == best || s->cand[i].w >= floor_w)) s->cand[n++] = s->cand[i];
+    if (filtering && n > 1) {
+        qsort(s->cand, (size_t)n, sizeof *s->cand, by_logit_desc);
+        /* top-p is measured against the whole distribution, or against
+         * what top-k left */
+        double mass = sum;
+        if (top_k > 0 && top_k < n) {
+            n = top_k;
+            mass = 0.0;
+            for (int64_t i = 0; i < n; i++) mass += s->cand[i].w;
+        }
+        if (top_p < 1.0) {
+            double kept = 0.0;
             for (int64_t i = 0; i < n; i++) {
-                kept += s->cand[i].p;
-                if (kept >= s->cfg.top_p * mass) {
+                kept += s->cand[i].w;
+                if (kept >= top_p * mass) {
                     n = i + 1;
                     break;
                 }
@@ -115,11 +169,20 @@ int32_t tril_sampler_next(tril_sampler *s, const float *logits)
         }
     }
     double total = 0.0;
-    for (int64_t i = 0; i < n; i++) total += s->cand[i].p;
-    double r = tril_rng_uniform(&s->rng) * total, acc = 0.0;
-    for (int64_t i = 0; i < n; i++) {
-        acc += s->cand[i].p;
-        if (r < acc) return s->cand[i].id;
+    for (int64_t i = 0; i < n; i++) total += s->cand[i].w;
+    const double r = tril_rng_uniform(&s->rng) * total;
+    if (n < 1 || !(total > 0.0)) { /* cannot happen (the arg-max has weight 1); never index cand[-1] */
+        *id = best;
+        return TRIL_OK;
     }
-    return s->cand[n - 1].id;
+    double acc = 0.0;
+    for (int64_t i = 0; i < n; i++) {
+        acc += s->cand[i].w;
+        if (r < acc) {
+            *id = s->cand[i].id;
+            return TRIL_OK;
+        }
+    }
+    *id = s->cand[n - 1].id; /* r rounded up to total: every candidate has w > 0 */
+    return TRIL_OK;
 }
