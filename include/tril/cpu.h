@@ -34,6 +34,30 @@ double tril_cpu_stream_gbps(double seconds);
 void tril_set_num_threads(int n);
 int tril_get_num_threads(void);
 
+/* TRIL_NUM_THREADS from the environment: 0 if unset, else the count in
+ * [1, 1024]; -1 (with tril_last_error set) if it is not such a number. */
+int tril_num_threads_from_env(void);
+
+/* Environment settings the OpenMP and OpenBLAS runtimes read only when the
+ * process starts, which tril needs on this machine:
+ *  - a bounded spin before a waiting thread sleeps (GOMP_SPINCOUNT), unless
+ *    OMP_WAIT_POLICY or GOMP_SPINCOUNT is already set: GNU OpenMP's default
+ *    spins up to 300,000 pauses (milliseconds on recent Intel cores) at every
+ *    barrier, so beside another busy process a thread burns the core its
+ *    team mate needs;
+ *  - OPENBLAS_CORETYPE, unless set, when OpenBLAS did not recognise this CPU
+ *    and fell back to a kernel below the ISA the CPU has (e.g. OpenBLAS
+ *    0.3.21 runs SSE3 "Prescott" GEMMs on Emerald Rapids: 4x slower).
+ * Writes up to `max` of them into `vars` and returns how many are needed.
+ * A program applies them by setting them and re-executing itself (the tril
+ * program does this at start); a program embedding libtril can set them
+ * before it starts. */
+typedef struct {
+    const char *name;
+    char value[32];
+} tril_env_setting;
+int tril_runtime_env_advice(tril_env_setting *vars, int max);
+
 #ifdef __cplusplus
 }
 #endif

@@ -380,7 +380,7 @@ tril_status BACKWARD_ENTRY(const tril_attention_args *a, const float *dout, floa
     const int64_t dp = (a->head_dim + VL - 1) / VL * VL;
     const int64_t units = a->batch * a->heads;
     int failed = 0;
-#pragma omp parallel reduction(| : failed)
+#pragma omp parallel reduction(| : failed) num_threads(attn_threads(a, 2.5))
     {
         bwd_buffers t;
         if (!buffers_alloc(&t, a->q_len, dp)) failed = 1;

@@ -166,7 +166,7 @@ static tril_status direct_all_heads(const tril_attention_args *a)
     float *parts = workspace_get(&chunk_partials, (size_t)(rows * chunks * pf));
     if (!parts) return TRIL_FAIL(TRIL_ERR_NOMEM, "attention: out of memory");
     int failed = 0;
-#pragma omp parallel reduction(| : failed)
+#pragma omp parallel reduction(| : failed) num_threads(attn_threads(a, 1))
     {
         float *scratch = workspace_get(&row_scratch, (size_t)(H * D + H * CHUNK));
         if (!scratch) failed = 1;
@@ -218,7 +218,7 @@ tril_status CAT(tril_attention_direct_, TRIL_ISA_SUFFIX)(const tril_attention_ar
     const int64_t dp = (a->head_dim + VL - 1) / VL * VL;
     const int64_t units = a->batch * a->heads * a->q_len;
     int failed = 0;
-#pragma omp parallel reduction(| : failed)
+#pragma omp parallel reduction(| : failed) num_threads(attn_threads(a, 1))
     {
         float *scratch = workspace_get(&row_scratch, (size_t)(4 * dp + VL));
         if (!scratch) failed = 1;

@@ -7,6 +7,7 @@
 
 #include <stdlib.h>
 
+#include "core/parallel.h"
 #include "tril/attention.h"
 
 /* Keys that row i of sequence b may see, and how masked keys are treated. */
@@ -15,6 +16,16 @@ typedef struct {
     int64_t read_lo;  /* keys the kernel scores: [read_lo, read_hi) */
     int64_t read_hi;
 } attn_row_window;
+
+/* Threads worth using for one call: the two products' FLOPs (about half the
+ * rectangle under the causal rule; `passes` 1 forward, ~2.5 backward) plus
+ * the K/V bytes read, which dominate a decoding step. */
+static inline int attn_threads(const tril_attention_args *a, double passes)
+{
+    const double bhd = (double)a->batch * (double)a->heads * (double)a->head_dim;
+    const double flops = 2.0 * bhd * (double)a->q_len * (double)a->kv_len * passes;
+    return tril_threads_for(flops + TRIL_FLOPS_PER_BYTE * 8.0 * bhd * (double)a->kv_len);
+}
 
 static inline int64_t attn_min64(int64_t a, int64_t b) { return a < b ? a : b; }
 static inline int64_t attn_max64(int64_t a, int64_t b) { return a > b ? a : b; }

@@ -363,7 +363,7 @@ tril_status KERNEL_ENTRY(const tril_attention_args *a)
         free(p.first);
         return TRIL_FAIL(TRIL_ERR_NOMEM, "attention: cannot allocate %zu packed floats", 2 * packed);
     }
-#pragma omp parallel reduction(| : failed)
+#pragma omp parallel reduction(| : failed) num_threads(attn_threads(a, 1))
     {
         tile_buffers t;
         if (!buffers_alloc(&t, dp)) failed = 1;

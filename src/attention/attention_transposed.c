@@ -318,7 +318,7 @@ tril_status CAT(tril_attention_transposed_, TRIL_ISA_SUFFIX)(const tril_attentio
     }
     const int64_t chunk = 64, chunks = (p.span + chunk - 1) / chunk;
     int failed = 0;
-#pragma omp parallel reduction(| : failed)
+#pragma omp parallel reduction(| : failed) num_threads(attn_threads(a, 1))
     {
         block_buffers t;
         t.ot = alloc_floats((size_t)(D * ROWS));

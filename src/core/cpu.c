@@ -1,6 +1,8 @@
 /* CPU feature detection (run-time kernel selection) and thread count. */
 #include "tril/cpu.h"
 
+#include "core/parallel.h"
+
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,6 +117,22 @@ const char *tril_isa_name(tril_isa isa)
     case TRIL_ISA_AVX512: return "avx512";
     }
     return "unknown";
+}
+
+double tril_parallel_min_flops(void)
+{
+    static _Atomic double cached = -1.0;
+    double v = cached;
+    if (v >= 0.0) return v;
+    v = TRIL_PARALLEL_MIN_FLOPS_PER_THREAD;
+    const char *text = getenv("TRIL_PARALLEL_MIN_FLOPS");
+    if (text && *text) {
+        char *end = NULL;
+        const double parsed = strtod(text, &end);
+        if (end != text && *end == '\0' && parsed >= 0.0 && parsed < 1e18) v = parsed;
+    }
+    cached = v;
+    return v;
 }
 
 void tril_set_num_threads(int n)

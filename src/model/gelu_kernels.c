@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "attention/simd.h"
+#include "core/parallel.h"
 
 #define CAT_(a, b) a##b
 #define CAT(a, b) CAT_(a, b)
@@ -17,7 +18,7 @@ VINLINE vf vtanh(vf u) { return 1.0f - 2.0f / (vexp(u + u) + 1.0f); }
 void CAT(tril_gelu_vec_, TRIL_ISA_SUFFIX)(float *y, const float *x, int64_t n)
 {
     const int64_t full = n / TRIL_VL * TRIL_VL;
-#pragma omp parallel for schedule(static) if (n > 65536)
+#pragma omp parallel for schedule(static) num_threads(tril_threads_for(24.0 * (double)n))
     for (int64_t i = 0; i < full; i += TRIL_VL) {
         vf v = vload(x + i);
         vstore(y + i, 0.5f * v * (1.0f + vtanh(K0 * (v + K1 * v * v * v))));
@@ -32,7 +33,7 @@ void CAT(tril_gelu_backward_vec_, TRIL_ISA_SUFFIX)(float *dx, const float *dy, c
                                                     int64_t n)
 {
     const int64_t full = n / TRIL_VL * TRIL_VL;
-#pragma omp parallel for schedule(static) if (n > 65536)
+#pragma omp parallel for schedule(static) num_threads(tril_threads_for(24.0 * (double)n))
     for (int64_t i = 0; i < full + (n > full ? TRIL_VL : 0); i += TRIL_VL) {
         float xb[TRIL_VL], gb[TRIL_VL];
         const int64_t m = n - i < TRIL_VL ? n - i : TRIL_VL;

@@ -4,7 +4,8 @@
 #include <math.h>
 #include <string.h>
 
-#include <cblas.h>
+#include "model/gemm.h"
+#include "core/parallel.h"
 
 #include "model/kernels.h"
 #include "tril/cpu.h"
@@ -37,8 +38,8 @@ void tril_matmul(float *y, const float *x, const float *w, const float *b, int64
                  int64_t out)
 {
     if (b) init_rows(y, b, T, out);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (blasint)T, (blasint)out, (blasint)in,
-                1.0f, x, (blasint)in, w, (blasint)out, b ? 1.0f : 0.0f, y, (blasint)out);
+    tril_sgemm(CblasNoTrans, CblasNoTrans, T, out, in,
+                1.0f, x, in, w, out, b ? 1.0f : 0.0f, y, out);
 }
 
 /* OpenBLAS's sgemv reached only a third of the memory bandwidth here. */
@@ -71,8 +72,8 @@ void tril_matmul_bf16(float *y, const float *x, const uint16_t *wt, const float 
     }
     tril_widen_bf16(wbuf, wt, in * out); /* then one fp32 GEMM on the exact values */
     if (b) init_rows(y, b, T, out);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)T, (blasint)out, (blasint)in,
-                1.0f, x, (blasint)in, wbuf, (blasint)in, b ? 1.0f : 0.0f, y, (blasint)out);
+    tril_sgemm(CblasNoTrans, CblasTrans, T, out, in,
+                1.0f, x, in, wbuf, in, b ? 1.0f : 0.0f, y, out);
 }
 
 void tril_lm_head(float *logits, const float *x, const float *wte, int64_t T, int64_t C, int64_t V)
@@ -81,8 +82,8 @@ void tril_lm_head(float *logits, const float *x, const float *wte, int64_t T, in
         tril_model_kernels_best()->gemv_wx(logits, wte, x, V, C);
         return;
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)T, (blasint)V, (blasint)C, 1.0f,
-                x, (blasint)C, wte, (blasint)C, 0.0f, logits, (blasint)V);
+    tril_sgemm(CblasNoTrans, CblasTrans, T, V, C, 1.0f,
+                x, C, wte, C, 0.0f, logits, V);
 }
 
 void tril_lm_head_bf16(float *logits, const float *x, const uint16_t *wte, int64_t T, int64_t C,
@@ -96,15 +97,15 @@ void tril_lm_head_bf16(float *logits, const float *x, const uint16_t *wte, int64
     for (int64_t v0 = 0; v0 < V; v0 += panel_rows) {
         const int64_t rows = V - v0 < panel_rows ? V - v0 : panel_rows;
         tril_widen_bf16(panel, wte + v0 * C, rows * C);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)T, (blasint)rows, (blasint)C,
-                    1.0f, x, (blasint)C, panel, (blasint)C, 0.0f, logits + v0, (blasint)V);
+        tril_sgemm(CblasNoTrans, CblasTrans, T, rows, C,
+                    1.0f, x, C, panel, C, 0.0f, logits + v0, V);
     }
 }
 
 void tril_layernorm(float *y, const float *x, const float *w, const float *b, int64_t T, int64_t C,
                     float eps)
 {
-#pragma omp parallel for schedule(static) if (T * C > 65536)
+#pragma omp parallel for schedule(static) num_threads(tril_threads_for(8.0 * (double)(T * C)))
     for (int64_t t = 0; t < T; t++) {
         const float *row = x + t * C;
         float *out = y + t * C;

@@ -5,7 +5,8 @@
 #include <math.h>
 #include <string.h>
 
-#include <cblas.h>
+#include "model/gemm.h"
+#include "core/parallel.h"
 
 #include "tril/ops.h"
 
@@ -35,10 +36,10 @@ void tril_matmul_backward(float *dx, float *dw, float *db, const float *dy, cons
                           const float *w, int64_t T, int64_t in, int64_t out)
 {
     if (dx)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)T, (blasint)in, (blasint)out,
-                    1.0f, dy, (blasint)out, w, (blasint)out, 0.0f, dx, (blasint)in);
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (blasint)in, (blasint)out, (blasint)T, 1.0f,
-                x, (blasint)in, dy, (blasint)out, 1.0f, dw, (blasint)out);
+        tril_sgemm(CblasNoTrans, CblasTrans, T, in, out,
+                    1.0f, dy, out, w, out, 0.0f, dx, in);
+    tril_sgemm(CblasTrans, CblasNoTrans, in, out, T, 1.0f,
+                x, in, dy, out, 1.0f, dw, out);
     if (db)
         for (int64_t t = 0; t < T; t++)
             for (int64_t o = 0; o < out; o++) db[o] += dy[t * out + o];
@@ -64,16 +65,16 @@ void tril_ref_lm_head_backward(float *dx, float *dwte, const float *dlogits, con
 void tril_lm_head_backward(float *dx, float *dwte, const float *dlogits, const float *x,
                            const float *wte, int64_t T, int64_t C, int64_t V)
 {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (blasint)T, (blasint)C, (blasint)V, 1.0f,
-                dlogits, (blasint)V, wte, (blasint)C, 0.0f, dx, (blasint)C);
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (blasint)V, (blasint)C, (blasint)T, 1.0f,
-                dlogits, (blasint)V, x, (blasint)C, 1.0f, dwte, (blasint)C);
+    tril_sgemm(CblasNoTrans, CblasNoTrans, T, C, V, 1.0f,
+                dlogits, V, wte, C, 0.0f, dx, C);
+    tril_sgemm(CblasTrans, CblasNoTrans, V, C, T, 1.0f,
+                dlogits, V, x, C, 1.0f, dwte, C);
 }
 
 void tril_layernorm_train(float *y, float *mean, float *rstd, const float *x, const float *w,
                           const float *b, int64_t T, int64_t C, float eps)
 {
-#pragma omp parallel for schedule(static) if (T * C > 65536)
+#pragma omp parallel for schedule(static) num_threads(tril_threads_for(8.0 * (double)(T * C)))
     for (int64_t t = 0; t < T; t++) {
         const float *row = x + t * C;
         double m = 0.0, v = 0.0;
@@ -102,7 +103,7 @@ void tril_layernorm_backward(float *dx, float *dw, float *db, const float *dy, c
             db[c] += g[c];
         }
     }
-#pragma omp parallel for schedule(static) if (T * C > 65536)
+#pragma omp parallel for schedule(static) num_threads(tril_threads_for(10.0 * (double)(T * C)))
     for (int64_t t = 0; t < T; t++) {
         const float *g = dy + t * C, *row = x + t * C;
         double sum_g = 0.0, sum_gx = 0.0;

@@ -1,0 +1,39 @@
+/* When a loop is worth a parallel region.
+ *
+ * Opening a region costs a few microseconds while every thread has a core of
+ * its own, but up to a scheduler time slice (milliseconds) when one of them
+ * shares its core with another process: the region ends only when its slowest
+ * member has arrived. So a region is opened only for work that takes each
+ * extra thread well beyond that: about 4 MFLOP (or the equivalent in bytes
+ * moved) per thread. Smaller work runs on the calling thread alone. */
+#ifndef TRIL_CORE_PARALLEL_H
+#define TRIL_CORE_PARALLEL_H
+
+#include <stdint.h>
+
+#include "tril/cpu.h"
+
+/* Floating-point operations (2 per multiply-add) that pay for one extra
+ * thread; element-wise passes count a few operations per element, and a
+ * byte read from memory counts as 10 (about the ratio of the FMA rate to the
+ * memory bandwidth on the machines measured). */
+#define TRIL_PARALLEL_MIN_FLOPS_PER_THREAD 4.0e6
+#define TRIL_FLOPS_PER_BYTE 10.0
+
+/* TRIL_PARALLEL_MIN_FLOPS from the environment (read once; tests set 0 to
+ * run every parallel path on small shapes), else the default above. */
+double tril_parallel_min_flops(void);
+
+/* Threads worth using for `flops` of work: 1 .. the current setting. */
+static inline int tril_threads_for(double flops)
+{
+    const int max = tril_get_num_threads();
+    if (max <= 1) return 1;
+    const double min = tril_parallel_min_flops();
+    if (min <= 0.0) return max;
+    const double fit = flops / min;
+    if (fit < 2.0) return 1;
+    return fit >= (double)max ? max : (int)fit;
+}
+
+#endif

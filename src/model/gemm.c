@@ -1,0 +1,25 @@
+/* GEMM with a thread count sized to the product (see gemm.h). */
+#include "model/gemm.h"
+
+#include "core/parallel.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+void tril_sgemm(CBLAS_TRANSPOSE trans_a, CBLAS_TRANSPOSE trans_b, int64_t m, int64_t n, int64_t k,
+                float alpha, const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
+                float *c, int64_t ldc)
+{
+    /* OpenBLAS's OpenMP build uses omp_get_max_threads() at each call. */
+    const int max = tril_get_num_threads();
+    const int want = tril_threads_for(2.0 * (double)m * (double)n * (double)k);
+#ifdef _OPENMP
+    if (want < max) omp_set_num_threads(want);
+#endif
+    cblas_sgemm(CblasRowMajor, trans_a, trans_b, (blasint)m, (blasint)n, (blasint)k, alpha, a,
+                (blasint)lda, b, (blasint)ldb, beta, c, (blasint)ldc);
+#ifdef _OPENMP
+    if (want < max) omp_set_num_threads(max);
+#endif
+}
