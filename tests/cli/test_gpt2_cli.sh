@@ -67,6 +67,22 @@ expect 2 "tokens -1" -- "$TRIL" generate --model "$M" --prompt x --tokens -1
 contains "$tmp/err" "--tokens expects an integer" "tokens message"
 expect 2 "temperature -1" -- "$TRIL" generate --model "$M" --prompt x --temperature -1
 expect 2 "unknown flag" -- "$TRIL" generate --model "$M" --bogus
+# logits the sampler refuses: finite weights (ln_f.weight = 3e38, so the
+# loader accepts them) whose final layer norm overflows, making NaN logits:
+# a message naming the token and exit 1, not silent ids
+cp -R "$M" "$tmp/overflow"
+python3 - "$tmp/overflow/model.safetensors" <<'PY'
+import json, struct, sys
+with open(sys.argv[1], "r+b") as f:
+    n = struct.unpack("<Q", f.read(8))[0]
+    a, b = json.loads(f.read(n))["ln_f.weight"]["data_offsets"]
+    f.seek(8 + n + a)
+    f.write(struct.pack("<f", 3e38) * ((b - a) // 4))
+PY
+for t in 0 1; do
+    expect 1 "non-finite logits (temperature $t)" -- "$TRIL" generate --model "$tmp/overflow" --prompt "The dog" --tokens 3 --temperature $t --ids
+    contains "$tmp/err" "sampler: the logit of token" "non-finite logit named (temperature $t)"
+done
 expect 1 "missing model" -- "$TRIL" generate --model "$tmp/nope" --prompt x
 contains "$tmp/err" "$tmp/nope" "missing folder named"
 
