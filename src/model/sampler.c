@@ -117,7 +117,7 @@ tril_status tril_sampler_next(tril_sampler *s, const float *logits, int32_t *id)
 {
     if (!s || !logits || !id) return TRIL_FAIL(TRIL_ERR_INVALID_ARG, "sampler: NULL argument");
     const int64_t V = s->vocab;
-    int32_t best;
+    int32_t best = 0; /* set by check_and_argmax; initialised for the compiler */
     tril_status st = check_and_argmax(logits, V, &best);
     if (st != TRIL_OK) return st;
     const double T = s->cfg.temperature, mx = logits[best];
