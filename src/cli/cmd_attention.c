@@ -13,12 +13,16 @@ void cmd_attention_help(void)
     printf("usage: tril attention [--model DIR] --prompt TEXT --layer L --head H --png FILE\n\n"
            "Draws the attention probabilities of head H in layer L over the prompt's\n"
            "tokens: queries down, keys across, token strings on both axes. The upper\n"
-           "triangle (the future) is grey: the mask made visible on real data.\n"
+           "triangle (the future) is grey: the mask made visible on real data. The\n"
+           "colour scale on the right runs from 0 to the largest probability (colour\n"
+           "follows its square root). In labels a space is a middle dot, a newline a\n"
+           "return arrow, a tab an arrow, other non-ASCII bytes \\xNN; past ~50\n"
+           "tokens only every k-th token is labelled, after its position.\n"
            "Prompts of 1..512 tokens; layers and heads count from 0.\n");
 }
 
-/* A token's text for an axis label: spaces shown as '_', other non-printable
- * bytes as '?' (the font is ASCII). */
+/* A token's bytes as a C string for an axis label; tril_heatmap_png escapes
+ * them (spaces, newlines, UTF-8). A NUL byte cannot come from argv. */
 static char *token_label(const tril_tokenizer *tok, int32_t id)
 {
     const char *bytes;
@@ -26,10 +30,7 @@ static char *token_label(const tril_tokenizer *tok, int32_t id)
     if (tril_tokenizer_token_bytes(tok, id, &bytes, &len) != TRIL_OK) len = 0;
     char *s = malloc(len + 1);
     if (!s) return NULL;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)bytes[i];
-        s[i] = c == ' ' ? '_' : (c == '\n' ? '|' : (c < 32 || c > 126 ? '?' : (char)c));
-    }
+    if (len) memcpy(s, bytes, len);
     s[len] = '\0';
     return s;
 }

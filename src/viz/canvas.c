@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "viz/font5x7.h"
+#include "viz/text_sym.h"
 
 #define MAX_SIDE 32768 /* pixels; keeps width*height*3 far from any overflow */
 #define MAX_SCALE 256  /* font scale; larger is surely a bug, and it bounds 7*scale */
@@ -186,9 +187,9 @@ int32_t tril_text_height(int32_t scale) { return TRIL_FONT_H * clamp_scale(scale
  * degrees counter-clockwise): columns go up and rows go right, so the block
  * is at (gx + r*s, gy - (c+1)*s + 1) with (gx, gy) the glyph's bottom-left. */
 static void draw_glyph(tril_canvas *canvas, int64_t gx, int64_t gy, unsigned char ch,
-                       int32_t s, int vertical, tril_rgb color)
+                       int32_t s, int vertical, int symbols, tril_rgb color)
 {
-    const uint8_t *cols = tril_font5x7_glyph(ch);
+    const uint8_t *cols = symbols ? tril_font5x7_symbol(ch) : tril_font5x7_glyph(ch);
     for (int c = 0; c < TRIL_FONT_W; c++) {
         for (int r = 0; r < TRIL_FONT_H; r++) {
             if (!(cols[c] >> r & 1)) continue;
@@ -204,7 +205,7 @@ static void draw_glyph(tril_canvas *canvas, int64_t gx, int64_t gy, unsigned cha
 /* Shared by both directions: the pen moves right (horizontal) or up
  * (vertical) by 6*scale per character. */
 static int32_t draw_text(tril_canvas *canvas, int32_t x, int32_t y, const char *text,
-                         int32_t scale, int vertical, tril_rgb color)
+                         int32_t scale, int vertical, int symbols, tril_rgb color)
 {
     if (!text) return 0;
     int32_t s = clamp_scale(scale);
@@ -217,13 +218,13 @@ static int32_t draw_text(tril_canvas *canvas, int32_t x, int32_t y, const char *
             int64_t gx = (int64_t)x + pen;
             if (gx >= canvas->width) break; /* the rest is off to the right */
             if (gx + glyph_w <= 0 || y + glyph_h <= 0 || y >= canvas->height) continue;
-            draw_glyph(canvas, gx, y, *p, s, 0, color);
+            draw_glyph(canvas, gx, y, *p, s, 0, symbols, color);
         } else {
             int64_t gy = (int64_t)y - pen; /* bottom row of this glyph */
             if (gy < 0) break;               /* the rest is above the top */
             if (gy - glyph_w + 1 >= canvas->height || x + glyph_h <= 0 || x >= canvas->width)
                 continue;
-            draw_glyph(canvas, x, gy, *p, s, 1, color);
+            draw_glyph(canvas, x, gy, *p, s, 1, symbols, color);
         }
     }
     return width;
@@ -232,11 +233,17 @@ static int32_t draw_text(tril_canvas *canvas, int32_t x, int32_t y, const char *
 int32_t tril_canvas_text(tril_canvas *canvas, int32_t x, int32_t y, const char *text,
                          int32_t scale, tril_rgb color)
 {
-    return draw_text(canvas, x, y, text, scale, 0, color);
+    return draw_text(canvas, x, y, text, scale, 0, 0, color);
 }
 
 int32_t tril_canvas_text_vertical(tril_canvas *canvas, int32_t x, int32_t y, const char *text,
                                   int32_t scale, tril_rgb color)
 {
-    return draw_text(canvas, x, y, text, scale, 1, color);
+    return draw_text(canvas, x, y, text, scale, 1, 0, color);
+}
+
+int32_t viz_text(tril_canvas *canvas, int32_t x, int32_t y, const char *text, int32_t scale,
+                 int vertical, tril_rgb color)
+{
+    return draw_text(canvas, x, y, text, scale, vertical != 0, 1, color);
 }

@@ -112,3 +112,17 @@ const uint8_t *tril_font5x7_glyph(unsigned char c)
     if (c < FIRST_CHAR || c > LAST_CHAR) c = '?';
     return glyphs[c - FIRST_CHAR];
 }
+
+/* Symbols for picture labels (codes from viz/text_sym.h), same layout. */
+static const uint8_t symbols[4][TRIL_FONT_W] = {
+    {0x00, 0x18, 0x18, 0x00, 0x00}, /* 1: middle dot (a space): '.' raised to mid height */
+    {0x10, 0x38, 0x7C, 0x10, 0x1F}, /* 2: return arrow (a newline) */
+    {0x08, 0x08, 0x3E, 0x1C, 0x08}, /* 3: right arrow (a tab) */
+    {0x40, 0x00, 0x40, 0x00, 0x40}, /* 4: ellipsis (a cut label) */
+};
+
+const uint8_t *tril_font5x7_symbol(unsigned char c)
+{
+    if (c >= 1 && c <= 4) return symbols[c - 1];
+    return tril_font5x7_glyph(c);
+}

@@ -17,4 +17,9 @@
  * of the table. Never NULL. */
 const uint8_t *tril_font5x7_glyph(unsigned char c);
 
+/* As tril_font5x7_glyph, but bytes 1..4 are the label symbols of
+ * viz/text_sym.h (middle dot, return arrow, right arrow, ellipsis) instead
+ * of '?'. Only picture labels use it: public text stays plain ASCII. */
+const uint8_t *tril_font5x7_symbol(unsigned char c);
+
 #endif /* TRIL_VIZ_FONT5X7_H */
