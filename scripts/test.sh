@@ -17,6 +17,6 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
 # The benchmark must keep working (figures only, no pass/fail on speed).
 ./build/bench/bench_attention 256
 ./build/tril bench attention --seq 256 --heads 12 --head-dim 64 --repeats 3
-# Fuzz the file parsers (safetensors, tokenizer) for a bounded time.
+# Fuzz the file parsers (safetensors, tokenizer) and the sampler for a bounded time.
 FUZZ_SECONDS=${FUZZ_SECONDS:-30} bash scripts/fuzz.sh
 echo "all tests passed (release and asan+ubsan builds)"
