@@ -57,6 +57,11 @@ const char *cli_value(const char *cmd, int argc, char **argv, int *i);
  * CLI_USAGE. */
 int cli_unknown(const char *cmd, const char *arg);
 
+/* Records the errno of a failed write to stdout, for a command that notices
+ * it early (streaming generate) and stops: main reports every stdout failure
+ * once, when the command returns (src/cli/main.c). */
+void cli_stdout_error(int err);
+
 /* 1 if arg is -h or --help. */
 int cli_is_help(const char *arg);
 

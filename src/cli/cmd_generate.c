@@ -1,4 +1,5 @@
 /* tril generate: continue a prompt, streaming tokens as they come. */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,8 +50,12 @@ static int on_token(int32_t id, void *user)
             fwrite(bytes, 1, len, stdout);
     }
     s->printed++;
-    fflush(stdout);
-    return 0;
+    /* A failed write (full disk, a reader gone with SIGPIPE ignored) stops
+     * the generation at once; main reports it. */
+    errno = 0;
+    if (fflush(stdout) == 0 && !ferror(stdout)) return 0;
+    cli_stdout_error(errno);
+    return 1;
 }
 
 int cmd_generate(int argc, char **argv)
@@ -123,6 +128,7 @@ int cmd_generate(int argc, char **argv)
         rc = cli_lib_error(CMD, "generation failed");
         goto done;
     }
+    if (why == TRIL_STOP_CALLBACK) goto done; /* stdout failed: main says so */
     printf("\n");
     if (why == TRIL_STOP_CONTEXT_FULL)
         fprintf(stderr, "tril generate: stopped after %lld tokens: the context (%lld) is full\n",

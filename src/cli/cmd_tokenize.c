@@ -19,7 +19,8 @@ void cmd_tokenize_help(void)
 void cmd_detokenize_help(void)
 {
     printf("usage: tril detokenize [--model DIR] ID...\n\n"
-           "Prints the text the token ids stand for (exactly those bytes).\n"
+           "Prints exactly the bytes the token ids stand for, with no newline added\n"
+           "(so 'tril detokenize $(tril tokenize --file F)' reproduces F).\n"
            "  --model DIR   folder with the tokenizer (default: the bundled model)\n");
 }
 
@@ -106,8 +107,7 @@ int cmd_detokenize(int argc, char **argv)
         if (tril_tokenizer_decode(tok, ids, n, &text, &len) != TRIL_OK) {
             rc = cli_lib_error("detokenize", "cannot decode");
         } else {
-            fwrite(text, 1, len, stdout);
-            printf("\n");
+            fwrite(text, 1, len, stdout); /* main checks that stdout took it all */
         }
         free(text);
     }

@@ -1,4 +1,5 @@
 /* tril: the command-line program. `tril help` lists the subcommands. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -40,7 +41,7 @@ static const cli_command *find(const char *name)
     return NULL;
 }
 
-int main(int argc, char **argv)
+static int dispatch(int argc, char **argv)
 {
     if (argc < 2) {
         usage(stderr);
@@ -48,7 +49,8 @@ int main(int argc, char **argv)
     }
     const char *name = argv[1];
     if (strcmp(name, "help") == 0 || cli_is_help(name)) {
-        if (argc > 2) {
+        /* 'tril help --help' and 'tril help help' ask about help itself: the list. */
+        if (argc > 2 && strcmp(argv[2], "help") != 0 && !cli_is_help(argv[2])) {
             const cli_command *c = find(argv[2]);
             if (!c) {
                 fprintf(stderr, "tril help: unknown command '%s'\n", argv[2]);
@@ -77,3 +79,36 @@ int main(int argc, char **argv)
     }
     return c->run(argc - 1, argv + 1);
 }
+
+static int stdout_errno; /* set by cli_stdout_error */
+
+void cli_stdout_error(int err)
+{
+    if (!stdout_errno) stdout_errno = err;
+}
+
+/* Every command's output ends here, so that a full disk, a broken pipe (when
+ * SIGPIPE is ignored) or an I/O error on stdout is an error and never a
+ * silent success. Returns the exit code. */
+static int close_stdout(int rc)
+{
+    errno = 0;
+    int failed = fflush(stdout) != 0;
+    int err = failed ? errno : stdout_errno;
+    if (ferror(stdout)) failed = 1;
+    errno = 0;
+    /* EBADF with nothing left to write is a closed stdout (`>&-`) that was
+     * never used: not an error. */
+    if (fclose(stdout) != 0 && (failed || errno != EBADF)) {
+        if (!failed) err = errno;
+        failed = 1;
+    }
+    if (!failed) return rc;
+    if (err)
+        fprintf(stderr, "tril: error writing standard output: %s\n", strerror(err));
+    else
+        fprintf(stderr, "tril: error writing standard output\n");
+    return rc != CLI_OK ? rc : CLI_FAIL;
+}
+
+int main(int argc, char **argv) { return close_stdout(dispatch(argc, argv)); }

@@ -6,6 +6,7 @@
  * checkpoint replays the uninterrupted run bit for bit. */
 #include "cli/train_loop.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -35,22 +36,44 @@ static double eval_loss(train_run *r, int32_t *in, int32_t *tg, tril_status *st)
     return sum / (double)a->eval_batches;
 }
 
-static void csv_row(FILE *f, const tril_train_log_row *row)
+/* One row, flushed so the log is complete whenever the run stops. Returns 0,
+ * or -1 with errno set when the row could not be written (a full disk). */
+static int csv_row(FILE *f, const tril_train_log_row *row)
 {
-    if (!f) return;
-    fprintf(f, "%lld,%.6f,", (long long)row->step, row->train_loss);
-    if (isfinite(row->val_loss)) fprintf(f, "%.6f", row->val_loss);
-    fprintf(f, ",%.6e,%.1f\n", row->lr, row->tokens_per_s);
-    fflush(f);
+    errno = 0;
+    int bad = fprintf(f, "%lld,%.6f,", (long long)row->step, row->train_loss) < 0;
+    if (isfinite(row->val_loss)) bad |= fprintf(f, "%.6f", row->val_loss) < 0;
+    bad |= fprintf(f, ",%.6e,%.1f\n", row->lr, row->tokens_per_s) < 0;
+    bad |= fflush(f) != 0;
+    return bad || ferror(f) ? -1 : 0;
 }
 
+/* Prints why the log could not be written (newline: end the terminal's
+ * progress line first); returns CLI_FAIL. */
+static int log_error(const train_run *r, int err, int newline)
+{
+    fprintf(stderr, "%stril train: cannot write the log '%s': %s\n", newline ? "\n" : "",
+            r->log_path, err ? strerror(err) : "write error");
+    return CLI_FAIL;
+}
+
+/* Opens the log and writes its header and the rows of the run so far (a
+ * resumed run's). NULL with errno set on failure. */
 static FILE *open_log(train_run *r)
 {
     FILE *f = fopen(r->log_path, "w");
     if (!f) return NULL;
-    fprintf(f, "step,train_loss,val_loss,lr,tokens_per_s\n");
-    for (size_t i = 0; i < r->state.log.count; i++) csv_row(f, &r->state.log.rows[i]);
-    fflush(f);
+    errno = 0;
+    int bad = fprintf(f, "step,train_loss,val_loss,lr,tokens_per_s\n") < 0;
+    for (size_t i = 0; i < r->state.log.count && !bad; i++)
+        bad = csv_row(f, &r->state.log.rows[i]) != 0;
+    if (!bad) bad = fflush(f) != 0 || ferror(f);
+    if (bad) {
+        const int err = errno;
+        fclose(f);
+        errno = err;
+        return NULL;
+    }
     return f;
 }
 
@@ -100,6 +123,7 @@ int train_loop(train_run *r)
     const int64_t BT = a->batch * a->seq, tokens_per_step = BT * a->accum;
     int32_t *in = malloc((size_t)BT * sizeof *in), *tg = malloc((size_t)BT * sizeof *tg);
     FILE *log = open_log(r);
+    const int open_errno = errno;
     int rc = CLI_OK;
     char last_ckpt[PATH_MAX] = "";
     if (!in || !tg) {
@@ -108,8 +132,7 @@ int train_loop(train_run *r)
         goto done;
     }
     if (!log) {
-        fprintf(stderr, "tril train: cannot write the log '%s'\n", r->log_path);
-        rc = CLI_FAIL;
+        rc = log_error(r, open_errno, 0);
         goto done;
     }
     const int tty = isatty(fileno(stderr));
@@ -159,7 +182,10 @@ int train_loop(train_run *r)
                 goto done;
             }
         }
-        csv_row(log, &row);
+        if (csv_row(log, &row) != 0) { /* a full disk: stop rather than train unlogged */
+            rc = log_error(r, errno, tty);
+            goto done;
+        }
         if (tril_train_log_append(&r->state.log, &row) != TRIL_OK) {
             rc = cli_lib_error(CMD, "out of memory");
             goto done;
@@ -181,6 +207,15 @@ int train_loop(train_run *r)
             rc = cli_lib_error(CMD, "evaluation failed");
             goto done;
         }
+    }
+    /* The log is complete: close it now so that a failing close is reported
+     * before the run is declared a success. */
+    errno = 0;
+    const int close_failed = fclose(log) != 0;
+    log = NULL;
+    if (close_failed) {
+        rc = log_error(r, errno, tty);
+        goto done;
     }
     if (tril_model_save(r->out_dir, r->model, a->tokenizer, r->tok_dir) != TRIL_OK) {
         rc = cli_lib_error(CMD, "cannot save the model");

@@ -20,8 +20,8 @@ printf 'caf\xc3\xa9 \xff\xfe bytes\n\n  tabs\there' >"$tmp/odd.txt"
 expect 0 "tokenize --file" -- "$TRIL" tokenize --model "$M" --file "$tmp/odd.txt"
 # shellcheck disable=SC2046
 "$TRIL" detokenize --model "$M" $(cat "$tmp/out") >"$tmp/back" 2>/dev/null
-head -c -1 "$tmp/back" >"$tmp/back2" # detokenize adds one newline
-if cmp -s "$tmp/odd.txt" "$tmp/back2"; then ok; else bad "file round trip with invalid UTF-8"; fi
+# exactly the bytes: no newline added
+if cmp -s "$tmp/odd.txt" "$tmp/back"; then ok; else bad "file round trip with invalid UTF-8"; fi
 expect 1 "detokenize id >= vocab" -- "$TRIL" detokenize --model "$M" 15496 50257
 contains "$tmp/err" "50257" "out-of-range id named"
 expect 1 "detokenize negative id" -- "$TRIL" detokenize --model "$M" -5
@@ -46,6 +46,7 @@ same "$(cat "$tmp/out")" "$g1" "greedy reproducible"
 expect 0 "generate text" -- "$TRIL" generate --model "$M" --prompt "The dog" --tokens 8 --temperature 0
 # shellcheck disable=SC2086
 "$TRIL" detokenize --model "$M" $g1 >"$tmp/want" 2>/dev/null
+echo >>"$tmp/want" # generate ends its output with a newline, detokenize adds none
 if cmp -s "$tmp/out" "$tmp/want"; then ok; else bad "streamed text differs from detokenized ids"; fi
 expect 0 "sampling seed" -- "$TRIL" generate --model "$M" --prompt "The dog" --tokens 12 --seed 7 --top-k 50 --top-p 0.9 --temperature 0.8 --ids
 s1=$(cat "$tmp/out")
