@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "attention/simd.h"
+#include "core/parallel.h"
 #include "tril/ops.h"
 
 #ifdef _OPENMP
@@ -20,8 +21,15 @@
 #define CAT_(a, b) a##b
 #define CAT(a, b) CAT_(a, b)
 
-/* Below this many weights a parallel region costs more than it saves. */
+/* Below this many weights one pass on one thread (the block split, and so
+ * the rounding, depends only on the shape, never on the thread count). */
 #define GEMV_PARALLEL_MIN 32768
+
+/* Threads worth a pass over `bytes` of weights (core/parallel.h). */
+static inline int gemv_threads(int64_t bytes)
+{
+    return tril_threads_for(TRIL_FLOPS_PER_BYTE * (double)bytes);
+}
 
 /* vprefetch_l2 (simd.h) gave the fp32 kernels 8-15% more bandwidth in A/B
  * runs; the bf16 kernel, with half the bytes per FMA, measured no better
@@ -86,7 +94,7 @@ void CAT(tril_gemv_xw_, TRIL_ISA_SUFFIX)(float *y, const float *x, const float *
         rows_into(y, x, w, 0, in, out);
         return;
     }
-#pragma omp parallel
+#pragma omp parallel num_threads(gemv_threads(4 * in * out))
     {
         /* dynamic: on a shared machine one thread is often delayed, and
          * with a static half each the other would wait for all of it */
@@ -113,7 +121,7 @@ void CAT(tril_gemv_xw_, TRIL_ISA_SUFFIX)(float *y, const float *x, const float *
 void CAT(tril_gemv_wx_, TRIL_ISA_SUFFIX)(float *y, const float *w, const float *x, int64_t rows,
                                           int64_t cols)
 {
-#pragma omp parallel for schedule(dynamic, 64) if (rows * cols > GEMV_PARALLEL_MIN)
+#pragma omp parallel for schedule(dynamic, 64) num_threads(gemv_threads(4 * rows * cols))
     for (int64_t r = 0; r < rows; r++) {
         const float *row = w + r * cols;
         vf a0 = vbcast(0.0f), a1 = a0, a2 = a0, a3 = a0;
@@ -156,7 +164,7 @@ static inline float bf16_scalar(uint16_t h)
 void CAT(tril_gemv_wx_bf16_, TRIL_ISA_SUFFIX)(float *y, const uint16_t *w, const float *x,
                                                int64_t rows, int64_t cols)
 {
-#pragma omp parallel for schedule(dynamic, 64) if (rows * cols > GEMV_PARALLEL_MIN)
+#pragma omp parallel for schedule(dynamic, 64) num_threads(gemv_threads(2 * rows * cols))
     for (int64_t r = 0; r < rows; r++) {
         const uint16_t *row = w + r * cols;
         vf a0 = vbcast(0.0f), a1 = a0;
@@ -175,7 +183,7 @@ void CAT(tril_gemv_wx_bf16_, TRIL_ISA_SUFFIX)(float *y, const uint16_t *w, const
 void CAT(tril_widen_bf16_, TRIL_ISA_SUFFIX)(float *dst, const uint16_t *src, int64_t n)
 {
     const int64_t full = n / TRIL_VL * TRIL_VL;
-#pragma omp parallel for schedule(static) if (n > 4 * GEMV_PARALLEL_MIN)
+#pragma omp parallel for schedule(static) num_threads(gemv_threads(6 * n))
     for (int64_t i = 0; i < full; i += TRIL_VL) vstore(dst + i, vload_bf16(src + i));
     for (int64_t i = full; i < n; i++) dst[i] = bf16_scalar(src[i]);
 }
