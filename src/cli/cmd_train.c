@@ -18,7 +18,8 @@
 
 void cmd_train_help(void)
 {
-    printf("usage: tril train --data FILE --out DIR [model] [options]\n\n"
+    printf("usage: tril train --data FILE --out DIR [model] [options]\n"
+           "       tril train --resume CKPT --out DIR [options]   (--data: the run's)\n\n"
            "Trains a GPT-2-family model on a text file with AdamW, a warm-up + cosine\n"
            "learning rate and gradient clipping. The last --val-fraction of the file's\n"
            "tokens is held out for validation. The final model goes to DIR (a folder\n"
