@@ -17,6 +17,11 @@ endforeach()
 add_test(NAME gpt2_cli COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/cli/test_gpt2_cli.sh
                                $<TARGET_FILE:tril_cli> ${GPT2_CASES})
 set_tests_properties(gpt2_cli PROPERTIES FIXTURES_REQUIRED gpt2_cases)
+# NaN weights and overflowing logits through generate / eval / leakcheck.
+add_test(NAME gpt2_nonfinite_cli
+         COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/cli/test_gpt2_nonfinite_cli.sh
+                 $<TARGET_FILE:tril_cli> ${GPT2_CASES} ${TORCH_PYTHON})
+set_tests_properties(gpt2_nonfinite_cli PROPERTIES FIXTURES_REQUIRED gpt2_cases)
 
 tril_c_test(test_sampler)
 tril_c_test(test_ops)

@@ -1,7 +1,9 @@
 /* Loading a model folder: every kind of bad input gets the right status and
  * a message naming the problem, never a crash. Broken folders are built in a
  * temp dir from a tiny random model written with tril's safetensors writer,
- * and from the PyTorch-made reference folder (truncation). */
+ * and from the PyTorch-made reference folder (truncation). Also: tensors at
+ * odd byte offsets load exactly, non-finite weights are refused, and finite
+ * weights whose logits overflow fail at run time instead of yielding NaN. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,8 +17,11 @@ static int mkdir_p(const char *dir) { return mkdir(dir, 0755); }
 
 #include "gpt2_cases.h"
 #include "test_util.h"
+#include "tril/generate.h"
 #include "tril/gpt2.h"
 #include "tril/safetensors.h"
+#include "tril/timing.h"
+#include "tril/train.h"
 
 static char root[256];
 static int folder_counter;
@@ -52,7 +57,8 @@ static const char *folder(const char *config)
 static void write_weights(const char *dir, int drop, const tril_st_write_tensor *extra,
                           tril_st_dtype dtype0)
 {
-    tril_gpt2_config cfg = {1, 2, 8, 8, 16, 1e-5f};
+    tril_gpt2_config cfg = {.n_layer = 1, .n_head = 2, .n_embd = 8, .n_positions = 8,
+                            .vocab_size = 16, .layer_norm_epsilon = 1e-5f};
     tril_gpt2 *m;
     assert_int_equal(tril_gpt2_create(&cfg, &m), TRIL_OK);
     for (int64_t i = 0; i < m->arena_numel; i++) m->arena[i] = (float)((i * 37) % 101) / 101.0f - 0.5f;
@@ -212,6 +218,319 @@ static void test_truncated_file(void **state)
     fclose(in);
 }
 
+/* The tiny model's values, all parameters in one arena-ordered array. */
+static float tiny_value(int64_t i) { return (float)((i * 37) % 101) / 101.0f - 0.5f; }
+
+/* Writes the tiny model with every parameter in `dtype`; value `poke_at` of
+ * parameter `poke_param` (if >= 0) set to `poke`. pad: a 1-byte U8 tensor
+ * (h.0.attn.masked_bias, which the loader tolerates) goes first, so every
+ * later tensor starts at an odd byte offset; an F32 causal mask and an
+ * lm_head.weight copy of wte follow the parameters, misaligned too.
+ * stored[] gets what the file holds, as fp32 (arena order). */
+static void write_model(const char *dir, tril_st_dtype dtype, int pad, int poke_param,
+                        int64_t poke_at, float poke, float *stored)
+{
+    tril_gpt2_config cfg = {.n_layer = 1, .n_head = 2, .n_embd = 8, .n_positions = 8,
+                            .vocab_size = 16, .layer_norm_epsilon = 1e-5f};
+    tril_gpt2 *m;
+    assert_int_equal(tril_gpt2_create(&cfg, &m), TRIL_OK);
+    for (int64_t i = 0; i < m->arena_numel; i++) m->arena[i] = tiny_value(i);
+    if (poke_param >= 0) m->arena[m->params[poke_param].offset + poke_at] = poke;
+    tril_dtype d;
+    assert_int_equal(tril_st_to_dtype(dtype, &d), 0);
+    uint8_t *bytes = malloc((size_t)m->arena_numel * 4);
+    assert_non_null(bytes);
+    tril_convert_from_f32(bytes, d, m->arena, (size_t)m->arena_numel);
+    if (stored) tril_convert_to_f32(stored, bytes, d, (size_t)m->arena_numel);
+    const size_t esize = tril_dtype_size(d);
+    static const uint8_t one = 1;
+    float mask[8 * 8];
+    for (int i = 0; i < 8; i++)
+        for (int j = 0; j < 8; j++) mask[i * 8 + j] = j <= i ? 1.0f : 0.0f;
+    tril_st_write_tensor t[32];
+    size_t n = 0;
+    if (pad) t[n++] = (tril_st_write_tensor){"h.0.attn.masked_bias", TRIL_ST_U8, 1, {1}, &one};
+    for (size_t i = 0; i < m->n_params; i++) {
+        tril_st_write_tensor *w = &t[n++];
+        w->name = m->params[i].name;
+        w->dtype = dtype;
+        w->ndim = m->params[i].ndim;
+        w->shape[0] = m->params[i].shape[0];
+        w->shape[1] = m->params[i].shape[1];
+        w->data = bytes + (size_t)m->params[i].offset * esize;
+    }
+    if (pad) {
+        t[n++] = (tril_st_write_tensor){"h.0.attn.bias", TRIL_ST_F32, 4, {1, 1, 8, 8}, mask};
+        t[n++] = (tril_st_write_tensor){"lm_head.weight", dtype, 2, {16, 8}, bytes};
+    }
+    char path[600];
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    assert_int_equal(tril_safetensors_write(path, t, n, NULL), TRIL_OK);
+    free(bytes);
+    tril_gpt2_free(m);
+}
+
+static tril_gpt2 *load_ok(const char *dir, int copy, tril_dtype weights)
+{
+    tril_gpt2_load_opts o = {copy, weights};
+    tril_gpt2 *m = NULL;
+    if (tril_gpt2_load(dir, &o, &m) != TRIL_OK) fail_msg("%s: %s", dir, tril_last_error());
+    return m;
+}
+
+/* An fp32 model holds exactly the stored values. */
+static void expect_values(const tril_gpt2 *m, const float *stored)
+{
+    for (size_t i = 0; i < m->n_params; i++)
+        for (int64_t k = 0; k < m->params[i].numel; k++)
+            if (m->param_data[i][k] != stored[m->params[i].offset + k])
+                fail_msg("%s[%lld] = %g, stored %g", m->params[i].name, (long long)k,
+                         m->param_data[i][k], stored[m->params[i].offset + k]);
+}
+
+/* A bf16 model holds the bf16 rounding of every stored value: wte and the
+ * four matrices per layer as bf16 (matrices transposed to [out, in]), the
+ * rest as fp32 holding bf16 values. */
+static void expect_bf16_values(const tril_gpt2 *m, const float *stored)
+{
+    assert_int_equal(m->weight_dtype, TRIL_BF16);
+    assert_null(m->arena);
+    for (int64_t k = 0; k < m->params[0].numel; k++)
+        assert_int_equal(m->wte16[k], tril_f32_to_bf16(stored[k]));
+    const int64_t C = m->cfg.n_embd;
+    for (int64_t l = 0; l < m->cfg.n_layer; l++) {
+        const tril_gpt2_layer *L = &m->layers[l];
+        const size_t base = 2 + 12 * (size_t)l;
+        const struct { const uint16_t *wt; size_t idx; int64_t in, out; } mats[4] = {
+            {L->attn_wt16, base + 2, C, 3 * C}, {L->proj_wt16, base + 4, C, C},
+            {L->fc_wt16, base + 8, C, 4 * C}, {L->fcproj_wt16, base + 10, 4 * C, C}};
+        for (int k = 0; k < 4; k++) {
+            const float *src = stored + m->params[mats[k].idx].offset;
+            for (int64_t i = 0; i < mats[k].in; i++)
+                for (int64_t o = 0; o < mats[k].out; o++)
+                    if (mats[k].wt[o * mats[k].in + i] != tril_f32_to_bf16(src[i * mats[k].out + o]))
+                        fail_msg("%s [%lld, %lld] is not the bf16 of the stored value",
+                                 m->params[mats[k].idx].name, (long long)i, (long long)o);
+        }
+    }
+    for (size_t i = 0; i < m->n_params; i++) {
+        if (!m->param_data[i]) continue; /* kept only as bf16 */
+        for (int64_t k = 0; k < m->params[i].numel; k++)
+            assert_true(m->param_data[i][k] ==
+                        tril_round_to_dtype(stored[m->params[i].offset + k], TRIL_BF16));
+    }
+}
+
+/* Tensors at odd byte offsets (the format allows any offset): every reader
+ * of the data (F32 in place or copied, F16/BF16 widened, the bf16 model, the
+ * mask and lm_head checks) must not use a misaligned pointer (UBSan reports
+ * it) and must load the exact stored values. Aligned files too, for the bf16
+ * model's values. */
+static void test_unaligned_offsets(void **state)
+{
+    (void)state;
+    const tril_st_dtype dtypes[3] = {TRIL_ST_F32, TRIL_ST_F16, TRIL_ST_BF16};
+    float stored[2048];
+    tril_gpt2_config cfg = {.n_layer = 1, .n_head = 2, .n_embd = 8, .n_positions = 8,
+                            .vocab_size = 16, .layer_norm_epsilon = 1e-5f};
+    assert_true(tril_gpt2_num_params(&cfg) <= 2048);
+    for (int pad = 0; pad <= 1; pad++) {
+        for (int k = 0; k < 3; k++) {
+            const char *dir = folder(CONFIG_OK);
+            write_model(dir, dtypes[k], pad, -1, 0, 0.0f, stored);
+            char path[600];
+            snprintf(path, sizeof path, "%s/model.safetensors", dir);
+            tril_safetensors *st;
+            assert_int_equal(tril_safetensors_open(path, &st), TRIL_OK);
+            const tril_st_tensor *wte = tril_safetensors_find(st, "wte.weight");
+            assert_int_equal((uintptr_t)wte->data % 2, (uintptr_t)pad); /* really odd */
+            tril_safetensors_close(st);
+            tril_gpt2 *m = load_ok(dir, 0, TRIL_F32);
+            expect_values(m, stored);
+            tril_gpt2_free(m);
+            m = load_ok(dir, 1, TRIL_F32);
+            expect_values(m, stored);
+            tril_gpt2_free(m);
+            m = load_ok(dir, 0, TRIL_BF16);
+            expect_bf16_values(m, stored);
+            tril_gpt2_free(m);
+        }
+    }
+}
+
+static void expect_fail_opts(const char *dir, int copy, tril_dtype weights, tril_status code,
+                             const char *needle)
+{
+    tril_gpt2_load_opts o = {copy, weights};
+    tril_gpt2 *m = NULL;
+    tril_status st = tril_gpt2_load(dir, &o, &m);
+    if (st != code)
+        fail_msg("%s: got %s (%s), wanted %s", dir, tril_status_name(st), tril_last_error(),
+                 tril_status_name(code));
+    assert_null(m);
+    if (!strstr(tril_last_error(), needle))
+        fail_msg("message '%s' does not mention '%s'", tril_last_error(), needle);
+}
+
+/* A NaN or inf weight is refused at load, naming the tensor and the index,
+ * on every loading path (in place, copied, converted, bf16 model). */
+static void test_nonfinite_weights(void **state)
+{
+    (void)state;
+    static const struct {
+        tril_st_dtype dtype;
+        int pad, param;
+        int64_t at;
+        float value;
+        const char *needle;
+    } cases[] = {
+        {TRIL_ST_F32, 0, 4, 5, NAN, "tensor 'h.0.attn.c_attn.weight' has a non-finite value (nan) at index 5"},
+        {TRIL_ST_F32, 1, 0, 127, INFINITY, "tensor 'wte.weight' has a non-finite value (inf) at index 127"},
+        {TRIL_ST_F16, 0, 0, 17, INFINITY, "tensor 'wte.weight' has a non-finite value (inf) at index 17"},
+        {TRIL_ST_BF16, 1, 13, 3, -INFINITY, "tensor 'h.0.mlp.c_proj.bias' has a non-finite value (-inf) at index 3"},
+        {TRIL_ST_F32, 0, 15, 7, -NAN, "tensor 'ln_f.bias' has a non-finite value (nan) at index 7"},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        const char *dir = folder(CONFIG_OK);
+        write_model(dir, cases[c].dtype, cases[c].pad, cases[c].param, cases[c].at, cases[c].value,
+                    NULL);
+        expect_fail_opts(dir, 0, TRIL_F32, TRIL_ERR_FORMAT, cases[c].needle);
+        expect_fail_opts(dir, 1, TRIL_F32, TRIL_ERR_FORMAT, cases[c].needle);
+        expect_fail_opts(dir, 0, TRIL_BF16, TRIL_ERR_FORMAT, cases[c].needle);
+    }
+    /* Finite in fp32 but beyond bf16's range: fine as fp32, refused as bf16
+     * (it would become inf). */
+    const char *dir = folder(CONFIG_OK);
+    write_model(dir, TRIL_ST_F32, 0, 10, 9, 3.4e38f, NULL);
+    tril_gpt2_free(load_ok(dir, 0, TRIL_F32));
+    expect_fail_opts(dir, 0, TRIL_BF16, TRIL_ERR_RANGE,
+                     "tensor 'h.0.mlp.c_fc.weight' value 3.4e+38 at index 9 overflows bf16");
+    /* The bf16 model made from an arena (tril_gpt2_use_bf16) checks too,
+     * and leaves the model as it was when it refuses. */
+    tril_gpt2_config cfg = {.n_layer = 1, .n_head = 2, .n_embd = 8, .n_positions = 8,
+                            .vocab_size = 16, .layer_norm_epsilon = 1e-5f};
+    tril_gpt2 *a;
+    assert_int_equal(tril_gpt2_create(&cfg, &a), TRIL_OK);
+    a->arena[a->params[6].offset + 2] = NAN; /* h.0.attn.c_proj.weight */
+    assert_int_equal(tril_gpt2_use_bf16(a), TRIL_ERR_FORMAT);
+    assert_non_null(strstr(tril_last_error(), "'h.0.attn.c_proj.weight' has a non-finite value (nan) at index 2"));
+    assert_non_null(a->arena);
+    assert_int_equal(a->weight_dtype, TRIL_F32);
+    a->arena[a->params[6].offset + 2] = 0.0f;
+    assert_int_equal(tril_gpt2_use_bf16(a), TRIL_OK);
+    assert_non_null(a->wte16);
+    tril_gpt2_free(a);
+}
+
+static void expect_nonfinite_logit(tril_status st)
+{
+    if (st != TRIL_ERR_RANGE)
+        fail_msg("got %s (%s), wanted RANGE", tril_status_name(st), tril_last_error());
+    if (!strstr(tril_last_error(), "non-finite logit"))
+        fail_msg("message '%s' does not say 'non-finite logit'", tril_last_error());
+}
+
+/* Finite weights whose logits overflow (one huge row of wte): the forward,
+ * generation, eval and the full-sequence logits report an error; nothing
+ * hands NaN or inf logits on as if they were fine. */
+static void test_overflowing_logits(void **state)
+{
+    (void)state;
+    const char *dir = folder(CONFIG_OK);
+    tril_gpt2_config cfg = {.n_layer = 1, .n_head = 2, .n_embd = 8, .n_positions = 8,
+                            .vocab_size = 16, .layer_norm_epsilon = 1e-5f};
+    tril_gpt2 *m = NULL;
+    assert_int_equal(tril_gpt2_create(&cfg, &m), TRIL_OK);
+    for (int64_t i = 0; i < m->arena_numel; i++) m->arena[i] = tiny_value(i);
+    for (int64_t k = 0; k < 8; k++) m->arena[3 * 8 + k] = 3e38f; /* wte row 3 */
+    tril_st_write_tensor t[32];
+    for (size_t i = 0; i < m->n_params; i++)
+        t[i] = (tril_st_write_tensor){m->params[i].name, TRIL_ST_F32, m->params[i].ndim,
+                                      {m->params[i].shape[0], m->params[i].shape[1]},
+                                      m->param_data[i]};
+    char path[600];
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    assert_int_equal(tril_safetensors_write(path, t, m->n_params, NULL), TRIL_OK);
+    tril_gpt2_free(m);
+    const int32_t ids[4] = {1, 2, 5, 7};
+    float logits[4 * 16];
+    for (int bf16 = 0; bf16 <= 1; bf16++) {
+        m = load_ok(dir, !bf16, bf16 ? TRIL_BF16 : TRIL_F32);
+        tril_gpt2_state *s;
+        assert_int_equal(tril_gpt2_state_create(m, 8, 4, &s), TRIL_OK);
+        expect_nonfinite_logit(tril_gpt2_forward(m, s, ids, 4, logits, NULL));
+        tril_gpt2_state_reset(s);
+        expect_nonfinite_logit(tril_gpt2_forward(m, s, ids, 4, NULL, logits));
+        tril_gpt2_state_free(s);
+        tril_sampler_config sc = tril_sampler_config_default();
+        sc.temperature = 0.0f;
+        int64_t produced = -1;
+        tril_stop_reason why;
+        expect_nonfinite_logit(tril_gpt2_generate(m, ids, 2, 3, &sc, -1, NULL, NULL, &produced, &why));
+        assert_int_equal(produced, 0);
+        double nats;
+        int64_t count;
+        expect_nonfinite_logit(tril_gpt2_eval(m, ids, 4, 4, &nats, &count));
+        if (!bf16) {
+            tril_trainer *tr;
+            assert_int_equal(tril_trainer_create(m, 1, 4, 1, &tr), TRIL_OK);
+            expect_nonfinite_logit(tril_trainer_logits(tr, ids, 1, 4, logits));
+            tril_trainer_free(tr);
+        }
+        tril_gpt2_free(m);
+    }
+}
+
+/* VmRSS of this process in bytes, -1 if unknown. */
+static long long rss_now(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f) return -1;
+    char line[256];
+    long long kib = -1;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "VmRSS: %lld kB", &kib) == 1) break;
+    fclose(f);
+    return kib < 0 ? -1 : kib * 1024;
+}
+
+/* The bf16 model is converted tensor by tensor from the mapping, whose pages
+ * are released as it goes: loading peaks within 1.3x of what the loaded
+ * model holds (a whole fp32 copy first made it about 3x). 17M parameters
+ * (68 MB of F32), so the weights dominate the process's own memory. */
+static void test_bf16_load_peak(void **state)
+{
+    (void)state;
+    tril_gpt2_config cfg = {.n_layer = 4, .n_head = 8, .n_embd = 512, .n_positions = 256,
+                            .vocab_size = 8192, .layer_norm_epsilon = 1e-5f};
+    const char *dir = folder("{\"n_layer\": 4, \"n_head\": 8, \"n_embd\": 512, \"n_positions\": 256,"
+                             " \"vocab_size\": 8192}");
+    tril_gpt2 *m;
+    assert_int_equal(tril_gpt2_create(&cfg, &m), TRIL_OK);
+    for (int64_t i = 0; i < m->arena_numel; i++) m->arena[i] = tiny_value(i);
+    tril_st_write_tensor t[64];
+    assert_true(m->n_params <= 64);
+    for (size_t i = 0; i < m->n_params; i++)
+        t[i] = (tril_st_write_tensor){m->params[i].name, TRIL_ST_F32, m->params[i].ndim,
+                                      {m->params[i].shape[0], m->params[i].shape[1]},
+                                      m->param_data[i]};
+    char path[600];
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    assert_int_equal(tril_safetensors_write(path, t, m->n_params, NULL), TRIL_OK);
+    const double weights16 = (double)m->arena_numel * 2.0;
+    tril_gpt2_free(m);
+    if (tril_reset_peak_rss() != 0 || rss_now() < 0) skip(); /* no clear_refs or /proc */
+    const long long before = rss_now();
+    m = load_ok(dir, 0, TRIL_BF16);
+    const long long peak = tril_peak_rss_bytes(), held = rss_now();
+    printf("  bf16 load of %.1f MB F32: RSS %.1f MB before, peak %.1f MB, %.1f MB after "
+           "(peak / after = %.2f)\n",
+           weights16 * 2.0 / 1e6, before / 1e6, peak / 1e6, held / 1e6, (double)peak / (double)held);
+    assert_true((double)(held - before) >= 0.9 * weights16); /* the weights are what grew */
+    assert_true((double)peak <= 1.3 * (double)held);
+    tril_gpt2_free(m);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -233,6 +552,10 @@ int main(void)
         cmocka_unit_test(test_shape_and_dtype_mismatch),
         cmocka_unit_test(test_extra_tensors),
         cmocka_unit_test(test_truncated_file),
+        cmocka_unit_test(test_unaligned_offsets),
+        cmocka_unit_test(test_nonfinite_weights),
+        cmocka_unit_test(test_overflowing_logits),
+        cmocka_unit_test(test_bf16_load_peak),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -38,6 +38,9 @@ uint16_t tril_f32_to_bf16(float f);  /* round to nearest even, NaN stays NaN */
 /* Round an fp32 value to the dtype and back: what storing it would keep. */
 float tril_round_to_dtype(float x, tril_dtype dtype);
 
+/* Buffers passed to the functions below need no alignment (a tensor in a
+ * safetensors file may start at any byte). */
+
 /* Element i of a buffer of the given dtype, as fp32. */
 float tril_load_f32(const void *buf, tril_dtype dtype, size_t i);
 /* Store x (rounded) as element i of a buffer of the given dtype. */
@@ -46,6 +49,10 @@ void tril_store_f32(void *buf, tril_dtype dtype, size_t i, float x);
 /* Convert n fp32 values to/from a buffer of the given dtype. */
 void tril_convert_from_f32(void *dst, tril_dtype dtype, const float *src, size_t n);
 void tril_convert_to_f32(float *dst, const void *src, tril_dtype dtype, size_t n);
+
+/* Index of the first NaN or +-inf among n values of the given dtype, or n
+ * if all are finite (0 for an invalid dtype). */
+size_t tril_find_nonfinite(const void *buf, tril_dtype dtype, size_t n);
 
 #ifdef __cplusplus
 }

@@ -102,7 +102,11 @@ typedef struct {
  * Accepts the "transformer." prefix, tolerates h.N.attn.bias (checked to be
  * the lower-triangular causal mask) and h.N.attn.masked_bias, an
  * lm_head.weight identical to wte. F32 weights are used in place from the
- * mapping; F16/BF16 are converted to an fp32 arena. opts may be NULL. */
+ * mapping; F16/BF16 are converted to an fp32 arena (tensors may sit at any
+ * byte offset). Every weight must be finite (TRIL_ERR_FORMAT names the
+ * tensor and index); for bf16, finite in bf16 too (TRIL_ERR_RANGE). The
+ * bf16 model is converted tensor by tensor from the mapping, never through a
+ * whole fp32 copy. opts may be NULL. */
 tril_status tril_gpt2_load(const char *dir, const tril_gpt2_load_opts *opts, tril_gpt2 **out);
 /* A model with an owned zeroed arena for a config (training from scratch). */
 tril_status tril_gpt2_create(const tril_gpt2_config *cfg, tril_gpt2 **out);
@@ -111,7 +115,9 @@ void tril_gpt2_free(tril_gpt2 *model);
  * weight_dtype = TRIL_BF16 does): every weight rounded to bf16; wte and the
  * matrices kept only as bf16 (matrices transposed for decoding), the fp32
  * arena freed, so the weights take half the memory. Computation stays fp32
- * (weights widen exactly). Not for training or saving. */
+ * (weights widen exactly). Not for training or saving. A non-finite weight
+ * (TRIL_ERR_FORMAT) or one beyond bf16's range (TRIL_ERR_RANGE) is refused
+ * and the model left unchanged. */
 tril_status tril_gpt2_use_bf16(tril_gpt2 *model);
 /* GPT-2 initialisation of an owned arena: N(0, 0.02) matrices and
  * embeddings, N(0, 0.02/sqrt(2L)) residual projections, zero biases, unit
@@ -145,10 +151,17 @@ int64_t tril_gpt2_state_position(const tril_gpt2_state *state);
  * appending their keys and values to the cache. Writes logits for the last
  * token into `logits_last` [V] (if not NULL) and, if `logits_all` is not NULL,
  * logits for every new token [count, V]. Errors: ids outside [0, V) ->
- * TRIL_ERR_RANGE; the cache would overflow -> TRIL_ERR_RANGE ("context full:
+ * TRIL_ERR_RANGE; a non-finite logit -> TRIL_ERR_RANGE (the cache has taken
+ * the tokens); the cache would overflow -> TRIL_ERR_RANGE ("context full:
  * N + M > max"); count > max_batch_tokens -> TRIL_ERR_INVALID_ARG. */
 tril_status tril_gpt2_forward(const tril_gpt2 *model, tril_gpt2_state *state, const int32_t *ids,
                               int64_t count, float *logits_last, float *logits_all);
+
+/* Logits [rows, vocab] must all be finite: an overflow (finite weights can
+ * cause one) is TRIL_ERR_RANGE naming the first, never a NaN handed on.
+ * Row r is at position first_position + r % seq_len (for the message). */
+tril_status tril_gpt2_check_logits(const float *logits, int64_t rows, int64_t vocab,
+                                   int64_t first_position, int64_t seq_len);
 
 /* Attention probabilities of one head over a prompt [count, count] (row i:
  * query i). Runs a fresh forward up to that layer. */

@@ -87,6 +87,13 @@ size_t tril_safetensors_count(const tril_safetensors *st);
 const tril_st_tensor *tril_safetensors_at(const tril_safetensors *st, size_t i);
 /* NULL if there is no tensor of that name. */
 const tril_st_tensor *tril_safetensors_find(const tril_safetensors *st, const char *name);
+/* Hands the pages wholly inside [data, data + nbytes) of the file's mapping
+ * back to the kernel (madvise MADV_DONTNEED): they leave the process's
+ * resident memory and are read from the file again if touched. A loader
+ * that copies tensors one by one calls it after each, so the mapping and the
+ * copy are never resident at once. Nothing to do for a parsed buffer or a
+ * range outside the mapping. Errors: TRIL_ERR_IO (madvise failed). */
+tril_status tril_safetensors_release(const tril_safetensors *st, const void *data, size_t nbytes);
 /* Value of a "__metadata__" string entry, or NULL. */
 const char *tril_safetensors_metadata(const tril_safetensors *st, const char *key);
 /* Number of "__metadata__" entries, and the i-th key in byte order of the

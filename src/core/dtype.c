@@ -121,31 +121,120 @@ float tril_round_to_dtype(float x, tril_dtype dtype)
     return NAN;
 }
 
+/* Element loads and stores go through memcpy: a buffer may sit at any byte
+ * offset (a safetensors tensor need not be aligned), and dereferencing a
+ * misaligned float* or uint16_t* is undefined behaviour. On x86 memcpy of 2
+ * or 4 bytes compiles to the same single move. */
+static float load32(const void *buf, size_t i)
+{
+    float f;
+    memcpy(&f, (const unsigned char *)buf + i * 4, sizeof f);
+    return f;
+}
+
+static uint16_t load16(const void *buf, size_t i)
+{
+    uint16_t h;
+    memcpy(&h, (const unsigned char *)buf + i * 2, sizeof h);
+    return h;
+}
+
 float tril_load_f32(const void *buf, tril_dtype dtype, size_t i)
 {
     switch (dtype) {
-    case TRIL_F32: return ((const float *)buf)[i];
-    case TRIL_F16: return tril_f16_to_f32(((const uint16_t *)buf)[i]);
-    case TRIL_BF16: return tril_bf16_to_f32(((const uint16_t *)buf)[i]);
+    case TRIL_F32: return load32(buf, i);
+    case TRIL_F16: return tril_f16_to_f32(load16(buf, i));
+    case TRIL_BF16: return tril_bf16_to_f32(load16(buf, i));
     }
     return NAN;
 }
 
 void tril_store_f32(void *buf, tril_dtype dtype, size_t i, float x)
 {
+    unsigned char *p = buf;
+    uint16_t h;
     switch (dtype) {
-    case TRIL_F32: ((float *)buf)[i] = x; break;
-    case TRIL_F16: ((uint16_t *)buf)[i] = tril_f32_to_f16(x); break;
-    case TRIL_BF16: ((uint16_t *)buf)[i] = tril_f32_to_bf16(x); break;
+    case TRIL_F32: memcpy(p + i * 4, &x, sizeof x); break;
+    case TRIL_F16: h = tril_f32_to_f16(x); memcpy(p + i * 2, &h, sizeof h); break;
+    case TRIL_BF16: h = tril_f32_to_bf16(x); memcpy(p + i * 2, &h, sizeof h); break;
     }
 }
 
+/* One loop per dtype (not a switch per element), so each vectorises. */
 void tril_convert_from_f32(void *dst, tril_dtype dtype, const float *src, size_t n)
 {
-    for (size_t i = 0; i < n; i++) tril_store_f32(dst, dtype, i, src[i]);
+    unsigned char *p = dst;
+    switch (dtype) {
+    case TRIL_F32: memmove(dst, src, n * sizeof *src); break;
+    case TRIL_F16:
+        for (size_t i = 0; i < n; i++) {
+            uint16_t h = tril_f32_to_f16(load32(src, i));
+            memcpy(p + i * 2, &h, sizeof h);
+        }
+        break;
+    case TRIL_BF16:
+        for (size_t i = 0; i < n; i++) {
+            uint16_t h = tril_f32_to_bf16(load32(src, i));
+            memcpy(p + i * 2, &h, sizeof h);
+        }
+        break;
+    }
 }
 
 void tril_convert_to_f32(float *dst, const void *src, tril_dtype dtype, size_t n)
 {
-    for (size_t i = 0; i < n; i++) dst[i] = tril_load_f32(src, dtype, i);
+    switch (dtype) {
+    case TRIL_F32: memmove(dst, src, n * sizeof *dst); break;
+    case TRIL_F16:
+        for (size_t i = 0; i < n; i++) dst[i] = tril_f16_to_f32(load16(src, i));
+        break;
+    case TRIL_BF16:
+        for (size_t i = 0; i < n; i++) dst[i] = tril_bf16_to_f32(load16(src, i));
+        break;
+    }
+}
+
+/* NaN and inf are the values whose exponent bits are all ones. Blocks of
+ * 1024 are tested with a branch-free OR (vectorised), and only a block that
+ * holds one is searched for the first index. */
+#define NONFINITE_BLOCK 1024
+
+static size_t first_nonfinite32(const void *buf, size_t n)
+{
+    for (size_t b = 0; b < n; b += NONFINITE_BLOCK) {
+        const size_t e = n - b < NONFINITE_BLOCK ? n : b + NONFINITE_BLOCK;
+        uint32_t any = 0;
+        for (size_t i = b; i < e; i++) {
+            uint32_t u;
+            memcpy(&u, (const unsigned char *)buf + i * 4, sizeof u);
+            any |= (u & 0x7f800000u) == 0x7f800000u;
+        }
+        if (any)
+            for (size_t i = b; i < e; i++)
+                if (!isfinite(load32(buf, i))) return i;
+    }
+    return n;
+}
+
+static size_t first_nonfinite16(const void *buf, size_t n, uint16_t exp_mask)
+{
+    for (size_t b = 0; b < n; b += NONFINITE_BLOCK) {
+        const size_t e = n - b < NONFINITE_BLOCK ? n : b + NONFINITE_BLOCK;
+        uint32_t any = 0;
+        for (size_t i = b; i < e; i++) any |= (load16(buf, i) & exp_mask) == exp_mask;
+        if (any)
+            for (size_t i = b; i < e; i++)
+                if ((load16(buf, i) & exp_mask) == exp_mask) return i;
+    }
+    return n;
+}
+
+size_t tril_find_nonfinite(const void *buf, tril_dtype dtype, size_t n)
+{
+    switch (dtype) {
+    case TRIL_F32: return first_nonfinite32(buf, n);
+    case TRIL_F16: return first_nonfinite16(buf, n, 0x7c00u);
+    case TRIL_BF16: return first_nonfinite16(buf, n, 0x7f80u);
+    }
+    return 0;
 }

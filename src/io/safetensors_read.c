@@ -221,6 +221,24 @@ void tril_safetensors_close(tril_safetensors *st)
     free(st);
 }
 
+tril_status tril_safetensors_release(const tril_safetensors *st, const void *data, size_t nbytes)
+{
+    if (!st || !st->map || !data) return TRIL_OK;
+    const uintptr_t base = (uintptr_t)st->map, p = (uintptr_t)data;
+    if (p < base || p - base > st->map_size || nbytes > st->map_size - (p - base)) return TRIL_OK;
+    const long page_l = sysconf(_SC_PAGESIZE);
+    const uintptr_t page = page_l > 0 ? (uintptr_t)page_l : 4096u;
+    /* Inward to whole pages: the neighbours' bytes stay resident. (The
+     * mapping is read-only and private, so a dropped page is never lost:
+     * touching it reads the file again.) */
+    const uintptr_t begin = (p + page - 1) / page * page, end = (p + nbytes) / page * page;
+    if (end <= begin) return TRIL_OK;
+    if (madvise((void *)begin, (size_t)(end - begin), MADV_DONTNEED) != 0)
+        return TRIL_FAIL(TRIL_ERR_IO, "cannot release %zu mapped bytes: %s", (size_t)(end - begin),
+                         strerror(errno));
+    return TRIL_OK;
+}
+
 /* ---- queries ----------------------------------------------------------------- */
 
 size_t tril_safetensors_count(const tril_safetensors *st) { return st ? st->count : 0; }

@@ -166,6 +166,19 @@ static tril_status run_blocks(const tril_gpt2 *m, tril_gpt2_state *s, int64_t n,
     return TRIL_OK;
 }
 
+tril_status tril_gpt2_check_logits(const float *logits, int64_t rows, int64_t vocab,
+                                   int64_t first_position, int64_t seq_len)
+{
+    const size_t n = (size_t)(rows * vocab), k = tril_find_nonfinite(logits, TRIL_F32, n);
+    if (k == n) return TRIL_OK;
+    const int64_t row = (int64_t)(k / (size_t)vocab);
+    return TRIL_FAIL(TRIL_ERR_RANGE,
+                     "non-finite logit (%s) at position %lld, token %lld (weights or inputs "
+                     "overflow)",
+                     isnan(logits[k]) ? "nan" : logits[k] > 0 ? "inf" : "-inf",
+                     (long long)(first_position + row % seq_len), (long long)(k % (size_t)vocab));
+}
+
 tril_status tril_gpt2_forward(const tril_gpt2 *m, tril_gpt2_state *s, const int32_t *ids,
                               int64_t n, float *logits_last, float *logits_all)
 {
@@ -181,11 +194,13 @@ tril_status tril_gpt2_forward(const tril_gpt2 *m, tril_gpt2_state *s, const int3
         if (m->wte16) tril_lm_head_bf16(logits_all, s->ln, m->wte16, n, C, V, s->wbuf, 4 * C);
         else tril_lm_head(logits_all, s->ln, m->wte, n, C, V);
         if (logits_last) memcpy(logits_last, logits_all + (n - 1) * V, (size_t)V * sizeof(float));
+        return tril_gpt2_check_logits(logits_all, n, V, s->pos - n, n);
     } else if (logits_last) {
         tril_layernorm(s->ln, s->x + (n - 1) * C, m->lnf_w, m->lnf_b, 1, C,
                        m->cfg.layer_norm_epsilon);
         if (m->wte16) tril_lm_head_bf16(logits_last, s->ln, m->wte16, 1, C, V, NULL, 0);
         else tril_lm_head(logits_last, s->ln, m->wte, 1, C, V);
+        return tril_gpt2_check_logits(logits_last, 1, V, s->pos - 1, 1);
     }
     return TRIL_OK;
 }

@@ -1,6 +1,7 @@
 /* Loading a Hugging Face GPT-2 folder (config.json + model.safetensors) into
  * the parameter table, and the bundled default model's location. */
 #include <limits.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -123,7 +124,7 @@ static tril_status check_mask_buffer(const tril_st_tensor *t, const char *path)
 /* Tensors in the file that are not parameters: the causal-mask buffers, and
  * an lm_head.weight that must equal wte (the head is tied). */
 static tril_status check_extra(const tril_gpt2 *m, const tril_st_tensor *t, const char *base,
-                               const char *path)
+                               const tril_st_tensor *wte, const char *path)
 {
     const char *dot = strrchr(base, '.');
     if (strncmp(base, "h.", 2) == 0 && dot && strcmp(dot, ".bias") == 0 &&
@@ -131,15 +132,20 @@ static tril_status check_extra(const tril_gpt2 *m, const tril_st_tensor *t, cons
         return check_mask_buffer(t, path);
     if (strncmp(base, "h.", 2) == 0 && dot && strcmp(dot, ".masked_bias") == 0) return TRIL_OK;
     if (strcmp(base, "lm_head.weight") == 0) {
-        tril_dtype d;
+        tril_dtype d, dw;
         if (t->numel != m->cfg.vocab_size * m->cfg.n_embd || tril_st_to_dtype(t->dtype, &d) != 0)
             return TRIL_FAIL(TRIL_ERR_UNSUPPORTED, "%s: lm_head.weight does not match wte", path);
-        for (int64_t i = 0; i < t->numel; i++)
-            if (tril_load_f32(t->data, d, (size_t)i) != m->wte[i])
+        tril_st_to_dtype(wte->dtype, &dw);
+        for (int64_t i = 0; i < t->numel; i++) {
+            const float a = tril_load_f32(t->data, d, (size_t)i);
+            const float b = tril_load_f32(wte->data, dw, (size_t)i);
+            /* a NaN in both is left to the finiteness check, which names it */
+            if (a != b && !(isnan(a) && isnan(b)))
                 return TRIL_FAIL(TRIL_ERR_UNSUPPORTED,
                                  "%s: lm_head.weight differs from wte (untied heads are not "
                                  "supported)",
                                  path);
+        }
         return TRIL_OK;
     }
     return TRIL_FAIL(TRIL_ERR_FORMAT, "%s: unexpected tensor '%s' (not a GPT-2 parameter)", path,
@@ -155,7 +161,159 @@ static void format_shape(char *buf, size_t size, const int64_t *shape, int32_t n
     if (used < size) snprintf(buf + used, size - used, "]");
 }
 
-static tril_status load_tensors(tril_gpt2 *m, tril_safetensors *st, const char *path, int copy)
+/* Where a parameter's values are: a tensor in the file (any of the three
+ * dtypes, at any byte offset) or the model's own fp32 arena. */
+typedef struct {
+    const void *data;
+    tril_dtype dtype;
+    const char *name; /* as in the file, for messages */
+} param_src;
+
+/* A NaN or inf weight turns every output into NaN while each command still
+ * "works": it is refused, saying where it is. */
+static tril_status check_finite(const param_src *s, int64_t numel, const char *where)
+{
+    const size_t k = tril_find_nonfinite(s->data, s->dtype, (size_t)numel);
+    if (k == (size_t)numel) return TRIL_OK;
+    const float x = tril_load_f32(s->data, s->dtype, k);
+    return TRIL_FAIL(TRIL_ERR_FORMAT, "%s: tensor '%s' has a non-finite value (%s) at index %zu",
+                     where, s->name, isnan(x) ? "nan" : x > 0 ? "inf" : "-inf", k);
+}
+
+/* dst[out, in] = bf16 of src[in, out] (src in any dtype and alignment): the
+ * transposed copy decoding walks row by row. Each 32 x 32 block goes
+ * through an fp32 tile on the stack: source rows widened 32 at a time, then
+ * 32 contiguous bf16 per output row (one 64-byte line). */
+static void transpose_to_bf16(uint16_t *dst, const void *src, tril_dtype d, int64_t in, int64_t out)
+{
+    enum { B = 32 };
+    const size_t esize = tril_dtype_size(d);
+#pragma omp parallel for schedule(static) if (in * out > 65536)
+    for (int64_t o0 = 0; o0 < out; o0 += B) {
+        float tile[B][B], col[B];
+        const int64_t no = out - o0 < B ? out - o0 : B;
+        for (int64_t i0 = 0; i0 < in; i0 += B) {
+            const int64_t ni = in - i0 < B ? in - i0 : B;
+            for (int64_t i = 0; i < ni; i++)
+                tril_convert_to_f32(tile[i],
+                                    (const unsigned char *)src + ((size_t)(i0 + i) * (size_t)out +
+                                                                  (size_t)o0) * esize,
+                                    d, (size_t)no);
+            for (int64_t o = 0; o < no; o++) {
+                for (int64_t i = 0; i < ni; i++) col[i] = tile[i][o];
+                tril_convert_from_f32(dst + (o0 + o) * in + i0, TRIL_BF16, col, (size_t)ni);
+            }
+        }
+    }
+}
+
+/* dst = bf16 of n values of any dtype, through a stack buffer. */
+static void convert_to_bf16(uint16_t *dst, const void *src, tril_dtype d, int64_t n)
+{
+    enum { CHUNK = 4096 };
+    float buf[CHUNK];
+    const size_t esize = tril_dtype_size(d);
+    for (int64_t k = 0; k < n; k += CHUNK) {
+        const size_t len = (size_t)(n - k < CHUNK ? n - k : CHUNK);
+        tril_convert_to_f32(buf, (const unsigned char *)src + (size_t)k * esize, d, len);
+        tril_convert_from_f32(dst + k, TRIL_BF16, buf, len);
+    }
+}
+
+/* The tensors a bf16 model keeps only as bf16: wte and the four matrices
+ * of every layer (table order: wte, wpe, then 12 per layer). */
+static int kept_as_bf16(size_t index)
+{
+    if (index == 0) return 1;
+    if (index < 2) return 0;
+    const size_t k = (index - 2) % 12;
+    return k == 2 || k == 4 || k == 8 || k == 10;
+}
+
+/* Builds the bf16 model from each parameter's values (src, table order),
+ * tensor by tensor: only the bf16 result and the one tensor being converted
+ * are ever held, never a whole fp32 copy, so loading peaks near the model's
+ * own size. With a file, each tensor's mapped pages are released once it is
+ * converted. Every value must be finite, and stay finite in bf16. On failure
+ * the model is left as it was. */
+static tril_status build_bf16(tril_gpt2 *m, const param_src *src, const char *where,
+                              const tril_safetensors *file)
+{
+    int64_t total16 = 0, small = 0;
+    for (size_t i = 0; i < m->n_params; i++) {
+        if (kept_as_bf16(i)) total16 += m->params[i].numel;
+        else small += m->params[i].numel;
+    }
+    uint16_t *w16 = malloc((size_t)total16 * sizeof *w16);
+    float *rest = malloc((size_t)small * sizeof *rest);
+    uint16_t **dst16 = calloc(m->n_params, sizeof *dst16);
+    float **dst32 = calloc(m->n_params, sizeof *dst32);
+    tril_status st = TRIL_OK;
+    if (!w16 || !rest || !dst16 || !dst32)
+        st = TRIL_FAIL(TRIL_ERR_NOMEM, "cannot allocate %.1f MB of bf16 weights", total16 * 2.0 / 1e6);
+    uint16_t *p = w16;
+    float *q = rest;
+    for (size_t i = 0; i < m->n_params && st == TRIL_OK; i++) {
+        const param_src *s = &src[i];
+        const int64_t n = m->params[i].numel;
+        if ((st = check_finite(s, n, where)) != TRIL_OK) break;
+        size_t bad; /* index in the source of a value that overflows bf16 */
+        if (i == 0) { /* wte: [V, C] as stored */
+            convert_to_bf16(p, s->data, s->dtype, n);
+            bad = tril_find_nonfinite(p, TRIL_BF16, (size_t)n);
+        } else if (kept_as_bf16(i)) { /* a Conv1D matrix [in, out], kept as [out, in] */
+            const int64_t in = m->params[i].shape[0], out = m->params[i].shape[1];
+            transpose_to_bf16(p, s->data, s->dtype, in, out);
+            bad = tril_find_nonfinite(p, TRIL_BF16, (size_t)n);
+            if (bad < (size_t)n) bad = bad % (size_t)in * (size_t)out + bad / (size_t)in;
+        } else { /* the rest: rounded to bf16 values too (the model is the
+                    bf16 model everywhere), kept as fp32 */
+            tril_convert_to_f32(q, s->data, s->dtype, (size_t)n);
+            for (int64_t k = 0; k < n; k++) q[k] = tril_round_to_dtype(q[k], TRIL_BF16);
+            bad = tril_find_nonfinite(q, TRIL_F32, (size_t)n);
+        }
+        if (bad < (size_t)n) {
+            st = TRIL_FAIL(TRIL_ERR_RANGE, "%s: tensor '%s' value %g at index %zu overflows bf16",
+                           where, s->name, (double)tril_load_f32(s->data, s->dtype, bad), bad);
+            break;
+        }
+        if (kept_as_bf16(i)) dst16[i] = p, p += n;
+        else dst32[i] = q, q += n;
+        if (file) st = tril_safetensors_release(file, s->data, (size_t)n * tril_dtype_size(s->dtype));
+    }
+    if (st == TRIL_OK) {
+        for (size_t i = 0; i < m->n_params; i++) m->param_data[i] = dst32[i]; /* NULL if bf16 */
+        m->wte16 = dst16[0];
+        for (int64_t l = 0; l < m->cfg.n_layer; l++) {
+            uint16_t *const *d = dst16 + 2 + 12 * l;
+            tril_gpt2_layer *W = &m->layers[l];
+            W->attn_wt16 = d[2];
+            W->proj_wt16 = d[4];
+            W->fc_wt16 = d[8];
+            W->fcproj_wt16 = d[10];
+        }
+        free(m->arena);
+        m->arena = NULL;
+        m->arena_numel = 0;
+        m->bf16_arena = w16;
+        m->f32_small = rest;
+        m->weight_dtype = TRIL_BF16;
+        bind_views(m);
+    } else {
+        free(w16);
+        free(rest);
+    }
+    free(dst16);
+    free(dst32);
+    return st;
+}
+
+/* Finds and checks the parameters in the file, then makes the model: F32
+ * used in place (if aligned and !copy), the bf16 model (bf16), or an fp32
+ * arena. Copies are made tensor by tensor and the mapped pages of each are
+ * released once copied. */
+static tril_status load_tensors(tril_gpt2 *m, tril_safetensors *st, const char *path, int copy,
+                                int bf16)
 {
     const char *prefix = tril_safetensors_find(st, "wte.weight")                 ? ""
                          : tril_safetensors_find(st, "transformer.wte.weight") ? "transformer."
@@ -163,7 +321,12 @@ static tril_status load_tensors(tril_gpt2 *m, tril_safetensors *st, const char *
     if (!prefix) return TRIL_FAIL(TRIL_ERR_FORMAT, "%s: no tensor 'wte.weight' (not a GPT-2 model?)", path);
     const size_t plen = strlen(prefix);
     const tril_st_tensor **found = calloc(m->n_params, sizeof *found);
-    if (!found) return TRIL_FAIL(TRIL_ERR_NOMEM, "out of memory");
+    param_src *src = calloc(m->n_params, sizeof *src);
+    if (!found || !src) {
+        free(found);
+        free(src);
+        return TRIL_FAIL(TRIL_ERR_NOMEM, "out of memory");
+    }
     tril_status status = TRIL_OK;
     int all_f32 = 1;
     char name[64];
@@ -187,62 +350,44 @@ static tril_status load_tensors(tril_gpt2 *m, tril_safetensors *st, const char *
                                name, got, want);
         } else {
             found[i] = t;
+            src[i] = (param_src){t->data, d, t->name};
             /* In place only if aligned: a file may place an F32 tensor at an
              * odd offset, and a misaligned float* is undefined behaviour. */
             if (d != TRIL_F32 || (uintptr_t)t->data % sizeof(float) != 0) all_f32 = 0;
         }
     }
+    /* Everything else in the file must be one of the tolerated extras. */
+    for (size_t i = 0; i < tril_safetensors_count(st) && status == TRIL_OK; i++) {
+        const tril_st_tensor *t = tril_safetensors_at(st, i);
+        int known = 0;
+        for (size_t k = 0; k < m->n_params && !known; k++) known = found[k] == t;
+        if (known) continue;
+        const char *base = strncmp(t->name, prefix, plen) == 0 ? t->name + plen : t->name;
+        if ((status = check_extra(m, t, base, found[0], path)) == TRIL_OK && (copy || bf16))
+            status = tril_safetensors_release(st, t->data, (size_t)t->nbytes);
+    }
     if (status == TRIL_OK) {
         snprintf(m->stored_dtype, sizeof m->stored_dtype, "%s", tril_st_dtype_name(found[0]->dtype));
-        if (all_f32 && !copy) {
-            for (size_t i = 0; i < m->n_params; i++) m->param_data[i] = found[i]->data;
+        if (bf16) {
+            status = build_bf16(m, src, path, st);
+        } else if (all_f32 && !copy) {
+            for (size_t i = 0; i < m->n_params && status == TRIL_OK; i++) {
+                status = check_finite(&src[i], m->params[i].numel, path);
+                m->param_data[i] = found[i]->data;
+            }
         } else if ((status = alloc_arena(m)) == TRIL_OK) {
-            for (size_t i = 0; i < m->n_params; i++) {
-                tril_dtype d;
-                tril_st_to_dtype(found[i]->dtype, &d);
-                tril_convert_to_f32(m->arena + m->params[i].offset, found[i]->data, d,
-                                    (size_t)m->params[i].numel);
+            for (size_t i = 0; i < m->n_params && status == TRIL_OK; i++) {
+                const size_t n = (size_t)m->params[i].numel;
+                if ((status = check_finite(&src[i], m->params[i].numel, path)) != TRIL_OK) break;
+                tril_convert_to_f32(m->arena + m->params[i].offset, src[i].data, src[i].dtype, n);
+                status = tril_safetensors_release(st, src[i].data, n * tril_dtype_size(src[i].dtype));
             }
         }
-    }
-    if (status == TRIL_OK) {
-        bind_views(m);
-        /* Everything else in the file must be one of the tolerated extras. */
-        for (size_t i = 0; i < tril_safetensors_count(st) && status == TRIL_OK; i++) {
-            const tril_st_tensor *t = tril_safetensors_at(st, i);
-            int known = 0;
-            for (size_t k = 0; k < m->n_params && !known; k++) known = found[k] == t;
-            if (!known) {
-                const char *base = strncmp(t->name, prefix, plen) == 0 ? t->name + plen : t->name;
-                status = check_extra(m, t, base, path);
-            }
-        }
+        if (status == TRIL_OK && !bf16) bind_views(m);
     }
     free(found);
+    free(src);
     return status;
-}
-
-/* dst[out, in] = bf16 of src[in, out]: the transposed copy decoding walks
- * row by row (each output's weights contiguous). */
-static void transpose_to_bf16(uint16_t *dst, const float *src, int64_t in, int64_t out)
-{
-    const int64_t B = 32; /* blocks keep both sides' cache lines in use */
-#pragma omp parallel for schedule(static) if (in * out > 65536)
-    for (int64_t o0 = 0; o0 < out; o0 += B)
-        for (int64_t i0 = 0; i0 < in; i0 += B)
-            for (int64_t o = o0; o < o0 + B && o < out; o++)
-                for (int64_t i = i0; i < i0 + B && i < in; i++)
-                    dst[o * in + i] = tril_f32_to_bf16(src[i * out + o]);
-}
-
-/* The tensors a bf16 model keeps only as bf16: wte and the four matrices
- * of every layer (table order: wte, wpe, then 12 per layer). */
-static int kept_as_bf16(size_t index)
-{
-    if (index == 0) return 1;
-    if (index < 2) return 0;
-    const size_t k = (index - 2) % 12;
-    return k == 2 || k == 4 || k == 8 || k == 10;
 }
 
 tril_status tril_gpt2_use_bf16(tril_gpt2 *m)
@@ -250,55 +395,13 @@ tril_status tril_gpt2_use_bf16(tril_gpt2 *m)
     if (!m) return TRIL_FAIL(TRIL_ERR_INVALID_ARG, "bf16: NULL model");
     if (m->weight_dtype == TRIL_BF16) return TRIL_OK;
     if (!m->arena) return TRIL_FAIL(TRIL_ERR_INVALID_ARG, "bf16: the model needs an owned arena");
-    const int64_t C = m->cfg.n_embd, L = m->cfg.n_layer;
-    const int64_t per_layer = C * 3 * C + C * C + C * 4 * C + 4 * C * C;
-    const int64_t total16 = m->cfg.vocab_size * C + L * per_layer;
-    int64_t small = 0;
+    param_src *src = malloc(m->n_params * sizeof *src);
+    if (!src) return TRIL_FAIL(TRIL_ERR_NOMEM, "bf16: out of memory");
     for (size_t i = 0; i < m->n_params; i++)
-        if (!kept_as_bf16(i)) small += m->params[i].numel;
-    uint16_t *w16 = malloc((size_t)total16 * sizeof *w16);
-    float *rest = malloc((size_t)small * sizeof *rest);
-    if (!w16 || !rest) {
-        free(w16);
-        free(rest);
-        return TRIL_FAIL(TRIL_ERR_NOMEM, "cannot allocate %.1f MB of bf16 weights",
-                         total16 * 2.0 / 1e6);
-    }
-    uint16_t *p = w16;
-    tril_convert_from_f32(p, TRIL_BF16, m->wte, (size_t)(m->cfg.vocab_size * C));
-    m->wte16 = p;
-    p += m->cfg.vocab_size * C;
-#define TRANSPOSE16(dst, src, in, out) \
-    (transpose_to_bf16(p, (src), (in), (out)), (dst) = p, p += (in) * (out))
-    for (int64_t l = 0; l < L; l++) {
-        tril_gpt2_layer *W = &m->layers[l];
-        TRANSPOSE16(W->attn_wt16, W->attn_w, C, 3 * C);
-        TRANSPOSE16(W->proj_wt16, W->proj_w, C, C);
-        TRANSPOSE16(W->fc_wt16, W->fc_w, C, 4 * C);
-        TRANSPOSE16(W->fcproj_wt16, W->fcproj_w, 4 * C, C);
-    }
-#undef TRANSPOSE16
-    /* the rest: rounded to bf16 values too (the model is the bf16 model
-     * everywhere), kept as fp32 */
-    float *q = rest;
-    for (size_t i = 0; i < m->n_params; i++) {
-        if (kept_as_bf16(i)) {
-            m->param_data[i] = NULL;
-            continue;
-        }
-        for (int64_t k = 0; k < m->params[i].numel; k++)
-            q[k] = tril_round_to_dtype(m->param_data[i][k], TRIL_BF16);
-        m->param_data[i] = q;
-        q += m->params[i].numel;
-    }
-    free(m->arena);
-    m->arena = NULL;
-    m->arena_numel = 0;
-    m->bf16_arena = w16;
-    m->f32_small = rest;
-    m->weight_dtype = TRIL_BF16;
-    bind_views(m);
-    return TRIL_OK;
+        src[i] = (param_src){m->param_data[i], TRIL_F32, m->params[i].name};
+    tril_status st = build_bf16(m, src, "bf16", NULL);
+    free(src);
+    return st;
 }
 
 tril_status tril_gpt2_load(const char *dir, const tril_gpt2_load_opts *opts, tril_gpt2 **out)
@@ -326,8 +429,7 @@ tril_status tril_gpt2_load(const char *dir, const tril_gpt2_load_opts *opts, tri
         tril_gpt2_free(m);
         return TRIL_FAIL(TRIL_ERR_UNSUPPORTED, "weights can be fp32 or bf16");
     }
-    if ((st = load_tensors(m, file, path, (opts && opts->copy_to_arena) || bf16)) != TRIL_OK ||
-        (bf16 && (st = tril_gpt2_use_bf16(m)) != TRIL_OK)) {
+    if ((st = load_tensors(m, file, path, opts && opts->copy_to_arena, bf16)) != TRIL_OK) {
         tril_gpt2_free(m);
         return st;
     }

@@ -165,6 +165,7 @@ tril_status tril_trainer_logits(tril_trainer *t, const int32_t *inputs, int64_t 
 {
     tril_status st = check_batch(t, inputs, B, T);
     if (st == TRIL_OK) st = forward_logits(t, inputs, B, T);
+    if (st == TRIL_OK) st = tril_gpt2_check_logits(t->logits, B * T, t->model->cfg.vocab_size, 0, T);
     if (st == TRIL_OK && logits)
         memcpy(logits, t->logits, (size_t)(B * T * t->model->cfg.vocab_size) * sizeof(float));
     t->have_forward = 0; /* logits are not probabilities: no backward from here */
