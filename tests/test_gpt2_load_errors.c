@@ -481,19 +481,6 @@ static void test_overflowing_logits(void **state)
     }
 }
 
-/* VmRSS of this process in bytes, -1 if unknown. */
-static long long rss_now(void)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    if (!f) return -1;
-    char line[256];
-    long long kib = -1;
-    while (fgets(line, sizeof line, f))
-        if (sscanf(line, "VmRSS: %lld kB", &kib) == 1) break;
-    fclose(f);
-    return kib < 0 ? -1 : kib * 1024;
-}
-
 /* The bf16 model is converted tensor by tensor from the mapping, whose pages
  * are released as it goes: loading peaks within 1.3x of what the loaded
  * model holds (a whole fp32 copy first made it about 3x). 17M parameters
@@ -519,10 +506,10 @@ static void test_bf16_load_peak(void **state)
     assert_int_equal(tril_safetensors_write(path, t, m->n_params, NULL), TRIL_OK);
     const double weights16 = (double)m->arena_numel * 2.0;
     tril_gpt2_free(m);
-    if (tril_reset_peak_rss() != 0 || rss_now() < 0) skip(); /* no clear_refs or /proc */
-    const long long before = rss_now();
+    if (tril_reset_peak_rss() != 0 || test_rss_bytes() < 0) skip(); /* no clear_refs or /proc */
+    const long long before = test_rss_bytes();
     m = load_ok(dir, 0, TRIL_BF16);
-    const long long peak = tril_peak_rss_bytes(), held = rss_now();
+    const long long peak = tril_peak_rss_bytes(), held = test_rss_bytes();
     printf("  bf16 load of %.1f MB F32: RSS %.1f MB before, peak %.1f MB, %.1f MB after "
            "(peak / after = %.2f)\n",
            weights16 * 2.0 / 1e6, before / 1e6, peak / 1e6, held / 1e6, (double)peak / (double)held);

@@ -333,6 +333,47 @@ static void test_accepted_variants(void **state)
     free(img);
 }
 
+/* Released pages leave the process's RSS and read back the same bytes from
+ * the file; a parsed buffer and a range outside the mapping are left alone.
+ * The big tensor sits at an odd offset, as the loader may see it. */
+static void test_release(void **state)
+{
+    (void)state;
+    const int64_t n = 4 << 20; /* 16 MB of F32 */
+    float *w = malloc((size_t)n * sizeof *w);
+    assert_non_null(w);
+    for (int64_t i = 0; i < n; i++) w[i] = (float)(i % 1000) - 500.0f;
+    static const uint8_t pad[3] = {1, 2, 3};
+    tril_st_write_tensor t[2] = {{"pad", TRIL_ST_U8, 1, {3}, pad},
+                                 {"big", TRIL_ST_F32, 1, {n}, w}};
+    const char *path = st_path("release.safetensors");
+    assert_int_equal(tril_safetensors_write(path, t, 2, NULL), TRIL_OK);
+    tril_safetensors *st = NULL;
+    assert_int_equal(tril_safetensors_open(path, &st), TRIL_OK);
+    const tril_st_tensor *big = tril_safetensors_find(st, "big");
+    assert_memory_equal(big->data, w, (size_t)big->nbytes); /* every page resident */
+    const long long touched = test_rss_bytes();
+    assert_int_equal(tril_safetensors_release(st, big->data, (size_t)big->nbytes), TRIL_OK);
+    const long long released = test_rss_bytes();
+    printf("  RSS %.1f MB with the tensor read, %.1f MB after release\n", touched / 1e6,
+           released / 1e6);
+    if (touched >= 0) assert_true(touched - released >= (long long)(big->nbytes * 3 / 4));
+    assert_memory_equal(big->data, w, (size_t)big->nbytes); /* read again from the file */
+    assert_int_equal(tril_safetensors_release(st, w, 4096), TRIL_OK); /* not in the mapping */
+    assert_int_equal(tril_safetensors_release(st, big->data, 0), TRIL_OK);
+    assert_int_equal(tril_safetensors_release(NULL, big->data, 16), TRIL_OK);
+    tril_safetensors_close(st);
+    size_t size;
+    uint8_t *img = st_read_bytes(path, &size);
+    assert_int_equal(tril_safetensors_parse(img, size, &st), TRIL_OK);
+    big = tril_safetensors_find(st, "big");
+    assert_int_equal(tril_safetensors_release(st, big->data, (size_t)big->nbytes), TRIL_OK);
+    assert_memory_equal(big->data, w, (size_t)big->nbytes); /* a buffer is never dropped */
+    tril_safetensors_close(st);
+    free(img);
+    free(w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -344,6 +385,7 @@ int main(void)
         cmocka_unit_test(test_truncated_data),
         cmocka_unit_test(test_io_errors),
         cmocka_unit_test(test_accepted_variants),
+        cmocka_unit_test(test_release),
     };
     return cmocka_run_group_tests(tests, st_dir_create, st_dir_remove);
 }

@@ -75,4 +75,17 @@ static inline int test_remove_dir(const char *dir)
     return system(cmd) == 0 ? 0 : -1;
 }
 
+/* VmRSS of this process in bytes (Linux /proc/self/status), -1 if unknown. */
+static inline long long test_rss_bytes(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f) return -1;
+    char line[256];
+    long long kib = -1;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "VmRSS: %lld kB", &kib) == 1) break;
+    fclose(f);
+    return kib < 0 ? -1 : kib * 1024;
+}
+
 #endif
