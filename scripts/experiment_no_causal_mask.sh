@@ -14,7 +14,7 @@ cp data/tinyshakespeare.txt "$out/"
 head -c 100000 data/tinyshakespeare.txt | tail -c 50000 >"$out/heldout.txt"
 common=(--data "$out/tinyshakespeare.txt" --layers 2 --heads 4 --embd 64 --context 128
         --tokenizer bytes --seq 128 --batch 16 --steps "$steps" --lr 3e-3 --eval-every 50
-        --seed 7)
+        --seed 7 --overwrite) # a rerun replaces the last one
 build/tril train "${common[@]}" --out "$out/causal"
 build/tril train "${common[@]}" --out "$out/no_mask" --no-causal-mask
 for m in causal no_mask; do

@@ -11,5 +11,6 @@ out=${1:-data/models/default}
 time build/tril train --data "$work/tinyshakespeare.txt" --out "$out" \
     --layers 4 --heads 4 --embd 128 --context 256 --tokenizer bytes \
     --seq 256 --batch 16 --steps 2000 --lr 2e-3 --min-lr 2e-4 --warmup 100 \
-    --weight-decay 0.1 --clip 1.0 --eval-every 250 --eval-batches 32 --seed 1337
+    --weight-decay 0.1 --clip 1.0 --eval-every 250 --eval-batches 32 --seed 1337 \
+    --overwrite # replaces the committed model
 build/tril eval --model "$out" --file "$work/tinyshakespeare.txt" --context 256

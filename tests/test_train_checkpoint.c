@@ -1,7 +1,9 @@
 /* Checkpoints: a saved run restores exactly (weights, moments, step, RNG,
  * arguments, loss log), a model folder loads with tril_gpt2_load and carries
  * its tokenizer, overwriting is clean, and damaged or mismatched
- * checkpoints fail with FORMAT / IO errors that say what is wrong. */
+ * checkpoints fail with FORMAT / IO errors that say what is wrong. The
+ * output folder: one run's lock at a time, leftovers tidied, an earlier
+ * run's files found and removed for --overwrite (and nothing else). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -14,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -342,6 +345,160 @@ static void test_cleanup(void **state)
     assert_int_equal(tril_checkpoint_cleanup(path_of("missing")), 0);
 }
 
+static int exists(const char *name)
+{
+    struct stat sb;
+    return lstat(path_of(name), &sb) == 0;
+}
+
+/* One run per output folder: a second lock fails at once naming the
+ * holder's pid; a release, or the holder's death by SIGKILL, frees it. */
+static void test_run_lock(void **state)
+{
+    (void)state;
+    assert_int_equal(mkdir(path_of("locked"), 0755), 0);
+    tril_run_lock a, b;
+    assert_int_equal(tril_run_dir_lock(path_of("locked"), &a), TRIL_OK);
+    assert_true(a.held);
+    char *text = slurp(path_of("locked/.tril-train.lock"), NULL);
+    assert_non_null(text);
+    assert_int_equal(strtol(text, NULL, 10), (long)getpid());
+    free(text);
+    char want[160];
+    snprintf(want, sizeof want, "in use by another tril train (pid %ld)", (long)getpid());
+    assert_int_equal(tril_run_dir_lock(path_of("locked"), &b), TRIL_ERR_IO);
+    assert_false(b.held);
+    if (!strstr(tril_last_error(), want)) fail_msg("'%s' lacks '%s'", tril_last_error(), want);
+    tril_run_dir_unlock(&b); /* not held: no-op, and a's lock stays */
+    assert_int_equal(tril_run_dir_lock(path_of("locked"), &b), TRIL_ERR_IO);
+    tril_run_dir_unlock(&a);
+    assert_false(exists("locked/.tril-train.lock"));
+    assert_int_equal(tril_run_dir_lock(path_of("locked"), &b), TRIL_OK);
+    tril_run_dir_unlock(&b);
+    tril_run_dir_unlock(&b); /* twice: no-op */
+
+    /* a holder killed with SIGKILL: the kernel drops its lock */
+    int ready[2];
+    assert_int_equal(pipe(ready), 0);
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        tril_run_lock c;
+        char ok = tril_run_dir_lock(path_of("locked"), &c) == TRIL_OK ? 'y' : 'n';
+        if (write(ready[1], &ok, 1) != 1) _exit(1);
+        for (;;) pause();
+    }
+    char ok = 0;
+    assert_int_equal(read(ready[0], &ok, 1), 1);
+    assert_int_equal(ok, 'y');
+    snprintf(want, sizeof want, "in use by another tril train (pid %ld)", (long)child);
+    assert_int_equal(tril_run_dir_lock(path_of("locked"), &b), TRIL_ERR_IO);
+    if (!strstr(tril_last_error(), want)) fail_msg("'%s' lacks '%s'", tril_last_error(), want);
+    kill(child, SIGKILL);
+    waitpid(child, NULL, 0);
+    close(ready[0]);
+    close(ready[1]);
+    assert_true(exists("locked/.tril-train.lock")); /* left behind, but not locked */
+    assert_int_equal(tril_run_dir_lock(path_of("locked"), &b), TRIL_OK);
+    tril_run_dir_unlock(&b);
+    assert_int_equal(tril_run_dir_lock(path_of("no/such/folder"), &b), TRIL_ERR_IO);
+    assert_false(b.held);
+}
+
+/* With the folder locked, leftovers of tril's files are stale even when
+ * their pid names a live process (a reused pid); others keep the pid test. */
+static void test_cleanup_locked(void **state)
+{
+    (void)state;
+    const long live = (long)getppid(); /* runs, and is no tril train of this folder */
+    char name[160];
+    assert_int_equal(mkdir(path_of("tidy"), 0755), 0);
+    snprintf(name, sizeof name, "tidy/checkpoint-3.tmp-%ld", live);
+    assert_int_equal(mkdir(path_of(name), 0755), 0);
+    snprintf(name, sizeof name, "tidy/checkpoint-3.tmp-%ld/model.safetensors", live);
+    spit(path_of(name), "x");
+    snprintf(name, sizeof name, "tidy/config.json.tmp-%ld", live);
+    spit(path_of(name), "{");
+    spit(path_of("tidy/model.safetensors.tmp"), "torn");
+    snprintf(name, sizeof name, "tidy/data.txt.bytes.tokens.tmp-%ld", live);
+    spit(path_of(name), "another run's token cache being written");
+    assert_int_equal(tril_checkpoint_cleanup(path_of("tidy")), 0); /* live pids: kept */
+    tril_run_lock lock;
+    memset(&lock, 0, sizeof lock);
+    assert_int_equal(tril_run_dir_cleanup(&lock), 0); /* not held: nothing */
+    assert_int_equal(tril_run_dir_lock(path_of("tidy"), &lock), TRIL_OK);
+    assert_int_equal(tril_run_dir_cleanup(&lock), 3);
+    snprintf(name, sizeof name, "tidy/checkpoint-3.tmp-%ld", live);
+    assert_false(exists(name));
+    assert_false(exists("tidy/model.safetensors.tmp"));
+    snprintf(name, sizeof name, "tidy/data.txt.bytes.tokens.tmp-%ld", live);
+    assert_true(exists(name));
+    tril_run_dir_unlock(&lock);
+}
+
+static void make_checkpoint_files(const char *ck)
+{
+    const char *files[] = {"config.json", "model.safetensors", "optimizer.safetensors",
+                           "trainer_state.json"};
+    char name[160];
+    assert_int_equal(mkdir(path_of(ck), 0755), 0);
+    for (size_t i = 0; i < 4; i++) {
+        snprintf(name, sizeof name, "%s/%s", ck, files[i]);
+        spit(path_of(name), "x");
+    }
+}
+
+/* An earlier run's files are found and, for --overwrite, removed: only the
+ * names tril writes, never a user's file. */
+static void test_earlier_run(void **state)
+{
+    (void)state;
+    char what[256], removed[256], kept[64];
+    assert_int_equal(mkdir(path_of("prior"), 0755), 0);
+    assert_int_equal(tril_run_dir_earlier_run(path_of("prior"), what, sizeof what), 0);
+    assert_string_equal(what, "");
+    spit(path_of("prior/vocab.json"), "{}"); /* tokenizer files alone are no run */
+    spit(path_of("prior/notes.txt"), "mine");
+    assert_int_equal(tril_run_dir_earlier_run(path_of("prior"), what, sizeof what), 0);
+    spit(path_of("prior/config.json"), "{}");
+    spit(path_of("prior/model.safetensors"), "x");
+    spit(path_of("prior/log.csv"), "step\n");
+    make_checkpoint_files("prior/checkpoint-5");
+    make_checkpoint_files("prior/checkpoint-10");
+    spit(path_of("prior/checkpoint-10/mine.txt"), "mine");
+    assert_int_equal(mkdir(path_of("prior/checkpoint-x"), 0755), 0); /* not tril's name */
+    spit(path_of("prior/checkpoint-7"), "a file, not a checkpoint folder");
+    assert_int_equal(tril_run_dir_earlier_run(path_of("prior"), what, sizeof what), 6);
+    assert_non_null(strstr(what, "checkpoint-10"));
+    assert_non_null(strstr(what, "log.csv"));
+    assert_int_equal(tril_run_dir_earlier_run(path_of("prior"), what, 20), 6);
+    assert_true(strlen(what) < 20 && strstr(what, "...") != NULL);
+    assert_int_equal(tril_run_dir_earlier_run(path_of("missing"), what, sizeof what), 0);
+
+    assert_int_equal(tril_run_dir_clear(path_of("prior"), 1, removed, sizeof removed, kept,
+                                        sizeof kept), TRIL_OK);
+    assert_non_null(strstr(removed, "checkpoint-5"));
+    assert_non_null(strstr(removed, "model.safetensors"));
+    assert_null(strstr(removed, "checkpoint-10"));
+    assert_string_equal(kept, "checkpoint-10");
+    assert_false(exists("prior/config.json"));
+    assert_false(exists("prior/model.safetensors"));
+    assert_false(exists("prior/log.csv"));
+    assert_false(exists("prior/checkpoint-5"));
+    assert_false(exists("prior/checkpoint-10/model.safetensors"));
+    assert_true(exists("prior/checkpoint-10/mine.txt"));
+    assert_true(exists("prior/vocab.json")); /* kept: the new run's tokenizer source */
+    assert_true(exists("prior/notes.txt"));
+    assert_true(exists("prior/checkpoint-x"));
+    assert_true(exists("prior/checkpoint-7"));
+    assert_int_equal(tril_run_dir_clear(path_of("prior"), 0, removed, sizeof removed, kept,
+                                        sizeof kept), TRIL_OK);
+    assert_string_equal(removed, "vocab.json");
+    assert_false(exists("prior/vocab.json"));
+    assert_int_equal(tril_run_dir_clear(path_of("missing"), 0, removed, sizeof removed, kept,
+                                        sizeof kept), TRIL_ERR_IO);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -349,6 +506,9 @@ int main(void)
         cmocka_unit_test(test_model_save),
         cmocka_unit_test(test_bad_checkpoints),
         cmocka_unit_test(test_cleanup),
+        cmocka_unit_test(test_run_lock),
+        cmocka_unit_test(test_cleanup_locked),
+        cmocka_unit_test(test_earlier_run),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

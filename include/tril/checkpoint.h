@@ -109,6 +109,48 @@ tril_status tril_checkpoint_load(const char *dir, tril_gpt2 **model, tril_adamw 
  * returns the number of entries recovered or removed. */
 int tril_checkpoint_cleanup(const char *out_dir);
 
+/* The output folder of a run (src/train/run_dir.c).
+ *
+ * One run per folder: a run holds an exclusive flock(2) on DIR/.tril-train.lock
+ * (which holds its pid, for the message a second run gets) from before its
+ * first write to after its last. The kernel drops the lock when the process
+ * ends however it ends, so a run killed with SIGKILL leaves no stale lock:
+ * only a file that the next run locks again. */
+typedef struct {
+    int held;                           /* 1 while the lock is held */
+    int fd;                             /* the lock file, open while held */
+    char dir[TRIL_TRAIN_PATH_MAX];
+    char path[TRIL_TRAIN_PATH_MAX + 32];
+} tril_run_lock;
+
+/* Takes DIR's lock without waiting (DIR must exist). When another process
+ * holds it: TRIL_ERR_IO, "output folder DIR is in use by another tril train
+ * (pid N)". */
+tril_status tril_run_dir_lock(const char *dir, tril_run_lock *lock);
+/* Releases the lock and removes its file; no-op when not held. */
+void tril_run_dir_unlock(tril_run_lock *lock);
+/* tril_checkpoint_cleanup for a folder whose lock this process holds: then
+ * no other run writes there, so a leftover of a file tril writes
+ * (checkpoint-N, config.json, model.safetensors, the tokenizer's files,
+ * model.safetensors.tmp) is stale even when its pid has been reused by a
+ * live process. 0 when the lock is not held. */
+int tril_run_dir_cleanup(const tril_run_lock *lock);
+/* The files of an earlier run in `dir`: config.json, model.safetensors,
+ * log.csv, trainer_state.json, optimizer.safetensors and checkpoint-<N>.
+ * Returns how many; `what` (may be NULL) gets their names, comma separated
+ * ("..." when they do not fit). 0 for a missing folder. */
+int tril_run_dir_earlier_run(const char *dir, char *what, size_t size);
+/* Removes an earlier run's files from `dir` (for --overwrite): the files
+ * above and the tokenizer's (vocab.json, merges.txt, tokenizer.json; kept
+ * when keep_tokenizer, i.e. when they are the new run's source), and from
+ * each checkpoint-<N> folder the files a checkpoint holds, then the folder.
+ * Only plain files with those names are removed, never anything else: a
+ * checkpoint folder that also holds other files stays and is named in
+ * `kept`. `removed` gets the names removed. TRIL_ERR_IO when a removal
+ * fails. */
+tril_status tril_run_dir_clear(const char *dir, int keep_tokenizer, char *removed, size_t size,
+                               char *kept, size_t kept_size);
+
 /* trainer_state.json alone: encode to a malloc'd JSON string, or decode. */
 tril_status tril_train_state_to_json(const tril_train_state *state, char **json);
 tril_status tril_train_state_from_json(const char *json, const char *path,

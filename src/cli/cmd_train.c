@@ -55,7 +55,15 @@ void cmd_train_help(void)
            "                      sequence (the model learns to cheat; see tril leakcheck)\n"
            "  --log FILE.csv      loss log (default DIR/log.csv): step,train_loss,val_loss,\n"
            "                      lr,tokens_per_s\n"
-           "  --threads N         OpenMP threads (default: all cores)\n\n"
+           "  --threads N         OpenMP threads (default: all cores)\n"
+           "  --overwrite         replace an earlier run in DIR: its model, log.csv and\n"
+           "                      checkpoint-N folders are removed before training (other\n"
+           "                      files are kept). Without it a new run refuses a DIR that\n"
+           "                      holds one; --resume continues a run in place.\n\n"
+           "One run per DIR at a time: a run locks DIR (DIR/.tril-train.lock) and a second\n"
+           "one into the same DIR stops at once, naming the first's pid. Leftover\n"
+           "*.tmp-PID / *.old-PID entries of interrupted runs are tidied when DIR is next\n"
+           "used.\n\n"
            "The tokens of FILE are cached next to it as FILE.<tokenizer>.tokens.\n"
            "Prints progress on stderr, then peak memory and one line\n"
            "  final step=N train_loss=X val_loss=Y tokens_per_s=Z\n");
@@ -64,7 +72,8 @@ void cmd_train_help(void)
 enum { O_STEPS, O_BATCH, O_SEQ, O_ACCUM, O_WARMUP, O_EVAL_EVERY, O_EVAL_BATCHES, O_SAVE_EVERY,
        O_SEED, O_LAYERS, O_HEADS, O_EMBD, O_CONTEXT, O_THREADS, O_N_INT,
        O_LR = O_N_INT, O_MIN_LR, O_WD, O_CLIP, O_VAL, O_N_NUM,
-       O_DATA = O_N_NUM, O_OUT, O_INIT, O_RESUME, O_LOG, O_TOKENIZER, O_NO_CAUSAL, O_COUNT };
+       O_DATA = O_N_NUM, O_OUT, O_INIT, O_RESUME, O_LOG, O_TOKENIZER, O_NO_CAUSAL, O_OVERWRITE,
+       O_COUNT };
 
 static const struct { const char *name; int64_t min, max; } options[O_COUNT] = {
     [O_STEPS] = {"--steps", 1, INT32_MAX},       [O_BATCH] = {"--batch", 1, 1 << 20},
@@ -81,6 +90,7 @@ static const struct { const char *name; int64_t min, max; } options[O_COUNT] = {
     [O_OUT] = {"--out", 0, 0},                   [O_INIT] = {"--init", 0, 0},
     [O_RESUME] = {"--resume", 0, 0},             [O_LOG] = {"--log", 0, 0},
     [O_TOKENIZER] = {"--tokenizer", 0, 0},       [O_NO_CAUSAL] = {"--no-causal-mask", 0, 0},
+    [O_OVERWRITE] = {"--overwrite", 0, 0},
 };
 
 typedef struct {
@@ -97,7 +107,7 @@ static int parse(int argc, char **argv, opts *o)
         while (k < O_COUNT && strcmp(argv[i], options[k].name) != 0) k++;
         if (k == O_COUNT) return cli_unknown(CMD, argv[i]);
         o->given[k] = 1;
-        if (k == O_NO_CAUSAL) continue;
+        if (k == O_NO_CAUSAL || k == O_OVERWRITE) continue; /* flags without a value */
         const char *v = cli_value(CMD, argc, argv, &i);
         if (!v) return CLI_USAGE;
         if (k < O_N_INT) {
@@ -192,9 +202,44 @@ static int prepare_out(const char *dir)
         return CLI_FAIL;
     }
     unlink(path);
-    int tidied = tril_checkpoint_cleanup(dir);
+    return CLI_OK;
+}
+
+/* One run per output folder: lock it (a second run stops here, before any
+ * work), tidy what interrupted runs left, and refuse a new run into a
+ * folder that holds another run's files unless --overwrite. */
+static int claim_out(const opts *o, tril_run_lock *lock)
+{
+    const char *dir = o->s[O_OUT];
+    if (tril_run_dir_lock(dir, lock) != TRIL_OK) return cli_lib_error(CMD, "cannot use --out");
+    int tidied = tril_run_dir_cleanup(lock);
     if (tidied > 0)
         fprintf(stderr, "tidied %d leftover(s) of an interrupted run in '%s'\n", tidied, dir);
+    char what[512];
+    if (!o->given[O_RESUME] && !o->given[O_OVERWRITE] &&
+        tril_run_dir_earlier_run(dir, what, sizeof what) > 0) {
+        fprintf(stderr, "tril train: the output folder '%s' holds an earlier run (%s): give "
+                        "--overwrite to replace it, --resume %s/checkpoint-N to continue it, or "
+                        "another --out\n", dir, what, dir);
+        return CLI_USAGE;
+    }
+    return CLI_OK;
+}
+
+/* --overwrite, once the new run is set up: the earlier run's files go (its
+ * later checkpoints would otherwise sit beside the new run's). The
+ * tokenizer's files stay when they are the new run's source (--init DIR). */
+static int clear_out(const char *dir, const char *tok_dir)
+{
+    struct stat a, b;
+    const int keep = tok_dir && stat(tok_dir, &a) == 0 && stat(dir, &b) == 0 &&
+                     a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+    char removed[512], kept[256];
+    if (tril_run_dir_clear(dir, keep, removed, sizeof removed, kept, sizeof kept) != TRIL_OK)
+        return cli_lib_error(CMD, "--overwrite cannot remove the earlier run");
+    if (removed[0]) fprintf(stderr, "--overwrite: removed %s from '%s'\n", removed, dir);
+    if (kept[0])
+        fprintf(stderr, "--overwrite: kept %s (they hold files tril did not write)\n", kept);
     return CLI_OK;
 }
 
@@ -300,6 +345,9 @@ int cmd_train(int argc, char **argv)
     if (!o.given[O_OUT]) return usage_error("--out is required", NULL);
     if (!o.given[O_DATA] && !o.given[O_RESUME]) return usage_error("--data is required", NULL);
     if (o.given[O_INIT] && o.given[O_RESUME]) return usage_error("--init and --resume exclude each other", NULL);
+    if (o.given[O_OVERWRITE] && o.given[O_RESUME])
+        return usage_error("--overwrite and --resume exclude each other (a resumed run continues "
+                           "in its folder)", NULL);
     const int shape_flags = o.given[O_LAYERS] || o.given[O_HEADS] || o.given[O_EMBD] ||
                             o.given[O_CONTEXT] || o.given[O_TOKENIZER];
     if (o.given[O_INIT] && shape_flags)
@@ -307,6 +355,11 @@ int cmd_train(int argc, char **argv)
                            "--layers/--heads/--embd/--context/--tokenizer", NULL);
     if (o.given[O_THREADS]) tril_set_num_threads((int)o.i[O_THREADS]);
     if ((rc = prepare_out(o.s[O_OUT])) != CLI_OK) return rc;
+    tril_run_lock lock;
+    if ((rc = claim_out(&o, &lock)) != CLI_OK) {
+        tril_run_dir_unlock(&lock);
+        return rc;
+    }
 
     train_run r;
     memset(&r, 0, sizeof r);
@@ -368,6 +421,7 @@ int cmd_train(int argc, char **argv)
             (double)r.model->arena_numel / 1e6, a->causal ? "" : ", NO causal mask",
             (long long)r.data.n, (long long)r.data.n_train, (long long)(r.data.n - r.data.n_train),
             (long long)a->batch, (long long)a->seq, (long long)a->accum, (long long)a->steps);
+    if (o.given[O_OVERWRITE] && (rc = clear_out(r.out_dir, r.tok_dir)) != CLI_OK) goto done;
     rc = train_loop(&r);
 done:
     free(r.grads);
@@ -377,5 +431,6 @@ done:
     tril_train_log_free(&r.state.log);
     tril_gpt2_free(r.model);
     tril_tokenizer_free(tok);
+    tril_run_dir_unlock(&lock); /* after the last write into the folder */
     return rc;
 }

@@ -2,17 +2,12 @@
  * checkpoint back (layout and guarantees in include/tril/checkpoint.h). */
 #include "tril/checkpoint.h"
 
-#include <dirent.h>
-#include <errno.h>
 #include <inttypes.h>
-#include <signal.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
@@ -292,53 +287,6 @@ fail:
     *model = NULL;
     tril_train_log_free(&state->log);
     return st;
-}
-
-/* NAME.tmp-<pid> / NAME.old-<pid>: the pid and whether it is an "old". */
-static int leftover(const char *name, long *pid, int *is_old, size_t *base_len)
-{
-    const char *dot = strrchr(name, '.');
-    if (!dot || dot == name || (strncmp(dot, ".tmp-", 5) != 0 && strncmp(dot, ".old-", 5) != 0))
-        return 0;
-    char *end;
-    *pid = strtol(dot + 5, &end, 10);
-    if (end == dot + 5 || *end || *pid <= 0) return 0;
-    *is_old = dot[1] == 'o';
-    *base_len = (size_t)(dot - name);
-    return 1;
-}
-
-int tril_checkpoint_cleanup(const char *out_dir)
-{
-    DIR *d = out_dir ? opendir(out_dir) : NULL;
-    if (!d) return 0;
-    int done = 0;
-    struct dirent *e;
-    char path[PATH_MAX], base[PATH_MAX];
-    while ((e = readdir(d)) != NULL) {
-        long pid;
-        int is_old;
-        size_t blen;
-        if (!leftover(e->d_name, &pid, &is_old, &blen) || pid == (long)getpid()) continue;
-        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue; /* its writer may be running */
-        if ((size_t)snprintf(path, sizeof path, "%s/%s", out_dir, e->d_name) >= sizeof path ||
-            (size_t)snprintf(base, sizeof base, "%s/%.*s", out_dir, (int)blen, e->d_name) >= sizeof base)
-            continue;
-        struct stat sb;
-        if (lstat(path, &sb) != 0) continue;
-        if (S_ISDIR(sb.st_mode)) {
-            if (is_old && !tril_is_dir(base) && rename(path, base) == 0) {
-                done++;
-                continue;
-            }
-            trfs_remove_flat_dir(path);
-            done += !tril_is_dir(path);
-        } else if (S_ISREG(sb.st_mode) && unlink(path) == 0) {
-            done++;
-        }
-    }
-    closedir(d);
-    return done;
 }
 
 tril_status tril_gpt2_tokenizer_dir(char *buf, size_t size)

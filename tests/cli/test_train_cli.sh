@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # End-to-end tests of tril train / plot / leakcheck on tiny models: a run
 # that produces a loadable folder and a log, plots, bit-identical resume, a
-# run killed while it writes checkpoints, fine-tuning, the GPT-2 tokenizer,
-# causality, and every bad input with its exit code.
+# run killed while it writes checkpoints, one run per output folder (lock,
+# --overwrite), fine-tuning, the GPT-2 tokenizer, causality, and every bad
+# input with its exit code.
 # usage: test_train_cli.sh PATH/TO/tril PATH/TO/tinyshakespeare.txt
 set -u
 TRIL=$1
@@ -83,7 +84,7 @@ expect 1 "resume from a model folder" -- "$TRIL" train --resume "$tmp/run" --out
 contains "$tmp/err" "trainer_state.json" "missing state named"
 
 # --- killed while writing checkpoints: every checkpoint-N left is complete ------------
-"$TRIL" train --data "$D" --out "$tmp/K" $TINY --steps 1000000 --save-every 1 --eval-every 0 \
+"$TRIL" train --data "$D" --out "$tmp/K" $TINY --steps 1000000 --warmup 2 --save-every 1 --eval-every 0 \
     >/dev/null 2>&1 &
 bg_pid=$!
 for _ in $(seq 200); do [ -d "$tmp/K/checkpoint-5" ] && break; sleep 0.05; done
@@ -108,6 +109,56 @@ contains "$tmp/out" "final step=$((n + 2))" "resumed past the kill"
 check "! ls -d '$tmp'/K/*.tmp-* >/dev/null 2>&1" "leftovers of the killed run tidied"
 expect 0 "the resumed folder loads" -- "$TRIL" info --model "$tmp/K"
 
+# --- one run per output folder ------------------------------------------------------
+check "[ ! -e '$tmp/K/.tril-train.lock' ]" "the lock file goes with the run"
+"$TRIL" train --data "$D" --out "$tmp/L" $TINY --steps 1000000 --eval-every 0 >/dev/null 2>&1 &
+bg_pid=$!
+for _ in $(seq 400); do
+    [ "$(cat "$tmp/L/.tril-train.lock" 2>/dev/null)" = "$bg_pid" ] && break
+    sleep 0.05
+done
+expect 1 "a second run into a folder in use" -- "$TRIL" train --data "$D" --out "$tmp/L" $TINY --steps 2
+contains "$tmp/err" "output folder $tmp/L is in use by another tril train (pid $bg_pid)" "the first run's pid named"
+check "kill -0 $bg_pid" "the first run goes on"
+check "[ ! -e '$tmp/L/config.json' ]" "the second run wrote nothing"
+for _ in $(seq 400); do [ -s "$tmp/L/log.csv" ] && break; sleep 0.05; done
+kill -9 "$bg_pid" 2>/dev/null
+wait "$bg_pid" 2>/dev/null
+bg_pid=
+# the killed run's lock died with it; its log.csv is an earlier run's file
+expect 2 "a new run into the killed run's folder" -- "$TRIL" train --data "$D" --out "$tmp/L" $TINY --steps 2
+contains "$tmp/err" "holds an earlier run (log.csv)" "the earlier run named, not a lock"
+
+O="$tmp/O"
+expect 0 "a run with checkpoints" -- "$TRIL" train --data "$D" --out "$O" $TINY --steps 6 --save-every 3 --eval-every 0
+echo mine >"$O/notes.txt"
+before=$(cksum <"$O/model.safetensors")
+WIDER="--layers 2 --heads 2 --embd 32 --context 64 --seq 32 --batch 4 --steps 4 --save-every 2 --eval-every 0"
+expect 2 "a new run of another shape into a used folder" -- "$TRIL" train --data "$D" --out "$O" $WIDER
+contains "$tmp/err" "holds an earlier run" "refusal says why"
+contains "$tmp/err" "--overwrite" "refusal names --overwrite"
+check "[ \"\$(cksum <'$O/model.safetensors')\" = '$before' ] && [ -d '$O/checkpoint-6' ]" "the refused run changed nothing"
+expect 2 "--overwrite with --resume" -- "$TRIL" train --resume "$O/checkpoint-3" --out "$O" --overwrite
+check "[ -d '$O/checkpoint-3' ]" "--overwrite --resume removed nothing"
+(exit 0) &
+dead=$!
+wait "$dead"
+mkdir "$O/checkpoint-9.tmp-$dead" "$O/checkpoint-8.tmp-$$" # a dead pid; a live one that runs no tril train
+echo x >"$O/checkpoint-9.tmp-$dead/model.safetensors"
+echo x >"$O/checkpoint-8.tmp-$$/model.safetensors"
+expect 0 "--overwrite replaces the earlier run" -- "$TRIL" train --data "$D" --out "$O" $WIDER --overwrite
+contains "$tmp/err" "--overwrite: removed" "removal reported"
+contains "$tmp/err" "checkpoint-6" "removed checkpoint named"
+check "[ ! -e '$O/checkpoint-3' ] && [ ! -e '$O/checkpoint-6' ]" "no stale checkpoint of the old run"
+check "[ -d '$O/checkpoint-2' ] && [ -d '$O/checkpoint-4' ]" "the new run's checkpoints"
+check "grep -q '\"n_layer\":[[:space:]]*2' '$O/config.json' && grep -q '\"n_layer\":[[:space:]]*2' '$O/checkpoint-4/config.json'" "the new run's model"
+check "[ \"\$(wc -l <'$O/log.csv')\" -eq 5 ]" "the new run's log only"
+check "[ \"\$(cat '$O/notes.txt')\" = mine ]" "a user's file kept"
+check "[ ! -e '$O/checkpoint-9.tmp-$dead' ]" "a dead run's tmp folder removed"
+check "[ ! -e '$O/checkpoint-8.tmp-$$' ]" "a tmp folder of a reused (live) pid removed"
+expect 0 "resume in the overwritten folder" -- "$TRIL" train --resume "$O/checkpoint-2" --out "$O"
+check "cmp -s '$O/model.safetensors' '$O/checkpoint-4/model.safetensors'" "resume in place equals the run"
+
 # --- fine-tuning and the GPT-2 tokenizer -------------------------------------------
 expect 0 "fine-tune with --init" -- "$TRIL" train --data "$D" --init "$tmp/run" --out "$tmp/ft" --steps 3 --seq 32 --batch 2
 head -c 12000 "$D" >"$tmp/g.txt"
@@ -115,6 +166,10 @@ expect 0 "train with the GPT-2 tokenizer" -- "$TRIL" train --data "$tmp/g.txt" -
     --tokenizer gpt2 --layers 1 --heads 2 --embd 16 --context 32 --seq 16 --batch 2 --steps 2
 check "[ -f '$tmp/g/vocab.json' ] && [ -f '$tmp/g/merges.txt' ] && [ -f '$tmp/g.txt.gpt2.tokens' ]" "tokenizer files copied, cache named"
 expect 0 "generate with the GPT-2 tokenizer" -- "$TRIL" generate --model "$tmp/g" --prompt ROMEO --tokens 5 --seed 1
+expect 2 "fine-tune in place without --overwrite" -- "$TRIL" train --data "$tmp/g.txt" --init "$tmp/g" --out "$tmp/g" --steps 1 --seq 16 --batch 2
+expect 0 "fine-tune in place with --overwrite" -- "$TRIL" train --data "$tmp/g.txt" --init "$tmp/g" --out "$tmp/g" --steps 1 --seq 16 --batch 2 --overwrite
+check "[ -f '$tmp/g/vocab.json' ] && [ -f '$tmp/g/merges.txt' ]" "the tokenizer source kept"
+expect 0 "generate from the fine-tuned folder" -- "$TRIL" generate --model "$tmp/g" --prompt ROMEO --tokens 5 --seed 1
 
 # --- bad input ------------------------------------------------------------------------
 : >"$tmp/empty.txt"
