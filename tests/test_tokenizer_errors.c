@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "test_tokenizer_util.h"
 #include "tokenizer/tok_internal.h"
@@ -103,6 +105,11 @@ static void test_vocab_format(void **state)
         {NULL, -1, ", \"ab\": 300", "outside [0, 257)"},
         {NULL, -1, ", \"ab\": -1", "outside"},
         {NULL, 0x41, ", \"ab\": 255", "no token for byte 0x41"},
+        /* a byte missing and the ids after it unchanged (GPT-2's vocab.json
+         * less one byte): the byte is named, not the token with the last id */
+        {NULL, 0x41, ", \"ab\": 256", "no token for byte 0x41"},
+        /* a gap in the ids: the first id without a token is named */
+        {NULL, -1, ", \"ab\": 257, \"abc\": 258", "id 256 has no token"},
         {NULL, -1, ", \"a b\": 256", "byte-level"},
         {NULL, -1, ", \"a\\u20ACb\": 256", "byte-level"},
         {NULL, -1, ", \"\": 256", "empty"},
@@ -142,6 +149,12 @@ static void test_merges_format(void **state)
         write_merges(cases[i].text, cases[i].len ? cases[i].len : strlen(cases[i].text));
         expect_load(TRIL_ERR_FORMAT, cases[i].line, cases[i].must);
         assert_non_null(strstr(tril_last_error(), "merges.txt"));
+    }
+    /* No merges at all: every byte would stay its own token. */
+    static const char *const none[] = {"", "#version: 0.2\n", "\n\r\n\n"};
+    for (size_t i = 0; i < sizeof none / sizeof none[0]; i++) {
+        write_merges(none[i], strlen(none[i]));
+        expect_load(TRIL_ERR_FORMAT, "merges.txt", "no merges");
     }
     /* Valid: no version line, CRLF, blank lines, no final newline. */
     static const char ok[] = "a b\r\n\r\nab c\r\n\xc4\xa0 a";
@@ -187,6 +200,13 @@ static void test_io(void **state)
     tt_write(tt_path(empty, "vocab.json"), "{}", 2);
     assert_int_equal(tril_tokenizer_load_dir(empty, &tok), TRIL_ERR_IO);
     assert_non_null(strstr(tril_last_error(), "missing: merges.txt"));
+    /* merges.txt there but a directory: said so, not called missing */
+    char sub[4200];
+    snprintf(sub, sizeof sub, "%s/merges.txt", empty);
+    assert_int_equal(mkdir(sub, 0700), 0);
+    assert_int_equal(tril_tokenizer_load_dir(empty, &tok), TRIL_ERR_IO);
+    assert_non_null(strstr(tril_last_error(), "merges.txt' is a directory, not a regular file"));
+    assert_int_equal(rmdir(sub), 0);
     tt_rmdir(empty);
 }
 

@@ -250,6 +250,9 @@ static void test_refused(void **state)
     root = small(&model);
     cJSON_AddNumberToObject(cJSON_GetObjectItem(model, "vocab"), "abc", 1000);
     expect_refused(root, TRIL_ERR_FORMAT, "outside");
+    root = small(&model); /* no merges: not GPT-2's BPE, refused as an empty merges.txt */
+    cJSON_ReplaceItemInObject(model, "merges", cJSON_CreateArray());
+    expect_refused(root, TRIL_ERR_FORMAT, "model.merges is empty");
     root = cJSON_CreateArray();
     expect_refused(root, TRIL_ERR_FORMAT, "not a JSON object");
     tt_write(path, "{\"model\": ", 10);

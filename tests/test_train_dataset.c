@@ -186,10 +186,43 @@ static void test_errors(void **state)
     write_text("empty.txt", "", 0);
     expect_error("empty.txt", TRIL_ERR_FORMAT, "empty", NULL, 0.1, 1);
     write_text("small.txt", "0123456789", 10);
-    expect_error("small.txt", TRIL_ERR_FORMAT, "10 tokens", "2 for validation", 0.2, 5);
+    /* 10 tokens could give 5 + 5: the fraction is blamed, not the text */
+    expect_error("small.txt", TRIL_ERR_INVALID_ARG, "fraction 0.2 is too small",
+                 "10 tokens give 8 for training and 2 for validation", 0.2, 5);
     expect_error("small.txt", TRIL_ERR_FORMAT, "7 for training", "needs at least 8", 0.3, 8);
     expect_error("small.txt", TRIL_ERR_INVALID_ARG, "fraction", NULL, 1.0, 1);
-    expect_error(".", TRIL_ERR_IO, "not a regular file", NULL, 0.1, 1);
+    expect_error("small.txt", TRIL_ERR_INVALID_ARG, "fraction 0.9 is too large", "1 for training",
+                 0.9, 2);
+    for (int i = 0; i < 100; i++) text100[i] = (char)('a' + i % 26);
+    write_text("long.txt", text100, 100);
+    expect_error("long.txt", TRIL_ERR_INVALID_ARG, "fraction 1e-300 is too small",
+                 "0 for validation", 1e-300, 5);
+    expect_error(".", TRIL_ERR_IO, "is a directory, not a regular file", NULL, 0.1, 1);
+    /* A FIFO without a writer is refused at once: the alarm ends the test
+     * if the open waits for a writer. */
+    assert_int_equal(mkfifo(path_of("fifo"), 0600), 0);
+    alarm(20);
+    expect_error("fifo", TRIL_ERR_IO, "is a FIFO (named pipe), not a regular file", NULL, 0.1, 1);
+    alarm(0);
+}
+
+/* The size cap: at most max_bytes, checked before the token cache is used. */
+static void test_size_cap(void **state)
+{
+    (void)state;
+    tril_tokenizer *tok;
+    assert_int_equal(tril_tokenizer_create_bytes(&tok), TRIL_OK);
+    for (int i = 0; i < 100; i++) text100[i] = (char)('a' + i % 26);
+    write_text("cap.txt", text100, 100);
+    tril_dataset d;
+    assert_int_equal(tril_dataset_load_capped(path_of("cap.txt"), tok, "bytes", 0.2, 5, 100, &d),
+                     TRIL_OK); /* exactly the cap; the cache is written */
+    assert_int_equal(d.n, 100);
+    tril_dataset_free(&d);
+    assert_int_equal(tril_dataset_load_capped(path_of("cap.txt"), tok, "bytes", 0.2, 5, 99, &d),
+                     TRIL_ERR_RANGE);
+    assert_non_null(strstr(tril_last_error(), "cap.txt' is larger than the limit of 99 bytes"));
+    tril_tokenizer_free(tok);
 }
 
 static void test_batches(void **state)
@@ -270,7 +303,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_load_split_and_cache), cmocka_unit_test(test_unwritable_cache),
-        cmocka_unit_test(test_errors), cmocka_unit_test(test_batches),
+        cmocka_unit_test(test_errors), cmocka_unit_test(test_size_cap), cmocka_unit_test(test_batches),
         cmocka_unit_test(test_gpt2_tokens),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -1,8 +1,9 @@
 /* tril/error.h - status codes and the per-thread "last error" message.
  *
  * Library functions never print or exit: they return a tril_status and leave a
- * human-readable message (with the library's file:line) retrievable by
- * tril_last_error() on the same thread. */
+ * human-readable message retrievable by tril_last_error() on the same thread.
+ * With TRIL_DEBUG=1 in the environment the message ends with the library's
+ * source location, " (file.c:LINE)". */
 #ifndef TRIL_ERROR_H
 #define TRIL_ERROR_H
 

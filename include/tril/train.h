@@ -30,11 +30,18 @@ typedef struct {
 /* Tokenizes a text file once with `tok`, caching the ids next to it as
  * FILE.<tokenizer_name>.tokens (reused while the file's size and mtime are
  * unchanged), and splits off the last `val_fraction` as validation.
- * Errors: unreadable file (IO), empty file or fewer than `min_tokens` tokens
- * in either split (FORMAT, naming the counts). */
+ * Errors: unreadable file or not a regular file (IO; a FIFO is refused, never
+ * waited on), empty file or too little text for `min_tokens` tokens in each
+ * split (FORMAT, naming the counts), a fraction that leaves a split short of
+ * `min_tokens` in a text long enough for both (INVALID_ARG, naming the
+ * fraction). */
 tril_status tril_dataset_load(const char *text_path, tril_tokenizer *tok,
                               const char *tokenizer_name, double val_fraction, int64_t min_tokens,
                               tril_dataset *out);
+/* The same, refusing (RANGE) a file larger than max_bytes. */
+tril_status tril_dataset_load_capped(const char *text_path, tril_tokenizer *tok,
+                                     const char *tokenizer_name, double val_fraction,
+                                     int64_t min_tokens, uint64_t max_bytes, tril_dataset *out);
 void tril_dataset_free(tril_dataset *d);
 
 /* B random windows of T+1 tokens from the train (split 0) or validation

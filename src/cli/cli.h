@@ -80,7 +80,19 @@ int cli_parse_weight_dtype(const char *cmd, const char *text, tril_dtype *out);
 /* The tokenizer in a model folder: vocab.json + merges.txt or tokenizer.json,
  * or bytes for a 256-token model without tokenizer files. */
 int cli_load_tokenizer(const char *cmd, const char *dir, int64_t model_vocab, tril_tokenizer **tok);
-/* Reads a whole file (any bytes). */
-int cli_read_text(const char *cmd, const char *path, char **text, size_t *len);
+
+/* Input files (src/cli/input.c). Each is read whole, so its size is capped:
+ * CLI_MAX_FILE_MB by default, --max-file-mb N on the commands that read one. */
+#define CLI_MAX_FILE_MB 1024
+/* Parses --max-file-mb N into bytes (prints the error and returns -1). */
+int cli_parse_max_file(const char *cmd, const char *text, size_t *bytes);
+/* Reads a whole input (any bytes, NUL-terminated): a regular file, or
+ * standard input for "-". A directory, FIFO or device is refused at once
+ * (never waited on), and so is more than `limit` bytes, with a message. */
+int cli_read_text(const char *cmd, const char *path, size_t limit, char **text, size_t *len);
+/* Prints the library's message for a failed input read, with the hint about
+ * --max-file-mb when the input was too large; returns CLI_FAIL. */
+int cli_input_error(const char *cmd, tril_status status);
+
 
 #endif

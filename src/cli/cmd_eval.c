@@ -18,9 +18,11 @@ void cmd_eval_help(void)
            "tokens (a last partial window counts if it has at least 2 tokens); each\n"
            "window predicts its tokens 2..end from the ones before it in the window.\n\n"
            "  --model DIR    model folder (default: the bundled model)\n"
-           "  --file F       the text to score\n"
+           "  --file F       the text to score: a regular file, or - for standard input\n"
            "  --context N    window length, 2..n_positions (default n_positions)\n"
-           "  --dtype D      weights fp32 (default) or bf16 (rounded: measures the cost)\n");
+           "  --dtype D      weights fp32 (default) or bf16 (rounded: measures the cost)\n"
+           "  --max-file-mb N  refuse a text larger than N MB (default %d)\n",
+           CLI_MAX_FILE_MB);
 }
 
 int cmd_eval(int argc, char **argv)
@@ -28,14 +30,16 @@ int cmd_eval(int argc, char **argv)
     const char *model_dir = NULL, *file = NULL, *val;
     int64_t context = 0;
     tril_dtype dtype = TRIL_F32;
+    size_t max_file = (size_t)CLI_MAX_FILE_MB << 20;
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
         if (strcmp(arg, "--model") && strcmp(arg, "--file") && strcmp(arg, "--context") &&
-            strcmp(arg, "--dtype"))
+            strcmp(arg, "--dtype") && strcmp(arg, "--max-file-mb"))
             return cli_unknown(CMD, arg);
         if (!(val = cli_value(CMD, argc, argv, &i))) return CLI_USAGE;
         if (!strcmp(arg, "--model")) model_dir = val;
         else if (!strcmp(arg, "--file")) file = val;
+        else if (!strcmp(arg, "--max-file-mb")) { if (cli_parse_max_file(CMD, val, &max_file)) return CLI_USAGE; }
         else if (!strcmp(arg, "--dtype")) { if (cli_parse_weight_dtype(CMD, val, &dtype)) return CLI_USAGE; }
         else if (cli_parse_i64(CMD, arg, val, 2, INT32_MAX, &context)) return CLI_USAGE;
     }
@@ -45,7 +49,7 @@ int cmd_eval(int argc, char **argv)
     }
     char *text = NULL;
     size_t len = 0;
-    int rc = cli_read_text(CMD, file, &text, &len);
+    int rc = cli_read_text(CMD, file, max_file, &text, &len);
     if (rc != CLI_OK) return rc;
     tril_gpt2 *model = NULL;
     tril_tokenizer *tok = NULL;

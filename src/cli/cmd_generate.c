@@ -1,5 +1,6 @@
 /* tril generate: continue a prompt, streaming tokens as they come. */
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,15 +14,20 @@
 
 void cmd_generate_help(void)
 {
-    printf("usage: tril generate [--model DIR] [--prompt TEXT] [options]\n\n"
+    printf("usage: tril generate [--model DIR] [--prompt TEXT | --prompt-file F] [options]\n\n"
            "Continues the prompt with the model and prints the continuation as it is\n"
            "generated. The prompt is run through the model once (prefill); each new\n"
            "token then attends to the KV cache, so nothing is recomputed.\n\n"
            "  --model DIR        Hugging Face GPT-2 folder (config.json, model.safetensors,\n"
            "                     vocab.json + merges.txt); default: the bundled model\n"
            "  --prompt TEXT      text to continue (default: empty = start of text)\n"
-           "  --tokens N         tokens to generate, >= 0 (default 200)\n"
-           "  --temperature T    0 = greedy; higher is more random (default 1.0)\n"
+           "  --prompt-file F    read the prompt (any bytes, NUL included) from a regular\n"
+           "                     file, or from standard input if F is -\n"
+           "  --max-file-mb N    refuse a prompt file or input larger than N MB\n"
+           "                     (default %d)\n"
+           "  --tokens N         tokens to generate, >= 1 (default 200)\n"
+           "  --temperature T    0 = greedy; higher is more random, up to 3.4e38\n"
+           "                     (default 1.0)\n"
            "  --top-k K          sample from the K most likely tokens; 0 = off (default 40)\n"
            "  --top-p P          nucleus sampling mass in (0, 1]; 1 = off (default 1)\n"
            "  --seed S           random seed (default: from the clock)\n"
@@ -29,7 +35,8 @@ void cmd_generate_help(void)
            "  --dtype fp32|bf16  weights: bf16 rounds them and halves what each\n"
            "                     decoding step reads (default fp32)\n\n"
            "Generation stops at <|endoftext|>, after N tokens, or when the context\n"
-           "(n_positions) is full; the last two are reported on stderr.\n");
+           "(n_positions) is full; only the last is reported (on stderr).\n",
+           CLI_MAX_FILE_MB);
 }
 
 typedef struct {
@@ -60,7 +67,8 @@ static int on_token(int32_t id, void *user)
 
 int cmd_generate(int argc, char **argv)
 {
-    const char *model_dir = NULL, *prompt = "", *val;
+    const char *model_dir = NULL, *prompt = NULL, *prompt_file = NULL, *val;
+    size_t max_file = (size_t)CLI_MAX_FILE_MB << 20;
     int64_t tokens = 200, top_k = 40, seed = -1;
     double temperature = 1.0, top_p = 1.0;
     int ids_only = 0;
@@ -73,36 +81,57 @@ int cmd_generate(int argc, char **argv)
         }
         if (strcmp(arg, "--model") && strcmp(arg, "--prompt") && strcmp(arg, "--tokens") &&
             strcmp(arg, "--temperature") && strcmp(arg, "--top-k") && strcmp(arg, "--top-p") &&
-            strcmp(arg, "--seed") && strcmp(arg, "--dtype"))
+            strcmp(arg, "--seed") && strcmp(arg, "--dtype") &&
+            strcmp(arg, "--prompt-file") && strcmp(arg, "--max-file-mb"))
             return cli_unknown(CMD, arg);
         if (!(val = cli_value(CMD, argc, argv, &i))) return CLI_USAGE;
         if (!strcmp(arg, "--model")) model_dir = val;
         else if (!strcmp(arg, "--prompt")) prompt = val;
+        else if (!strcmp(arg, "--prompt-file")) prompt_file = val;
+        else if (!strcmp(arg, "--max-file-mb")) { if (cli_parse_max_file(CMD, val, &max_file)) return CLI_USAGE; }
         else if (!strcmp(arg, "--dtype")) { if (cli_parse_weight_dtype(CMD, val, &dtype)) return CLI_USAGE; }
-        else if (!strcmp(arg, "--tokens")) { if (cli_parse_i64(CMD, arg, val, 0, INT32_MAX, &tokens)) return CLI_USAGE; }
+        else if (!strcmp(arg, "--tokens")) { if (cli_parse_i64(CMD, arg, val, 1, INT32_MAX, &tokens)) return CLI_USAGE; }
         else if (!strcmp(arg, "--top-k")) { if (cli_parse_i64(CMD, arg, val, 0, INT32_MAX, &top_k)) return CLI_USAGE; }
         else if (!strcmp(arg, "--seed")) { if (cli_parse_i64(CMD, arg, val, 0, INT64_MAX, &seed)) return CLI_USAGE; }
         else if (!strcmp(arg, "--temperature")) {
             if (cli_parse_f64(CMD, arg, val, &temperature)) return CLI_USAGE;
-            if (!(temperature >= 0.0) || !isfinite(temperature)) {
-                fprintf(stderr, "tril generate: --temperature must be >= 0, got '%s'\n", val);
+            /* The sampler works in float: refuse here, not at run time, what
+             * float cannot hold. */
+            if (!(temperature >= 0.0 && temperature <= FLT_MAX)) {
+                fprintf(stderr, "tril generate: --temperature must be in [0, %g], got '%s'\n",
+                        (double)FLT_MAX, val);
                 return CLI_USAGE;
             }
         } else {
             if (cli_parse_f64(CMD, arg, val, &top_p)) return CLI_USAGE;
-            if (!(top_p > 0.0 && top_p <= 1.0)) {
+            if (!(top_p > 0.0 && top_p <= 1.0 && (float)top_p > 0.0f)) {
                 fprintf(stderr, "tril generate: --top-p must be in (0, 1], got '%s'\n", val);
                 return CLI_USAGE;
             }
         }
     }
+    if (prompt && prompt_file) {
+        fprintf(stderr, "tril generate: give --prompt or --prompt-file, not both\n");
+        return CLI_USAGE;
+    }
+    char *prompt_buf = NULL; /* read before loading the model: a bad file fails fast */
+    size_t prompt_len = prompt ? strlen(prompt) : 0;
+    if (prompt_file) {
+        int read_rc = cli_read_text(CMD, prompt_file, max_file, &prompt_buf, &prompt_len);
+        if (read_rc != CLI_OK) return read_rc;
+        prompt = prompt_buf;
+    }
+    if (!prompt) prompt = "";
     tril_gpt2 *model;
     tril_tokenizer *tok;
     int rc = cli_load_model_as(CMD, model_dir, dtype, &model, &tok);
-    if (rc != CLI_OK) return rc;
+    if (rc != CLI_OK) {
+        free(prompt_buf);
+        return rc;
+    }
     int32_t *ids = NULL;
     size_t n = 0;
-    if (tril_tokenizer_encode(tok, prompt, strlen(prompt), &ids, &n) != TRIL_OK) {
+    if (tril_tokenizer_encode(tok, prompt, prompt_len, &ids, &n) != TRIL_OK) {
         rc = cli_lib_error(CMD, "cannot tokenize the prompt");
         goto done;
     }
@@ -135,6 +164,7 @@ int cmd_generate(int argc, char **argv)
                 (long long)produced, (long long)model->cfg.n_positions);
 done:
     free(ids);
+    free(prompt_buf);
     tril_tokenizer_free(tok);
     tril_gpt2_free(model);
     return rc;

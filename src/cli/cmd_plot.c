@@ -4,8 +4,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
+#include "core/file_util.h"
 #include "tril/image.h"
 
 #define CMD "plot"
@@ -56,9 +58,15 @@ static int field_number(const char *f, int may_be_empty, double *out)
 static int read_log(const char *path, series *s)
 {
     memset(s, 0, sizeof s[0]);
-    FILE *f = fopen(path, "rb");
+    int fd; /* a regular file only: a FIFO or a device could block or never end */
+    if (tril_open_regular(path, &fd, NULL) != TRIL_OK) {
+        fprintf(stderr, "tril plot: %s\n", tril_last_error());
+        return CLI_FAIL;
+    }
+    FILE *f = fdopen(fd, "rb");
     if (!f) {
         fprintf(stderr, "tril plot: cannot open '%s': %s\n", path, strerror(errno));
+        close(fd);
         return CLI_FAIL;
     }
     char line[1024];

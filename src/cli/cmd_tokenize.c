@@ -1,27 +1,37 @@
 /* tril tokenize / detokenize: text <-> token ids with a model's tokenizer. */
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
+#include "core/file_util.h"
 
 void cmd_tokenize_help(void)
 {
     printf("usage: tril tokenize [--model DIR] (--text TEXT | --file F)\n\n"
            "Prints the token ids of the text, space-separated, on one line.\n"
-           "  --model DIR   folder with vocab.json + merges.txt or tokenizer.json\n"
-           "                (default: the bundled model)\n"
-           "  --text TEXT   the text\n"
-           "  --file F      read the text (any bytes) from a file\n");
+           "  --model DIR       folder with vocab.json + merges.txt or tokenizer.json\n"
+           "                    (default: the bundled model)\n"
+           "  --text TEXT       the text\n"
+           "  --file F          read the text (any bytes) from a regular file, or from\n"
+           "                    standard input if F is -\n"
+           "  --max-file-mb N   refuse a file or input larger than N MB (default %d)\n",
+           CLI_MAX_FILE_MB);
 }
 
 void cmd_detokenize_help(void)
 {
-    printf("usage: tril detokenize [--model DIR] ID...\n\n"
+    printf("usage: tril detokenize [--model DIR] [ID...]\n\n"
            "Prints exactly the bytes the token ids stand for, with no newline added\n"
            "(so 'tril detokenize $(tril tokenize --file F)' reproduces F).\n"
-           "  --model DIR   folder with the tokenizer (default: the bundled model)\n");
+           "With no ID arguments the ids are read from standard input, separated by\n"
+           "spaces or newlines (what tril tokenize prints).\n"
+           "  --model DIR       folder with the tokenizer (default: the bundled model)\n"
+           "  --max-file-mb N   refuse more than N MB of standard input (default %d)\n",
+           CLI_MAX_FILE_MB);
 }
 
 /* The tokenizer alone: no need to load (or even have) the weights. */
@@ -29,12 +39,11 @@ static int load_tokenizer(const char *cmd, const char *model_arg, tril_tokenizer
 {
     char dir[PATH_MAX], config[PATH_MAX + 16];
     if (tril_gpt2_resolve_dir(model_arg, dir, sizeof dir) != TRIL_OK) return cli_lib_error(cmd, "no model");
+    if (tril_check_dir(dir, "model folder") != TRIL_OK) return cli_lib_error(cmd, "no model");
     tril_gpt2_config cfg;
     snprintf(config, sizeof config, "%s/config.json", dir);
     int64_t vocab = -1;
-    FILE *f = fopen(config, "rb");
-    if (f) {
-        fclose(f);
+    if (access(config, F_OK) == 0) { /* not opened here: a FIFO would block */
         if (tril_gpt2_config_load(config, &cfg) != TRIL_OK) return cli_lib_error(cmd, "bad config");
         vocab = cfg.vocab_size;
     }
@@ -44,13 +53,16 @@ static int load_tokenizer(const char *cmd, const char *model_arg, tril_tokenizer
 int cmd_tokenize(int argc, char **argv)
 {
     const char *model_dir = NULL, *text = NULL, *file = NULL, *val;
+    size_t max_file = (size_t)CLI_MAX_FILE_MB << 20;
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
-        if (strcmp(arg, "--model") && strcmp(arg, "--text") && strcmp(arg, "--file"))
+        if (strcmp(arg, "--model") && strcmp(arg, "--text") && strcmp(arg, "--file") &&
+            strcmp(arg, "--max-file-mb"))
             return cli_unknown("tokenize", arg);
         if (!(val = cli_value("tokenize", argc, argv, &i))) return CLI_USAGE;
         if (!strcmp(arg, "--model")) model_dir = val;
         else if (!strcmp(arg, "--text")) text = val;
+        else if (!strcmp(arg, "--max-file-mb")) { if (cli_parse_max_file("tokenize", val, &max_file)) return CLI_USAGE; }
         else file = val;
     }
     if (!text == !file) {
@@ -61,7 +73,7 @@ int cmd_tokenize(int argc, char **argv)
     size_t len = 0;
     int rc = CLI_OK;
     if (file) {
-        if ((rc = cli_read_text("tokenize", file, &buf, &len)) != CLI_OK) return rc;
+        if ((rc = cli_read_text("tokenize", file, max_file, &buf, &len)) != CLI_OK) return rc;
     } else {
         len = strlen(text);
     }
@@ -82,22 +94,82 @@ int cmd_tokenize(int argc, char **argv)
     return rc;
 }
 
+static int is_space(char c) { return c == ' ' || c == '\n' || c == '\t' || c == '\r'; }
+
+/* The ids in text (what tokenize prints: integers separated by white
+ * space). Prints the error and returns CLI_FAIL on a word that is not one. */
+static int parse_ids(const char *text, size_t len, int32_t **ids, size_t *n)
+{
+    size_t words = 0;
+    for (size_t i = 0; i < len; i++) words += !is_space(text[i]) && (i == 0 || is_space(text[i - 1]));
+    *ids = malloc((words ? words : 1) * sizeof **ids);
+    *n = 0;
+    if (!*ids) {
+        fprintf(stderr, "tril detokenize: out of memory for %zu ids\n", words);
+        return CLI_FAIL;
+    }
+    for (size_t i = 0; i < len;) {
+        if (is_space(text[i])) {
+            i++;
+            continue;
+        }
+        size_t end = i;
+        while (end < len && !is_space(text[end])) end++;
+        char word[24];
+        char *stop = NULL;
+        long long v = 0;
+        if (end - i < sizeof word) {
+            memcpy(word, text + i, end - i);
+            word[end - i] = '\0';
+            errno = 0;
+            v = strtoll(word, &stop, 10);
+        }
+        if (!stop || *stop || stop == word || errno || v < INT32_MIN || v > INT32_MAX) {
+            fprintf(stderr, "tril detokenize: standard input: word %zu ('%.*s') is not a token id\n",
+                    *n + 1, (int)(end - i < 32 ? end - i : 32), text + i);
+            return CLI_FAIL;
+        }
+        (*ids)[(*n)++] = (int32_t)v;
+        i = end;
+    }
+    return CLI_OK;
+}
+
 int cmd_detokenize(int argc, char **argv)
 {
     const char *model_dir = NULL;
+    size_t max_file = (size_t)CLI_MAX_FILE_MB << 20;
     int32_t *ids = calloc((size_t)argc, sizeof *ids);
     size_t n = 0;
     if (!ids) return CLI_FAIL;
     for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i];
-        if (!strcmp(arg, "--model")) {
-            if (!(model_dir = cli_value("detokenize", argc, argv, &i))) { free(ids); return CLI_USAGE; }
+        const char *arg = argv[i], *val;
+        if (!strcmp(arg, "--model") || !strcmp(arg, "--max-file-mb")) {
+            if (!(val = cli_value("detokenize", argc, argv, &i)) ||
+                (!strcmp(arg, "--max-file-mb") && cli_parse_max_file("detokenize", val, &max_file))) {
+                free(ids);
+                return CLI_USAGE;
+            }
+            if (!strcmp(arg, "--model")) model_dir = val;
             continue;
         }
         int64_t id;
         if (arg[0] == '-' && !(arg[1] >= '0' && arg[1] <= '9')) { free(ids); return cli_unknown("detokenize", arg); }
         if (cli_parse_i64("detokenize", "ID", arg, INT32_MIN, INT32_MAX, &id)) { free(ids); return CLI_USAGE; }
         ids[n++] = (int32_t)id;
+    }
+    if (n == 0) { /* no ID arguments: the ids come on standard input */
+        char *in = NULL;
+        size_t len = 0;
+        int rc = cli_read_text("detokenize", "-", max_file, &in, &len);
+        free(ids);
+        ids = NULL;
+        if (rc == CLI_OK) rc = parse_ids(in, len, &ids, &n);
+        free(in);
+        if (rc != CLI_OK) {
+            free(ids);
+            return rc;
+        }
     }
     tril_tokenizer *tok = NULL;
     int rc = load_tokenizer("detokenize", model_dir, &tok);

@@ -33,7 +33,8 @@ void cmd_train_help(void)
            "                      data order and schedule restored, so the result equals\n"
            "                      the uninterrupted run bit for bit. Only --steps, --out,\n"
            "                      --log, --data (the same text moved), --eval-every,\n"
-           "                      --eval-batches, --save-every and --threads may change.\n\n"
+           "                      --eval-batches, --save-every, --threads and\n"
+           "                      --max-file-mb may change.\n\n"
            "options:\n"
            "  --steps N           optimizer steps (default 1000)\n"
            "  --batch B           sequences per micro-batch (default 8)\n"
@@ -41,7 +42,8 @@ void cmd_train_help(void)
            "  --accum K           micro-batches per step (default 1)\n"
            "  --lr X              peak learning rate (default 1e-3)\n"
            "  --min-lr X          final learning rate (default lr / 10)\n"
-           "  --warmup N          linear warm-up steps (default min(100, steps / 10))\n"
+           "  --warmup N          linear warm-up steps, at most --steps (default\n"
+           "                      min(100, steps / 10))\n"
            "  --weight-decay X    AdamW decoupled weight decay on matrices (default 0.1)\n"
            "  --clip X            clip the global gradient norm to X, 0 = off (default 1.0)\n"
            "  --eval-every N      validation loss every N steps, 0 = only at the end\n"
@@ -50,6 +52,8 @@ void cmd_train_help(void)
            "  --save-every N      write DIR/checkpoint-<step> every N steps, 0 = never\n"
            "                      (default 0)\n"
            "  --val-fraction F    share of the tokens held out, in (0, 0.5] (default 0.1)\n"
+           "  --max-file-mb N     refuse a --data file larger than N MB (default %d); it\n"
+           "                      must be a regular file\n"
            "  --seed S            initialisation and data-order seed (default 1337)\n"
            "  --no-causal-mask    train with the mask off: every position sees the whole\n"
            "                      sequence (the model learns to cheat; see tril leakcheck)\n"
@@ -66,11 +70,12 @@ void cmd_train_help(void)
            "used.\n\n"
            "The tokens of FILE are cached next to it as FILE.<tokenizer>.tokens.\n"
            "Prints progress on stderr, then peak memory and one line\n"
-           "  final step=N train_loss=X val_loss=Y tokens_per_s=Z\n");
+           "  final step=N train_loss=X val_loss=Y tokens_per_s=Z\n",
+           CLI_MAX_FILE_MB);
 }
 
 enum { O_STEPS, O_BATCH, O_SEQ, O_ACCUM, O_WARMUP, O_EVAL_EVERY, O_EVAL_BATCHES, O_SAVE_EVERY,
-       O_SEED, O_LAYERS, O_HEADS, O_EMBD, O_CONTEXT, O_THREADS, O_N_INT,
+       O_SEED, O_LAYERS, O_HEADS, O_EMBD, O_CONTEXT, O_THREADS, O_MAX_FILE, O_N_INT,
        O_LR = O_N_INT, O_MIN_LR, O_WD, O_CLIP, O_VAL, O_N_NUM,
        O_DATA = O_N_NUM, O_OUT, O_INIT, O_RESUME, O_LOG, O_TOKENIZER, O_NO_CAUSAL, O_OVERWRITE,
        O_COUNT };
@@ -84,6 +89,7 @@ static const struct { const char *name; int64_t min, max; } options[O_COUNT] = {
     [O_SEED] = {"--seed", 0, INT64_MAX},         [O_LAYERS] = {"--layers", 1, 4096},
     [O_HEADS] = {"--heads", 1, 4096},            [O_EMBD] = {"--embd", 1, 1 << 20},
     [O_CONTEXT] = {"--context", 2, 1 << 24},     [O_THREADS] = {"--threads", 1, 1024},
+    [O_MAX_FILE] = {"--max-file-mb", 1, 1 << 24},
     [O_LR] = {"--lr", 0, 0},                     [O_MIN_LR] = {"--min-lr", 0, 0},
     [O_WD] = {"--weight-decay", 0, 0},           [O_CLIP] = {"--clip", 0, 0},
     [O_VAL] = {"--val-fraction", 0, 0},          [O_DATA] = {"--data", 0, 0},
@@ -320,6 +326,12 @@ static int resume_run(const opts *o, train_run *r, tril_tokenizer **tok, char *t
         }
         a->steps = o->i[O_STEPS];
     }
+    if (a->warmup > a->steps) {
+        fprintf(stderr, "tril train: --steps %lld is shorter than the run's warm-up (%lld steps): "
+                        "the peak learning rate would never be reached\n",
+                (long long)a->steps, (long long)a->warmup);
+        return CLI_USAGE;
+    }
     if (o->given[O_EVAL_EVERY]) a->eval_every = o->i[O_EVAL_EVERY];
     if (o->given[O_EVAL_BATCHES]) a->eval_batches = o->i[O_EVAL_BATCHES];
     if (o->given[O_SAVE_EVERY]) a->save_every = o->i[O_SAVE_EVERY];
@@ -353,6 +365,14 @@ int cmd_train(int argc, char **argv)
     if (o.given[O_INIT] && shape_flags)
         return usage_error("--init takes the model's shape and tokenizer from its folder: drop "
                            "--layers/--heads/--embd/--context/--tokenizer", NULL);
+    /* Checked before the output folder is touched. */
+    if (!o.given[O_RESUME] && o.given[O_WARMUP] &&
+        o.i[O_WARMUP] > (o.given[O_STEPS] ? o.i[O_STEPS] : 1000)) {
+        fprintf(stderr, "tril train: --warmup %lld is longer than the run (%lld steps): the peak "
+                        "learning rate would never be reached\n",
+                (long long)o.i[O_WARMUP], (long long)(o.given[O_STEPS] ? o.i[O_STEPS] : 1000));
+        return CLI_USAGE;
+    }
     if (o.given[O_THREADS]) tril_set_num_threads((int)o.i[O_THREADS]);
     if ((rc = prepare_out(o.s[O_OUT])) != CLI_OK) return rc;
     tril_run_lock lock;
@@ -385,9 +405,12 @@ int cmd_train(int argc, char **argv)
         rc = CLI_USAGE;
         goto done;
     }
-    if (tril_dataset_load(a->data_path, tok, a->tokenizer, a->val_fraction, a->seq + 1, &r.data) !=
-        TRIL_OK) {
-        rc = cli_lib_error(CMD, "cannot use the training data");
+    const uint64_t max_bytes = (uint64_t)(o.given[O_MAX_FILE] ? o.i[O_MAX_FILE] : CLI_MAX_FILE_MB) << 20;
+    const tril_status dst = tril_dataset_load_capped(a->data_path, tok, a->tokenizer,
+                                                     a->val_fraction, a->seq + 1, max_bytes, &r.data);
+    if (dst != TRIL_OK) {
+        rc = dst == TRIL_ERR_RANGE ? cli_input_error(CMD, dst)
+                                   : cli_lib_error(CMD, "cannot use the training data");
         goto done;
     }
     if (o.given[O_RESUME] && a->data_tokens && a->data_tokens != r.data.n)

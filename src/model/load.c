@@ -407,15 +407,15 @@ tril_status tril_gpt2_use_bf16(tril_gpt2 *m)
 tril_status tril_gpt2_load(const char *dir, const tril_gpt2_load_opts *opts, tril_gpt2 **out)
 {
     if (!dir || !out) return TRIL_FAIL(TRIL_ERR_INVALID_ARG, "model folder must not be NULL");
-    if (!tril_is_dir(dir)) return TRIL_FAIL(TRIL_ERR_IO, "model folder '%s' does not exist", dir);
+    tril_status st = tril_check_dir(dir, "model folder"); /* says what is wrong */
+    if (st != TRIL_OK) return st;
     char path[PATH_MAX];
     tril_gpt2_config cfg;
-    tril_status st;
     if ((st = tril_path_join(path, sizeof path, dir, "config.json")) != TRIL_OK) return st;
-    if (!tril_is_file(path)) return TRIL_FAIL(TRIL_ERR_IO, "missing '%s'", path);
+    if ((st = tril_check_file(path)) != TRIL_OK) return st;
     if ((st = tril_gpt2_config_load(path, &cfg)) != TRIL_OK) return st;
     if ((st = tril_path_join(path, sizeof path, dir, "model.safetensors")) != TRIL_OK) return st;
-    if (!tril_is_file(path)) return TRIL_FAIL(TRIL_ERR_IO, "missing '%s'", path);
+    if ((st = tril_check_file(path)) != TRIL_OK) return st;
     tril_gpt2 *m = NULL;
     if ((st = alloc_model(&cfg, &m)) != TRIL_OK) return st;
     tril_safetensors *file;

@@ -107,6 +107,8 @@ static tril_status load_model(const cJSON *root, const char *path, tok_vocab *v,
         return TRIL_FAIL(TRIL_ERR_FORMAT, "%s: model.vocab is not an object of token -> id", path);
     if (!cJSON_IsArray(merges))
         return TRIL_FAIL(TRIL_ERR_FORMAT, "%s: model.merges is not an array", path);
+    if (cJSON_GetArraySize(merges) == 0) /* as an empty merges.txt: see load.c */
+        return TRIL_FAIL(TRIL_ERR_FORMAT, "%s: model.merges is empty", path);
     st = tok_vocab_from_json(vocab, path, v);
     if (st != TRIL_OK) return st;
     st = tok_merges_init(m, (size_t)cJSON_GetArraySize(merges));

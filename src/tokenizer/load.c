@@ -94,6 +94,11 @@ tril_status tok_load_merges_txt(const char *path, const tok_vocab *v, tok_merges
         p = next;
     }
     free(data);
+    /* No merges would leave every byte its own token: a GPT-2 vocabulary
+     * used as a byte tokenizer, never what a real merges.txt means. */
+    if (st == TRIL_OK && m->next_rank == 0)
+        st = TRIL_FAIL(TRIL_ERR_FORMAT, "%s: no merges (the file is empty or has only a "
+                                        "#version line)", path);
     if (st != TRIL_OK) tok_merges_free(m);
     return st;
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "core/file_util.h"
 #include "tokenizer/tok_internal.h"
 
 static tril_tokenizer *alloc_tokenizer(tril_tokenizer_kind kind)
@@ -88,6 +89,13 @@ static int is_file(const char *path)
     return stat(path, &s) == 0 && S_ISREG(s.st_mode);
 }
 
+/* Something is there, but not a regular file (a directory, a FIFO...). */
+static int is_other(const char *path)
+{
+    struct stat s;
+    return stat(path, &s) == 0 && !S_ISREG(s.st_mode);
+}
+
 tril_status tril_tokenizer_load_dir(const char *dir, tril_tokenizer **out)
 {
     if (!out) return TRIL_FAIL(TRIL_ERR_INVALID_ARG, "out is NULL");
@@ -107,6 +115,9 @@ tril_status tril_tokenizer_load_dir(const char *dir, tril_tokenizer **out)
             st = tril_tokenizer_load_gpt2(vocab, merges, out);
         else if (is_file(hf))
             st = tril_tokenizer_load_hf_json(hf, out);
+        else if (is_other(vocab) || is_other(merges) || is_other(hf))
+            /* say what is there instead of calling it missing */
+            st = tril_check_file(is_other(vocab) ? vocab : is_other(merges) ? merges : hf);
         else
             st = TRIL_FAIL(TRIL_ERR_IO,
                            "%s: no tokenizer files: need vocab.json + merges.txt (missing: %s%s%s) "

@@ -36,21 +36,44 @@ void tok_vocab_free(tok_vocab *v)
     v->eot = -1;
 }
 
+/* Every byte needs a token. Checked first, on the strings alone: a vocabulary
+ * that lacks a byte's token usually has a gap in its ids too, and the gap
+ * would otherwise be blamed on the token with the highest id (in GPT-2's,
+ * <|endoftext|>) rather than on the missing byte. */
+static tril_status check_bytes_covered(const tok_vocab_entry *e, size_t n, const char *src)
+{
+    uint8_t seen[256] = {0};
+    for (size_t i = 0; i < n; i++) {
+        /* A byte's character is one or two bytes of UTF-8. */
+        uint8_t b[2];
+        if (e[i].key_len >= 1 && e[i].key_len <= 2 &&
+            tok_unicode_to_bytes(e[i].key, e[i].key_len, b) == 1)
+            seen[b[0]] = 1;
+    }
+    for (int b = 0; b < 256; b++)
+        if (!seen[b])
+            return TRIL_FAIL(TRIL_ERR_FORMAT,
+                             "%s: no token for byte 0x%02X (\"\\u%04X\" in the byte-level "
+                             "alphabet); every byte needs one",
+                             src, b, (unsigned)tok_byte_to_cp((uint8_t)b));
+    return TRIL_OK;
+}
+
 /* Checks every id; fills entry_of[id] = index of its entry. */
 static tril_status check_ids(const tok_vocab_entry *e, size_t n, const char *src,
                              size_t *entry_of)
 {
     for (size_t id = 0; id < n; id++) entry_of[id] = SIZE_MAX;
+    size_t outside = SIZE_MAX; /* the first entry whose id is outside [0, n) */
     for (size_t i = 0; i < n; i++) {
         if (!e[i].is_number)
             return TRIL_FAIL(TRIL_ERR_FORMAT, "%s: entry %zu (\"%.*s\"): the id is not a number",
                              src, i, KEY_SHOWN(e[i].key, e[i].key_len));
         const double d = e[i].id;
-        if (!(d >= 0.0 && d < (double)n))
-            return TRIL_FAIL(TRIL_ERR_FORMAT,
-                             "%s: entry %zu (\"%.*s\"): id %g is outside [0, %zu) (ids must "
-                             "number the %zu tokens)",
-                             src, i, KEY_SHOWN(e[i].key, e[i].key_len), d, n, n);
+        if (!(d >= 0.0 && d < (double)n)) {
+            if (outside == SIZE_MAX) outside = i;
+            continue;
+        }
         const size_t id = (size_t)d;
         if ((double)id != d)
             return TRIL_FAIL(TRIL_ERR_FORMAT, "%s: entry %zu (\"%.*s\"): id %g is not an integer",
@@ -63,6 +86,17 @@ static tril_status check_ids(const tok_vocab_entry *e, size_t n, const char *src
                              KEY_SHOWN(f->key, f->key_len));
         }
         entry_of[id] = i;
+    }
+    if (outside != SIZE_MAX) {
+        /* n entries with one id outside [0, n): some id below n has no token;
+         * name it, since that is usually what is wrong. */
+        size_t gap = 0;
+        while (gap < n && entry_of[gap] != SIZE_MAX) gap++;
+        return TRIL_FAIL(TRIL_ERR_FORMAT,
+                         "%s: entry %zu (\"%.*s\"): id %g is outside [0, %zu) (ids must "
+                         "number the %zu tokens; id %zu has no token)",
+                         src, outside, KEY_SHOWN(e[outside].key, e[outside].key_len),
+                         e[outside].id, n, n, gap);
     }
     return TRIL_OK;
 }
@@ -137,7 +171,8 @@ tril_status tok_vocab_build(tok_vocab *v, const tok_vocab_entry *entries, size_t
     size_t *entry_of = malloc(n * sizeof *entry_of);
     if (!entry_of) return TRIL_FAIL(TRIL_ERR_NOMEM, "%s: out of memory for %zu tokens", src, n);
     v->n = (int32_t)n;
-    tril_status st = check_ids(entries, n, src, entry_of);
+    tril_status st = check_bytes_covered(entries, n, src);
+    if (st == TRIL_OK) st = check_ids(entries, n, src, entry_of);
     if (st == TRIL_OK) st = fill_bytes(v, entries, entry_of, src);
     if (st == TRIL_OK) st = fill_map(v, entries, entry_of, src);
     free(entry_of);

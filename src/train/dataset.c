@@ -26,6 +26,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/file_util.h"
 #include "train/fs_atomic.h"
 #include "tril/train.h"
 
@@ -157,6 +158,14 @@ tril_status tril_dataset_load(const char *text_path, tril_tokenizer *tok,
                               const char *tokenizer_name, double val_fraction, int64_t min_tokens,
                               tril_dataset *out)
 {
+    return tril_dataset_load_capped(text_path, tok, tokenizer_name, val_fraction, min_tokens,
+                                    UINT64_MAX, out);
+}
+
+tril_status tril_dataset_load_capped(const char *text_path, tril_tokenizer *tok,
+                                     const char *tokenizer_name, double val_fraction,
+                                     int64_t min_tokens, uint64_t max_bytes, tril_dataset *out)
+{
     if (!text_path || !tok || !tokenizer_name || !out)
         return TRIL_FAIL(TRIL_ERR_INVALID_ARG, "dataset: NULL argument");
     memset(out, 0, sizeof *out);
@@ -165,8 +174,9 @@ tril_status tril_dataset_load(const char *text_path, tril_tokenizer *tok,
                          val_fraction);
     if (strlen(tokenizer_name) >= CACHE_NAME || strchr(tokenizer_name, '/'))
         return TRIL_FAIL(TRIL_ERR_INVALID_ARG, "dataset: bad tokenizer name '%s'", tokenizer_name);
-    int fd = open(text_path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return TRIL_FAIL(TRIL_ERR_IO, "cannot open '%s': %s", text_path, strerror(errno));
+    int fd; /* a FIFO or device is refused without blocking */
+    tril_status opened = tril_open_regular(text_path, &fd, NULL);
+    if (opened != TRIL_OK) return opened;
     struct stat sb;
     if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
         close(fd);
@@ -175,6 +185,14 @@ tril_status tril_dataset_load(const char *text_path, tril_tokenizer *tok,
     if (sb.st_size == 0) {
         close(fd);
         return TRIL_FAIL(TRIL_ERR_FORMAT, "'%s' is empty: no text to train on", text_path);
+    }
+    if ((uint64_t)sb.st_size > max_bytes) { /* before the cache too: the same answer either way */
+        close(fd);
+        if (max_bytes >= (1u << 20) && max_bytes % (1u << 20) == 0)
+            return TRIL_FAIL(TRIL_ERR_RANGE, "'%s' is larger than the limit of %llu MB",
+                             text_path, (unsigned long long)(max_bytes >> 20));
+        return TRIL_FAIL(TRIL_ERR_RANGE, "'%s' is larger than the limit of %llu bytes", text_path,
+                         (unsigned long long)max_bytes);
     }
     source_id src = {(uint64_t)sb.st_size,
                      (int64_t)sb.st_mtim.tv_sec * 1000000000 + (int64_t)sb.st_mtim.tv_nsec,
@@ -201,6 +219,20 @@ tril_status tril_dataset_load(const char *text_path, tril_tokenizer *tok,
     }
     const int64_t n_val = (int64_t)((double)n * val_fraction);
     const int64_t n_train = n - n_val;
+    if (n > 0 && n >= 2 * min_tokens && (n_train < min_tokens || n_val < min_tokens)) {
+        /* Enough text for both parts: the fraction is what is wrong. */
+        free(ids);
+        const int small = n_val < min_tokens;
+        return TRIL_FAIL(TRIL_ERR_INVALID_ARG,
+                         "the validation fraction %g is too %s for '%s': its %lld tokens give "
+                         "%lld for training and %lld for validation; each part needs at least "
+                         "%lld (a fraction of about %.2g or %s)",
+                         val_fraction, small ? "small" : "large", text_path, (long long)n,
+                         (long long)n_train, (long long)n_val, (long long)min_tokens,
+                         small ? (double)min_tokens / (double)n
+                               : 1.0 - (double)min_tokens / (double)n,
+                         small ? "more" : "less");
+    }
     if (n == 0 || n_train < min_tokens || n_val < min_tokens) {
         free(ids);
         return TRIL_FAIL(TRIL_ERR_FORMAT,

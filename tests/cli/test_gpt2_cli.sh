@@ -52,7 +52,7 @@ expect 0 "sampling seed" -- "$TRIL" generate --model "$M" --prompt "The dog" --t
 s1=$(cat "$tmp/out")
 expect 0 "sampling seed again" -- "$TRIL" generate --model "$M" --prompt "The dog" --tokens 12 --seed 7 --top-k 50 --top-p 0.9 --temperature 0.8 --ids
 same "$(cat "$tmp/out")" "$s1" "same seed, same tokens"
-expect 0 "tokens 0" -- "$TRIL" generate --model "$M" --prompt "x" --tokens 0 --ids
+expect 2 "tokens 0 (nothing to generate) refused" -- "$TRIL" generate --model "$M" --prompt "x" --tokens 0 --ids
 expect 0 "empty prompt starts from eot" -- "$TRIL" generate --model "$M" --tokens 3 --seed 1 --ids
 # context: 64 positions; a long prompt stops with a note, a too-long one fails
 long=$(printf 'word %.0s' $(seq 1 60))
