@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "tril/cpu.h"
 #include "tril/error.h"
 
 int cli_parse_i64(const char *cmd, const char *opt, const char *text, int64_t min, int64_t max,
@@ -55,6 +56,14 @@ int cli_unknown(const char *cmd, const char *arg)
         fprintf(stderr, "tril %s: unexpected argument '%s' (see 'tril %s --help')\n", cmd, arg,
                 cmd);
     return CLI_USAGE;
+}
+
+int cli_parse_threads(const char *cmd, const char *text)
+{
+    int64_t n;
+    if (cli_parse_i64(cmd, "--threads", text, 1, 1024, &n)) return -1;
+    tril_set_num_threads((int)n);
+    return 0;
 }
 
 int cli_is_help(const char *arg) { return strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0; }

@@ -43,6 +43,13 @@ void cmd_plot_help(void);
 int cmd_leakcheck(int argc, char **argv);
 void cmd_leakcheck_help(void);
 
+/* Before any command: puts the OpenMP/OpenBLAS settings this machine needs
+ * in place (re-executing the program once if they were missing) and applies
+ * TRIL_NUM_THREADS. Returns CLI_OK or the exit code of a bad setting. */
+int cli_prepare_process(char **argv);
+/* Prints the kernels, threads and runtime settings in use (tril version). */
+void cli_print_runtime(void);
+
 /* Strict number parsing: the whole string must be a number in range. On
  * failure they print "tril CMD: OPTION expects ..." to stderr and return -1. */
 int cli_parse_i64(const char *cmd, const char *opt, const char *text, int64_t min, int64_t max,
@@ -56,6 +63,10 @@ const char *cli_value(const char *cmd, int argc, char **argv, int *i);
 /* Prints "tril CMD: unknown option 'X' (see 'tril CMD --help')" and returns
  * CLI_USAGE. */
 int cli_unknown(const char *cmd, const char *arg);
+
+/* Parses and applies --threads N (1..1024); prints the error and returns -1
+ * on a bad value. */
+int cli_parse_threads(const char *cmd, const char *text);
 
 /* Records the errno of a failed write to stdout, for a command that notices
  * it early (streaming generate) and stops: main reports every stdout failure
@@ -93,6 +104,5 @@ int cli_read_text(const char *cmd, const char *path, size_t limit, char **text, 
 /* Prints the library's message for a failed input read, with the hint about
  * --max-file-mb when the input was too large; returns CLI_FAIL. */
 int cli_input_error(const char *cmd, tril_status status);
-
 
 #endif

@@ -18,7 +18,8 @@ void cmd_attention_help(void)
            "follows its square root). In labels a space is a middle dot, a newline a\n"
            "return arrow, a tab an arrow, other non-ASCII bytes \\xNN; past ~50\n"
            "tokens only every k-th token is labelled, after its position.\n"
-           "Prompts of 1..512 tokens; layers and heads count from 0.\n");
+           "Prompts of 1..512 tokens; layers and heads count from 0.\n\n"
+           "  --threads N   compute threads (default: $TRIL_NUM_THREADS, else all cores)\n");
 }
 
 /* A token's bytes as a C string for an axis label; tril_heatmap_png escapes
@@ -42,10 +43,11 @@ int cmd_attention(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
         if (strcmp(arg, "--model") && strcmp(arg, "--prompt") && strcmp(arg, "--png") &&
-            strcmp(arg, "--layer") && strcmp(arg, "--head"))
+            strcmp(arg, "--layer") && strcmp(arg, "--head") && strcmp(arg, "--threads"))
             return cli_unknown(CMD, arg);
         if (!(val = cli_value(CMD, argc, argv, &i))) return CLI_USAGE;
         if (!strcmp(arg, "--model")) model_dir = val;
+        else if (!strcmp(arg, "--threads")) { if (cli_parse_threads(CMD, val)) return CLI_USAGE; }
         else if (!strcmp(arg, "--prompt")) prompt = val;
         else if (!strcmp(arg, "--png")) png = val;
         else if (cli_parse_i64(CMD, arg, val, 0, INT32_MAX, !strcmp(arg, "--layer") ? &layer : &head))

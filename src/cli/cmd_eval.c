@@ -21,6 +21,7 @@ void cmd_eval_help(void)
            "  --file F       the text to score: a regular file, or - for standard input\n"
            "  --context N    window length, 2..n_positions (default n_positions)\n"
            "  --dtype D      weights fp32 (default) or bf16 (rounded: measures the cost)\n"
+           "  --threads N    compute threads (default: $TRIL_NUM_THREADS, else all cores)\n"
            "  --max-file-mb N  refuse a text larger than N MB (default %d)\n",
            CLI_MAX_FILE_MB);
 }
@@ -34,10 +35,11 @@ int cmd_eval(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
         if (strcmp(arg, "--model") && strcmp(arg, "--file") && strcmp(arg, "--context") &&
-            strcmp(arg, "--dtype") && strcmp(arg, "--max-file-mb"))
+            strcmp(arg, "--dtype") && strcmp(arg, "--threads") && strcmp(arg, "--max-file-mb"))
             return cli_unknown(CMD, arg);
         if (!(val = cli_value(CMD, argc, argv, &i))) return CLI_USAGE;
         if (!strcmp(arg, "--model")) model_dir = val;
+        else if (!strcmp(arg, "--threads")) { if (cli_parse_threads(CMD, val)) return CLI_USAGE; }
         else if (!strcmp(arg, "--file")) file = val;
         else if (!strcmp(arg, "--max-file-mb")) { if (cli_parse_max_file(CMD, val, &max_file)) return CLI_USAGE; }
         else if (!strcmp(arg, "--dtype")) { if (cli_parse_weight_dtype(CMD, val, &dtype)) return CLI_USAGE; }

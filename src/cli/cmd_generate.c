@@ -33,7 +33,8 @@ void cmd_generate_help(void)
            "  --seed S           random seed (default: from the clock)\n"
            "  --ids              print only the generated token ids, space-separated\n"
            "  --dtype fp32|bf16  weights: bf16 rounds them and halves what each\n"
-           "                     decoding step reads (default fp32)\n\n"
+           "                     decoding step reads (default fp32)\n"
+           "  --threads N        compute threads (default: $TRIL_NUM_THREADS, else all cores)\n\n"
            "Generation stops at <|endoftext|>, after N tokens, or when the context\n"
            "(n_positions) is full; only the last is reported (on stderr).\n",
            CLI_MAX_FILE_MB);
@@ -81,11 +82,12 @@ int cmd_generate(int argc, char **argv)
         }
         if (strcmp(arg, "--model") && strcmp(arg, "--prompt") && strcmp(arg, "--tokens") &&
             strcmp(arg, "--temperature") && strcmp(arg, "--top-k") && strcmp(arg, "--top-p") &&
-            strcmp(arg, "--seed") && strcmp(arg, "--dtype") &&
+            strcmp(arg, "--seed") && strcmp(arg, "--dtype") && strcmp(arg, "--threads") &&
             strcmp(arg, "--prompt-file") && strcmp(arg, "--max-file-mb"))
             return cli_unknown(CMD, arg);
         if (!(val = cli_value(CMD, argc, argv, &i))) return CLI_USAGE;
         if (!strcmp(arg, "--model")) model_dir = val;
+        else if (!strcmp(arg, "--threads")) { if (cli_parse_threads(CMD, val)) return CLI_USAGE; }
         else if (!strcmp(arg, "--prompt")) prompt = val;
         else if (!strcmp(arg, "--prompt-file")) prompt_file = val;
         else if (!strcmp(arg, "--max-file-mb")) { if (cli_parse_max_file(CMD, val, &max_file)) return CLI_USAGE; }

@@ -28,6 +28,7 @@ void cmd_leakcheck_help(void)
            "  --trials N         random sequences (default 20)\n"
            "  --seq T            sequence length, 2..context (default min(context, 64))\n"
            "  --seed S           random seed (default 1)\n"
+           "  --threads N        compute threads (default: $TRIL_NUM_THREADS, else all cores)\n"
            "  --no-causal-mask   run the model with the mask off, to see what a leak\n"
            "                     looks like (the value is then far from 0)\n");
 }
@@ -54,10 +55,11 @@ int cmd_leakcheck(int argc, char **argv)
             continue;
         }
         if (strcmp(arg, "--model") && strcmp(arg, "--trials") && strcmp(arg, "--seq") &&
-            strcmp(arg, "--seed"))
+            strcmp(arg, "--seed") && strcmp(arg, "--threads"))
             return cli_unknown(CMD, arg);
         if (!(val = cli_value(CMD, argc, argv, &i))) return CLI_USAGE;
         if (!strcmp(arg, "--model")) model_dir = val;
+        else if (!strcmp(arg, "--threads")) { if (cli_parse_threads(CMD, val)) return CLI_USAGE; }
         else if (!strcmp(arg, "--trials")) {
             if (cli_parse_i64(CMD, arg, val, 1, 1000000, &trials)) return CLI_USAGE;
         } else if (!strcmp(arg, "--seq")) {

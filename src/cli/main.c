@@ -63,7 +63,10 @@ static int dispatch(int argc, char **argv)
         return CLI_OK;
     }
     if (strcmp(name, "version") == 0 || strcmp(name, "--version") == 0) {
+        const int prepared = cli_prepare_process(argv);
+        if (prepared != CLI_OK) return prepared;
         printf("tril %s\n", TRIL_VERSION);
+        cli_print_runtime();
         return CLI_OK;
     }
     const cli_command *c = find(name);
@@ -71,6 +74,8 @@ static int dispatch(int argc, char **argv)
         fprintf(stderr, "tril: unknown command '%s' (see 'tril help')\n", name);
         return CLI_USAGE;
     }
+    const int prepared = cli_prepare_process(argv);
+    if (prepared != CLI_OK) return prepared;
     for (int i = 2; i < argc; i++) {
         if (cli_is_help(argv[i])) {
             c->help();
