@@ -23,6 +23,8 @@ add_test(NAME gpt2_nonfinite_cli
                  $<TARGET_FILE:tril_cli> ${GPT2_CASES} ${TORCH_PYTHON})
 set_tests_properties(gpt2_nonfinite_cli PROPERTIES FIXTURES_REQUIRED gpt2_cases)
 
+# config.json options that change the math: read, refused, written back
+tril_c_test(test_gpt2_config)
 tril_c_test(test_sampler)
 tril_c_test(test_ops)
 # The GEMV and GELU kernels are picked by CPU features: run the same oracle

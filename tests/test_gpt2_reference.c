@@ -5,7 +5,13 @@
  *   logits of every position within 1e-4 (max abs) of PyTorch's (float64);
  *   eval loss within 1e-5 relative, same predicted-token count;
  *   greedy generation with the KV cache: the same 32 ids as PyTorch's full
- *   recomputation. */
+ *   recomputation;
+ *   the last layer's attention probabilities (one head) within 1e-4.
+ * Four cases set the config options that change the math, as HF's
+ * GPT2Config spells them: n_inner (300 > 4C), scale_attn_weights false,
+ * scale_attn_by_inverse_layer_idx true, and reorder_and_upcast_attn with
+ * the other three; the n_inner case (stored bf16) also runs as tril's bf16
+ * model, prefill and decoding. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -31,7 +37,36 @@ static tril_gpt2 *load(const char *name)
 static void test_cases_exist(void **state)
 {
     (void)state;
-    assert_true(n_cases >= 4);
+    assert_true(n_cases >= 8);
+    /* the option cases are there, and their options were read */
+    tril_gpt2 *m = load("inner_bf16");
+    assert_int_equal(m->cfg.n_inner, 300);
+    assert_int_equal(m->cfg.attn_unscaled + m->cfg.attn_inverse_layer, 0);
+    tril_gpt2_free(m);
+    m = load("unscaled_f32");
+    assert_true(m->cfg.attn_unscaled && !m->cfg.attn_inverse_layer && m->cfg.n_inner == 0);
+    tril_gpt2_free(m);
+    m = load("invlayer_f32");
+    assert_true(!m->cfg.attn_unscaled && m->cfg.attn_inverse_layer && m->cfg.n_layer == 4);
+    tril_gpt2_free(m);
+    m = load("reorder_f16");
+    assert_true(m->cfg.attn_unscaled && m->cfg.attn_inverse_layer && m->cfg.reorder_and_upcast_attn &&
+                m->cfg.n_inner == 96);
+    tril_gpt2_free(m);
+}
+
+/* float32 [n] from a case's ref/ file into a malloc'd buffer. */
+static float *read_floats(const char *name, const char *file, size_t n)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s/ref/%s", cases_dir(), name, file);
+    float *x = malloc(n * sizeof *x);
+    FILE *f = fopen(path, "rb");
+    assert_non_null(x);
+    assert_non_null(f);
+    assert_int_equal(fread(x, sizeof(float), n, f), n);
+    fclose(f);
+    return x;
 }
 
 static void test_logits(void **state)
@@ -142,6 +177,70 @@ static void test_greedy(void **state)
     assert_true(checked >= 3);
 }
 
+static void test_attention_probs(void **state)
+{
+    (void)state;
+    for (int c = 0; c < n_cases; c++) {
+        tril_gpt2 *m = load(names[c]);
+        char path[4096];
+        int32_t *ids = NULL;
+        snprintf(path, sizeof path, "%s/%s/ref/ids.txt", cases_dir(), names[c]);
+        long T = read_ids(path, &ids);
+        assert_true(T > 0);
+        float *want = read_floats(names[c], "probs.bin", (size_t)(T * T));
+        float *got = malloc((size_t)(T * T) * sizeof *got);
+        const int64_t layer = m->cfg.n_layer - 1, head = m->cfg.n_head - 1;
+        assert_int_equal(tril_gpt2_attention_probs(m, ids, T, layer, head, got), TRIL_OK);
+        double worst = 0.0;
+        for (long i = 0; i < T * T; i++) worst = fmax(worst, fabs((double)got[i] - want[i]));
+        printf("  %-16s layer %lld head %lld probabilities max abs err %.3g\n", names[c],
+               (long long)layer, (long long)head, worst);
+        assert_true(worst <= 1e-4);
+        free(want);
+        free(got);
+        free(ids);
+        tril_gpt2_free(m);
+    }
+}
+
+/* The n_inner case as the bf16 model (its weights are bf16 values, so it is
+ * the same model): a prefill of every token, then decoding one at a time. */
+static void test_bf16_model_n_inner(void **state)
+{
+    (void)state;
+    char dir[2048], path[4096];
+    snprintf(dir, sizeof dir, "%s/inner_bf16", cases_dir());
+    tril_gpt2_load_opts o = {0, TRIL_BF16};
+    tril_gpt2 *m = NULL;
+    if (tril_gpt2_load(dir, &o, &m) != TRIL_OK) fail_msg("%s", tril_last_error());
+    int32_t *ids = NULL;
+    snprintf(path, sizeof path, "%s/ref/ids.txt", dir);
+    long T = read_ids(path, &ids);
+    assert_true(T > 1);
+    const int64_t V = m->cfg.vocab_size;
+    float *want = read_floats("inner_bf16", "logits.bin", (size_t)(T * V));
+    float *got = malloc((size_t)(T * V) * sizeof *got);
+    tril_gpt2_state *s;
+    assert_int_equal(tril_gpt2_state_create(m, T, T, &s), TRIL_OK);
+    assert_int_equal(tril_gpt2_forward(m, s, ids, T, NULL, got), TRIL_OK);
+    double prefill = 0.0, decode = 0.0;
+    for (long i = 0; i < T * V; i++) prefill = fmax(prefill, fabs((double)got[i] - want[i]));
+    tril_gpt2_state_reset(s);
+    for (long t = 0; t < T; t++) {
+        assert_int_equal(tril_gpt2_forward(m, s, ids + t, 1, got, NULL), TRIL_OK);
+        for (int64_t v = 0; v < V; v++) decode = fmax(decode, fabs((double)got[v] - want[t * V + v]));
+    }
+    printf("  inner_bf16 as the bf16 model: prefill max abs err %.3g, decoding %.3g\n", prefill,
+           decode);
+    assert_true(prefill <= 1e-4);
+    assert_true(decode <= 1e-4);
+    tril_gpt2_state_free(s);
+    free(want);
+    free(got);
+    free(ids);
+    tril_gpt2_free(m);
+}
+
 int main(void)
 {
     n_cases = read_case_names(cases_dir(), names, 16);
@@ -150,6 +249,8 @@ int main(void)
         cmocka_unit_test(test_logits),
         cmocka_unit_test(test_eval),
         cmocka_unit_test(test_greedy),
+        cmocka_unit_test(test_attention_probs),
+        cmocka_unit_test(test_bf16_model_n_inner),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -79,7 +79,8 @@ typedef struct {
 
 static void make_run(run *r, int64_t vocab, const char *tokenizer)
 {
-    tril_gpt2_config c = {1, 2, 8, 16, vocab, 1e-5f};
+    tril_gpt2_config c = {.n_layer = 1, .n_head = 2, .n_embd = 8, .n_positions = 16,
+                          .vocab_size = vocab, .layer_norm_epsilon = 1e-5f};
     assert_int_equal(tril_gpt2_create(&c, &r->model), TRIL_OK);
     assert_int_equal(tril_gpt2_init_random(r->model, 5), TRIL_OK);
     assert_int_equal(tril_adamw_create(r->model->arena_numel, &r->opt), TRIL_OK);

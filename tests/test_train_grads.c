@@ -1,5 +1,8 @@
 /* The training step against PyTorch autograd (tests/ref/torch_train_ref.py)
- * on random models of several shapes, B > 1, T not a multiple of any tile:
+ * on random models of several shapes, B > 1, T not a multiple of any tile,
+ * two of them with the config options that change the math (n_inner,
+ * scale_attn_weights false, scale_attn_by_inverse_layer_idx - whose factor
+ * the attention backward must carry too - and reorder_and_upcast_attn):
  *   the loss within 1e-6 relative; every parameter's gradient within 1e-4
  *   relative (max abs error / max abs value of that tensor's gradient);
  *   a 10-step AdamW run with clipping and weight decay: the loss of each

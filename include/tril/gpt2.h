@@ -26,17 +26,37 @@ typedef struct {
     int64_t n_positions;  /* context length */
     int64_t vocab_size;   /* V */
     float layer_norm_epsilon;
+    /* Hugging Face GPT2Config options that change the math. Zero is GPT-2's
+     * default in each, so {L, H, C, P, V, eps} alone is plain GPT-2. */
+    int64_t n_inner;           /* MLP width I; 0: 4 * n_embd (HF's null) */
+    int attn_unscaled;         /* scale_attn_weights: false (scores not / sqrt(D)) */
+    int attn_inverse_layer;    /* scale_attn_by_inverse_layer_idx: scores / (layer + 1) */
+    int reorder_and_upcast_attn; /* the same math in fp32, which tril always
+                                    computes in: kept only to be written back */
+    int head_untied;           /* tie_word_embeddings: false (the file must then
+                                  hold an lm_head.weight, equal to wte) */
 } tril_gpt2_config;
 
 /* Reads a Hugging Face config.json: n_layer, n_head, n_embd, n_positions (or
- * n_ctx), vocab_size, layer_norm_epsilon (default 1e-5), activation_function
- * (must be gelu_new, gelu_pytorch_tanh or absent). Errors name the missing or
- * bad key. */
+ * n_ctx, used only without n_positions, as HF does), vocab_size,
+ * layer_norm_epsilon (default 1e-5), activation_function (must be gelu_new,
+ * gelu_pytorch_tanh or absent), n_inner (null or >= 1), scale_attn_weights,
+ * scale_attn_by_inverse_layer_idx, reorder_and_upcast_attn,
+ * tie_word_embeddings (booleans). Keys whose values would change the math in
+ * a way tril does not implement are refused with TRIL_ERR_UNSUPPORTED naming
+ * the key: model_type other than "gpt2", add_cross_attention true, a
+ * non-empty pruned_heads. Errors name the missing or bad key. */
 tril_status tril_gpt2_config_load(const char *path, tril_gpt2_config *out);
 /* Checks the values: all >= 1, n_embd % n_head == 0, sizes that fit. */
 tril_status tril_gpt2_config_validate(const tril_gpt2_config *cfg);
 /* Number of parameters (wte counted once: the LM head is tied). */
 int64_t tril_gpt2_num_params(const tril_gpt2_config *cfg);
+/* The MLP width: n_inner, or 4 * n_embd when it is 0. */
+int64_t tril_gpt2_mlp_width(const tril_gpt2_config *cfg);
+/* What layer `layer` (0-based) multiplies q.k by: 1/sqrt(D) (1 with
+ * attn_unscaled), divided by layer + 1 with attn_inverse_layer - the same
+ * factor in the forward, the KV-cache decoding and the training backward. */
+float tril_gpt2_attn_scale(const tril_gpt2_config *cfg, int64_t layer);
 
 /* One named parameter tensor. */
 typedef struct {
@@ -55,13 +75,13 @@ typedef struct {
     const float *attn_w, *attn_b;   // [C, 3C] (Conv1D: in x out), [3C]
     const float *proj_w, *proj_b;   // [C, C], [C]
     const float *ln2_w, *ln2_b;     // [C], [C]
-    const float *fc_w, *fc_b;       // [C, 4C], [4C]
-    const float *fcproj_w, *fcproj_b; // [4C, C], [C]
+    const float *fc_w, *fc_b;       // [C, I], [I]  (I: the MLP width, 4C by default)
+    const float *fcproj_w, *fcproj_b; // [I, C], [C]
     /* bf16 model: the matrices transposed to [out, in] (NULL otherwise) */
     const uint16_t *attn_wt16;   // [3C, C]
     const uint16_t *proj_wt16;   // [C, C]
-    const uint16_t *fc_wt16;     // [4C, C]
-    const uint16_t *fcproj_wt16; // [C, 4C]
+    const uint16_t *fc_wt16;     // [I, C]
+    const uint16_t *fcproj_wt16; // [C, I]
 } tril_gpt2_layer;
 
 typedef struct tril_gpt2 tril_gpt2;

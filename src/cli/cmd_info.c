@@ -29,6 +29,9 @@ int cmd_info(int argc, char **argv)
            (long long)c->n_layer, (long long)c->n_head, (long long)c->n_embd,
            (long long)(c->n_embd / c->n_head), (long long)c->n_positions,
            (long long)c->vocab_size, (double)c->layer_norm_epsilon);
+    printf("mlp_width=%lld\nscale_attn_weights=%s\nscale_attn_by_inverse_layer_idx=%s\n",
+           (long long)tril_gpt2_mlp_width(c), c->attn_unscaled ? "false" : "true",
+           c->attn_inverse_layer ? "true" : "false");
     printf("parameters=%lld (%.1fM)\nstored_dtype=%s\ncompute_dtype=fp32\n", (long long)params,
            params / 1e6, m->stored_dtype);
     printf("weights_mb=%.1f (%s)\nkv_cache_mb_full_context=%.1f\n", params * 4.0 / 1e6,

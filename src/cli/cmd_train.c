@@ -266,11 +266,12 @@ static int new_run(const opts *o, train_run *r, tril_tokenizer **tok, char *tok_
     } else {
         if (strcmp(tname, "gpt2") != 0 && strcmp(tname, "bytes") != 0)
             return usage_error("--tokenizer must be gpt2 or bytes", NULL);
-        tril_gpt2_config c = {o->given[O_LAYERS] ? o->i[O_LAYERS] : 4,
-                              o->given[O_HEADS] ? o->i[O_HEADS] : 4,
-                              o->given[O_EMBD] ? o->i[O_EMBD] : 128,
-                              o->given[O_CONTEXT] ? o->i[O_CONTEXT] : 256,
-                              strcmp(tname, "gpt2") == 0 ? 50257 : 256, 1e-5f};
+        tril_gpt2_config c = {.n_layer = o->given[O_LAYERS] ? o->i[O_LAYERS] : 4,
+                              .n_head = o->given[O_HEADS] ? o->i[O_HEADS] : 4,
+                              .n_embd = o->given[O_EMBD] ? o->i[O_EMBD] : 128,
+                              .n_positions = o->given[O_CONTEXT] ? o->i[O_CONTEXT] : 256,
+                              .vocab_size = strcmp(tname, "gpt2") == 0 ? 50257 : 256,
+                              .layer_norm_epsilon = 1e-5f};
         if (tril_gpt2_config_validate(&c) != TRIL_OK) {
             fprintf(stderr, "tril train: bad model shape: %s\n", tril_last_error());
             return CLI_USAGE;

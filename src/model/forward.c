@@ -23,9 +23,10 @@ struct tril_gpt2_state {
     float *qkv;         // [max_batch, 3C]
     float *att;         // [max_batch, C]
     float *proj;        // [max_batch, C]
-    float *fc;          // [max_batch, 4C]
-    float *partials;    // [TRIL_MATVEC_BLOCKS - 1, 4C] fp32 decoding: block sums
-    float *wbuf;        // [4C, C] bf16 model with batches > 1: one widened matrix
+    float *fc;          // [max_batch, I] (I: the MLP width)
+    int64_t wide;       /* W = max(3C, I): the widest layer output */
+    float *partials;    // [TRIL_MATVEC_BLOCKS - 1, W] fp32 decoding: block sums
+    float *wbuf;        // [W, C] bf16 model with batches > 1: one widened matrix
 };
 
 static float *alloc_floats(int64_t n) { return malloc((size_t)n * sizeof(float)); }
@@ -43,7 +44,8 @@ tril_status tril_gpt2_state_create(const tril_gpt2 *model, int64_t max_tokens,
                          (long long)max_batch_tokens, (long long)max_tokens);
     tril_gpt2_state *s = calloc(1, sizeof *s);
     if (!s) return TRIL_FAIL(TRIL_ERR_NOMEM, "state: out of memory");
-    const int64_t C = c->n_embd, B = max_batch_tokens;
+    const int64_t C = c->n_embd, B = max_batch_tokens, I = tril_gpt2_mlp_width(c);
+    s->wide = I > 3 * C ? I : 3 * C;
     s->max_tokens = max_tokens;
     s->max_batch = B;
     s->k_cache = alloc_floats(c->n_layer * max_tokens * C);
@@ -53,10 +55,10 @@ tril_status tril_gpt2_state_create(const tril_gpt2 *model, int64_t max_tokens,
     s->qkv = alloc_floats(B * 3 * C);
     s->att = alloc_floats(B * C);
     s->proj = alloc_floats(B * C);
-    s->fc = alloc_floats(B * 4 * C);
-    int scratch_ok = (s->partials = alloc_floats(TRIL_MATVEC_PARTIALS(4 * C))) != NULL;
+    s->fc = alloc_floats(B * I);
+    int scratch_ok = (s->partials = alloc_floats(TRIL_MATVEC_PARTIALS(s->wide))) != NULL;
     if (model->weight_dtype == TRIL_BF16 && B > 1)
-        scratch_ok &= (s->wbuf = alloc_floats(4 * C * C)) != NULL;
+        scratch_ok &= (s->wbuf = alloc_floats(s->wide * C)) != NULL;
     if (!s->k_cache || !s->v_cache || !s->x || !s->ln || !s->qkv || !s->att || !s->proj || !s->fc ||
         !scratch_ok) {
         tril_gpt2_state_free(s);
@@ -125,6 +127,7 @@ static tril_status attend(const tril_gpt2 *m, tril_gpt2_state *s, int64_t l, int
     a.k = kc;
     a.v = vc;
     a.out = s->att;
+    a.scale = tril_gpt2_attn_scale(&m->cfg, l); /* scale_attn_weights, ..._inverse_layer_idx */
     return tril_attention_forward(&a, TRIL_ATTN_AUTO);
 }
 
@@ -147,7 +150,7 @@ static void embed(const tril_gpt2 *m, tril_gpt2_state *s, const int32_t *ids, in
 /* Runs the blocks [0, layers) over the n new tokens in s->x. */
 static tril_status run_blocks(const tril_gpt2 *m, tril_gpt2_state *s, int64_t n, int64_t layers)
 {
-    const int64_t C = m->cfg.n_embd;
+    const int64_t C = m->cfg.n_embd, I = tril_gpt2_mlp_width(&m->cfg);
     const float eps = m->cfg.layer_norm_epsilon;
     for (int64_t l = 0; l < layers; l++) {
         const tril_gpt2_layer *L = &m->layers[l];
@@ -158,9 +161,9 @@ static tril_status run_blocks(const tril_gpt2 *m, tril_gpt2_state *s, int64_t n,
         layer_matmul(s, s->proj, s->att, L->proj_w, L->proj_wt16, L->proj_b, n, C, C);
         tril_add_inplace(s->x, s->proj, n * C);
         tril_layernorm(s->ln, s->x, L->ln2_w, L->ln2_b, n, C, eps);
-        layer_matmul(s, s->fc, s->ln, L->fc_w, L->fc_wt16, L->fc_b, n, C, 4 * C);
-        tril_gelu(s->fc, s->fc, n * 4 * C);
-        layer_matmul(s, s->proj, s->fc, L->fcproj_w, L->fcproj_wt16, L->fcproj_b, n, 4 * C, C);
+        layer_matmul(s, s->fc, s->ln, L->fc_w, L->fc_wt16, L->fc_b, n, C, I);
+        tril_gelu(s->fc, s->fc, n * I);
+        layer_matmul(s, s->proj, s->fc, L->fcproj_w, L->fcproj_wt16, L->fcproj_b, n, I, C);
         tril_add_inplace(s->x, s->proj, n * C);
     }
     return TRIL_OK;
@@ -191,7 +194,7 @@ tril_status tril_gpt2_forward(const tril_gpt2 *m, tril_gpt2_state *s, const int3
     /* The head costs V*C per row: only the rows asked for. */
     if (logits_all) {
         tril_layernorm(s->ln, s->x, m->lnf_w, m->lnf_b, n, C, m->cfg.layer_norm_epsilon);
-        if (m->wte16) tril_lm_head_bf16(logits_all, s->ln, m->wte16, n, C, V, s->wbuf, 4 * C);
+        if (m->wte16) tril_lm_head_bf16(logits_all, s->ln, m->wte16, n, C, V, s->wbuf, s->wide);
         else tril_lm_head(logits_all, s->ln, m->wte, n, C, V);
         if (logits_last) memcpy(logits_last, logits_all + (n - 1) * V, (size_t)V * sizeof(float));
         return tril_gpt2_check_logits(logits_all, n, V, s->pos - n, n);
@@ -221,6 +224,7 @@ tril_status tril_gpt2_attention_probs(const tril_gpt2 *m, const int32_t *ids, in
     if (st != TRIL_OK) return st;
     if ((st = check_input(m, s, ids, n)) == TRIL_OK) {
         const int64_t C = m->cfg.n_embd, D = C / m->cfg.n_head;
+        const double scale = tril_gpt2_attn_scale(&m->cfg, layer);
         const tril_gpt2_layer *L = &m->layers[layer];
         embed(m, s, ids, n, 0);
         if ((st = run_blocks(m, s, n, layer)) == TRIL_OK) {
@@ -236,7 +240,7 @@ tril_status tril_gpt2_attention_probs(const tril_gpt2 *m, const int32_t *ids, in
                     const float *k = s->qkv + j * 3 * C + C + head * D;
                     double dot = 0.0;
                     for (int64_t d = 0; d < D; d++) dot += (double)q[d] * k[d];
-                    row[j] = (float)(dot / sqrt((double)D));
+                    row[j] = (float)(dot * scale);
                     mx = row[j] > mx ? row[j] : mx;
                 }
                 for (int64_t j = 0; j <= i; j++) sum += exp(row[j] - mx);

@@ -366,6 +366,15 @@ static tril_status load_tensors(tril_gpt2 *m, tril_safetensors *st, const char *
         if ((status = check_extra(m, t, base, found[0], path)) == TRIL_OK && (copy || bf16))
             status = tril_safetensors_release(st, t->data, (size_t)t->nbytes);
     }
+    /* Untied (tie_word_embeddings: false), HF computes the head from
+     * lm_head.weight, a random one if the file has none: not wte. */
+    snprintf(name, sizeof name, "%slm_head.weight", prefix);
+    if (status == TRIL_OK && m->cfg.head_untied && !tril_safetensors_find(st, "lm_head.weight") &&
+        !tril_safetensors_find(st, name))
+        status = TRIL_FAIL(TRIL_ERR_UNSUPPORTED,
+                           "%s: config.json says \"tie_word_embeddings\": false but the file has "
+                           "no lm_head.weight (only a tied head, lm_head = wte, is supported)",
+                           path);
     if (status == TRIL_OK) {
         snprintf(m->stored_dtype, sizeof m->stored_dtype, "%s", tril_st_dtype_name(found[0]->dtype));
         if (bf16) {

@@ -25,7 +25,7 @@ tril_status tril_gpt2_param_table(const tril_gpt2_config *cfg, tril_param_info *
 {
     tril_status st = tril_gpt2_config_validate(cfg);
     if (st != TRIL_OK) return st;
-    const int64_t C = cfg->n_embd, L = cfg->n_layer;
+    const int64_t C = cfg->n_embd, L = cfg->n_layer, I = tril_gpt2_mlp_width(cfg);
     const size_t total = (size_t)(2 + 12 * L + 2);
     tril_param_info *t = calloc(total, sizeof *t);
     if (!t) return TRIL_FAIL(TRIL_ERR_NOMEM, "cannot allocate the parameter table");
@@ -35,18 +35,18 @@ tril_status tril_gpt2_param_table(const tril_gpt2_config *cfg, tril_param_info *
     add(t, &n, &off, "wte.weight", cfg->vocab_size, C, 1);
     add(t, &n, &off, "wpe.weight", cfg->n_positions, C, 1);
     for (int64_t l = 0; l < L; l++) {
-        static const struct { const char *suffix; int rows, cols, decay; } layer[] = {
-            /* rows/cols in units of C; cols 0 = a vector */
-            {"ln_1.weight", 1, 0, 0},      {"ln_1.bias", 1, 0, 0},
-            {"attn.c_attn.weight", 1, 3, 1}, {"attn.c_attn.bias", 3, 0, 0},
-            {"attn.c_proj.weight", 1, 1, 1}, {"attn.c_proj.bias", 1, 0, 0},
-            {"ln_2.weight", 1, 0, 0},      {"ln_2.bias", 1, 0, 0},
-            {"mlp.c_fc.weight", 1, 4, 1},  {"mlp.c_fc.bias", 4, 0, 0},
-            {"mlp.c_proj.weight", 4, 1, 1}, {"mlp.c_proj.bias", 1, 0, 0},
+        const struct { const char *suffix; int64_t rows, cols; int decay; } layer[] = {
+            /* cols 0 = a vector; I = the MLP width (n_inner) */
+            {"ln_1.weight", C, 0, 0},          {"ln_1.bias", C, 0, 0},
+            {"attn.c_attn.weight", C, 3 * C, 1}, {"attn.c_attn.bias", 3 * C, 0, 0},
+            {"attn.c_proj.weight", C, C, 1},   {"attn.c_proj.bias", C, 0, 0},
+            {"ln_2.weight", C, 0, 0},          {"ln_2.bias", C, 0, 0},
+            {"mlp.c_fc.weight", C, I, 1},      {"mlp.c_fc.bias", I, 0, 0},
+            {"mlp.c_proj.weight", I, C, 1},    {"mlp.c_proj.bias", C, 0, 0},
         };
         for (size_t i = 0; i < sizeof layer / sizeof layer[0]; i++) {
             snprintf(name, sizeof name, "h.%lld.%s", (long long)l, layer[i].suffix);
-            add(t, &n, &off, name, layer[i].rows * C, layer[i].cols * C, layer[i].decay);
+            add(t, &n, &off, name, layer[i].rows, layer[i].cols, layer[i].decay);
         }
     }
     add(t, &n, &off, "ln_f.weight", C, 0, 0);

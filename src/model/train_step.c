@@ -3,8 +3,9 @@
  *
  * Activation layout (N = B*T rows, C = n_embd, per layer l):
  *   ln1, ln2 [N, C] (+ mean, rstd [N]), qkv [N, 3C], atty [N, C],
- *   lse [B, H, T], res2 [N, C] (after attention), fch, fcg [N, 4C]
- *   (before/after GELU), res3 [N, C] (the layer's output).
+ *   lse [B, H, T], res2 [N, C] (after attention), fch, fcg [N, I]
+ *   (before/after GELU; I = the MLP width, n_inner or 4C), res3 [N, C]
+ *   (the layer's output).
  * The residual stream entering layer 0 is `x0`; entering layer l > 0 it is
  * res3 of layer l - 1. */
 #include <math.h>
@@ -29,8 +30,8 @@ struct tril_trainer {
     layer_acts *layers;  // [L]
     float *lnf, *lnf_mean, *lnf_rstd; // [N, C], [N], [N]
     float *logits;       // [N, V] logits, then probabilities after the loss
-    float *scratch_a;    // [N, 4C] backward buffers
-    float *scratch_b;    // [N, 4C]
+    float *scratch_a;    // [N, W] backward buffers, W = max(I, C, 2)
+    float *scratch_b;    // [N, W]
     float *dres;         // [N, C] gradient of the residual stream
     float *dqkv;         // [N, 3C]
     int32_t *inputs, *targets; // [N]
@@ -46,8 +47,12 @@ tril_status tril_trainer_create(const tril_gpt2 *m, int64_t B, int64_t T, int ca
         return TRIL_FAIL(TRIL_ERR_RANGE, "trainer: batch %lld x %lld (context is %lld)",
                          (long long)B, (long long)T, (long long)c->n_positions);
     const int64_t N = B * T, C = c->n_embd, L = c->n_layer, H = c->n_head, V = c->vocab_size;
-    const int64_t per_layer = N * C * 7 + N * 3 * C + N * 4 * C * 2 + N * 4 + B * H * T;
-    const int64_t total = N * C + L * per_layer + N * C + 2 * N + N * V + 2 * N * 4 * C + N * C +
+    const int64_t I = tril_gpt2_mlp_width(c);
+    /* scratch rows hold d(MLP hidden) [I], d(residual) [C] and a double per row */
+    int64_t W = I > C ? I : C;
+    if (W < 2) W = 2;
+    const int64_t per_layer = N * C * 7 + N * 3 * C + N * I * 2 + N * 4 + B * H * T;
+    const int64_t total = N * C + L * per_layer + N * C + 2 * N + N * V + 2 * N * W + N * C +
                           N * 3 * C;
     tril_trainer *t = calloc(1, sizeof *t);
     if (!t) return TRIL_FAIL(TRIL_ERR_NOMEM, "trainer: out of memory");
@@ -72,12 +77,12 @@ tril_status tril_trainer_create(const tril_gpt2 *m, int64_t B, int64_t T, int ca
         TAKE(a->ln1, N * C); TAKE(a->ln1_mean, N); TAKE(a->ln1_rstd, N);
         TAKE(a->qkv, N * 3 * C); TAKE(a->atty, N * C); TAKE(a->lse, B * H * T);
         TAKE(a->res2, N * C); TAKE(a->ln2, N * C); TAKE(a->ln2_mean, N); TAKE(a->ln2_rstd, N);
-        TAKE(a->fch, N * 4 * C); TAKE(a->fcg, N * 4 * C); TAKE(a->res3, N * C);
+        TAKE(a->fch, N * I); TAKE(a->fcg, N * I); TAKE(a->res3, N * C);
         p += N * C * 2; /* slack keeps the per-layer size formula simple */
     }
     TAKE(t->lnf, N * C); TAKE(t->lnf_mean, N); TAKE(t->lnf_rstd, N);
     TAKE(t->logits, N * V);
-    TAKE(t->scratch_a, N * 4 * C); TAKE(t->scratch_b, N * 4 * C);
+    TAKE(t->scratch_a, N * W); TAKE(t->scratch_b, N * W);
     TAKE(t->dres, N * C); TAKE(t->dqkv, N * 3 * C);
 #undef TAKE
     *out = t;
@@ -94,8 +99,9 @@ void tril_trainer_free(tril_trainer *t)
     free(t);
 }
 
-/* Attention arguments for layer activations a over a B x T batch. */
-static tril_attention_args attn_args(const tril_trainer *t, const layer_acts *a)
+/* Attention arguments for layer l's activations a over a B x T batch; the
+ * backward gets the same ones, so its d(scores) carries the same scale. */
+static tril_attention_args attn_args(const tril_trainer *t, const layer_acts *a, int64_t l)
 {
     const tril_gpt2_config *c = &t->model->cfg;
     const int64_t C = c->n_embd;
@@ -111,6 +117,7 @@ static tril_attention_args attn_args(const tril_trainer *t, const layer_acts *a)
     args.out = a->atty;
     args.lse = a->lse;
     args.mask = t->causal ? TRIL_MASK_STRUCTURAL : TRIL_MASK_NONE;
+    args.scale = tril_gpt2_attn_scale(c, l);
     return args;
 }
 
@@ -133,6 +140,7 @@ static tril_status forward_logits(tril_trainer *t, const int32_t *inputs, int64_
 {
     const tril_gpt2 *m = t->model;
     const int64_t C = m->cfg.n_embd, N = B * T, V = m->cfg.vocab_size;
+    const int64_t I = tril_gpt2_mlp_width(&m->cfg);
     const float eps = m->cfg.layer_norm_epsilon;
     t->B = B;
     t->T = T;
@@ -143,15 +151,15 @@ static tril_status forward_logits(tril_trainer *t, const int32_t *inputs, int64_
         layer_acts *a = &t->layers[l];
         tril_layernorm_train(a->ln1, a->ln1_mean, a->ln1_rstd, x, W->ln1_w, W->ln1_b, N, C, eps);
         tril_matmul(a->qkv, a->ln1, W->attn_w, W->attn_b, N, C, 3 * C);
-        tril_attention_args args = attn_args(t, a);
+        tril_attention_args args = attn_args(t, a, l);
         tril_status st = tril_attention_forward(&args, TRIL_ATTN_AUTO);
         if (st != TRIL_OK) return st;
         tril_matmul(a->res2, a->atty, W->proj_w, W->proj_b, N, C, C);
         tril_add_inplace(a->res2, x, N * C);
         tril_layernorm_train(a->ln2, a->ln2_mean, a->ln2_rstd, a->res2, W->ln2_w, W->ln2_b, N, C, eps);
-        tril_matmul(a->fch, a->ln2, W->fc_w, W->fc_b, N, C, 4 * C);
-        tril_gelu(a->fcg, a->fch, N * 4 * C);
-        tril_matmul(a->res3, a->fcg, W->fcproj_w, W->fcproj_b, N, 4 * C, C);
+        tril_matmul(a->fch, a->ln2, W->fc_w, W->fc_b, N, C, I);
+        tril_gelu(a->fcg, a->fch, N * I);
+        tril_matmul(a->res3, a->fcg, W->fcproj_w, W->fcproj_b, N, I, C);
         tril_add_inplace(a->res3, a->res2, N * C);
         x = a->res3;
     }
@@ -186,7 +194,7 @@ tril_status tril_trainer_forward(tril_trainer *t, const int32_t *inputs, const i
     /* Softmax in place: backward needs the probabilities. Row losses are
      * summed in row order afterwards, so the loss does not depend on the
      * thread count (resumed runs must reproduce it to the bit). */
-    double *row_loss = (double *)t->scratch_a; /* [N] doubles fit in [N, 4C] floats */
+    double *row_loss = (double *)t->scratch_a; /* [N] doubles fit in [N, W >= 2] floats */
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < N; i++) row_loss[i] = tril_softmax_xent(t->logits + i * V, V, targets[i]);
     for (int64_t i = 0; i < N; i++) total += row_loss[i];
@@ -207,7 +215,7 @@ tril_status tril_trainer_backward(tril_trainer *t, float *grads, float loss_scal
     if (!t->have_forward) return TRIL_FAIL(TRIL_ERR_INVALID_ARG, "trainer: backward needs a forward with targets");
     const tril_gpt2 *m = t->model;
     const int64_t B = t->B, T = t->T, N = B * T, C = m->cfg.n_embd, V = m->cfg.vocab_size;
-    const int64_t L = m->cfg.n_layer;
+    const int64_t L = m->cfg.n_layer, I = tril_gpt2_mlp_width(&m->cfg);
     /* d loss / d logits = (p - onehot) / N, scaled; in place over p. */
     const float g = loss_scale / (float)N;
 #pragma omp parallel for schedule(static)
@@ -218,7 +226,7 @@ tril_status tril_trainer_backward(tril_trainer *t, float *grads, float loss_scal
     }
     t->have_forward = 0;
     float *dwte = grad_of(t, grads, 0), *dwpe = grad_of(t, grads, 1);
-    float *dx = t->scratch_a, *dy = t->scratch_b; /* [N, 4C] each */
+    float *dx = t->scratch_a, *dy = t->scratch_b; /* [N, W] each */
     /* The tied head: dlnf = dlogits wte, dwte += dlogits^T lnf. */
     tril_lm_head_backward(dx, dwte, t->logits, t->lnf, m->wte, N, C, V);
     const float *x_last = L > 0 ? t->layers[L - 1].res3 : t->x0;
@@ -233,17 +241,17 @@ tril_status tril_trainer_backward(tril_trainer *t, float *grads, float loss_scal
         const size_t p0 = 2 + 12 * (size_t)l; /* this layer's first table entry */
         /* dres holds d res3. MLP: res3 = res2 + fcg Wp + bp. */
         tril_matmul_backward(dy, grad_of(t, grads, p0 + 10), grad_of(t, grads, p0 + 11), t->dres,
-                             a->fcg, W->fcproj_w, N, 4 * C, C);
-        tril_gelu_backward(dy, dy, a->fch, N * 4 * C);
+                             a->fcg, W->fcproj_w, N, I, C);
+        tril_gelu_backward(dy, dy, a->fch, N * I);
         tril_matmul_backward(dx, grad_of(t, grads, p0 + 8), grad_of(t, grads, p0 + 9), dy, a->ln2,
-                             W->fc_w, N, C, 4 * C);
+                             W->fc_w, N, C, I);
         /* d res2 = d res3 (residual) + LayerNorm backward of d ln2. */
         tril_layernorm_backward(t->dres, grad_of(t, grads, p0 + 6), grad_of(t, grads, p0 + 7), dx,
                                 a->res2, W->ln2_w, a->ln2_mean, a->ln2_rstd, N, C);
         /* Attention: res2 = x_in + atty Wproj + bproj. */
         tril_matmul_backward(dx, grad_of(t, grads, p0 + 4), grad_of(t, grads, p0 + 5), t->dres,
                              a->atty, W->proj_w, N, C, C);
-        tril_attention_args args = attn_args(t, a);
+        tril_attention_args args = attn_args(t, a, l);
         tril_status st = tril_attention_backward(&args, dx, t->dqkv, t->dqkv + C, t->dqkv + 2 * C,
                                                  TRIL_ATTN_AUTO);
         if (st != TRIL_OK) return st;

@@ -47,7 +47,12 @@ static tril_status write_config(const char *path, const tril_gpt2_config *c, con
     cJSON_AddNumberToObject(root, "resid_pdrop", 0.0);
     cJSON_AddNumberToObject(root, "embd_pdrop", 0.0);
     cJSON_AddNumberToObject(root, "attn_pdrop", 0.0);
-    cJSON_AddBoolToObject(root, "scale_attn_weights", 1);
+    /* the options that change the math, so a fine-tuned model keeps them */
+    if (c->n_inner > 0) cJSON_AddNumberToObject(root, "n_inner", (double)c->n_inner);
+    else cJSON_AddNullToObject(root, "n_inner");
+    cJSON_AddBoolToObject(root, "scale_attn_weights", !c->attn_unscaled);
+    cJSON_AddBoolToObject(root, "scale_attn_by_inverse_layer_idx", c->attn_inverse_layer);
+    cJSON_AddBoolToObject(root, "reorder_and_upcast_attn", c->reorder_and_upcast_attn);
     cJSON_AddBoolToObject(root, "tie_word_embeddings", 1);
     if (strcmp(tokenizer, "gpt2") == 0 && c->vocab_size > 50256) {
         cJSON_AddNumberToObject(root, "bos_token_id", 50256);
@@ -279,7 +284,8 @@ tril_status tril_checkpoint_load(const char *dir, tril_gpt2 **model, tril_adamw 
                        (long long)s->vocab_size);
         goto fail;
     }
-    state->args.model.layer_norm_epsilon = (*model)->cfg.layer_norm_epsilon;
+    /* config.json has what trainer_state.json does not: eps and the options */
+    state->args.model = (*model)->cfg;
     if ((st = load_optimizer(dir, *model, state->step, opt)) != TRIL_OK) goto fail;
     return TRIL_OK;
 fail:

@@ -35,6 +35,14 @@ contains "$tmp/out" "n_layer=2" "info n_layer"
 contains "$tmp/out" "vocab_size=50257" "info vocab"
 contains "$tmp/out" "stored_dtype=F32" "info dtype"
 contains "$tmp/out" "parameters=" "info params"
+contains "$tmp/out" "mlp_width=256" "info default MLP width"
+# info on the cases with HF config options set: the options as read
+expect 0 "info n_inner" -- "$TRIL" info --model "$2/inner_bf16"
+contains "$tmp/out" "mlp_width=300" "info n_inner 300"
+contains "$tmp/out" "parameters=3331992 " "info params with n_inner"
+expect 0 "info scale options" -- "$TRIL" info --model "$2/reorder_f16"
+contains "$tmp/out" "scale_attn_weights=false" "info scale_attn_weights false"
+contains "$tmp/out" "scale_attn_by_inverse_layer_idx=true" "info inverse layer scaling"
 
 # generate: greedy ids are reproducible and equal the library's greedy run
 expect 0 "generate --ids greedy" -- "$TRIL" generate --model "$M" --prompt "The dog" --tokens 8 --temperature 0 --ids

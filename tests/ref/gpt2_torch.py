@@ -11,10 +11,13 @@ Commands
                      --vocab V --seed S [--prefix] [--dtype f32|f16|bf16]
                      [--no-mask-buffers] [--no-masked-bias] [--eps E]
                      [--weight-scale K] [--tokenizer-dir data/gpt2]
+                     [--n-inner I] [--no-scale-attn-weights]
+                     [--scale-attn-by-inverse-layer-idx] [--reorder-and-upcast-attn]
       Writes a Hugging Face style model folder:
         DIR/config.json        (every key of HF's gpt2 config.json, including
                                 null values and nested task_specific_params;
-                                n_ctx == n_positions)
+                                n_ctx == n_positions; the four attention/MLP
+                                options below as given, HF's defaults otherwise)
         DIR/model.safetensors  (weights, see "Tensor names" below)
         DIR/vocab.json, DIR/merges.txt  (copied from --tokenizer-dir if given)
       The weights are a deterministic function of (shape, seed, dtype): they are
@@ -31,6 +34,10 @@ Commands
       Loads DIR/model.safetensors with this file's own reader and writes the
       logits of every position: raw float32 little-endian, shape [T, V],
       row-major, no header (file size = T * V * 4 bytes).
+
+  gpt2_torch.py probs --model DIR (--ids 1,2,3 | --ids-file F) --layer L --head H --out FILE
+      Writes one head's attention probabilities over the ids: float32 [T, T]
+      little-endian, row i = query i (zeros right of the diagonal).
 
   gpt2_torch.py eval --model DIR --ids-file F [--context N]
       F holds whitespace-separated token ids. Prints one line:
@@ -59,7 +66,10 @@ Commands
 
   Loading (logits/eval/greedy) reads config.json (n_layer, n_head, n_embd,
   n_positions or n_ctx, vocab_size, layer_norm_epsilon default 1e-5,
-  activation_function must be gelu_new) and model.safetensors; it strips a
+  activation_function must be gelu_new, n_inner (null: 4 n_embd),
+  scale_attn_weights (default true), scale_attn_by_inverse_layer_idx and
+  reorder_and_upcast_attn (default false); add_cross_attention must be false)
+  and model.safetensors; it strips a
   "transformer." prefix, checks any attn.bias buffer is tril(ones), ignores
   masked_bias, accepts lm_head.weight only if equal to wte.weight, and rejects
   anything else unexpected, missing, misshapen or malformed.
@@ -71,9 +81,15 @@ Model (identical to HF GPT2LMHeadModel in eval mode, activation "gelu_new")
     h  = LN(x; ln_1)                                   LN: biased variance, eps
     qkv = h @ c_attn.weight + c_attn.bias              Conv1D, weight [in, out]
     q, k, v = qkv[:, :C], qkv[:, C:2C], qkv[:, 2C:]    heads: [T, H, D], D = C/H
-    att = softmax(q k^T / sqrt(D), causal: key j visible to query i iff j <= i) v
+    att = softmax(s, causal: key j visible to query i iff j <= i) v
+          s = q k^T, then / sqrt(D) if scale_attn_weights, then / (l + 1) if
+          scale_attn_by_inverse_layer_idx (l 0-based) - HF's eager GPT2Attention;
+          reorder_and_upcast_attn: s = f * (q k^T) with the one factor
+          f = (1/sqrt(D) or 1) / (l + 1 or 1), as HF's _upcast_and_reordered_attn
+          (baddbmm, alpha = f, upcast to float32 - a no-op here, all float64)
     a  = x + (att merged back to [T, C]) @ attn.c_proj.weight + bias
     x  = a + gelu_new(LN(a; ln_2) @ c_fc.weight + b) @ mlp.c_proj.weight + b
+                                                       (MLP width I = n_inner or 4C)
   logits = LN(x; ln_f) @ wte^T                         (LM head tied to wte)
   gelu_new(x) = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
 
@@ -84,8 +100,8 @@ Tensor names in model.safetensors (optionally all prefixed "transformer.")
   h.{l}.attn.c_attn.weight [C, 3C]  h.{l}.attn.c_attn.bias [3C]
   h.{l}.attn.c_proj.weight [C, C]   h.{l}.attn.c_proj.bias [C]
   h.{l}.ln_2.weight [C]             h.{l}.ln_2.bias [C]
-  h.{l}.mlp.c_fc.weight [C, 4C]     h.{l}.mlp.c_fc.bias [4C]
-  h.{l}.mlp.c_proj.weight [4C, C]   h.{l}.mlp.c_proj.bias [C]
+  h.{l}.mlp.c_fc.weight [C, I]      h.{l}.mlp.c_fc.bias [I]
+  h.{l}.mlp.c_proj.weight [I, C]    h.{l}.mlp.c_proj.bias [C]
   buffers (unless --no-mask-buffers), always F32:
   h.{l}.attn.bias [1, 1, P, P] = tril(ones)   h.{l}.attn.masked_bias [] = -1e4
   (masked_bias omitted with --no-masked-bias). No lm_head.weight.
@@ -225,7 +241,9 @@ def read_safetensors(path):
 
 # ---------------------------------------------------------------- config
 
-def make_config(layers, heads, embd, positions, vocab, eps=1e-5):
+def make_config(layers, heads, embd, positions, vocab, eps=1e-5, n_inner=None,
+                scale_attn_weights=True, scale_attn_by_inverse_layer_idx=False,
+                reorder_and_upcast_attn=False):
     """A config.json like the one Hugging Face ships for gpt2 (same keys)."""
     eos = min(50256, vocab - 1)
     return {
@@ -241,13 +259,13 @@ def make_config(layers, heads, embd, positions, vocab, eps=1e-5):
         "n_ctx": positions,
         "n_embd": embd,
         "n_head": heads,
-        "n_inner": None,
+        "n_inner": n_inner,
         "n_layer": layers,
         "n_positions": positions,
-        "reorder_and_upcast_attn": False,
+        "reorder_and_upcast_attn": reorder_and_upcast_attn,
         "resid_pdrop": 0.1,
-        "scale_attn_by_inverse_layer_idx": False,
-        "scale_attn_weights": True,
+        "scale_attn_by_inverse_layer_idx": scale_attn_by_inverse_layer_idx,
+        "scale_attn_weights": scale_attn_weights,
         "summary_activation": None,
         "summary_first_dropout": 0.1,
         "summary_proj_to_labels": True,
@@ -262,9 +280,15 @@ def make_config(layers, heads, embd, positions, vocab, eps=1e-5):
 
 # ---------------------------------------------------------------- weights
 
+def mlp_width(cfg):
+    """HF: inner_dim = n_inner if n_inner is not None else 4 * n_embd."""
+    return cfg["n_inner"] if cfg.get("n_inner") is not None else 4 * cfg["n_embd"]
+
+
 def param_shapes(cfg):
     """Ordered list of (name, shape) of the learned parameters (no prefix)."""
     C, V, P, L = cfg["n_embd"], cfg["vocab_size"], cfg["n_positions"], cfg["n_layer"]
+    I = mlp_width(cfg)
     shapes = [("wte.weight", (V, C)), ("wpe.weight", (P, C))]
     for l in range(L):
         p = "h.%d." % l
@@ -273,8 +297,8 @@ def param_shapes(cfg):
             (p + "attn.c_attn.weight", (C, 3 * C)), (p + "attn.c_attn.bias", (3 * C,)),
             (p + "attn.c_proj.weight", (C, C)), (p + "attn.c_proj.bias", (C,)),
             (p + "ln_2.weight", (C,)), (p + "ln_2.bias", (C,)),
-            (p + "mlp.c_fc.weight", (C, 4 * C)), (p + "mlp.c_fc.bias", (4 * C,)),
-            (p + "mlp.c_proj.weight", (4 * C, C)), (p + "mlp.c_proj.bias", (C,)),
+            (p + "mlp.c_fc.weight", (C, I)), (p + "mlp.c_fc.bias", (I,)),
+            (p + "mlp.c_proj.weight", (I, C)), (p + "mlp.c_proj.bias", (C,)),
         ]
     shapes += [("ln_f.weight", (C,)), ("ln_f.bias", (C,))]
     return shapes
@@ -350,8 +374,16 @@ def load_model(model_dir):
     act = cfg.get("activation_function", "gelu_new")
     if act != "gelu_new":
         raise ValueError("only activation_function gelu_new is supported, got %r" % act)
-    if cfg.get("n_inner") not in (None, 4 * cfg["n_embd"]):
-        raise ValueError("n_inner other than 4*n_embd is not supported")
+    n_inner = cfg.setdefault("n_inner", None)
+    if n_inner is not None and (not isinstance(n_inner, int) or isinstance(n_inner, bool)
+                                or n_inner < 1):
+        raise ValueError("n_inner must be null or a positive integer, got %r" % (n_inner,))
+    for key, default in (("scale_attn_weights", True), ("scale_attn_by_inverse_layer_idx", False),
+                         ("reorder_and_upcast_attn", False)):
+        if not isinstance(cfg.setdefault(key, default), bool):
+            raise ValueError("%s must be true or false, got %r" % (key, cfg[key]))
+    if cfg.get("add_cross_attention", False):
+        raise ValueError("add_cross_attention is not supported")
     raw, _ = read_safetensors(os.path.join(model_dir, "model.safetensors"))
     stripped = {}
     for name, (dt, arr) in raw.items():
@@ -401,23 +433,45 @@ def layer_norm(x, w, b, eps):
     return (x - mean) / torch.sqrt(var + eps) * w + b
 
 
-def attention(q, k, v, n_head):
-    """q, k, v [T, C] -> [T, C]; causal multi-head softmax attention (batched)."""
+def attention(q, k, v, n_head, layer=0, scale_attn_weights=True,
+              scale_attn_by_inverse_layer_idx=False, reorder_and_upcast_attn=False,
+              probs_out=None):
+    """q, k, v [T, C] -> [T, C]; causal multi-head softmax attention (batched).
+    layer (0-based) and the three flags: the scores' scaling, as HF does it.
+    probs_out: a list that gets the probabilities [H, T, T] appended."""
     T, C = q.shape
     D = C // n_head
     qh = q.view(T, n_head, D).transpose(0, 1)  # [H, T, D]
     kh = k.view(T, n_head, D).transpose(0, 1)
     vh = v.view(T, n_head, D).transpose(0, 1)
-    scores = torch.matmul(qh, kh.transpose(-1, -2)) / math.sqrt(D)  # [H, T, T]
+    if reorder_and_upcast_attn:
+        # HF _upcast_and_reordered_attn: one factor folded into the product
+        factor = 1.0
+        if scale_attn_weights:
+            factor /= float(D) ** 0.5
+        if scale_attn_by_inverse_layer_idx:
+            factor /= float(layer + 1)
+        empty = torch.empty(n_head, T, T, dtype=qh.dtype)
+        scores = torch.baddbmm(empty, qh, kh.transpose(-1, -2), beta=0, alpha=factor)
+    else:
+        # HF eager attention: the product, then each division in turn
+        scores = torch.matmul(qh, kh.transpose(-1, -2))  # [H, T, T]
+        if scale_attn_weights:
+            scores = scores / math.sqrt(D)
+        if scale_attn_by_inverse_layer_idx:
+            scores = scores / float(layer + 1)
     causal = torch.tril(torch.ones(T, T, dtype=torch.bool))
     scores = scores.masked_fill(~causal, float("-inf"))
     probs = torch.softmax(scores, dim=-1)
+    if probs_out is not None:
+        probs_out.append(probs)
     out = torch.matmul(probs, vh)  # [H, T, D]
     return out.transpose(0, 1).reshape(T, C)
 
 
-def forward(cfg, params, ids):
-    """ids: sequence of ints (length 1..n_positions) -> float64 logits [T, V]."""
+def forward(cfg, params, ids, probs_out=None):
+    """ids: sequence of ints (length 1..n_positions) -> float64 logits [T, V].
+    probs_out: a list that gets each layer's attention probabilities [H, T, T]."""
     ids = torch.as_tensor(list(ids), dtype=torch.long)
     T = ids.shape[0]
     if T < 1 or T > cfg["n_positions"]:
@@ -432,7 +486,10 @@ def forward(cfg, params, ids):
         h = layer_norm(x, g("ln_1.weight"), g("ln_1.bias"), eps)
         qkv = h @ g("attn.c_attn.weight") + g("attn.c_attn.bias")
         q, k, v = qkv.split(C, dim=-1)
-        a = x + attention(q, k, v, H) @ g("attn.c_proj.weight") + g("attn.c_proj.bias")
+        att = attention(q, k, v, H, l, cfg.get("scale_attn_weights", True),
+                        cfg.get("scale_attn_by_inverse_layer_idx", False),
+                        cfg.get("reorder_and_upcast_attn", False), probs_out)
+        a = x + att @ g("attn.c_proj.weight") + g("attn.c_proj.bias")
         h = layer_norm(a, g("ln_2.weight"), g("ln_2.bias"), eps)
         m = gelu_new(h @ g("mlp.c_fc.weight") + g("mlp.c_fc.bias"))
         x = a + m @ g("mlp.c_proj.weight") + g("mlp.c_proj.bias")
@@ -510,7 +567,9 @@ def cmd_make(args):
     dtype = args.dtype.upper()
     if args.embd % args.heads:
         raise SystemExit("embd must be a multiple of heads")
-    cfg = make_config(args.layers, args.heads, args.embd, args.positions, args.vocab, args.eps)
+    cfg = make_config(args.layers, args.heads, args.embd, args.positions, args.vocab, args.eps,
+                      args.n_inner, not args.no_scale_attn_weights,
+                      args.scale_attn_by_inverse_layer_idx, args.reorder_and_upcast_attn)
     params = random_params(cfg, args.seed, dtype, args.weight_scale)
     save_model(args.out, cfg, params, dtype=dtype, prefix=args.prefix,
                mask_buffers=not args.no_mask_buffers, masked_bias=not args.no_masked_bias,
@@ -522,6 +581,16 @@ def cmd_logits(args):
     logits = forward(cfg, params, read_ids(args))
     with open(args.out, "wb") as f:
         f.write(logits.numpy().astype("<f4").tobytes())
+
+
+def cmd_probs(args):
+    cfg, params, _ = load_model(args.model)
+    if not (0 <= args.layer < cfg["n_layer"] and 0 <= args.head < cfg["n_head"]):
+        raise ValueError("layer/head outside the model")
+    probs = []
+    forward(cfg, params, read_ids(args), probs)
+    with open(args.out, "wb") as f:
+        f.write(probs[args.layer][args.head].numpy().astype("<f4").tobytes())
 
 
 def cmd_eval(args):
@@ -564,6 +633,13 @@ def main(argv=None):
     m.add_argument("--no-mask-buffers", action="store_true", help="omit h.*.attn.bias/masked_bias")
     m.add_argument("--no-masked-bias", action="store_true", help="omit h.*.attn.masked_bias only")
     m.add_argument("--tokenizer-dir", help="copy vocab.json and merges.txt from here")
+    m.add_argument("--n-inner", type=int, default=None, help="MLP width (default null: 4 embd)")
+    m.add_argument("--no-scale-attn-weights", action="store_true",
+                   help="scale_attn_weights: false (scores not divided by sqrt(D))")
+    m.add_argument("--scale-attn-by-inverse-layer-idx", action="store_true",
+                   help="scale_attn_by_inverse_layer_idx: true (scores / (layer + 1))")
+    m.add_argument("--reorder-and-upcast-attn", action="store_true",
+                   help="reorder_and_upcast_attn: true")
     m.set_defaults(fn=cmd_make)
 
     def add_ids(p, required=True):
@@ -576,6 +652,14 @@ def main(argv=None):
     add_ids(lg)
     lg.add_argument("--out", required=True)
     lg.set_defaults(fn=cmd_logits)
+
+    pr = sub.add_parser("probs", help="one head's attention probabilities, float32 [T, T]")
+    pr.add_argument("--model", required=True)
+    add_ids(pr)
+    pr.add_argument("--layer", type=int, required=True)
+    pr.add_argument("--head", type=int, required=True)
+    pr.add_argument("--out", required=True)
+    pr.set_defaults(fn=cmd_probs)
 
     ev = sub.add_parser("eval", help="windowed loss / perplexity")
     ev.add_argument("--model", required=True)

@@ -8,6 +8,8 @@ OUTDIR/<case>/            a model folder (config.json, model.safetensors,
                           vocab.json, merges.txt) made by gpt2_torch.py
 OUTDIR/<case>/ref/ids.txt        prompt ids for the logits check
 OUTDIR/<case>/ref/logits.bin     float32 [T, V] from gpt2_torch.py logits
+OUTDIR/<case>/ref/probs.bin      float32 [T, T]: the last layer's last head's
+                                 attention probabilities over the same ids
 OUTDIR/<case>/ref/eval_ids.txt   ids for the eval check
 OUTDIR/<case>/ref/eval.txt       "context=N" line, then gpt2_torch.py eval output
 OUTDIR/<case>/ref/greedy.txt     "prompt=a,b tokens=32" line, then the ids
@@ -32,6 +34,16 @@ CASES = [
     ("prefix_d24_f32", 3, 4, 96, 128, ["--prefix", "--weight-scale", "10"]),
     ("tiny_bf16", 1, 1, 32, 32, ["--dtype", "bf16"]),
     ("nomask_f16", 2, 3, 48, 48, ["--dtype", "f16", "--no-mask-buffers", "--weight-scale", "10"]),
+    # config options that change the math (HF GPT2Config); bf16 storage so the
+    # bf16 model computes with exactly the stored weights too
+    # n_inner 300 > 4C: every buffer sized for the MLP width must follow it
+    ("inner_bf16", 2, 2, 64, 64, ["--dtype", "bf16", "--n-inner", "300", "--weight-scale", "10"]),
+    ("unscaled_f32", 2, 4, 64, 64, ["--no-scale-attn-weights", "--weight-scale", "10"]),
+    ("invlayer_f32", 4, 2, 64, 64, ["--scale-attn-by-inverse-layer-idx", "--prefix",
+                                    "--weight-scale", "10"]),
+    ("reorder_f16", 3, 2, 48, 48, ["--dtype", "f16", "--reorder-and-upcast-attn",
+                                   "--scale-attn-by-inverse-layer-idx", "--no-scale-attn-weights",
+                                   "--n-inner", "96", "--weight-scale", "10"]),
 ]
 
 
@@ -72,6 +84,8 @@ def main():
             f.write(" ".join(map(str, ids)) + "\n")
         run(["logits", "--model", d, "--ids-file", os.path.join(ref, "ids.txt"), "--out",
              os.path.join(ref, "logits.bin")])
+        run(["probs", "--model", d, "--ids-file", os.path.join(ref, "ids.txt"), "--layer",
+             str(layers - 1), "--head", str(heads - 1), "--out", os.path.join(ref, "probs.bin")])
         # eval: 3.5 windows, so a partial last window is included
         context = pos // 2 + 3
         eval_ids = [rng.randrange(50257) for _ in range(context * 3 + context // 2)]

@@ -13,6 +13,10 @@ Checks the reference against independent formulations:
     conversions (numpy float16, torch bfloat16) and within rounding of f32;
   * "transformer." prefix, missing mask buffers and an lm_head.weight copy all
     load to the same model; malformed files are rejected;
+  * the config options that change the math (n_inner, scale_attn_weights,
+    scale_attn_by_inverse_layer_idx, reorder_and_upcast_attn): the naive
+    GPT-2 with its own per-layer factor gives the same logits, each option
+    really changes them, and HF's reordered path equals its eager path;
   * eval windowing and greedy generation against naive recomputation;
   * the CLI end to end (make, logits, eval, greedy).
 """
@@ -69,10 +73,13 @@ def np_gelu(x):
     return 0.5 * x * (1.0 + np.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x * x * x)))
 
 
-def np_attention(qkv, H):
+def np_attention(qkv, H, factor=None):
+    """factor: what q.k is multiplied by (default 1/sqrt(D))."""
     T, C3 = qkv.shape
     C = C3 // 3
     D = C // H
+    if factor is None:
+        factor = 1.0 / math.sqrt(D)
     out = np.zeros((T, C))
     for h in range(H):
         for i in range(T):
@@ -80,7 +87,7 @@ def np_attention(qkv, H):
             scores = []
             for j in range(i + 1):  # keys 0..i only
                 k = qkv[j, C + h * D:C + (h + 1) * D]
-                scores.append(float(np.dot(q, k)) / math.sqrt(D))
+                scores.append(float(np.dot(q, k)) * factor)
             m = max(scores)
             e = [math.exp(s - m) for s in scores]
             z = sum(e)
@@ -99,7 +106,13 @@ def np_forward(cfg, p, ids):
         pre = "h.%d." % l
         h = np_layer_norm(x, p[pre + "ln_1.weight"], p[pre + "ln_1.bias"], eps)
         qkv = np.dot(h, p[pre + "attn.c_attn.weight"]) + p[pre + "attn.c_attn.bias"]
-        att = np_attention(qkv, H)
+        # the per-layer factor, written out from the config's words
+        factor = 1.0
+        if cfg.get("scale_attn_weights", True):
+            factor /= math.sqrt(cfg["n_embd"] // H)
+        if cfg.get("scale_attn_by_inverse_layer_idx", False):
+            factor /= l + 1
+        att = np_attention(qkv, H, factor)
         x = x + np.dot(att, p[pre + "attn.c_proj.weight"]) + p[pre + "attn.c_proj.bias"]
         h = np_layer_norm(x, p[pre + "ln_2.weight"], p[pre + "ln_2.bias"], eps)
         m = np_gelu(np.dot(h, p[pre + "mlp.c_fc.weight"]) + p[pre + "mlp.c_fc.bias"])
@@ -207,6 +220,58 @@ def check_forward(cfg, params):
         except ValueError:
             pass
     return ids, ref
+
+
+def check_options():
+    """The options that change the math, each against the naive numpy GPT-2."""
+    base = dict(layers=3, heads=2, embd=32, positions=16, vocab=97)
+    C = base["embd"]
+    variants = {
+        "n_inner=3C+8": dict(n_inner=3 * C + 8),
+        "scale_attn_weights=false": dict(scale_attn_weights=False),
+        "scale_attn_by_inverse_layer_idx": dict(scale_attn_by_inverse_layer_idx=True),
+        "all, reorder_and_upcast_attn": dict(n_inner=2 * C, scale_attn_weights=False,
+                                             scale_attn_by_inverse_layer_idx=True,
+                                             reorder_and_upcast_attn=True),
+    }
+    plain = g.make_config(**base)
+    ids = [int(t) for t in np.random.RandomState(4).randint(0, base["vocab"], size=11)]
+    ref_plain = g.forward(plain, tparams(g.random_params(plain, 21, weight_scale=5.0)), ids).numpy()
+    for name, opts in variants.items():
+        cfg = g.make_config(**base, **opts)
+        params = g.random_params(cfg, 21, weight_scale=5.0)
+        if "n_inner" in opts:
+            check(params["h.0.mlp.c_fc.weight"].shape == (C, opts["n_inner"])
+                  and params["h.2.mlp.c_proj.weight"].shape == (opts["n_inner"], C),
+                  "%s: MLP weights [C, I] and [I, C]" % name)
+        ref = g.forward(cfg, tparams(params), ids).numpy()
+        naive = np_forward(cfg, params, ids)
+        check(max_rel(ref, naive) < 1e-12, "%s: forward == naive numpy (rel %.2e)"
+              % (name, max_rel(ref, naive)))
+        if "n_inner" not in opts:  # same weights as plain: the option alone moved the logits
+            check(max_rel(ref, ref_plain) > 1e-3, "%s changes the logits (rel %.2e)"
+                  % (name, max_rel(ref, ref_plain)))
+        if opts.get("reorder_and_upcast_attn"):
+            eager = dict(cfg, reorder_and_upcast_attn=False)
+            other = g.forward(eager, tparams(params), ids).numpy()
+            check(max_rel(ref, other) < 1e-13, "reorder_and_upcast_attn == eager path in float64")
+        with tempfile.TemporaryDirectory() as tmp:  # the options survive config.json
+            g.save_model(tmp, cfg, params)
+            lcfg, lp, _ = g.load_model(tmp)
+            again = g.forward(lcfg, lp, ids).numpy()
+            check(np.array_equal(again, ref), "%s: saved and loaded, same logits" % name)
+    with tempfile.TemporaryDirectory() as tmp:
+        for key, value in (("add_cross_attention", True), ("n_inner", 0),
+                           ("scale_attn_weights", "yes")):
+            cfg = dict(plain, **{key: value})
+            g.save_model(tmp, plain, g.random_params(plain, 1))
+            with open(os.path.join(tmp, "config.json"), "w") as f:
+                json.dump(cfg, f)
+            try:
+                g.load_model(tmp)
+                check(False, "rejects %s = %r" % (key, value))
+            except ValueError as e:
+                check(key in str(e), "rejects %s = %r (%s)" % (key, value, e))
 
 
 def check_bf16_conversion():
@@ -456,6 +521,7 @@ def main():
     cfg_b = g.make_config(3, 4, 48, 20, 97, eps=1e-6)
     params_b = g.random_params(cfg_b, 9, weight_scale=10.0)
     check_forward(cfg_b, params_b)
+    check_options()
     with tempfile.TemporaryDirectory() as tmp:
         check_files(cfg, params, tmp)
         check_eval_greedy(cfg_b, params_b)
