@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "tril/attention.h"
+#include "core/parallel.h"
 #include "tril/ops.h"
 #include "tril/train.h"
 
@@ -195,7 +196,7 @@ tril_status tril_trainer_forward(tril_trainer *t, const int32_t *inputs, const i
      * summed in row order afterwards, so the loss does not depend on the
      * thread count (resumed runs must reproduce it to the bit). */
     double *row_loss = (double *)t->scratch_a; /* [N] doubles fit in [N, W >= 2] floats */
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(tril_threads_for(16.0 * (double)(N * V)))
     for (int64_t i = 0; i < N; i++) row_loss[i] = tril_softmax_xent(t->logits + i * V, V, targets[i]);
     for (int64_t i = 0; i < N; i++) total += row_loss[i];
     t->have_forward = 1;
@@ -218,7 +219,7 @@ tril_status tril_trainer_backward(tril_trainer *t, float *grads, float loss_scal
     const int64_t L = m->cfg.n_layer, I = tril_gpt2_mlp_width(&m->cfg);
     /* d loss / d logits = (p - onehot) / N, scaled; in place over p. */
     const float g = loss_scale / (float)N;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(tril_threads_for(2.0 * (double)(N * V)))
     for (int64_t i = 0; i < N; i++) {
         float *row = t->logits + i * V;
         row[t->targets[i]] -= 1.0f;
