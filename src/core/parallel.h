@@ -3,9 +3,11 @@
  * Opening a region costs a few microseconds while every thread has a core of
  * its own, but up to a scheduler time slice (milliseconds) when one of them
  * shares its core with another process: the region ends only when its slowest
- * member has arrived. So a region is opened only for work that takes each
- * extra thread well beyond that: about 4 MFLOP (or the equivalent in bytes
- * moved) per thread. Smaller work runs on the calling thread alone. */
+ * member has arrived. So a region is opened only for work that keeps each
+ * extra thread busy well beyond that: about 16 MFLOP (~150 us on one core)
+ * per thread. Smaller work runs on the calling thread alone. (At 4 MFLOP a
+ * small model's eval still ran 2.8x slower beside a busy core; at 16 it ran
+ * 1.2x slower, and alone no slower: docs/BENCHMARKS.md, "Shared cores".) */
 #ifndef TRIL_CORE_PARALLEL_H
 #define TRIL_CORE_PARALLEL_H
 
@@ -17,7 +19,7 @@
  * thread; element-wise passes count a few operations per element, and a
  * byte read from memory counts as 10 (about the ratio of the FMA rate to the
  * memory bandwidth on the machines measured). */
-#define TRIL_PARALLEL_MIN_FLOPS_PER_THREAD 4.0e6
+#define TRIL_PARALLEL_MIN_FLOPS_PER_THREAD 1.6e7
 #define TRIL_FLOPS_PER_BYTE 10.0
 
 /* TRIL_PARALLEL_MIN_FLOPS from the environment (read once; tests set 0 to

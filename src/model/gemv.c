@@ -25,10 +25,15 @@
  * the rounding, depends only on the shape, never on the thread count). */
 #define GEMV_PARALLEL_MIN 32768
 
-/* Threads worth a pass over `bytes` of weights (core/parallel.h). */
+/* Threads worth a pass over `bytes` of weights: from 400 KB per thread,
+ * a lower bar than core/parallel.h's, because these passes hand out blocks
+ * dynamically (a thread the machine delays holds up one block, not half the
+ * matrix) and one core alone cannot draw the memory bandwidth. */
+#define GEMV_MIN_BYTES_PER_THREAD 4.0e5
+
 static inline int gemv_threads(int64_t bytes)
 {
-    return tril_threads_for(TRIL_FLOPS_PER_BYTE * (double)bytes);
+    return tril_threads_for((double)bytes * (TRIL_PARALLEL_MIN_FLOPS_PER_THREAD / GEMV_MIN_BYTES_PER_THREAD));
 }
 
 /* vprefetch_l2 (simd.h) gave the fp32 kernels 8-15% more bandwidth in A/B
