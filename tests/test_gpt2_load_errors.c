@@ -81,16 +81,24 @@ static void write_weights(const char *dir, int drop, const tril_st_write_tensor 
     tril_gpt2_free(m);
 }
 
-static void expect_fail(const char *dir, tril_status code, const char *needle)
+/* Loading `dir` (with options `o`, NULL for the defaults) fails with `code`
+ * and a message that mentions `needle`. */
+static void expect_fail_with(const char *dir, const tril_gpt2_load_opts *o, tril_status code,
+                             const char *needle)
 {
     tril_gpt2 *m = NULL;
-    tril_status st = tril_gpt2_load(dir, NULL, &m);
+    tril_status st = tril_gpt2_load(dir, o, &m);
     if (st != code)
         fail_msg("%s: got %s (%s), wanted %s", dir, tril_status_name(st), tril_last_error(),
                  tril_status_name(code));
     assert_null(m);
     if (!strstr(tril_last_error(), needle))
         fail_msg("message '%s' does not mention '%s'", tril_last_error(), needle);
+}
+
+static void expect_fail(const char *dir, tril_status code, const char *needle)
+{
+    expect_fail_with(dir, NULL, code, needle);
 }
 
 static void test_valid_tiny_model_round_trip(void **state)
@@ -362,14 +370,7 @@ static void expect_fail_opts(const char *dir, int copy, tril_dtype weights, tril
                              const char *needle)
 {
     tril_gpt2_load_opts o = {copy, weights};
-    tril_gpt2 *m = NULL;
-    tril_status st = tril_gpt2_load(dir, &o, &m);
-    if (st != code)
-        fail_msg("%s: got %s (%s), wanted %s", dir, tril_status_name(st), tril_last_error(),
-                 tril_status_name(code));
-    assert_null(m);
-    if (!strstr(tril_last_error(), needle))
-        fail_msg("message '%s' does not mention '%s'", tril_last_error(), needle);
+    expect_fail_with(dir, &o, code, needle);
 }
 
 /* A NaN or inf weight is refused at load, naming the tensor and the index,
