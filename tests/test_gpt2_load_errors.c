@@ -52,6 +52,20 @@ static const char *folder(const char *config)
     return dir;
 }
 
+/* dir/model.safetensors with every parameter of `m` as F32. */
+static void write_model_f32(const tril_gpt2 *m, const char *dir)
+{
+    tril_st_write_tensor t[64];
+    assert_true(m->n_params <= 64);
+    for (size_t i = 0; i < m->n_params; i++)
+        t[i] = (tril_st_write_tensor){m->params[i].name, TRIL_ST_F32, m->params[i].ndim,
+                                      {m->params[i].shape[0], m->params[i].shape[1]},
+                                      m->param_data[i]};
+    char path[600];
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    assert_int_equal(tril_safetensors_write(path, t, m->n_params, NULL), TRIL_OK);
+}
+
 /* What a tiny valid model's file holds, with one change applied by `edit`:
  * drop = index of a tensor to leave out (-1 none), extra = a tensor to add. */
 static void write_weights(const char *dir, int drop, const tril_st_write_tensor *extra,
@@ -444,14 +458,7 @@ static void test_overflowing_logits(void **state)
     assert_int_equal(tril_gpt2_create(&cfg, &m), TRIL_OK);
     for (int64_t i = 0; i < m->arena_numel; i++) m->arena[i] = tiny_value(i);
     for (int64_t k = 0; k < 8; k++) m->arena[3 * 8 + k] = 3e38f; /* wte row 3 */
-    tril_st_write_tensor t[32];
-    for (size_t i = 0; i < m->n_params; i++)
-        t[i] = (tril_st_write_tensor){m->params[i].name, TRIL_ST_F32, m->params[i].ndim,
-                                      {m->params[i].shape[0], m->params[i].shape[1]},
-                                      m->param_data[i]};
-    char path[600];
-    snprintf(path, sizeof path, "%s/model.safetensors", dir);
-    assert_int_equal(tril_safetensors_write(path, t, m->n_params, NULL), TRIL_OK);
+    write_model_f32(m, dir);
     tril_gpt2_free(m);
     const int32_t ids[4] = {1, 2, 5, 7};
     float logits[4 * 16];
@@ -496,15 +503,7 @@ static void test_bf16_load_peak(void **state)
     tril_gpt2 *m;
     assert_int_equal(tril_gpt2_create(&cfg, &m), TRIL_OK);
     for (int64_t i = 0; i < m->arena_numel; i++) m->arena[i] = tiny_value(i);
-    tril_st_write_tensor t[64];
-    assert_true(m->n_params <= 64);
-    for (size_t i = 0; i < m->n_params; i++)
-        t[i] = (tril_st_write_tensor){m->params[i].name, TRIL_ST_F32, m->params[i].ndim,
-                                      {m->params[i].shape[0], m->params[i].shape[1]},
-                                      m->param_data[i]};
-    char path[600];
-    snprintf(path, sizeof path, "%s/model.safetensors", dir);
-    assert_int_equal(tril_safetensors_write(path, t, m->n_params, NULL), TRIL_OK);
+    write_model_f32(m, dir);
     const double weights16 = (double)m->arena_numel * 2.0;
     tril_gpt2_free(m);
     if (tril_reset_peak_rss() != 0 || test_rss_bytes() < 0) skip(); /* no clear_refs or /proc */
