@@ -451,8 +451,11 @@ def attention(q, k, v, n_head, layer=0, scale_attn_weights=True,
             factor /= float(D) ** 0.5
         if scale_attn_by_inverse_layer_idx:
             factor /= float(layer + 1)
-        empty = torch.empty(n_head, T, T, dtype=qh.dtype)
-        scores = torch.baddbmm(empty, qh, kh.transpose(-1, -2), beta=0, alpha=factor)
+        # HF passes torch.empty with beta=0; zeros here, because this CPU
+        # build of torch let NaN garbage from the uninitialised input through
+        # now and then (seen in CI: a NaN logit row)
+        base = torch.zeros(n_head, T, T, dtype=qh.dtype)
+        scores = torch.baddbmm(base, qh, kh.transpose(-1, -2), beta=0, alpha=factor)
     else:
         # HF eager attention: the product, then each division in turn
         scores = torch.matmul(qh, kh.transpose(-1, -2))  # [H, T, T]
