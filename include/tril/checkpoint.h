@@ -156,11 +156,6 @@ tril_status tril_train_state_to_json(const tril_train_state *state, char **json)
 tril_status tril_train_state_from_json(const char *json, const char *path,
                                        tril_train_state *state);
 
-/* The bundled GPT-2 tokenizer folder (vocab.json + merges.txt) for training
- * from scratch with --tokenizer gpt2: $TRIL_DATA_DIR/gpt2, the source tree's
- * data/gpt2, then the install prefix's. */
-tril_status tril_gpt2_tokenizer_dir(char *buf, size_t size);
-
 #ifdef __cplusplus
 }
 #endif

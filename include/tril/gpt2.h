@@ -148,11 +148,6 @@ tril_status tril_gpt2_init_random(tril_gpt2 *model, uint64_t seed);
  * Returns 0 and fills *cfg, or -1 for an unknown name. */
 int tril_gpt2_config_by_name(const char *name, tril_gpt2_config *cfg);
 
-/* Resolves a --model argument: a folder, or NULL for the bundled default
- * model (searched in $TRIL_DATA_DIR, the source tree, then the install
- * prefix). Writes the folder into buf. */
-tril_status tril_gpt2_resolve_dir(const char *arg, char *buf, size_t size);
-
 /* --- inference state: KV cache and activations -------------------------- */
 
 typedef struct tril_gpt2_state tril_gpt2_state;

@@ -22,7 +22,7 @@
 #include <string.h>
 
 #include "attention/attention_internal.h"
-#include "attention/simd.h"
+#include "core/simd.h"
 #include "attention/tile_util.h"
 
 #ifndef TRIL_ISA_SUFFIX

@@ -92,6 +92,14 @@ int cli_parse_weight_dtype(const char *cmd, const char *text, tril_dtype *out);
  * or bytes for a 256-token model without tokenizer files. */
 int cli_load_tokenizer(const char *cmd, const char *dir, int64_t model_vocab, tril_tokenizer **tok);
 
+/* The folder of a --model argument: the argument itself, or (NULL) the
+ * bundled default model, searched in $TRIL_DATA_DIR, the source tree, then
+ * the install prefix (src/cli/data_dirs.c). */
+tril_status cli_model_dir(const char *arg, char *buf, size_t size);
+/* The bundled GPT-2 tokenizer folder (vocab.json + merges.txt) for
+ * `train --tokenizer gpt2`, searched in the same places under gpt2/. */
+tril_status cli_gpt2_tokenizer_dir(char *buf, size_t size);
+
 /* Input files (src/cli/input.c). Each is read whole, so its size is capped:
  * CLI_MAX_FILE_MB by default, --max-file-mb N on the commands that read one. */
 #define CLI_MAX_FILE_MB 1024

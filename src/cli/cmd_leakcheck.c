@@ -69,7 +69,7 @@ int cmd_leakcheck(int argc, char **argv)
         }
     }
     char dir[4096];
-    if (tril_gpt2_resolve_dir(model_dir, dir, sizeof dir) != TRIL_OK) return cli_lib_error(CMD, "no model");
+    if (cli_model_dir(model_dir, dir, sizeof dir) != TRIL_OK) return cli_lib_error(CMD, "no model");
     tril_gpt2 *model = NULL;
     tril_gpt2_load_opts lo = {1, TRIL_F32};
     if (tril_gpt2_load(dir, &lo, &model) != TRIL_OK) return cli_lib_error(CMD, "cannot load the model");

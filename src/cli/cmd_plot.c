@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
-#include "core/file_util.h"
+#include "tril/file.h"
 #include "tril/image.h"
 
 #define CMD "plot"

@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
-#include "core/file_util.h"
+#include "tril/file.h"
 
 void cmd_tokenize_help(void)
 {
@@ -38,7 +38,7 @@ void cmd_detokenize_help(void)
 static int load_tokenizer(const char *cmd, const char *model_arg, tril_tokenizer **tok)
 {
     char dir[PATH_MAX], config[PATH_MAX + 16];
-    if (tril_gpt2_resolve_dir(model_arg, dir, sizeof dir) != TRIL_OK) return cli_lib_error(cmd, "no model");
+    if (cli_model_dir(model_arg, dir, sizeof dir) != TRIL_OK) return cli_lib_error(cmd, "no model");
     if (tril_check_dir(dir, "model folder") != TRIL_OK) return cli_lib_error(cmd, "no model");
     tril_gpt2_config cfg;
     snprintf(config, sizeof config, "%s/config.json", dir);

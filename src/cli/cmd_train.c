@@ -279,7 +279,7 @@ static int new_run(const opts *o, train_run *r, tril_tokenizer **tok, char *tok_
         tril_status st;
         if (strcmp(tname, "gpt2") == 0) {
             char v[PATH_MAX + 16], m[PATH_MAX + 16];
-            if (tril_gpt2_tokenizer_dir(tok_dir, size) != TRIL_OK)
+            if (cli_gpt2_tokenizer_dir(tok_dir, size) != TRIL_OK)
                 return cli_lib_error(CMD, "no GPT-2 tokenizer");
             snprintf(v, sizeof v, "%s/vocab.json", tok_dir);
             snprintf(m, sizeof m, "%s/merges.txt", tok_dir);

@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
-#include "core/file_util.h"
+#include "tril/file.h"
 
 int cli_parse_max_file(const char *cmd, const char *text, size_t *bytes)
 {

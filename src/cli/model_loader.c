@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
-#include "core/file_util.h"
+#include "tril/file.h"
 
 int cli_load_tokenizer(const char *cmd, const char *dir, int64_t model_vocab, tril_tokenizer **tok)
 {
@@ -59,7 +59,7 @@ int cli_load_model_as(const char *cmd, const char *model_arg, tril_dtype dtype, 
     char dir[PATH_MAX];
     *model = NULL;
     if (tok) *tok = NULL;
-    if (tril_gpt2_resolve_dir(model_arg, dir, sizeof dir) != TRIL_OK)
+    if (cli_model_dir(model_arg, dir, sizeof dir) != TRIL_OK)
         return cli_lib_error(cmd, "no model");
     tril_gpt2_load_opts opts = {0, dtype};
     if (tril_gpt2_load(dir, &opts, model) != TRIL_OK) return cli_lib_error(cmd, "cannot load the model");

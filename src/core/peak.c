@@ -3,7 +3,7 @@
  * the attention kernels) so each build uses its own vector width. */
 #include <time.h>
 
-#include "attention/simd.h"
+#include "core/simd.h"
 
 #ifdef _OPENMP
 #include <omp.h>

@@ -5,7 +5,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "core/file_util.h"
+#include "tril/file.h"
 #include "tril/gpt2.h"
 
 /* An integer key >= 1; TRIL_ERR_FORMAT naming the key otherwise. */

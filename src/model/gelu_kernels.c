@@ -4,7 +4,7 @@
  * 1 at the ends, absolute error ~1e-7, which GELU scales by x / 2). */
 #include <stdint.h>
 
-#include "attention/simd.h"
+#include "core/simd.h"
 #include "core/parallel.h"
 
 #define CAT_(a, b) a##b

@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "attention/simd.h"
+#include "core/simd.h"
 #include "core/parallel.h"
 #include "tril/ops.h"
 

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/file_util.h"
+#include "tril/file.h"
 #include "tril/gpt2.h"
 #include "tril/safetensors.h"
 
@@ -448,23 +448,4 @@ tril_status tril_gpt2_load(const char *dir, const tril_gpt2_load_opts *opts, tri
     }
     *out = m;
     return TRIL_OK;
-}
-
-tril_status tril_gpt2_resolve_dir(const char *arg, char *buf, size_t size)
-{
-    if (arg) {
-        if ((size_t)snprintf(buf, size, "%s", arg) >= size)
-            return TRIL_FAIL(TRIL_ERR_INVALID_ARG, "model path too long");
-        return TRIL_OK;
-    }
-    const char *roots[3] = {getenv("TRIL_DATA_DIR"), TRIL_SOURCE_DATA_DIR, TRIL_INSTALL_DATA_DIR};
-    for (int i = 0; i < 3; i++) {
-        if (!roots[i] || !roots[i][0]) continue;
-        if (tril_path_join(buf, size, roots[i], "models/default") != TRIL_OK) continue;
-        if (tril_is_dir(buf)) return TRIL_OK;
-    }
-    return TRIL_FAIL(TRIL_ERR_IO,
-                     "no --model given and no bundled default model found (looked in "
-                     "$TRIL_DATA_DIR, %s and %s under models/default)",
-                     TRIL_SOURCE_DATA_DIR, TRIL_INSTALL_DATA_DIR);
 }

@@ -5,7 +5,7 @@
 #include <math.h>
 #include <stdint.h>
 
-#include "attention/simd.h"
+#include "core/simd.h"
 
 #define CAT_(a, b) a##b
 #define CAT(a, b) CAT_(a, b)

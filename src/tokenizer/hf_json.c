@@ -13,7 +13,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "core/file_util.h"
+#include "tril/file.h"
 #include "tokenizer/tok_internal.h"
 
 static int is_true(const cJSON *o, const char *key)

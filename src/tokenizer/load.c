@@ -8,7 +8,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "core/file_util.h"
+#include "tril/file.h"
 #include "tokenizer/tok_internal.h"
 
 tril_status tok_vocab_from_json(const cJSON *obj, const char *src, tok_vocab *v)

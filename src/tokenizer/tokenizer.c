@@ -9,7 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "core/file_util.h"
+#include "tril/file.h"
 #include "tokenizer/tok_internal.h"
 
 static tril_tokenizer *alloc_tokenizer(tril_tokenizer_kind kind)

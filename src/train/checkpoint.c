@@ -11,7 +11,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "core/file_util.h"
+#include "tril/file.h"
 #include "train/fs_atomic.h"
 #include "tril/safetensors.h"
 
@@ -293,20 +293,4 @@ fail:
     *model = NULL;
     tril_train_log_free(&state->log);
     return st;
-}
-
-tril_status tril_gpt2_tokenizer_dir(char *buf, size_t size)
-{
-    const char *roots[3] = {getenv("TRIL_DATA_DIR"), TRIL_SOURCE_DATA_DIR, TRIL_INSTALL_DATA_DIR};
-    char probe[PATH_MAX];
-    for (int i = 0; i < 3; i++) {
-        if (!roots[i] || !roots[i][0]) continue;
-        if ((size_t)snprintf(buf, size, "%s/gpt2", roots[i]) >= size) continue;
-        if (join(probe, buf, "vocab.json") == TRIL_OK && tril_is_file(probe) &&
-            join(probe, buf, "merges.txt") == TRIL_OK && tril_is_file(probe))
-            return TRIL_OK;
-    }
-    return TRIL_FAIL(TRIL_ERR_IO, "no GPT-2 tokenizer files found (looked for gpt2/vocab.json "
-                                  "and gpt2/merges.txt in $TRIL_DATA_DIR, %s and %s)",
-                     TRIL_SOURCE_DATA_DIR, TRIL_INSTALL_DATA_DIR);
 }

@@ -26,7 +26,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core/file_util.h"
+#include "tril/file.h"
 #include "train/fs_atomic.h"
 #include "tril/train.h"
 

@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core/file_util.h"
+#include "tril/file.h"
 
 static int write_all(int fd, const void *buf, size_t len)
 {

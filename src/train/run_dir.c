@@ -16,7 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/file_util.h"
+#include "tril/file.h"
 #include "train/fs_atomic.h"
 
 #define LOCK_NAME ".tril-train.lock"

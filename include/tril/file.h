@@ -1,11 +1,16 @@
-/* Small file helpers shared by the layers that read files. */
-#ifndef TRIL_CORE_FILE_UTIL_H
-#define TRIL_CORE_FILE_UTIL_H
+/* tril/file.h - file helpers the layers and programs share: regular files
+ * only (never block on a FIFO), size limits, messages that say what is wrong. */
+#ifndef TRIL_FILE_H
+#define TRIL_FILE_H
 
 #include <stddef.h>
 #include <stdint.h>
 
 #include "tril/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 /* Reads a whole regular file into a NUL-terminated malloc'd buffer (limit
  * bytes at most), as tril_open_regular + tril_read_fd: TRIL_ERR_IO naming the
@@ -35,4 +40,7 @@ tril_status tril_check_dir(const char *path, const char *what);
 /* dst = dir + "/" + name; TRIL_ERR_INVALID_ARG if it does not fit. */
 tril_status tril_path_join(char *dst, size_t size, const char *dir, const char *name);
 
+#ifdef __cplusplus
+}
 #endif
+#endif /* TRIL_FILE_H */

@@ -1,5 +1,5 @@
 /* Whole-file reads and path helpers. */
-#include "core/file_util.h"
+#include "tril/file.h"
 
 #include <errno.h>
 #include <fcntl.h>
