@@ -1,8 +1,8 @@
-/* Causal attention benchmark: the scalar oracle against the tiled kernel for
+/* Causal attention benchmark: the scalar oracle against the SIMD kernels for
  * H=12, D=64 and T in {256, 1024, 4096} (or the T values given), fp32.
  * FLOPs count the causal half only: 2*H*T*T*D (QK^T and PV over j <= i).
  * Prints medians, GFLOP/s, the speed-up and the fraction of the machine's
- * compute limit measured in the same run, and the tiled backward's median
+ * compute limit measured in the same run, and the SIMD backward's median
  * (bwd_ms: dq, dk, dv from the forward's lse, about 5/2 the forward's FLOPs). */
 #include <math.h>
 #include <stdio.h>
@@ -36,7 +36,7 @@ static double time_kernel(tril_attention_args *a, tril_attn_kernel kernel, int r
     return tril_median(t, reps) * 1e3;
 }
 
-/* The tiled backward, after one forward that writes the lse it needs. */
+/* The SIMD backward, after one forward that writes the lse it needs. */
 static double time_backward(tril_attention_args *a, size_t n, int reps)
 {
     double t[16];
@@ -47,14 +47,14 @@ static double time_backward(tril_attention_args *a, size_t n, int reps)
         exit(1);
     }
     a->lse = lse;
-    if (tril_attention_forward(a, TRIL_ATTN_TILED) != TRIL_OK ||
-        tril_attention_backward(a, dout, grads, grads + n, grads + 2 * n, TRIL_ATTN_TILED) != TRIL_OK) {
+    if (tril_attention_forward(a, TRIL_ATTN_SIMD) != TRIL_OK ||
+        tril_attention_backward(a, dout, grads, grads + n, grads + 2 * n, TRIL_ATTN_SIMD) != TRIL_OK) {
         fprintf(stderr, "bench: %s\n", tril_last_error());
         exit(1);
     }
     for (int r = 0; r < reps; r++) {
         double t0 = tril_now();
-        tril_attention_backward(a, dout, grads, grads + n, grads + 2 * n, TRIL_ATTN_TILED);
+        tril_attention_backward(a, dout, grads, grads + n, grads + 2 * n, TRIL_ATTN_SIMD);
         t[r] = tril_now() - t0;
     }
     a->lse = NULL;
@@ -76,8 +76,8 @@ int main(int argc, char **argv)
     double peak = tril_cpu_peak_gflops(1.0);
     printf("# threads=%d isa=%s limit_gflops=%.1f (measured FMA peak)\n", tril_get_num_threads(),
            tril_isa_name(tril_cpu_best_isa()), peak);
-    printf("%-6s %12s %12s %12s %12s %9s %9s %10s\n", "T", "oracle_ms", "oracle_gf/s", "tiled_ms",
-           "tiled_gf/s", "speedup", "of_limit", "bwd_ms");
+    printf("%-6s %12s %12s %12s %12s %9s %9s %10s\n", "T", "oracle_ms", "oracle_gf/s", "simd_ms",
+           "simd_gf/s", "speedup", "of_limit", "bwd_ms");
     for (int s = 0; s < n_seqs; s++) {
         const int64_t T = seqs[s];
         const size_t n = (size_t)(T * H * D);
@@ -98,12 +98,12 @@ int main(int argc, char **argv)
         a.out = out;
         const double flops = 2.0 * H * (double)T * T * D;
         double oracle_ms = time_kernel(&a, TRIL_ATTN_REFERENCE, T >= 4096 ? 1 : 3);
-        double tiled_ms = time_kernel(&a, TRIL_ATTN_TILED, T >= 4096 ? 5 : 15);
-        double tiled_gf = flops / tiled_ms * 1e-6;
+        double simd_ms = time_kernel(&a, TRIL_ATTN_SIMD, T >= 4096 ? 5 : 15);
+        double simd_gf = flops / simd_ms * 1e-6;
         double bwd_ms = time_backward(&a, n, T >= 4096 ? 5 : 15);
         printf("%-6lld %12.2f %12.2f %12.3f %12.1f %8.1fx %8.1f%% %10.3f\n", (long long)T, oracle_ms,
-               flops / oracle_ms * 1e-6, tiled_ms, tiled_gf, oracle_ms / tiled_ms,
-               100.0 * tiled_gf / peak, bwd_ms);
+               flops / oracle_ms * 1e-6, simd_ms, simd_gf, oracle_ms / simd_ms,
+               100.0 * simd_gf / peak, bwd_ms);
         free(q);
         free(k);
         free(v);

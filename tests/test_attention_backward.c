@@ -1,4 +1,4 @@
-/* tril_attention_backward: every tiled kernel against the oracle, the oracle
+/* tril_attention_backward: every SIMD kernel against the oracle, the oracle
  * against finite differences, garbage that no row may see, and bad input
  * (the oracle against PyTorch autograd: test_attention_backward_torch.c).
  * Tolerances (all in fp32):
@@ -110,9 +110,9 @@ static int kernel_runs(int k)
     return k != TRIL_ATTN_REFERENCE && tril_attn_kernel_available((tril_attn_kernel)k);
 }
 
-/* ---- every tiled kernel against the oracle --------------------------- */
+/* ---- every SIMD kernel against the oracle --------------------------- */
 
-static double kernels_worst; /* over every tiled kernel and case */
+static double kernels_worst; /* over every SIMD kernel and case */
 
 static void check_kernels(problem *p, const char *what)
 {
@@ -171,7 +171,7 @@ static void test_kernels_random(void **state)
         check_kernels(&p, "long");
         problem_free(&p);
     }
-    printf("tiled kernels vs the oracle: worst rel err %.3g\n", kernels_worst);
+    printf("SIMD kernels vs the oracle: worst rel err %.3g\n", kernels_worst);
 }
 
 /* GPT-2's packed qkv [B, T, 3C] with a packed dqkv gives the same gradients

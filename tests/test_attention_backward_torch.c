@@ -7,7 +7,7 @@
  * empty padding windows), Tq < Tk, left/right padding, B > 1, T not a
  * multiple of any tile, D in {16, 64, 80}, and the none/additive/boolean
  * modes. tril's forward (the oracle) supplies out and lse, then the backward
- * of the oracle and of every available tiled kernel must match torch:
+ * of the oracle and of every available SIMD kernel must match torch:
  *   per gradient tensor, max abs error <= 1e-5 * max |torch gradient|.
  *
  * Case file format (little-endian, see the script):
@@ -43,7 +43,7 @@ static void *xmalloc(size_t bytes)
 }
 
 /* Runs one case through every kernel; worst[0..2] collect the oracle's dq,
- * dk, dv errors, worst[3] the tiled kernels'. */
+ * dk, dv errors, worst[3] the SIMD kernels'. */
 static void run_case(const char *path, double *worst)
 {
     FILE *f = fopen(path, "rb");
@@ -121,7 +121,7 @@ static void test_torch_gradients(void **state)
         fclose(f);
         run_case(path, worst);
     }
-    printf("torch: %d cases, worst rel err: oracle dq %.3g dk %.3g dv %.3g, tiled kernels %.3g\n",
+    printf("torch: %d cases, worst rel err: oracle dq %.3g dk %.3g dv %.3g, SIMD kernels %.3g\n",
            n, worst[0], worst[1], worst[2], worst[3]);
     /* An empty directory is a failure, not a pass. */
     if (n < MIN_CASES) fail_msg("expected >= %d torch cases in %s, found %d", MIN_CASES, dir, n);

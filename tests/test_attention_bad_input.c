@@ -381,7 +381,7 @@ static void test_kernel_names(void **state)
 {
     (void)state;
     static const char *names[TRIL_ATTN_KERNEL_COUNT] = {
-        "auto", "reference", "tiled", "tiled-generic", "tiled-avx2", "tiled-avx512"};
+        "auto", "reference", "simd", "simd-generic", "simd-avx2", "simd-avx512"};
     for (int i = 0; i < TRIL_ATTN_KERNEL_COUNT; i++) {
         const char *n = tril_attn_kernel_name((tril_attn_kernel)i);
         assert_non_null(n);
@@ -399,8 +399,8 @@ static void test_kernel_names(void **state)
     /* always runnable */
     assert_int_equal(tril_attn_kernel_available(TRIL_ATTN_AUTO), 1);
     assert_int_equal(tril_attn_kernel_available(TRIL_ATTN_REFERENCE), 1);
-    assert_int_equal(tril_attn_kernel_available(TRIL_ATTN_TILED), 1);
-    assert_int_equal(tril_attn_kernel_available(TRIL_ATTN_TILED_GENERIC), 1);
+    assert_int_equal(tril_attn_kernel_available(TRIL_ATTN_SIMD), 1);
+    assert_int_equal(tril_attn_kernel_available(TRIL_ATTN_SIMD_GENERIC), 1);
 }
 
 int main(void)

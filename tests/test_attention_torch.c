@@ -3,7 +3,7 @@
  * tests/ref/torch_attention.py writes random problems with torch's float64
  * answers (stored as float32) into the directory named by $TRIL_TORCH_CASES
  * (set by CTest, which runs the script first as a fixture). Every case is run
- * through the reference kernel (the oracle) and every available tiled kernel
+ * through the reference kernel (the oracle) and every available SIMD kernel
  * in fp32, and must match torch:
  *   out: max abs error <= 1e-5
  *   lse: abs error <= 1e-5 where torch's lse is finite; -inf exactly where it
@@ -236,8 +236,8 @@ static void test_reference(void **state)
     check_kernel(TRIL_ATTN_REFERENCE);
 }
 
-/* Every tiled build this CPU can run (and AUTO, whatever it picks). */
-static void test_tiled_kernels(void **state)
+/* Every SIMD build this CPU can run (and AUTO, whatever it picks). */
+static void test_simd_kernels(void **state)
 {
     (void)state;
     int ran = 0;
@@ -250,7 +250,7 @@ static void test_tiled_kernels(void **state)
         check_kernel((tril_attn_kernel)k);
         ran++;
     }
-    /* auto, tiled and tiled-generic are always there */
+    /* auto, simd and simd-generic are always there */
     assert_true(ran >= 3);
 }
 
@@ -259,7 +259,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cases_present),
         cmocka_unit_test(test_reference),
-        cmocka_unit_test(test_tiled_kernels),
+        cmocka_unit_test(test_simd_kernels),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,7 @@
 /* The causality property: row i's output must not depend on any key or value
  * at a position later than past + i.
  *
- * For each shape, kernel (reference and every available tiled build), mask
+ * For each shape, kernel (reference and every available SIMD build), mask
  * mode / fill and storage dtype: compute out and lse; pick a row i; overwrite
  * every key and value at positions > past + i (all batches, all heads) with
  * fresh random values; recompute. Rows 0..i of out and lse must be
@@ -339,7 +339,7 @@ static void check_dtype(tril_dtype dt)
     }
     printf("%s: %d configurations on %d kernels, %d failures (%d of them only +0 vs -0)\n",
            tril_dtype_name(dt), t.configs, kernels, t.failures, t.signed_zeros);
-    assert_true(kernels >= 2); /* reference and tiled-generic at least */
+    assert_true(kernels >= 2); /* reference and simd-generic at least */
     assert_int_equal(t.failures, 0);
 }
 

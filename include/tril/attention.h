@@ -94,17 +94,23 @@ typedef struct {
     float scale; /* 0: 1/sqrt(D) */
 } tril_attention_args;
 
+/* Which code computes attention. The SIMD kernels are one family built per
+ * instruction set; within a build the shape and mask pick the algorithm:
+ * up to 4 query rows (decoding) read keys in place ("direct"); the
+ * structural and NONE masks use keys-major score tiles that never read a
+ * future key ("transposed"); the additive and boolean masks score every key
+ * and fill the masked ones ("rowmajor"). All three use an online softmax. */
 typedef enum {
-    TRIL_ATTN_AUTO = 0,      /* fastest available kernel */
-    TRIL_ATTN_REFERENCE,     /* plain scalar loops: the oracle */
-    TRIL_ATTN_TILED,         /* tiled online softmax, best ISA of this CPU */
-    TRIL_ATTN_TILED_GENERIC, /* same algorithm, portable C vectors */
-    TRIL_ATTN_TILED_AVX2,    /* x86-64-v3 (AVX2 + FMA) build of it */
-    TRIL_ATTN_TILED_AVX512,  /* x86-64-v4 (AVX-512) build of it */
+    TRIL_ATTN_AUTO = 0,     /* the SIMD kernels of the best ISA here */
+    TRIL_ATTN_REFERENCE,    /* plain scalar loops in double: the oracle */
+    TRIL_ATTN_SIMD,         /* the SIMD kernels, best ISA of this CPU */
+    TRIL_ATTN_SIMD_GENERIC, /* their portable build (GCC/Clang vectors) */
+    TRIL_ATTN_SIMD_AVX2,    /* their x86-64-v3 (AVX2 + FMA) build */
+    TRIL_ATTN_SIMD_AVX512,  /* their x86-64-v4 (AVX-512) build */
     TRIL_ATTN_KERNEL_COUNT
 } tril_attn_kernel;
 
-/* "auto", "reference", "tiled", "tiled-generic", "tiled-avx2", "tiled-avx512" */
+/* "auto", "reference", "simd", "simd-generic", "simd-avx2", "simd-avx512" */
 const char *tril_attn_kernel_name(tril_attn_kernel kernel);
 int tril_attn_kernel_parse(const char *name, tril_attn_kernel *out);
 /* 1 if this build on this CPU can run the kernel, else 0. */
@@ -130,15 +136,17 @@ tril_status tril_attention_forward(const tril_attention_args *args, tril_attn_ke
  * args->dtype must be TRIL_F32. dq, dk and dv are overwritten (not
  * accumulated); rows with no visible key get zero gradients. Probabilities
  * are rebuilt from lse, and key tiles wholly in the future are skipped, as in
- * the forward. Kernels: REFERENCE (the oracle) or AUTO/TILED*. */
+ * the forward. Kernels: REFERENCE (the oracle) or AUTO/SIMD*. */
 tril_status tril_attention_backward(const tril_attention_args *args, const float *dout, float *dq,
                                     float *dk, float *dv, tril_attn_kernel kernel);
 
 /* The kernels keep grow-only buffers per thread (packed K/V per calling
  * thread; the decode path's row scratch per OpenMP thread), so repeated
- * calls neither allocate nor pay for fresh pages. This frees the calling
- * thread's buffers; the next call allocates again. OpenMP worker threads
- * keep theirs until they exit. */
+ * calls neither allocate nor pay for fresh pages; they live until the thread
+ * exits or this is called. This frees the buffers of the calling thread and
+ * of the OpenMP threads of a default-sized team (the threads the kernels run
+ * on); the next call allocates again. Call it from the thread that runs the
+ * kernels, outside a parallel region. */
 void tril_attention_free_workspace(void);
 
 /* 1 if query row i (of Tq) may see key j (of Tk) under the causal rule alone:

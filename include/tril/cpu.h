@@ -2,6 +2,8 @@
 #ifndef TRIL_CPU_H
 #define TRIL_CPU_H
 
+#include "tril/error.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -19,6 +21,11 @@ int tril_cpu_supports(tril_isa isa);
  * call, lowers it, e.g. to test fallbacks. */
 tril_isa tril_cpu_best_isa(void);
 const char *tril_isa_name(tril_isa isa);
+/* Checks TRIL_ISA: unset, empty, or one of the names above; anything else
+ * is TRIL_ERR_INVALID_ARG naming the value (kernels would otherwise run the
+ * generic build). The library's entry points that run kernels (attention,
+ * model load, training) return this error; a program may ask first. */
+tril_status tril_cpu_check_isa_env(void);
 
 /* The machine's fp32 compute limit in GFLOP/s, measured now: independent
  * FMAs of the best ISA's vectors on all threads, repeated for about

@@ -4,13 +4,15 @@
 #include <string.h>
 
 #include "attention/attention_internal.h"
+#include "attention/kernels.h"
+#include "attention/tile_util.h"
 #include "tril/cpu.h"
 
 static const char *const fill_names[TRIL_FILL_COUNT] = {"-inf", "-1e10", "-1e9",
                                                         "-1e4", "dtype_min", "0"};
 static const char *const mode_names[] = {"structural", "additive", "boolean", "none"};
 static const char *const kernel_names[TRIL_ATTN_KERNEL_COUNT] = {
-    "auto", "reference", "tiled", "tiled-generic", "tiled-avx2", "tiled-avx512"};
+    "auto", "reference", "simd", "simd-generic", "simd-avx2", "simd-avx512"};
 
 #define COUNT_OF(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
@@ -80,10 +82,10 @@ int tril_attn_kernel_available(tril_attn_kernel kernel)
     switch (kernel) {
     case TRIL_ATTN_AUTO:
     case TRIL_ATTN_REFERENCE:
-    case TRIL_ATTN_TILED:
-    case TRIL_ATTN_TILED_GENERIC: return 1;
-    case TRIL_ATTN_TILED_AVX2: return tril_cpu_supports(TRIL_ISA_AVX2);
-    case TRIL_ATTN_TILED_AVX512: return tril_cpu_supports(TRIL_ISA_AVX512);
+    case TRIL_ATTN_SIMD:
+    case TRIL_ATTN_SIMD_GENERIC: return 1;
+    case TRIL_ATTN_SIMD_AVX2: return tril_cpu_supports(TRIL_ISA_AVX2);
+    case TRIL_ATTN_SIMD_AVX512: return tril_cpu_supports(TRIL_ISA_AVX512);
     case TRIL_ATTN_KERNEL_COUNT: break;
     }
     return 0;
@@ -207,19 +209,26 @@ tril_status tril_attention_validate(const tril_attention_args *args)
     return validate_resolved(&a);
 }
 
-tril_status tril_attention_pick_kernel(const char *what, tril_attn_kernel *kernel)
+tril_status tril_attention_pick_kernel(const char *what, tril_attn_kernel kernel,
+                                      const tril_attention_kernels **simd)
 {
-    if ((unsigned)*kernel >= TRIL_ATTN_KERNEL_COUNT)
-        return TRIL_FAIL(TRIL_ERR_INVALID_ARG, "%s: unknown kernel %d", what, (int)*kernel);
-    if (!tril_attn_kernel_available(*kernel))
+    tril_status st = tril_cpu_check_isa_env();
+    if (st != TRIL_OK) return st;
+    if ((unsigned)kernel >= TRIL_ATTN_KERNEL_COUNT)
+        return TRIL_FAIL(TRIL_ERR_INVALID_ARG, "%s: unknown kernel %d", what, (int)kernel);
+    if (!tril_attn_kernel_available(kernel))
         return TRIL_FAIL(TRIL_ERR_UNSUPPORTED, "%s: kernel '%s' is not available on this CPU", what,
-                         tril_attn_kernel_name(*kernel));
-    if (*kernel == TRIL_ATTN_AUTO || *kernel == TRIL_ATTN_TILED) {
-        switch (tril_cpu_best_isa()) {
-        case TRIL_ISA_AVX512: *kernel = TRIL_ATTN_TILED_AVX512; break;
-        case TRIL_ISA_AVX2: *kernel = TRIL_ATTN_TILED_AVX2; break;
-        default: *kernel = TRIL_ATTN_TILED_GENERIC; break;
-        }
+                         tril_attn_kernel_name(kernel));
+    switch (kernel) {
+    case TRIL_ATTN_REFERENCE: *simd = NULL; break;
+    case TRIL_ATTN_SIMD_GENERIC:
+        *simd = TRIL_ISA_TABLE_FOR(tril_attention_kernels, TRIL_ISA_GENERIC);
+        break;
+    case TRIL_ATTN_SIMD_AVX2: *simd = TRIL_ISA_TABLE_FOR(tril_attention_kernels, TRIL_ISA_AVX2); break;
+    case TRIL_ATTN_SIMD_AVX512:
+        *simd = TRIL_ISA_TABLE_FOR(tril_attention_kernels, TRIL_ISA_AVX512);
+        break;
+    default: *simd = TRIL_ISA_TABLE(tril_attention_kernels); break; /* AUTO, SIMD */
     }
     return TRIL_OK;
 }
@@ -228,24 +237,26 @@ tril_status tril_attention_forward(const tril_attention_args *args, tril_attn_ke
 {
     tril_status st = tril_attention_validate(args);
     if (st != TRIL_OK) return st;
-    if ((st = tril_attention_pick_kernel("attention", &kernel)) != TRIL_OK) return st;
+    const tril_attention_kernels *simd;
+    if ((st = tril_attention_pick_kernel("attention", kernel, &simd)) != TRIL_OK) return st;
     tril_attention_args a = *args;
     tril_attention_resolve(&a);
-    switch (kernel) {
-    case TRIL_ATTN_REFERENCE: return tril_attention_reference(&a);
-#ifdef TRIL_HAVE_X86_KERNELS
-    case TRIL_ATTN_TILED_AVX512: return tril_attention_tiled_avx512(&a);
-    case TRIL_ATTN_TILED_AVX2: return tril_attention_tiled_avx2(&a);
-#endif
-    default: return tril_attention_tiled_generic(&a);
-    }
+    if (!simd) return tril_attention_reference(&a);
+    if (a.q_len <= TRIL_DIRECT_MAX_ROWS) return simd->forward_direct(&a);
+    /* the transposed kernel's windows are int32 lanes: beyond them (2^31
+     * keys) the row-major kernel serves every mask */
+    if ((a.mask == TRIL_MASK_STRUCTURAL || a.mask == TRIL_MASK_NONE) &&
+        a.kv_len < INT32_MAX - TRIL_TRANSPOSED_KEY_TILE)
+        return simd->forward_transposed(&a);
+    return simd->forward_rowmajor(&a);
 }
 
 void tril_attention_free_workspace(void)
 {
-    tril_attention_workspace_free_generic();
-#ifdef TRIL_HAVE_X86_KERNELS
-    tril_attention_workspace_free_avx2();
-    tril_attention_workspace_free_avx512();
-#endif
+    const tril_isa isas[] = {TRIL_ISA_GENERIC, TRIL_ISA_AVX2, TRIL_ISA_AVX512};
+    /* A team of the default size: the threads the kernels ran on. */
+#pragma omp parallel
+    for (size_t i = 0; i < sizeof isas / sizeof isas[0]; i++)
+        if (tril_cpu_supports(isas[i]))
+            TRIL_ISA_TABLE_FOR(tril_attention_kernels, isas[i])->release_thread_buffers();
 }

@@ -22,15 +22,10 @@
 #include <string.h>
 
 #include "attention/attention_internal.h"
+#include "attention/kernels.h"
 #include "core/simd.h"
 #include "attention/tile_util.h"
 
-#ifndef TRIL_ISA_SUFFIX
-#error "TRIL_ISA_SUFFIX must name the instruction set of this build"
-#endif
-#define CAT_(a, b) a##b
-#define CAT(a, b) CAT_(a, b)
-#define BACKWARD_ENTRY CAT(tril_attention_backward_tiled_, TRIL_ISA_SUFFIX)
 
 #define VL TRIL_VL
 #if defined(__AVX512F__)
@@ -374,7 +369,7 @@ static void run_head(const tril_attention_args *a, const float *dout, float *dq,
     }
 }
 
-tril_status BACKWARD_ENTRY(const tril_attention_args *a, const float *dout, float *dq, float *dk,
+tril_status TRIL_ISA_FN(tril_attention_backward_tiled)(const tril_attention_args *a, const float *dout, float *dq, float *dk,
                            float *dv)
 {
     const int64_t dp = (a->head_dim + VL - 1) / VL * VL;

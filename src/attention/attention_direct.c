@@ -4,14 +4,10 @@
 #include <stdlib.h>
 
 #include "attention/attention_internal.h"
+#include "attention/kernels.h"
 #include "core/simd.h"
 #include "attention/tile_util.h"
 
-#ifndef TRIL_ISA_SUFFIX
-#error "TRIL_ISA_SUFFIX must name the instruction set of this build"
-#endif
-#define CAT_(a, b) a##b
-#define CAT(a, b) CAT_(a, b)
 #define VL TRIL_VL
 
 /* Decoding (a few query rows against a long cache): packing K/V would cost
@@ -32,7 +28,7 @@ static void key_row(const tril_attention_args *a, const void *base, int64_t off,
 static void run_direct_row(const tril_attention_args *a, int64_t b, int64_t h, int64_t i,
                            int64_t dp, float *scratch)
 {
-    const int64_t D = a->head_dim, H = a->heads;
+    const int64_t D = a->head_dim;
     float *q = scratch, *acc = q + dp, *kbuf = acc + dp, *vbuf = kbuf + dp, *sc = vbuf + dp;
     const attn_row_window w = attn_row(a, b, i);
     const int structural = a->mask == TRIL_MASK_STRUCTURAL || a->mask == TRIL_MASK_NONE;
@@ -70,12 +66,7 @@ static void run_direct_row(const tril_attention_args *a, int64_t b, int64_t h, i
             for (int64_t d = 0; d < dp; d += VL) vstore(acc + d, vload(acc + d) + pc * vload(v + d));
         }
     }
-    const int empty = w.hi <= w.lo || m == -INFINITY || !(l > 0.0f);
-    const float inv = empty ? 0.0f : 1.0f / l;
-    const int64_t o_off = b * a->out_batch_stride + i * a->out_row_stride + h * D;
-    for (int64_t d = 0; d < D; d++)
-        tril_store_f32(a->out, a->dtype, (size_t)(o_off + d), empty ? 0.0f : acc[d] * inv);
-    if (a->lse) a->lse[(b * H + h) * a->q_len + i] = empty ? -INFINITY : m + logf(l);
+    attn_finish_row(a, b, h, i, w.lo, w.hi, acc, 1, m, l);
 }
 
 /* Each OpenMP thread's row scratch, kept between calls (one call per layer
@@ -83,7 +74,7 @@ static void run_direct_row(const tril_attention_args *a, int64_t b, int64_t h, i
 static _Thread_local tril_workspace row_scratch;
 static _Thread_local tril_workspace chunk_partials;
 
-void CAT(tril_attention_direct_workspace_free_, TRIL_ISA_SUFFIX)(void)
+void TRIL_ISA_FN(tril_attention_direct_release)(void)
 {
     workspace_release(&row_scratch);
     workspace_release(&chunk_partials);
@@ -203,16 +194,13 @@ static tril_status direct_all_heads(const tril_attention_args *a)
                 for (int64_t d = 0; d < D; d++) out[d] += alpha * acc[d];
             }
             const attn_row_window w = attn_row(a, b, i);
-            const int empty = w.hi <= w.lo || mx == -INFINITY || !(l > 0.0f);
-            const float inv = empty ? 0.0f : 1.0f / l;
-            for (int64_t d = 0; d < D; d++) out[d] = empty ? 0.0f : out[d] * inv;
-            if (a->lse) a->lse[(b * H + h) * a->q_len + i] = empty ? -INFINITY : mx + logf(l);
+            attn_finish_row(a, b, h, i, w.lo, w.hi, out, 1, mx, l);
         }
     }
     return failed ? TRIL_FAIL(TRIL_ERR_NOMEM, "attention: out of memory") : TRIL_OK;
 }
 
-tril_status CAT(tril_attention_direct_, TRIL_ISA_SUFFIX)(const tril_attention_args *a)
+tril_status TRIL_ISA_FN(tril_attention_direct)(const tril_attention_args *a)
 {
     if (all_heads_applies(a)) return direct_all_heads(a);
     const int64_t dp = (a->head_dim + VL - 1) / VL * VL;

@@ -92,48 +92,12 @@ void tril_attention_resolve(tril_attention_args *a);
 
 tril_status tril_attention_reference(const tril_attention_args *a);
 
-/* Checks a kernel choice (known, available here) and turns AUTO/TILED into
- * the best ISA's build. `what` names the caller in messages. */
-tril_status tril_attention_pick_kernel(const char *what, tril_attn_kernel *kernel);
-
-/* One build of src/attention/attention_tiled.c per instruction set. */
-tril_status tril_attention_tiled_generic(const tril_attention_args *a);
-tril_status tril_attention_tiled_avx2(const tril_attention_args *a);
-tril_status tril_attention_tiled_avx512(const tril_attention_args *a);
-tril_status tril_attention_direct_generic(const tril_attention_args *a);
-tril_status tril_attention_direct_avx2(const tril_attention_args *a);
-tril_status tril_attention_direct_avx512(const tril_attention_args *a);
-/* The transposed-score fast path (attention_transposed.c) takes the
- * structural and NONE masks; its windows are int32 lanes (keys up to
- * kv_len plus one tile of TRIL_TRANSPOSED_KEY_TILE). */
+/* The transposed kernel's key windows are int32 lanes: keys up to kv_len
+ * plus one tile of TRIL_TRANSPOSED_KEY_TILE must fit. */
 #define TRIL_TRANSPOSED_KEY_TILE 128
-static inline int attn_transposed_fits(const tril_attention_args *a)
-{
-    return (a->mask == TRIL_MASK_STRUCTURAL || a->mask == TRIL_MASK_NONE) &&
-           a->kv_len < INT32_MAX - TRIL_TRANSPOSED_KEY_TILE;
-}
-tril_status tril_attention_transposed_generic(const tril_attention_args *a);
-tril_status tril_attention_transposed_avx2(const tril_attention_args *a);
-tril_status tril_attention_transposed_avx512(const tril_attention_args *a);
-void tril_attention_transposed_workspace_free_generic(void);
-void tril_attention_transposed_workspace_free_avx2(void);
-void tril_attention_transposed_workspace_free_avx512(void);
-void tril_attention_workspace_free_generic(void);
-void tril_attention_workspace_free_avx2(void);
-void tril_attention_workspace_free_avx512(void);
-void tril_attention_direct_workspace_free_generic(void);
-void tril_attention_direct_workspace_free_avx2(void);
-void tril_attention_direct_workspace_free_avx512(void);
 
 /* The backward pass (attention_backward*.c). Arguments are validated and
  * resolved; dq has q's strides, dk and dv the k/v strides, dout out's. */
 tril_status tril_attention_backward_reference(const tril_attention_args *a, const float *dout,
                                               float *dq, float *dk, float *dv);
-tril_status tril_attention_backward_tiled_generic(const tril_attention_args *a, const float *dout,
-                                                  float *dq, float *dk, float *dv);
-tril_status tril_attention_backward_tiled_avx2(const tril_attention_args *a, const float *dout,
-                                               float *dq, float *dk, float *dv);
-tril_status tril_attention_backward_tiled_avx512(const tril_attention_args *a, const float *dout,
-                                                 float *dq, float *dk, float *dv);
-
 #endif

@@ -20,14 +20,10 @@
 #include <string.h>
 
 #include "attention/attention_internal.h"
+#include "attention/kernels.h"
 #include "core/simd.h"
 #include "attention/tile_util.h"
 
-#ifndef TRIL_ISA_SUFFIX
-#error "TRIL_ISA_SUFFIX must name the instruction set of this build"
-#endif
-#define CAT_(a, b) a##b
-#define CAT(a, b) CAT_(a, b)
 
 #define ROWS TRIL_VL /* query rows per block: one per lane */
 #if TRIL_VL == 16
@@ -64,7 +60,7 @@ typedef struct {
 
 static _Thread_local tril_workspace pack_cache;
 
-void CAT(tril_attention_transposed_workspace_free_, TRIL_ISA_SUFFIX)(void)
+void TRIL_ISA_FN(tril_attention_transposed_release)(void)
 {
     workspace_release(&pack_cache);
 }
@@ -233,19 +229,7 @@ static void run_block(const tril_attention_args *a, const packed_heads *p, block
     }
     for (int64_t r = 0; r < rows; r++) {
         const int64_t i = i0 + r;
-        const int empty = w.hi[r] <= w.lo[r] || m[r] == -INFINITY || !(l[r] > 0.0f);
-        /* an empty row is +0 exactly */
-        const float inv = empty ? 0.0f : 1.0f / l[r];
-        const int64_t o_off = b * a->out_batch_stride + i * a->out_row_stride + h * D;
-        if (a->dtype == TRIL_F32) {
-            float *out = (float *)a->out + o_off;
-            for (int64_t d = 0; d < D; d++) out[d] = empty ? 0.0f : t->ot[d * ROWS + r] * inv;
-        } else {
-            for (int64_t d = 0; d < D; d++)
-                tril_store_f32(a->out, a->dtype, (size_t)(o_off + d),
-                               empty ? 0.0f : t->ot[d * ROWS + r] * inv);
-        }
-        if (a->lse) a->lse[(b * a->heads + h) * Tq + i] = empty ? -INFINITY : m[r] + logf(l[r]);
+        attn_finish_row(a, b, h, i, w.lo[r], w.hi[r], t->ot + r, ROWS, m[r], l[r]);
     }
 }
 
@@ -296,7 +280,7 @@ static void pack_queries(const tril_attention_args *a, const packed_heads *p, in
     }
 }
 
-tril_status CAT(tril_attention_transposed_, TRIL_ISA_SUFFIX)(const tril_attention_args *a)
+tril_status TRIL_ISA_FN(tril_attention_transposed)(const tril_attention_args *a)
 {
     const int64_t B = a->batch, H = a->heads, D = a->head_dim;
     const int64_t blocks = (a->q_len + ROWS - 1) / ROWS;

@@ -39,8 +39,8 @@ void cmd_bench_help(void)
            "  --heads H        heads (>= 1)\n"
            "  --head-dim D     head dimension (>= 1)\n"
            "  --batch B        sequences (default 1)\n"
-           "  --kernel K       auto | reference | tiled | tiled-generic | tiled-avx2 |\n"
-           "                   tiled-avx512 (default auto)\n"
+           "  --kernel K       auto | reference | simd | simd-generic | simd-avx2 |\n"
+           "                   simd-avx512 (default auto)\n"
            "  --dtype DT       storage: fp32 | fp16 | bf16 (default fp32)\n"
            "  --repeats N      timed runs (default 10)\n"
            "  --threads N      OpenMP threads (default: all cores)\n");

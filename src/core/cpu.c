@@ -1,6 +1,7 @@
 /* CPU feature detection (run-time kernel selection) and thread count. */
 #include "tril/cpu.h"
 
+#include "core/kernels.h"
 #include "core/parallel.h"
 
 #include <stdint.h>
@@ -41,24 +42,35 @@ static int cpu_has(tril_isa isa)
     return 0;
 }
 
-static tril_isa env_cap(void)
+/* TRIL_ISA lowers the ISA (tests, fallbacks). Unset or empty: no cap; a
+ * value that names no ISA is an error (tril_cpu_check_isa_env), not "no
+ * limit", and until a caller reports it kernels run the generic build. */
+static int env_cap(tril_isa *cap)
 {
-    const char *cap = getenv("TRIL_ISA");
-    if (!cap) return TRIL_ISA_AVX512;
-    if (strcmp(cap, "generic") == 0) return TRIL_ISA_GENERIC;
-    if (strcmp(cap, "avx2") == 0) return TRIL_ISA_AVX2;
-    return TRIL_ISA_AVX512;
+    const char *text = getenv("TRIL_ISA");
+    *cap = TRIL_ISA_AVX512;
+    if (!text || !*text) return 0;
+    for (int i = TRIL_ISA_GENERIC; i <= TRIL_ISA_AVX512; i++)
+        if (strcmp(text, tril_isa_name((tril_isa)i)) == 0) {
+            *cap = (tril_isa)i;
+            return 0;
+        }
+    *cap = TRIL_ISA_GENERIC;
+    return -1;
+}
+
+tril_status tril_cpu_check_isa_env(void)
+{
+    tril_isa cap;
+    if (env_cap(&cap) != 0)
+        return TRIL_FAIL(TRIL_ERR_INVALID_ARG,
+                         "TRIL_ISA='%s' names no instruction set (use generic, avx2 or avx512, "
+                         "or leave it unset for the best this CPU has)",
+                         getenv("TRIL_ISA"));
+    return TRIL_OK;
 }
 
 int tril_cpu_supports(tril_isa isa) { return cpu_has(isa); }
-
-double tril_peak_gflops_generic(double seconds);
-double tril_peak_gflops_avx2(double seconds);
-double tril_peak_gflops_avx512(double seconds);
-
-double tril_stream_gbps_generic(const float *buf, int64_t n, double seconds);
-double tril_stream_gbps_avx2(const float *buf, int64_t n, double seconds);
-double tril_stream_gbps_avx512(const float *buf, int64_t n, double seconds);
 
 double tril_cpu_stream_gbps(double seconds)
 {
@@ -67,27 +79,14 @@ double tril_cpu_stream_gbps(double seconds)
     float *buf = malloc((size_t)n * sizeof *buf);
     if (!buf) return 0.0;
     for (int64_t i = 0; i < n; i++) buf[i] = (float)(i & 1023);
-    double gbps;
-    switch (tril_cpu_best_isa()) {
-#ifdef TRIL_HAVE_X86_KERNELS
-    case TRIL_ISA_AVX512: gbps = tril_stream_gbps_avx512(buf, n, seconds); break;
-    case TRIL_ISA_AVX2: gbps = tril_stream_gbps_avx2(buf, n, seconds); break;
-#endif
-    default: gbps = tril_stream_gbps_generic(buf, n, seconds); break;
-    }
+    const double gbps = TRIL_ISA_TABLE(tril_core_kernels)->stream_gbps(buf, n, seconds);
     free(buf);
     return gbps;
 }
 
 double tril_cpu_peak_gflops(double seconds)
 {
-    switch (tril_cpu_best_isa()) {
-#ifdef TRIL_HAVE_X86_KERNELS
-    case TRIL_ISA_AVX512: return tril_peak_gflops_avx512(seconds);
-    case TRIL_ISA_AVX2: return tril_peak_gflops_avx2(seconds);
-#endif
-    default: return tril_peak_gflops_generic(seconds);
-    }
+    return TRIL_ISA_TABLE(tril_core_kernels)->peak_gflops(seconds);
 }
 
 tril_isa tril_cpu_best_isa(void)
@@ -100,7 +99,9 @@ tril_isa tril_cpu_best_isa(void)
     int isa = best;
     if (isa >= 0) return (tril_isa)isa;
     isa = TRIL_ISA_GENERIC;
-    for (int c = (int)env_cap(); c > TRIL_ISA_GENERIC; c--)
+    tril_isa cap;
+    (void)env_cap(&cap);
+    for (int c = (int)cap; c > TRIL_ISA_GENERIC; c--)
         if (cpu_has((tril_isa)c)) {
             isa = c;
             break;

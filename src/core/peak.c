@@ -3,14 +3,13 @@
  * the attention kernels) so each build uses its own vector width. */
 #include <time.h>
 
+#include "core/isa.h"
 #include "core/simd.h"
 
 #ifdef _OPENMP
 #include <omp.h>
 #endif
 
-#define CAT_(a, b) a##b
-#define CAT(a, b) CAT_(a, b)
 #define CHAINS 12 /* independent FMA chains: enough to hide FMA latency */
 
 static double now_seconds(void)
@@ -34,7 +33,7 @@ static float fma_loop(long iters, float seed)
     return vhsum(s);
 }
 
-double CAT(tril_peak_gflops_, TRIL_ISA_SUFFIX)(double seconds)
+double TRIL_ISA_FN(tril_peak_gflops)(double seconds)
 {
     const long iters = 2000000;
     double best = 0.0, spent = 0.0;
@@ -82,7 +81,7 @@ static float stream_sum(const float *x, int64_t n, int prefetch)
     return s;
 }
 
-double CAT(tril_stream_gbps_, TRIL_ISA_SUFFIX)(const float *buf, int64_t n, double seconds)
+double TRIL_ISA_FN(tril_stream_gbps)(const float *buf, int64_t n, double seconds)
 {
     double best = 0.0, spent = 0.0;
     volatile float sink = 0.0f;

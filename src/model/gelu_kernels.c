@@ -4,18 +4,17 @@
  * 1 at the ends, absolute error ~1e-7, which GELU scales by x / 2). */
 #include <stdint.h>
 
+#include "core/isa.h"
 #include "core/simd.h"
 #include "core/parallel.h"
 
-#define CAT_(a, b) a##b
-#define CAT(a, b) CAT_(a, b)
 
 static const float K0 = 0.7978845608028654f; /* sqrt(2/pi) */
 static const float K1 = 0.044715f;
 
 VINLINE vf vtanh(vf u) { return 1.0f - 2.0f / (vexp(u + u) + 1.0f); }
 
-void CAT(tril_gelu_vec_, TRIL_ISA_SUFFIX)(float *y, const float *x, int64_t n)
+void TRIL_ISA_FN(tril_gelu_vec)(float *y, const float *x, int64_t n)
 {
     const int64_t full = n / TRIL_VL * TRIL_VL;
 #pragma omp parallel for schedule(static) num_threads(tril_threads_for(24.0 * (double)n))
@@ -29,7 +28,7 @@ void CAT(tril_gelu_vec_, TRIL_ISA_SUFFIX)(float *y, const float *x, int64_t n)
     }
 }
 
-void CAT(tril_gelu_backward_vec_, TRIL_ISA_SUFFIX)(float *dx, const float *dy, const float *x,
+void TRIL_ISA_FN(tril_gelu_backward_vec)(float *dx, const float *dy, const float *x,
                                                     int64_t n)
 {
     const int64_t full = n / TRIL_VL * TRIL_VL;

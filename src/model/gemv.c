@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/isa.h"
 #include "core/simd.h"
 #include "core/parallel.h"
 #include "tril/ops.h"
@@ -18,8 +19,6 @@
 #include <omp.h>
 #endif
 
-#define CAT_(a, b) a##b
-#define CAT(a, b) CAT_(a, b)
 
 /* Below this many weights one pass on one thread (the block split, and so
  * the rounding, depends only on the shape, never on the thread count). */
@@ -92,7 +91,7 @@ static void rows_into(float *acc, const float *x, const float *w, int64_t i0, in
     }
 }
 
-void CAT(tril_gemv_xw_, TRIL_ISA_SUFFIX)(float *y, const float *x, const float *w, int64_t in,
+void TRIL_ISA_FN(tril_gemv_xw)(float *y, const float *x, const float *w, int64_t in,
                                           int64_t out, float *partials)
 {
     if (in * out <= GEMV_PARALLEL_MIN || !partials || in < TRIL_MATVEC_BLOCKS) {
@@ -123,7 +122,7 @@ void CAT(tril_gemv_xw_, TRIL_ISA_SUFFIX)(float *y, const float *x, const float *
 /* y[r] = w[r, :] . x for rows r; threads take runs of 64 rows (64 x 3 KB
  * contiguous for GPT-2's head) as they become free. Each row is one
  * thread's, so the result does not depend on who took it. */
-void CAT(tril_gemv_wx_, TRIL_ISA_SUFFIX)(float *y, const float *w, const float *x, int64_t rows,
+void TRIL_ISA_FN(tril_gemv_wx)(float *y, const float *w, const float *x, int64_t rows,
                                           int64_t cols)
 {
 #pragma omp parallel for schedule(dynamic, 64) num_threads(gemv_threads(4 * rows * cols))
@@ -166,7 +165,7 @@ static inline float bf16_scalar(uint16_t h)
     return v.f;
 }
 
-void CAT(tril_gemv_wx_bf16_, TRIL_ISA_SUFFIX)(float *y, const uint16_t *w, const float *x,
+void TRIL_ISA_FN(tril_gemv_wx_bf16)(float *y, const uint16_t *w, const float *x,
                                                int64_t rows, int64_t cols)
 {
 #pragma omp parallel for schedule(dynamic, 64) num_threads(gemv_threads(2 * rows * cols))
@@ -185,7 +184,7 @@ void CAT(tril_gemv_wx_bf16_, TRIL_ISA_SUFFIX)(float *y, const uint16_t *w, const
     }
 }
 
-void CAT(tril_widen_bf16_, TRIL_ISA_SUFFIX)(float *dst, const uint16_t *src, int64_t n)
+void TRIL_ISA_FN(tril_widen_bf16)(float *dst, const uint16_t *src, int64_t n)
 {
     const int64_t full = n / TRIL_VL * TRIL_VL;
 #pragma omp parallel for schedule(static) num_threads(gemv_threads(6 * n))

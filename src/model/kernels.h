@@ -1,13 +1,14 @@
-/* The per-ISA kernels of the model and its training (gemv.c,
- * gelu_kernels.c, softmax_kernels.c, src/train/adamw_kernel.c, compiled once per instruction
- * set) gathered in one table per build (kernel_table.c), so the
- * ops pick a table once instead of switching on the ISA at every call. */
+/* The model layer's per-ISA kernels (src/core/isa.h): gemv.c,
+ * gelu_kernels.c and softmax_kernels.c, gathered per build by
+ * kernel_table.c; the ops in ops.c reach them through
+ * TRIL_ISA_TABLE(tril_model_kernels). */
 #ifndef TRIL_MODEL_KERNELS_H
 #define TRIL_MODEL_KERNELS_H
 
 #include <stdint.h>
 
-/* AdamW's per-tensor scalars (src/train/adamw.c computes them). */
+#include "core/isa.h"
+
 typedef struct {
     float decay_factor; /* 1 - lr * weight_decay (1 where the tensor has no decay) */
     float grad_scale;   /* gradient clipping's factor, 1 when not clipping */
@@ -33,17 +34,8 @@ typedef struct {
     /* row[V] = softmax(row) in place; returns the cross-entropy
      * -log p[target] (softmax_kernels.c). */
     double (*softmax_xent_row)(float *row, int64_t V, int32_t target);
-    /* The optimizer's element-wise pass (src/train/adamw_kernel.c): p, m, v
-     * updated in place from g [n]. */
-    void (*adamw_update)(float *p, const float *g, float *m, float *v, int64_t n,
-                         const tril_adamw_scalars *s);
 } tril_model_kernels;
 
-extern const tril_model_kernels tril_model_kernels_generic;
-extern const tril_model_kernels tril_model_kernels_avx2;
-extern const tril_model_kernels tril_model_kernels_avx512;
-
-/* The table for this CPU (tril_cpu_best_isa, decided once per process). */
-const tril_model_kernels *tril_model_kernels_best(void);
+TRIL_ISA_DECLARE_TABLES(tril_model_kernels, tril_model_kernels);
 
 #endif

@@ -15,15 +15,10 @@
 #include <omp.h>
 #endif
 
-const tril_model_kernels *tril_model_kernels_best(void)
+/* The model's kernels for the ISA in use (chosen once per process). */
+static inline const tril_model_kernels *kernels(void)
 {
-    switch (tril_cpu_best_isa()) {
-#ifdef TRIL_HAVE_X86_KERNELS
-    case TRIL_ISA_AVX512: return &tril_model_kernels_avx512;
-    case TRIL_ISA_AVX2: return &tril_model_kernels_avx2;
-#endif
-    default: return &tril_model_kernels_generic;
-    }
+    return TRIL_ISA_TABLE(tril_model_kernels);
 }
 
 static void init_rows(float *y, const float *b, int64_t T, int64_t out)
@@ -47,20 +42,20 @@ void tril_matvec(float *y, const float *x, const float *w, const float *b, int64
                  float *partials)
 {
     init_rows(y, b, 1, out);
-    tril_model_kernels_best()->gemv_xw(y, x, w, in, out, partials);
+    kernels()->gemv_xw(y, x, w, in, out, partials);
 }
 
 void tril_matvec_bf16(float *y, const float *x, const uint16_t *wt, const float *b, int64_t in,
                       int64_t out)
 {
-    tril_model_kernels_best()->gemv_wx_bf16(y, wt, x, out, in);
+    kernels()->gemv_wx_bf16(y, wt, x, out, in);
     if (b)
         for (int64_t o = 0; o < out; o++) y[o] += b[o];
 }
 
 void tril_widen_bf16(float *dst, const uint16_t *src, int64_t n)
 {
-    tril_model_kernels_best()->widen_bf16(dst, src, n);
+    kernels()->widen_bf16(dst, src, n);
 }
 
 void tril_matmul_bf16(float *y, const float *x, const uint16_t *wt, const float *b, int64_t T,
@@ -79,7 +74,7 @@ void tril_matmul_bf16(float *y, const float *x, const uint16_t *wt, const float 
 void tril_lm_head(float *logits, const float *x, const float *wte, int64_t T, int64_t C, int64_t V)
 {
     if (T == 1) {
-        tril_model_kernels_best()->gemv_wx(logits, wte, x, V, C);
+        kernels()->gemv_wx(logits, wte, x, V, C);
         return;
     }
     tril_sgemm(CblasNoTrans, CblasTrans, T, V, C, 1.0f,
@@ -90,7 +85,7 @@ void tril_lm_head_bf16(float *logits, const float *x, const uint16_t *wte, int64
                        int64_t V, float *panel, int64_t panel_rows)
 {
     if (T == 1) {
-        tril_model_kernels_best()->gemv_wx_bf16(logits, wte, x, V, C);
+        kernels()->gemv_wx_bf16(logits, wte, x, V, C);
         return;
     }
     /* vocabulary rows widened a panel at a time, each followed by its GEMM */
@@ -122,11 +117,11 @@ void tril_layernorm(float *y, const float *x, const float *w, const float *b, in
     }
 }
 
-void tril_gelu(float *y, const float *x, int64_t n) { tril_model_kernels_best()->gelu(y, x, n); }
+void tril_gelu(float *y, const float *x, int64_t n) { kernels()->gelu(y, x, n); }
 
 void tril_gelu_backward(float *dx, const float *dy, const float *x, int64_t n)
 {
-    tril_model_kernels_best()->gelu_backward(dx, dy, x, n);
+    kernels()->gelu_backward(dx, dy, x, n);
 }
 
 void tril_add_inplace(float *y, const float *x, int64_t n)
@@ -156,7 +151,7 @@ void tril_embed_bf16(float *x, const int32_t *ids, int64_t T, int64_t pos0, cons
 
 double tril_softmax_xent(float *row, int64_t V, int32_t target)
 {
-    return tril_model_kernels_best()->softmax_xent_row(row, V, target);
+    return kernels()->softmax_xent_row(row, V, target);
 }
 
 double tril_cross_entropy(const float *logits, int64_t V, int32_t target)

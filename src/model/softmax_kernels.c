@@ -5,16 +5,15 @@
 #include <math.h>
 #include <stdint.h>
 
+#include "core/isa.h"
 #include "core/simd.h"
 
-#define CAT_(a, b) a##b
-#define CAT(a, b) CAT_(a, b)
 
 /* Sums are taken in float over blocks of this many values, then in double:
  * accurate to ~1e-7 relative over a 50k vocabulary. */
 #define SUM_BLOCK (16 * TRIL_VL)
 
-double CAT(tril_softmax_xent_row_, TRIL_ISA_SUFFIX)(float *row, int64_t V, int32_t target)
+double TRIL_ISA_FN(tril_softmax_xent_row)(float *row, int64_t V, int32_t target)
 {
     const int64_t full = V / TRIL_VL * TRIL_VL;
     vf vmx = vbcast(-INFINITY);

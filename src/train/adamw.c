@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model/kernels.h"
+#include "train/kernels.h"
 #include "tril/train.h"
 
 tril_adamw_config tril_adamw_config_default(void)
@@ -80,7 +80,7 @@ void tril_adamw_step_scaled(tril_adamw *opt, const tril_adamw_config *cfg, float
     s.bc2_sqrt = (float)sqrt(bc2);
     s.eps = cfg->eps;
     s.neg_step = (float)(-((double)lr / bc1));
-    const tril_model_kernels *k = tril_model_kernels_best();
+    const tril_train_kernels *k = TRIL_ISA_TABLE(tril_train_kernels);
     for (size_t i = 0; i < n_params; i++) {
         const tril_param_info *p = &table[i];
         if (p->offset < 0 || p->numel <= 0 || p->offset + p->numel > opt->n) continue;

@@ -1,5 +1,5 @@
 /* AdamW's element-wise update (see adamw.c for the arithmetic and why it is
- * PyTorch's), compiled once per instruction set like the model's kernels:
+ * PyTorch's), compiled once per instruction set (src/core/isa.h):
  * the library's baseline build has no FMA instruction, and this pass over
  * params, grads and both moments (28 bytes per parameter) should run at
  * memory speed. fmaf is the exact fused result on every build (hardware FMA,
@@ -8,14 +8,12 @@
 #include <math.h>
 #include <stdint.h>
 
-#include "model/kernels.h"
+#include "train/kernels.h"
 
 #ifdef _OPENMP
 #include <omp.h>
 #endif
 
-#define CAT_(a, b) a##b
-#define CAT(a, b) CAT_(a, b)
 
 /* The scalar form, which every build agrees with bit for bit. */
 static inline void update_one(float *restrict p, const float *restrict g, float *restrict m,
@@ -73,7 +71,7 @@ static void update_range(float *restrict p, const float *restrict g, float *rest
 }
 #endif
 
-void CAT(tril_adamw_update_, TRIL_ISA_SUFFIX)(float *restrict p, const float *restrict g,
+void TRIL_ISA_FN(tril_adamw_update)(float *restrict p, const float *restrict g,
                                                float *restrict m, float *restrict v, int64_t n,
                                                const tril_adamw_scalars *s)
 {

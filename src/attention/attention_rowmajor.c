@@ -1,35 +1,27 @@
-/* Tiled online-softmax ("flash" style) causal attention for CPUs.
+/* Row-major tiled online-softmax attention for the additive and boolean
+ * masks (attention.c sends every other case to the direct or transposed
+ * kernel). As those masks are defined, every key of every row is scored and
+ * the masked ones get the fill (a per-(row, key) value that does not
+ * vectorise across rows, hence row-major scores here); nothing is skipped,
+ * the future included: that is the point of measuring them.
  *
- * This entry point dispatches: up to TRIL_DIRECT_MAX_ROWS query rows go to
- * attention_direct.c, the structural and NONE masks to the transposed-score
- * kernel (attention_transposed.c); the row-major kernel below serves the
- * additive and boolean modes, whose per-(row, key) fills do not vectorise
- * across rows.
- *
- * Compiled once per instruction set with TRIL_ISA_SUFFIX naming the entry
- * point. Two phases share one OpenMP team:
+ * Compiled once per instruction set (src/core/isa.h). Two phases share one
+ * OpenMP team:
  *   1. pack: every KEY_TILE keys of each (batch, head) are converted to fp32
  *      once, K transposed ([D, KEY_TILE]) and V contiguous ([KEY_TILE, D]);
  *   2. compute: work units are (batch, head, block of ROW_BLOCK query rows),
- *      handed out dynamically, latest (most expensive) blocks first. Each
- *      micro-block of QK_ROWS rows walks the packed tiles with an online
- *      softmax. Tiles wholly in the future of a micro-block are never visited
- *      (loop bounds), and inside the diagonal tile each row reads only the
- *      values it may see. */
+ *      handed out dynamically. Each micro-block of QK_ROWS rows walks the
+ *      packed tiles with an online softmax; keys outside a row's padding
+ *      window never reach its P.V (a masked value may be NaN garbage). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "attention/attention_internal.h"
+#include "attention/kernels.h"
 #include "core/simd.h"
 #include "attention/tile_util.h"
 
-#ifndef TRIL_ISA_SUFFIX
-#error "TRIL_ISA_SUFFIX must name the instruction set of this build"
-#endif
-#define CAT_(a, b) a##b
-#define CAT(a, b) CAT_(a, b)
-#define KERNEL_ENTRY CAT(tril_attention_tiled_, TRIL_ISA_SUFFIX)
 
 #define VL TRIL_VL
 #if defined(__AVX512F__)
@@ -152,13 +144,10 @@ static void pv_row(float *o, const float *p, const float *v, int64_t dp, int64_t
 }
 
 /* Columns [c0, c1) of the tile at j0 that this row scores and sums over. */
-static void row_columns(const tril_attention_args *a, const attn_row_window *w, int64_t j0,
-                        int64_t n, int64_t *c0, int64_t *c1)
+static void row_columns(const attn_row_window *w, int64_t j0, int64_t n, int64_t *c0, int64_t *c1)
 {
-    int structural = a->mask == TRIL_MASK_STRUCTURAL || a->mask == TRIL_MASK_NONE;
-    int64_t lo = structural ? w->lo : w->read_lo, hi = structural ? w->hi : w->read_hi;
-    *c0 = attn_max64(lo - j0, 0);
-    *c1 = attn_max64(attn_min64(hi - j0, n), *c0);
+    *c0 = attn_max64(w->read_lo - j0, 0);
+    *c1 = attn_max64(attn_min64(w->read_hi - j0, n), *c0);
 }
 
 /* Applies the mask to one row of raw scores and folds it into the running
@@ -167,12 +156,10 @@ static int softmax_update(const tril_attention_args *a, const attn_row_window *w
                           int64_t n, float *s, float *m, float *l, float *o, int64_t dp)
 {
     int64_t c0, c1;
-    row_columns(a, w, j0, n, &c0, &c1);
-    if (a->mask == TRIL_MASK_ADDITIVE || a->mask == TRIL_MASK_BOOLEAN) {
-        for (int64_t c = c0; c < c1; c++) {
-            int64_t j = j0 + c;
-            if (j < w->lo || j >= w->hi) s[c] = attn_masked_score(a, s[c]);
-        }
+    row_columns(w, j0, n, &c0, &c1);
+    for (int64_t c = c0; c < c1; c++) {
+        int64_t j = j0 + c;
+        if (j < w->lo || j >= w->hi) s[c] = attn_masked_score(a, s[c]);
     }
     /* Select, not arithmetic: a score computed from a key outside [c0, c1)
      * may be garbage (even NaN) and must vanish without a trace. */
@@ -211,12 +198,7 @@ static int softmax_update(const tril_attention_args *a, const attn_row_window *w
  * multi-megabyte allocation per call costs page faults on every call. */
 static _Thread_local tril_workspace pack_cache;
 
-void CAT(tril_attention_workspace_free_, TRIL_ISA_SUFFIX)(void)
-{
-    workspace_release(&pack_cache);
-    CAT(tril_attention_direct_workspace_free_, TRIL_ISA_SUFFIX)();
-    CAT(tril_attention_transposed_workspace_free_, TRIL_ISA_SUFFIX)();
-}
+void TRIL_ISA_FN(tril_attention_rowmajor_release)(void) { workspace_release(&pack_cache); }
 
 /* Packed K and V of every (batch, head): tile n of head bh starts at key
  * first[b] + n * KEY_TILE and lives at kt + (bh * tiles + n) * dp * KEY_TILE
@@ -291,9 +273,6 @@ static void run_unit(const tril_attention_args *a, const packed_kv *p, tile_buff
         const float *v = p->v + (bh * p->tiles + tile) * dp * KEY_TILE;
         for (int64_t r0 = 0; r0 < rows_padded; r0 += QK_ROWS) {
             const attn_row_window *w = &t->win[r0];
-            /* Rows of a micro-block are in order, so its last row reads the
-             * furthest: a tile beyond it is the future of all of them. */
-            if (j0 >= w[QK_ROWS - 1].read_hi || j0 + n <= w[0].read_lo) continue;
             qk_tile(t->q + r0 * dp, dp, kt, t->s);
             /* The keys every row of the micro-block may use, [shared_lo,
              * shared_hi), go through the blocked P.V; each row's own edges
@@ -302,7 +281,7 @@ static void run_unit(const tril_attention_args *a, const packed_kv *p, tile_buff
             int64_t shared_lo = 0, shared_hi = n, c0[QK_ROWS], c1[QK_ROWS];
             int live[QK_ROWS], all_live = 1;
             for (int r = 0; r < QK_ROWS; r++) {
-                row_columns(a, &w[r], j0, n, &c0[r], &c1[r]);
+                row_columns(&w[r], j0, n, &c0[r], &c1[r]);
                 live[r] = softmax_update(a, &w[r], j0, n, t->s + r * KEY_TILE, &t->m[r0 + r],
                                          &t->l[r0 + r], t->o + (r0 + r) * dp, dp);
                 if (!live[r]) { /* nothing seen yet: this row takes no P.V at all */
@@ -324,31 +303,14 @@ static void run_unit(const tril_attention_args *a, const packed_kv *p, tile_buff
             }
         }
     }
-    for (int64_t r = 0; r < rows; r++) {
-        const int64_t i = i0 + r;
-        const attn_row_window *w = &t->win[r];
-        int empty = w->hi <= w->lo || t->m[r] == -INFINITY || !(t->l[r] > 0.0f);
-        float inv = empty ? 0.0f : 1.0f / t->l[r];
-        /* An empty row is +0 exactly, not o * 0 (which keeps o's sign). */
-        if (empty) memset(t->o + r * dp, 0, (size_t)dp * sizeof(float));
-        int64_t o_off = b * a->out_batch_stride + i * a->out_row_stride + h * D;
-        if (a->dtype == TRIL_F32) {
-            float *out = (float *)a->out + o_off;
-            for (int64_t d = 0; d < D; d++) out[d] = t->o[r * dp + d] * inv;
-        } else {
-            for (int64_t d = 0; d < D; d++)
-                tril_store_f32(a->out, a->dtype, (size_t)(o_off + d), t->o[r * dp + d] * inv);
-        }
-        if (a->lse) a->lse[(b * a->heads + h) * Tq + i] = empty ? -INFINITY : t->m[r] + logf(t->l[r]);
-    }
+    for (int64_t r = 0; r < rows; r++)
+        attn_finish_row(a, b, h, i0 + r, t->win[r].lo, t->win[r].hi, t->o + r * dp, 1, t->m[r],
+                        t->l[r]);
 }
 
-tril_status KERNEL_ENTRY(const tril_attention_args *a)
+tril_status TRIL_ISA_FN(tril_attention_rowmajor)(const tril_attention_args *a)
 {
     const int64_t dp = (a->head_dim + VL - 1) / VL * VL;
-    if (a->q_len <= TRIL_DIRECT_MAX_ROWS) return CAT(tril_attention_direct_, TRIL_ISA_SUFFIX)(a);
-    if (attn_transposed_fits(a))
-        return CAT(tril_attention_transposed_, TRIL_ISA_SUFFIX)(a);
     const int64_t bh_count = a->batch * a->heads;
     const int64_t blocks = (a->q_len + ROW_BLOCK - 1) / ROW_BLOCK;
     packed_kv p;
@@ -369,7 +331,8 @@ tril_status KERNEL_ENTRY(const tril_attention_args *a)
         if (!buffers_alloc(&t, dp)) failed = 1;
 #pragma omp for schedule(static)
         for (int64_t n = 0; n < a->batch * p.tiles; n++) pack_tile(a, &p, n / p.tiles, n % p.tiles, dp);
-        /* Later row blocks see more keys: hand them out first. */
+        /* Every row scores every key, so blocks cost about the same; the
+         * dynamic hand-out evens out threads that start late. */
 #pragma omp for schedule(dynamic, 1)
         for (int64_t u = 0; u < bh_count * blocks; u++) {
             if (failed) continue;
