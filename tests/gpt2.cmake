@@ -27,12 +27,6 @@ set_tests_properties(gpt2_nonfinite_cli PROPERTIES FIXTURES_REQUIRED gpt2_cases)
 tril_c_test(test_gpt2_config)
 tril_c_test(test_sampler)
 tril_c_test(test_ops)
-# The GEMV and GELU kernels are picked by CPU features: run the same oracle
-# checks with the lower instruction sets forced too.
-foreach(isa generic avx2)
-  add_test(NAME test_ops_${isa} COMMAND test_ops)
-  set_tests_properties(test_ops_${isa} PROPERTIES ENVIRONMENT TRIL_ISA=${isa})
-endforeach()
 
 # Opt-in: a real GPT-2 checkpoint folder in $TRIL_GPT2_DIR (skipped otherwise).
 add_test(NAME gpt2_real_checkpoint

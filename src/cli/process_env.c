@@ -30,6 +30,10 @@ int cli_prepare_process(char **argv)
                 fprintf(stderr, "tril: note: could not restart with the runtime settings\n");
         }
     }
+    if (tril_cpu_check_isa_env() != TRIL_OK) {
+        fprintf(stderr, "tril: %s\n", tril_last_error());
+        return CLI_USAGE;
+    }
     const int threads = tril_num_threads_from_env();
     if (threads < 0) {
         fprintf(stderr, "tril: %s\n", tril_last_error());

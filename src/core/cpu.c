@@ -61,8 +61,12 @@ static int env_cap(tril_isa *cap)
 
 tril_status tril_cpu_check_isa_env(void)
 {
+    /* Asked at every attention call: read the environment once. */
+    static _Atomic int bad = -1;
+    int b = bad;
     tril_isa cap;
-    if (env_cap(&cap) != 0)
+    if (b < 0) bad = b = env_cap(&cap) != 0;
+    if (b)
         return TRIL_FAIL(TRIL_ERR_INVALID_ARG,
                          "TRIL_ISA='%s' names no instruction set (use generic, avx2 or avx512, "
                          "or leave it unset for the best this CPU has)",

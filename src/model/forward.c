@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "tril/attention.h"
+#include "tril/cpu.h"
 #include "tril/gpt2.h"
 #include "tril/ops.h"
 
@@ -35,6 +36,8 @@ tril_status tril_gpt2_state_create(const tril_gpt2 *model, int64_t max_tokens,
                                    int64_t max_batch_tokens, tril_gpt2_state **out)
 {
     if (!model || !out) return TRIL_FAIL(TRIL_ERR_INVALID_ARG, "state: NULL argument");
+    tril_status isa_ok = tril_cpu_check_isa_env(); /* the kernels this state will run */
+    if (isa_ok != TRIL_OK) return isa_ok;
     const tril_gpt2_config *c = &model->cfg;
     if (max_tokens < 1 || max_tokens > c->n_positions)
         return TRIL_FAIL(TRIL_ERR_RANGE, "state: max_tokens %lld outside [1, %lld]",

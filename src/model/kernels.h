@@ -10,15 +10,6 @@
 #include "core/isa.h"
 
 typedef struct {
-    float decay_factor; /* 1 - lr * weight_decay (1 where the tensor has no decay) */
-    float grad_scale;   /* gradient clipping's factor, 1 when not clipping */
-    float beta1, one_b1, beta2, one_b2;
-    float bc2_sqrt;     /* sqrt(1 - beta2^t) */
-    float eps;
-    float neg_step;     /* -lr / (1 - beta1^t) */
-} tril_adamw_scalars;
-
-typedef struct {
     /* y[out] += x[in] @ w[in, out] by TRIL_MATVEC_BLOCKS blocks of rows
      * (see tril_matvec; partials NULL: one sequential pass). */
     void (*gemv_xw)(float *y, const float *x, const float *w, int64_t in, int64_t out,

@@ -77,4 +77,9 @@ for c in "${cmds[@]}"; do
     "$TRIL" "$name" --help >"$tmp/help" 2>&1
     contains "$tmp/help" "--threads" "tril $name --help lists --threads"
 done
+# An unknown TRIL_ISA is refused (not taken as "no limit"); a known one caps.
+expect 2 "TRIL_ISA=avx3" -- env TRIL_ISA=avx3 "$TRIL" version
+contains "$tmp/err" "TRIL_ISA='avx3' names no instruction set" "TRIL_ISA=avx3 message"
+expect 0 "TRIL_ISA=generic" -- env TRIL_ISA=generic "$TRIL" version
+contains "$tmp/out" "kernels: generic" "TRIL_ISA=generic caps the kernels"
 finish test_threads
