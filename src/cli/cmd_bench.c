@@ -21,17 +21,15 @@ typedef struct {
 
 static int parse_kernel(const char *cmd, const char *opt, const char *text, void *field)
 {
-    (void)opt;
     if (tril_attn_kernel_parse(text, field) == 0) return 0;
-    fprintf(stderr, "tril %s: unknown kernel '%s' (see 'tril bench --help')\n", cmd, text);
+    fprintf(stderr, "tril %s: %s: unknown kernel '%s' (see 'tril bench --help')\n", cmd, opt, text);
     return -1;
 }
 
 static int parse_dtype(const char *cmd, const char *opt, const char *text, void *field)
 {
-    (void)opt;
     if (tril_dtype_parse(text, field) == 0) return 0;
-    fprintf(stderr, "tril %s: unknown dtype '%s' (fp32, fp16 or bf16)\n", cmd, text);
+    fprintf(stderr, "tril %s: %s: unknown dtype '%s' (fp32, fp16 or bf16)\n", cmd, opt, text);
     return -1;
 }
 
