@@ -12,36 +12,142 @@
 /* Exit codes: 0 success, 1 runtime failure, 2 bad usage. */
 enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
 
+/* ---- Options: one table per command, one parser (src/cli/args.c) -------
+ * A command lists its options in a table of cli_opt. cli_parse reads argv
+ * into the command's options struct (each entry names its field by offset)
+ * and refuses, with "tril CMD: ..." on stderr and CLI_USAGE, an unknown
+ * option, a missing or bad value, a repeated option that may not repeat and
+ * a missing required one. --help prints its option list from the same
+ * table, so the two cannot drift apart; `tril --dump-options` prints every
+ * table for the tests (tests/cli/test_args.sh). */
+
+typedef enum {
+    CLI_ARG_FLAG,   /* no value: the int field becomes 1 */
+    CLI_ARG_STRING, /* const char *: any text, empty included */
+    CLI_ARG_PATH,   /* const char *: a file or folder name, not empty */
+    CLI_ARG_INT,    /* int64_t in [imin, imax] */
+    CLI_ARG_DOUBLE, /* double in [dmin, dmax] (see CLI_MIN_OPEN...), never NaN;
+                       dmax = DBL_MAX means any finite number */
+    CLI_ARG_CHOICE, /* int: the index of the value in choices */
+    CLI_ARG_CUSTOM, /* parsed by custom->parse */
+} cli_arg_type;
+
+enum {
+    CLI_REQUIRED = 1 << 0,   /* must be given */
+    CLI_REPEAT = 1 << 1,     /* may repeat, every value kept: the field is a
+                                cli_i64_list (INT) or cli_str_list (STRING,
+                                PATH). Without it a second one is an error. */
+    CLI_POSITIONAL = 1 << 2, /* an argument without a name; name is what help
+                                and messages call it ("N") */
+    CLI_MIN_OPEN = 1 << 3,   /* DOUBLE: dmin itself is out of range */
+    CLI_MAX_OPEN = 1 << 4,   /* DOUBLE: dmax itself is out of range */
+    CLI_FLOAT = 1 << 5,      /* DOUBLE used as a float: the range must hold
+                                after rounding to float too (1e-50 is 0) */
+};
+
+/* A value type of its own (threads, a dtype, a kernel name). */
+typedef struct {
+    const char *kind;   /* what it is, in the table dump */
+    size_t size;        /* the size of the field it fills */
+    const char *sample; /* a valid value, for the tests */
+    /* 0, or -1 after printing "tril CMD: OPT ..." */
+    int (*parse)(const char *cmd, const char *opt, const char *text, void *field);
+} cli_custom;
+
+typedef struct {
+    const char *name;    /* "--tokens", or a positional's name ("N") */
+    const char *metavar; /* the value in help ("N", "DIR"); NULL for a flag,
+                            or a choice (shown as its values) */
+    cli_arg_type type;
+    unsigned flags;      /* CLI_REQUIRED | ... */
+    size_t offset, size; /* the field in the options struct: CLI_FIELD */
+    int64_t imin, imax;  /* INT */
+    double dmin, dmax;   /* DOUBLE */
+    const char *const *choices; /* CHOICE: NULL-terminated */
+    const cli_custom *custom;   /* CUSTOM */
+    const char *section; /* help: a heading printed before this option */
+    const char *help;    /* help: lines separated by '\n' */
+} cli_opt;
+
+typedef struct {
+    const char *name;   /* in messages: "generate", "bench attention" */
+    const char *usage;  /* help before the options: usage lines, what it does */
+    const char *footer; /* help after the options, or NULL */
+    const cli_opt *opts;
+    size_t n_opts;
+} cli_spec;
+
+/* A table holds at most this many options. */
+#define CLI_MAX_OPTS 48
+#define CLI_FIELD(type, field) .offset = offsetof(type, field), .size = sizeof(((type *)0)->field)
+#define CLI_OPTS(table) .opts = (table), .n_opts = sizeof(table) / sizeof((table)[0])
+#define CLI_STR_(x) #x
+#define CLI_STR(x) CLI_STR_(x)
+
+typedef struct {
+    int64_t *v;
+    size_t n;
+} cli_i64_list;
+typedef struct {
+    const char **v;
+    size_t n;
+} cli_str_list;
+
+/* Parses argv[1..argc-1] (argv[0] is the command) into out, whose fields
+ * hold the defaults and whose lists are empty. given, if not NULL, receives
+ * how often each option of the table was given. Returns CLI_OK, or
+ * CLI_USAGE after printing why (out's lists are then freed). */
+int cli_parse(const cli_spec *spec, int argc, char **argv, void *out, int *given);
+/* Frees the cli_*_list fields of out. */
+void cli_args_free(const cli_spec *spec, void *out);
+/* The whole help: usage, options, footer. */
+void cli_print_help(const cli_spec *spec);
+/* The option list alone, one entry (and its help lines) per option. */
+void cli_print_options(const cli_spec *spec);
+/* Prints a table as tab-separated lines for the tests: command, spec,
+ * option, type, flags, lower bound or choices, upper bound, a valid value.
+ * Checks it too (names, field sizes, ranges, help): prints what is wrong
+ * on stderr and returns the number of problems. */
+int cli_dump_spec(const char *command, const cli_spec *spec);
+
+/* The value types every command shares. */
+extern const cli_custom cli_threads_arg;      /* int: 1..1024, applied at once */
+extern const cli_custom cli_max_file_arg;     /* size_t bytes from N MB */
+extern const cli_custom cli_weight_dtype_arg; /* tril_dtype: fp32 or bf16 */
+
 typedef struct {
     const char *name;
     const char *summary;
     int (*run)(int argc, char **argv); /* argv[0] is the subcommand name */
-    void (*help)(void);
+    void (*help)(void);                /* NULL: cli_print_help(specs[0]) */
+    const cli_spec *const *specs;      /* its option tables, NULL-terminated */
 } cli_command;
 
-/* Every subcommand (src/cli/cmd_*.c). */
+/* Every subcommand (src/cli/cmd_*.c) and its option table(s). */
 int cmd_mask(int argc, char **argv);
-void cmd_mask_help(void);
+extern const cli_spec cmd_mask_spec;
 int cmd_bench(int argc, char **argv);
 void cmd_bench_help(void);
+extern const cli_spec cmd_bench_forward_spec, cmd_bench_decode_spec, cmd_bench_train_spec,
+    cmd_bench_attention_spec;
 int cmd_generate(int argc, char **argv);
-void cmd_generate_help(void);
+extern const cli_spec cmd_generate_spec;
 int cmd_eval(int argc, char **argv);
-void cmd_eval_help(void);
+extern const cli_spec cmd_eval_spec;
 int cmd_tokenize(int argc, char **argv);
-void cmd_tokenize_help(void);
+extern const cli_spec cmd_tokenize_spec;
 int cmd_detokenize(int argc, char **argv);
-void cmd_detokenize_help(void);
+extern const cli_spec cmd_detokenize_spec;
 int cmd_info(int argc, char **argv);
-void cmd_info_help(void);
+extern const cli_spec cmd_info_spec;
 int cmd_attention(int argc, char **argv);
-void cmd_attention_help(void);
+extern const cli_spec cmd_attention_spec;
 int cmd_train(int argc, char **argv);
-void cmd_train_help(void);
+extern const cli_spec cmd_train_spec;
 int cmd_plot(int argc, char **argv);
-void cmd_plot_help(void);
+extern const cli_spec cmd_plot_spec;
 int cmd_leakcheck(int argc, char **argv);
-void cmd_leakcheck_help(void);
+extern const cli_spec cmd_leakcheck_spec;
 
 /* Before any command: puts the OpenMP/OpenBLAS settings this machine needs
  * in place (re-executing the program once if they were missing) and applies

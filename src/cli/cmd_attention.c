@@ -8,19 +8,42 @@
 
 #define CMD "attention"
 
-void cmd_attention_help(void)
-{
-    printf("usage: tril attention [--model DIR] --prompt TEXT --layer L --head H --png FILE\n\n"
-           "Draws the attention probabilities of head H in layer L over the prompt's\n"
-           "tokens: queries down, keys across, token strings on both axes. The upper\n"
-           "triangle (the future) is grey: the mask made visible on real data. The\n"
-           "colour scale on the right runs from 0 to the largest probability (colour\n"
-           "follows its square root). In labels a space is a middle dot, a newline a\n"
-           "return arrow, a tab an arrow, other non-ASCII bytes \\xNN; past ~50\n"
-           "tokens only every k-th token is labelled, after its position.\n"
-           "Prompts of 1..512 tokens; layers and heads count from 0.\n\n"
-           "  --threads N   compute threads (default: $TRIL_NUM_THREADS, else all cores)\n");
-}
+typedef struct {
+    const char *model, *prompt, *png;
+    int64_t layer, head;
+    int threads;
+} attention_opts;
+
+#define F(field) CLI_FIELD(attention_opts, field)
+static const cli_opt options[] = {
+    {"--model", "DIR", CLI_ARG_PATH, 0, F(model),
+     .help = "model folder (default: the bundled model)"},
+    {"--prompt", "TEXT", CLI_ARG_STRING, CLI_REQUIRED, F(prompt),
+     .help = "the text whose attention is drawn (1..512 tokens)"},
+    {"--layer", "L", CLI_ARG_INT, CLI_REQUIRED, F(layer), .imin = 0, .imax = INT32_MAX,
+     .help = "the layer, from 0"},
+    {"--head", "H", CLI_ARG_INT, CLI_REQUIRED, F(head), .imin = 0, .imax = INT32_MAX,
+     .help = "the head in that layer, from 0"},
+    {"--png", "FILE", CLI_ARG_PATH, CLI_REQUIRED, F(png), .help = "the picture to write"},
+    {"--threads", "N", CLI_ARG_CUSTOM, 0, F(threads), .custom = &cli_threads_arg,
+     .help = "compute threads (default: $TRIL_NUM_THREADS, else all cores)"},
+};
+#undef F
+
+const cli_spec cmd_attention_spec = {
+    CMD,
+    "usage: tril attention [--model DIR] --prompt TEXT --layer L --head H --png FILE\n\n"
+    "Draws the attention probabilities of head H in layer L over the prompt's\n"
+    "tokens: queries down, keys across, token strings on both axes. The upper\n"
+    "triangle (the future) is grey: the mask made visible on real data. The\n"
+    "colour scale on the right runs from 0 to the largest probability (colour\n"
+    "follows its square root). In labels a space is a middle dot, a newline a\n"
+    "return arrow, a tab an arrow, other non-ASCII bytes \\xNN; past ~50\n"
+    "tokens only every k-th token is labelled, after its position.\n"
+    "Prompts of 1..512 tokens; layers and heads count from 0.\n",
+    NULL,
+    CLI_OPTS(options),
+};
 
 /* A token's bytes as a C string for an axis label; tril_heatmap_png escapes
  * them (spaces, newlines, UTF-8). A NUL byte cannot come from argv. */
@@ -38,28 +61,14 @@ static char *token_label(const tril_tokenizer *tok, int32_t id)
 
 int cmd_attention(int argc, char **argv)
 {
-    const char *model_dir = NULL, *prompt = NULL, *png = NULL, *val;
-    int64_t layer = -1, head = -1;
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i];
-        if (strcmp(arg, "--model") && strcmp(arg, "--prompt") && strcmp(arg, "--png") &&
-            strcmp(arg, "--layer") && strcmp(arg, "--head") && strcmp(arg, "--threads"))
-            return cli_unknown(CMD, arg);
-        if (!(val = cli_value(CMD, argc, argv, &i))) return CLI_USAGE;
-        if (!strcmp(arg, "--model")) model_dir = val;
-        else if (!strcmp(arg, "--threads")) { if (cli_parse_threads(CMD, val)) return CLI_USAGE; }
-        else if (!strcmp(arg, "--prompt")) prompt = val;
-        else if (!strcmp(arg, "--png")) png = val;
-        else if (cli_parse_i64(CMD, arg, val, 0, INT32_MAX, !strcmp(arg, "--layer") ? &layer : &head))
-            return CLI_USAGE;
-    }
-    if (!prompt || !png || layer < 0 || head < 0) {
-        fprintf(stderr, "tril attention: --prompt, --layer, --head and --png are required\n");
-        return CLI_USAGE;
-    }
+    attention_opts o = {NULL};
+    int rc = cli_parse(&cmd_attention_spec, argc, argv, &o, NULL);
+    if (rc != CLI_OK) return rc;
+    const char *prompt = o.prompt, *png = o.png;
+    const int64_t layer = o.layer, head = o.head;
     tril_gpt2 *model;
     tril_tokenizer *tok;
-    int rc = cli_load_model(CMD, model_dir, &model, &tok);
+    rc = cli_load_model(CMD, o.model, &model, &tok);
     if (rc != CLI_OK) return rc;
     int32_t *ids = NULL;
     size_t n = 0;

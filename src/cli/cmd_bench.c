@@ -12,84 +12,92 @@
 
 #define CMD "bench"
 
-void cmd_bench_help(void)
-{
-    printf("usage: tril bench forward --model M --tokens N [--repeats R] [--threads N]\n"
-           "       tril bench decode --model M --position P [--repeats R] [--threads N]\n"
-           "       tril bench train --model M --batch B --seq T [--repeats R] [--threads N]\n"
-           "       tril bench attention --seq T --heads H --head-dim D [options]\n\n"
-           "M is a model folder or a config name with random weights: gpt2-124m,\n"
-           "gpt2-355m, gpt2-774m, gpt2-1558m (no checkpoint needed).\n\n"
-           "forward: one prefill of N random tokens with logits for every position;\n"
-           "  prints ms, GFLOP/s (2 x params x N + attention) and the fraction of the\n"
-           "  measured FMA limit (limit_gflops).\n"
-           "decode: fills the KV cache to position P, then times one-token steps;\n"
-           "  prints ms_per_token and the bandwidth of what each token reads (weights\n"
-           "  and the KV cache so far) against the measured streaming limit\n"
-           "  (limit_gbps).\n"
-           "forward/decode take --dtype fp32|bf16 (bf16 weights: half the bytes).\n"
-           "train: one optimizer step (forward, backward, AdamW) on B x T random tokens;\n"
-           "  prints ms_per_step, tokens/s and GFLOP/s (6 x params x B x T + attention)\n"
-           "  against limit_gflops.\n\n"
-           "Times causal self-attention (Tq = Tk = T, random fp32 data) and prints one\n"
-           "line of key=value figures: median ms over the repeats after a warm-up,\n"
-           "GFLOP/s counting the causal half (2*B*H*T*T*D), the machine's measured\n"
-           "FMA limit (limit_gflops) and the fraction of it reached, and peak RSS.\n\n"
-           "  --seq T          sequence length (>= 1)\n"
-           "  --heads H        heads (>= 1)\n"
-           "  --head-dim D     head dimension (>= 1)\n"
-           "  --batch B        sequences (default 1)\n"
-           "  --kernel K       auto | reference | simd | simd-generic | simd-avx2 |\n"
-           "                   simd-avx512 (default auto)\n"
-           "  --dtype DT       storage: fp32 | fp16 | bf16 (default fp32)\n"
-           "  --repeats N      timed runs (default 10)\n"
-           "  --threads N      OpenMP threads (default: all cores)\n");
-}
-
 typedef struct {
-    int64_t seq, heads, head_dim, batch, repeats, threads;
+    int64_t seq, heads, head_dim, batch, repeats;
+    int threads;
     tril_attn_kernel kernel;
     tril_dtype dtype;
 } attention_opts;
 
-static int parse_attention(int argc, char **argv, attention_opts *o)
+static int parse_kernel(const char *cmd, const char *opt, const char *text, void *field)
 {
-    for (int i = 2; i < argc; i++) {
-        const char *arg = argv[i], *val = NULL;
-        int64_t *target = NULL, lo = 1, hi = INT64_MAX;
-        if (strcmp(arg, "--seq") == 0) target = &o->seq;
-        else if (strcmp(arg, "--heads") == 0) target = &o->heads;
-        else if (strcmp(arg, "--head-dim") == 0) target = &o->head_dim;
-        else if (strcmp(arg, "--batch") == 0) target = &o->batch;
-        else if (strcmp(arg, "--repeats") == 0) { target = &o->repeats; hi = 1000; }
-        else if (strcmp(arg, "--threads") == 0) { target = &o->threads; hi = 1024; }
-        else if (strcmp(arg, "--kernel") != 0 && strcmp(arg, "--dtype") != 0) return cli_unknown(CMD, arg);
-        if (!(val = cli_value(CMD, argc, argv, &i))) return CLI_USAGE;
-        if (target) {
-            if (cli_parse_i64(CMD, arg, val, lo, hi, target)) return CLI_USAGE;
-        } else if (strcmp(arg, "--kernel") == 0) {
-            if (tril_attn_kernel_parse(val, &o->kernel)) {
-                fprintf(stderr, "tril bench: unknown kernel '%s' (see 'tril bench --help')\n", val);
-                return CLI_USAGE;
-            }
-        } else if (tril_dtype_parse(val, &o->dtype)) {
-            fprintf(stderr, "tril bench: unknown dtype '%s' (fp32, fp16 or bf16)\n", val);
-            return CLI_USAGE;
-        }
+    if (tril_attn_kernel_parse(text, field) == 0) return 0;
+    fprintf(stderr, "tril %s: %s: unknown kernel '%s' (see 'tril bench --help')\n", cmd, opt, text);
+    return -1;
+}
+
+static int parse_dtype(const char *cmd, const char *opt, const char *text, void *field)
+{
+    if (tril_dtype_parse(text, field) == 0) return 0;
+    fprintf(stderr, "tril %s: %s: unknown dtype '%s' (fp32, fp16 or bf16)\n", cmd, opt, text);
+    return -1;
+}
+
+static const cli_custom kernel_arg = {"kernel", sizeof(tril_attn_kernel), "auto", parse_kernel};
+static const cli_custom dtype_arg = {"dtype", sizeof(tril_dtype), "fp32", parse_dtype};
+
+#define F(field) CLI_FIELD(attention_opts, field)
+static const cli_opt attention_options[] = {
+    {"--seq", "T", CLI_ARG_INT, CLI_REQUIRED, F(seq), .imin = 1, .imax = INT64_MAX,
+     .help = "sequence length (>= 1)"},
+    {"--heads", "H", CLI_ARG_INT, CLI_REQUIRED, F(heads), .imin = 1, .imax = INT64_MAX,
+     .help = "heads (>= 1)"},
+    {"--head-dim", "D", CLI_ARG_INT, CLI_REQUIRED, F(head_dim), .imin = 1, .imax = INT64_MAX,
+     .help = "head dimension (>= 1)"},
+    {"--batch", "B", CLI_ARG_INT, 0, F(batch), .imin = 1, .imax = INT64_MAX,
+     .help = "sequences (default 1)"},
+    {"--kernel", "K", CLI_ARG_CUSTOM, 0, F(kernel), .custom = &kernel_arg,
+     .help = "auto | reference | simd | simd-generic | simd-avx2 |\n"
+             "simd-avx512 (default auto)"},
+    {"--dtype", "DT", CLI_ARG_CUSTOM, 0, F(dtype), .custom = &dtype_arg,
+     .help = "storage: fp32 | fp16 | bf16 (default fp32)"},
+    {"--repeats", "N", CLI_ARG_INT, 0, F(repeats), .imin = 1, .imax = 1000,
+     .help = "timed runs (default 10)"},
+    {"--threads", "N", CLI_ARG_CUSTOM, 0, F(threads), .custom = &cli_threads_arg,
+     .help = "OpenMP threads (default: all cores)"},
+};
+#undef F
+
+const cli_spec cmd_bench_attention_spec = {"bench attention", NULL, NULL, CLI_OPTS(attention_options)};
+
+void cmd_bench_help(void)
+{
+    fputs("usage: tril bench forward --model M --tokens N [--repeats R] [--threads N]\n"
+          "       tril bench decode --model M --position P [--repeats R] [--threads N]\n"
+          "       tril bench train --model M --batch B --seq T [--repeats R] [--threads N]\n"
+          "       tril bench attention --seq T --heads H --head-dim D [options]\n\n"
+          "M is a model folder or a config name with random weights: gpt2-124m,\n"
+          "gpt2-355m, gpt2-774m, gpt2-1558m (no checkpoint needed).\n\n"
+          "forward: one prefill of N random tokens with logits for every position;\n"
+          "  prints ms, GFLOP/s (2 x params x N + attention) and the fraction of the\n"
+          "  measured FMA limit (limit_gflops).\n"
+          "decode: fills the KV cache to position P, then times one-token steps;\n"
+          "  prints ms_per_token and the bandwidth of what each token reads (weights\n"
+          "  and the KV cache so far) against the measured streaming limit\n"
+          "  (limit_gbps).\n"
+          "forward/decode take --dtype fp32|bf16 (bf16 weights: half the bytes).\n"
+          "train: one optimizer step (forward, backward, AdamW) on B x T random tokens;\n"
+          "  prints ms_per_step, tokens/s and GFLOP/s (6 x params x B x T + attention)\n"
+          "  against limit_gflops.\n"
+          "attention: times causal self-attention (Tq = Tk = T, random fp32 data) and\n"
+          "  prints one line of key=value figures: median ms over the repeats after a\n"
+          "  warm-up, GFLOP/s counting the causal half (2*B*H*T*T*D), the machine's\n"
+          "  measured FMA limit (limit_gflops) and the fraction of it reached, and\n"
+          "  peak RSS.\n",
+          stdout);
+    const cli_spec *const specs[] = {&cmd_bench_forward_spec, &cmd_bench_decode_spec,
+                                     &cmd_bench_train_spec, &cmd_bench_attention_spec};
+    for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++) {
+        printf("\n%s options:\n", specs[i]->name + strlen("bench "));
+        cli_print_options(specs[i]);
     }
-    if (o->seq <= 0 || o->heads <= 0 || o->head_dim <= 0) {
-        fprintf(stderr, "tril bench attention: --seq, --heads and --head-dim are required\n");
-        return CLI_USAGE;
-    }
-    return CLI_OK;
 }
 
 static int bench_attention(int argc, char **argv)
 {
-    attention_opts o = {-1, -1, -1, 1, 10, 0, TRIL_ATTN_AUTO, TRIL_F32};
-    int rc = parse_attention(argc, argv, &o);
+    attention_opts o = {.batch = 1, .repeats = 10, .kernel = TRIL_ATTN_AUTO, .dtype = TRIL_F32};
+    int rc = cli_parse(&cmd_bench_attention_spec, argc, argv, &o, NULL);
     if (rc != CLI_OK) return rc;
-    tril_set_num_threads((int)o.threads);
     tril_attention_args a = tril_attention_args_init();
     a.batch = o.batch;
     a.heads = o.heads;
@@ -148,10 +156,12 @@ int cmd_bench(int argc, char **argv)
         fprintf(stderr, "tril bench: say what to time: forward, decode, train or attention (see 'tril bench --help')\n");
         return CLI_USAGE;
     }
-    if (strcmp(argv[1], "attention") == 0) return bench_attention(argc, argv);
-    if (strcmp(argv[1], "forward") == 0) return cmd_bench_forward(argc, argv);
-    if (strcmp(argv[1], "decode") == 0) return cmd_bench_decode(argc, argv);
-    if (strcmp(argv[1], "train") == 0) return cmd_bench_train(argc, argv);
+    /* From here argv[0] is the benchmark, as the parser expects. */
+    if (strcmp(argv[1], "attention") == 0) return bench_attention(argc - 1, argv + 1);
+    if (strcmp(argv[1], "forward") == 0) return cmd_bench_forward(argc - 1, argv + 1);
+    if (strcmp(argv[1], "decode") == 0) return cmd_bench_decode(argc - 1, argv + 1);
+    if (strcmp(argv[1], "train") == 0) return cmd_bench_train(argc - 1, argv + 1);
+    if (argv[1][0] == '-') return cli_unknown(CMD, argv[1]);
     fprintf(stderr, "tril bench: unknown benchmark '%s' (see 'tril bench --help')\n", argv[1]);
     return CLI_USAGE;
 }

@@ -14,7 +14,8 @@
 
 typedef struct {
     const char *model;
-    int64_t tokens, position, batch, seq, repeats, threads;
+    int64_t tokens, position, batch, seq, repeats;
+    int threads;
     tril_dtype dtype;
     double load_peak_mb; /* peak RSS up to the model being ready */
 } model_opts;
@@ -27,32 +28,46 @@ static void model_ready(model_opts *o)
     tril_reset_peak_rss();
 }
 
-static int parse_model_opts(int argc, char **argv, model_opts *o)
-{
-    for (int i = 2; i < argc; i++) {
-        const char *arg = argv[i], *val;
-        int64_t *target = NULL;
-        if (strcmp(arg, "--tokens") == 0) target = &o->tokens;
-        else if (strcmp(arg, "--batch") == 0) target = &o->batch;
-        else if (strcmp(arg, "--seq") == 0) target = &o->seq;
-        else if (strcmp(arg, "--position") == 0) target = &o->position;
-        else if (strcmp(arg, "--repeats") == 0) target = &o->repeats;
-        else if (strcmp(arg, "--threads") == 0) target = &o->threads;
-        else if (strcmp(arg, "--model") != 0 && strcmp(arg, "--dtype") != 0) return cli_unknown(CMD, arg);
-        if (!(val = cli_value(CMD, argc, argv, &i))) return CLI_USAGE;
-        if (!target && !strcmp(arg, "--dtype")) {
-            if (cli_parse_weight_dtype(CMD, val, &o->dtype)) return CLI_USAGE;
-        } else if (!target) o->model = val;
-        else if (cli_parse_i64(CMD, arg, val, target == &o->position ? 0 : 1,
-                               target == &o->repeats ? 1000 : 1 << 20, target))
-            return CLI_USAGE;
-    }
-    if (!o->model) {
-        fprintf(stderr, "tril bench: --model is required (a folder or gpt2-124m, ...)\n");
-        return CLI_USAGE;
-    }
-    return CLI_OK;
-}
+/* The three model benchmarks share their options but each requires its own. */
+#define F(field) CLI_FIELD(model_opts, field)
+#define MODEL_OPT                                                                              \
+    {"--model", "M", CLI_ARG_STRING, CLI_REQUIRED, F(model),                                   \
+     .help = "a model folder or a config name (gpt2-124m, ...)"}
+#define COMMON_OPTS(default_repeats, dtype_help)                                               \
+    {"--repeats", "R", CLI_ARG_INT, 0, F(repeats), .imin = 1, .imax = 1000,                    \
+     .help = "timed runs (default " default_repeats ")"},                                      \
+    {"--threads", "N", CLI_ARG_CUSTOM, 0, F(threads), .custom = &cli_threads_arg,              \
+     .help = "OpenMP threads (default: all cores)"},                                           \
+    {"--dtype", "fp32|bf16", CLI_ARG_CUSTOM, 0, F(dtype), .custom = &cli_weight_dtype_arg,     \
+     .help = dtype_help}
+
+static const cli_opt forward_options[] = {
+    MODEL_OPT,
+    {"--tokens", "N", CLI_ARG_INT, CLI_REQUIRED, F(tokens), .imin = 1, .imax = 1 << 20,
+     .help = "tokens in the prefill"},
+    COMMON_OPTS("3", "weights (default fp32)"),
+};
+static const cli_opt decode_options[] = {
+    MODEL_OPT,
+    {"--position", "P", CLI_ARG_INT, CLI_REQUIRED, F(position), .imin = 0, .imax = 1 << 20,
+     .help = "tokens in the KV cache before the timed steps"},
+    COMMON_OPTS("20", "weights (default fp32)"),
+};
+static const cli_opt train_options[] = {
+    MODEL_OPT,
+    {"--batch", "B", CLI_ARG_INT, CLI_REQUIRED, F(batch), .imin = 1, .imax = 1 << 20,
+     .help = "sequences per step"},
+    {"--seq", "T", CLI_ARG_INT, CLI_REQUIRED, F(seq), .imin = 1, .imax = 1 << 20,
+     .help = "tokens per sequence"},
+    COMMON_OPTS("5", "fp32 only: training runs in fp32"),
+};
+#undef COMMON_OPTS
+#undef MODEL_OPT
+#undef F
+
+const cli_spec cmd_bench_forward_spec = {"bench forward", NULL, NULL, CLI_OPTS(forward_options)};
+const cli_spec cmd_bench_decode_spec = {"bench decode", NULL, NULL, CLI_OPTS(decode_options)};
+const cli_spec cmd_bench_train_spec = {"bench train", NULL, NULL, CLI_OPTS(train_options)};
 
 /* A model folder, or random weights for a named config. */
 static int bench_model(const char *spec, tril_dtype dtype, tril_gpt2 **m)
@@ -72,7 +87,6 @@ static int bench_model(const char *spec, tril_dtype dtype, tril_gpt2 **m)
 /* Threads, then the model, then whether `positions` fit its context. */
 static int open_bench(model_opts *o, const char *what, int64_t positions, tril_gpt2 **m)
 {
-    tril_set_num_threads((int)o->threads);
     int rc = bench_model(o->model, o->dtype, m);
     if (rc != CLI_OK) return rc;
     if (positions > (*m)->cfg.n_positions) {
@@ -133,13 +147,9 @@ static int open_infer(model_opts *o, const char *what, int64_t positions, int64_
 
 int cmd_bench_forward(int argc, char **argv)
 {
-    model_opts o = {NULL, -1, -1, -1, -1, 3, 0, TRIL_F32, 0.0};
-    int rc = parse_model_opts(argc, argv, &o);
+    model_opts o = {.repeats = 3, .dtype = TRIL_F32};
+    int rc = cli_parse(&cmd_bench_forward_spec, argc, argv, &o, NULL);
     if (rc != CLI_OK) return rc;
-    if (o.tokens < 1) {
-        fprintf(stderr, "tril bench forward: --tokens N is required\n");
-        return CLI_USAGE;
-    }
     infer_run run;
     if ((rc = open_infer(&o, "forward", o.tokens, o.tokens, o.tokens, o.tokens, &run)) != CLI_OK)
         return rc;
@@ -172,13 +182,9 @@ done:
 
 int cmd_bench_decode(int argc, char **argv)
 {
-    model_opts o = {NULL, -1, -1, -1, -1, 20, 0, TRIL_F32, 0.0};
-    int rc = parse_model_opts(argc, argv, &o);
+    model_opts o = {.repeats = 20, .dtype = TRIL_F32};
+    int rc = cli_parse(&cmd_bench_decode_spec, argc, argv, &o, NULL);
     if (rc != CLI_OK) return rc;
-    if (o.position < 0) {
-        fprintf(stderr, "tril bench decode: --position P is required\n");
-        return CLI_USAGE;
-    }
     const int64_t steps = o.repeats + 1;
     const int64_t prefill = o.position > 0 ? o.position : 1;
     infer_run run;
@@ -219,20 +225,15 @@ done:
 
 int cmd_bench_train(int argc, char **argv)
 {
-    model_opts o = {NULL, -1, -1, -1, -1, 5, 0, TRIL_F32, 0.0};
-    int rc = parse_model_opts(argc, argv, &o);
+    model_opts o = {.repeats = 5, .dtype = TRIL_F32};
+    int rc = cli_parse(&cmd_bench_train_spec, argc, argv, &o, NULL);
     if (rc != CLI_OK) return rc;
-    if (o.batch < 1 || o.seq < 1) {
-        fprintf(stderr, "tril bench train: --batch B and --seq T are required\n");
+    if (o.dtype != TRIL_F32) { /* before loading anything */
+        fprintf(stderr, "tril bench train: training runs in fp32 (no --dtype bf16)\n");
         return CLI_USAGE;
     }
     tril_gpt2 *m;
     if ((rc = open_bench(&o, "train", o.seq, &m)) != CLI_OK) return rc;
-    if (m->weight_dtype != TRIL_F32) {
-        tril_gpt2_free(m);
-        fprintf(stderr, "tril bench train: training runs in fp32 (no --dtype bf16)\n");
-        return CLI_USAGE;
-    }
     if (!m->arena) { /* a loaded F32 model is read-only in place: train a copy */
         tril_gpt2 *copy;
         tril_gpt2_load_opts opts = {1, TRIL_F32};

@@ -9,55 +9,59 @@
 
 #define CMD "eval"
 
-void cmd_eval_help(void)
-{
-    printf("usage: tril eval [--model DIR] --file TEXT_FILE [--context N]\n\n"
-           "Scores a text file and prints one line:\n"
-           "  tokens=<predicted tokens> loss=<mean nats per token> ppl=<exp(loss)>\n"
-           "The file's tokens are split into consecutive, non-overlapping windows of N\n"
-           "tokens (a last partial window counts if it has at least 2 tokens); each\n"
-           "window predicts its tokens 2..end from the ones before it in the window.\n\n"
-           "  --model DIR    model folder (default: the bundled model)\n"
-           "  --file F       the text to score: a regular file, or - for standard input\n"
-           "  --context N    window length, 2..n_positions (default n_positions)\n"
-           "  --dtype D      weights fp32 (default) or bf16 (rounded: measures the cost)\n"
-           "  --threads N    compute threads (default: $TRIL_NUM_THREADS, else all cores)\n"
-           "  --max-file-mb N  refuse a text larger than N MB (default %d)\n",
-           CLI_MAX_FILE_MB);
-}
+typedef struct {
+    const char *model, *file;
+    int64_t context;
+    tril_dtype dtype;
+    int threads;
+    size_t max_file;
+} eval_opts;
+
+#define F(field) CLI_FIELD(eval_opts, field)
+static const cli_opt options[] = {
+    {"--model", "DIR", CLI_ARG_PATH, 0, F(model),
+     .help = "model folder (default: the bundled model)"},
+    {"--file", "F", CLI_ARG_PATH, CLI_REQUIRED, F(file),
+     .help = "the text to score: a regular file, or - for standard input"},
+    {"--context", "N", CLI_ARG_INT, 0, F(context), .imin = 2, .imax = INT32_MAX,
+     .help = "window length, 2..n_positions (default n_positions)"},
+    {"--dtype", "D", CLI_ARG_CUSTOM, 0, F(dtype), .custom = &cli_weight_dtype_arg,
+     .help = "weights fp32 (default) or bf16 (rounded: measures the cost)"},
+    {"--threads", "N", CLI_ARG_CUSTOM, 0, F(threads), .custom = &cli_threads_arg,
+     .help = "compute threads (default: $TRIL_NUM_THREADS, else all cores)"},
+    {"--max-file-mb", "N", CLI_ARG_CUSTOM, 0, F(max_file), .custom = &cli_max_file_arg,
+     .help = "refuse a text larger than N MB (default " CLI_STR(CLI_MAX_FILE_MB) ")"},
+};
+#undef F
+
+const cli_spec cmd_eval_spec = {
+    CMD,
+    "usage: tril eval [--model DIR] --file TEXT_FILE [--context N]\n\n"
+    "Scores a text file and prints one line:\n"
+    "  tokens=<predicted tokens> loss=<mean nats per token> ppl=<exp(loss)>\n"
+    "The file's tokens are split into consecutive, non-overlapping windows of N\n"
+    "tokens (a last partial window counts if it has at least 2 tokens); each\n"
+    "window predicts its tokens 2..end from the ones before it in the window.\n",
+    NULL,
+    CLI_OPTS(options),
+};
 
 int cmd_eval(int argc, char **argv)
 {
-    const char *model_dir = NULL, *file = NULL, *val;
-    int64_t context = 0;
-    tril_dtype dtype = TRIL_F32;
-    size_t max_file = (size_t)CLI_MAX_FILE_MB << 20;
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i];
-        if (strcmp(arg, "--model") && strcmp(arg, "--file") && strcmp(arg, "--context") &&
-            strcmp(arg, "--dtype") && strcmp(arg, "--threads") && strcmp(arg, "--max-file-mb"))
-            return cli_unknown(CMD, arg);
-        if (!(val = cli_value(CMD, argc, argv, &i))) return CLI_USAGE;
-        if (!strcmp(arg, "--model")) model_dir = val;
-        else if (!strcmp(arg, "--threads")) { if (cli_parse_threads(CMD, val)) return CLI_USAGE; }
-        else if (!strcmp(arg, "--file")) file = val;
-        else if (!strcmp(arg, "--max-file-mb")) { if (cli_parse_max_file(CMD, val, &max_file)) return CLI_USAGE; }
-        else if (!strcmp(arg, "--dtype")) { if (cli_parse_weight_dtype(CMD, val, &dtype)) return CLI_USAGE; }
-        else if (cli_parse_i64(CMD, arg, val, 2, INT32_MAX, &context)) return CLI_USAGE;
-    }
-    if (!file) {
-        fprintf(stderr, "tril eval: --file is required (see 'tril eval --help')\n");
-        return CLI_USAGE;
-    }
+    eval_opts o = {.dtype = TRIL_F32, .max_file = (size_t)CLI_MAX_FILE_MB << 20};
+    int rc = cli_parse(&cmd_eval_spec, argc, argv, &o, NULL);
+    if (rc != CLI_OK) return rc;
+    const char *file = o.file;
+    int64_t context = o.context;
     char *text = NULL;
     size_t len = 0;
-    int rc = cli_read_text(CMD, file, max_file, &text, &len);
+    rc = cli_read_text(CMD, file, o.max_file, &text, &len);
     if (rc != CLI_OK) return rc;
     tril_gpt2 *model = NULL;
     tril_tokenizer *tok = NULL;
     int32_t *ids = NULL;
     size_t n = 0;
-    if ((rc = cli_load_model_as(CMD, model_dir, dtype, &model, &tok)) != CLI_OK) goto done;
+    if ((rc = cli_load_model_as(CMD, o.model, o.dtype, &model, &tok)) != CLI_OK) goto done;
     if (context == 0) context = model->cfg.n_positions;
     if (context > model->cfg.n_positions) {
         fprintf(stderr, "tril eval: --context %lld is longer than the model's context (%lld)\n",

@@ -6,21 +6,30 @@
 
 #define CMD "info"
 
-void cmd_info_help(void)
-{
-    printf("usage: tril info [--model DIR]\n\n"
-           "Prints the model's config, parameter count, stored dtype and memory.\n");
-}
+typedef struct {
+    const char *model;
+} info_opts;
+
+static const cli_opt options[] = {
+    {"--model", "DIR", CLI_ARG_PATH, 0, CLI_FIELD(info_opts, model),
+     .help = "model folder (default: the bundled model)"},
+};
+
+const cli_spec cmd_info_spec = {
+    CMD,
+    "usage: tril info [--model DIR]\n\n"
+    "Prints the model's config, parameter count, stored dtype and memory.\n",
+    NULL,
+    CLI_OPTS(options),
+};
 
 int cmd_info(int argc, char **argv)
 {
-    const char *model_dir = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--model")) return cli_unknown(CMD, argv[i]);
-        if (!(model_dir = cli_value(CMD, argc, argv, &i))) return CLI_USAGE;
-    }
+    info_opts o = {NULL};
+    int rc = cli_parse(&cmd_info_spec, argc, argv, &o, NULL);
+    if (rc != CLI_OK) return rc;
     tril_gpt2 *m;
-    int rc = cli_load_model(CMD, model_dir, &m, NULL);
+    rc = cli_load_model(CMD, o.model, &m, NULL);
     if (rc != CLI_OK) return rc;
     const tril_gpt2_config *c = &m->cfg;
     int64_t params = tril_gpt2_num_params(c);

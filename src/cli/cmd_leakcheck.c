@@ -13,25 +13,44 @@
 
 #define CMD "leakcheck"
 
-void cmd_leakcheck_help(void)
-{
-    printf("usage: tril leakcheck [--model DIR] [--trials N] [--seq T] [--seed S]\n"
-           "                      [--no-causal-mask]\n\n"
-           "Checks that the model cannot see the future. Each trial draws a random\n"
-           "sequence of T tokens and a position i, replaces every token after i with a\n"
-           "different random one, and runs the full sequence through the model again\n"
-           "(the training forward, no KV cache). Prints one line:\n"
-           "  max_abs_change=<largest |change| of any logit at positions <= i>\n"
-           "which is exactly 0 for a causal model. On stderr: how far the logits after\n"
-           "i moved (the change itself is visible).\n\n"
-           "  --model DIR        model folder (default: the bundled model)\n"
-           "  --trials N         random sequences (default 20)\n"
-           "  --seq T            sequence length, 2..context (default min(context, 64))\n"
-           "  --seed S           random seed (default 1)\n"
-           "  --threads N        compute threads (default: $TRIL_NUM_THREADS, else all cores)\n"
-           "  --no-causal-mask   run the model with the mask off, to see what a leak\n"
-           "                     looks like (the value is then far from 0)\n");
-}
+typedef struct {
+    const char *model;
+    int64_t trials, seq, seed;
+    int threads, no_causal_mask;
+} leakcheck_opts;
+
+#define F(field) CLI_FIELD(leakcheck_opts, field)
+static const cli_opt options[] = {
+    {"--model", "DIR", CLI_ARG_PATH, 0, F(model),
+     .help = "model folder (default: the bundled model)"},
+    {"--trials", "N", CLI_ARG_INT, 0, F(trials), .imin = 1, .imax = 1000000,
+     .help = "random sequences (default 20)"},
+    {"--seq", "T", CLI_ARG_INT, 0, F(seq), .imin = 2, .imax = 1 << 24,
+     .help = "sequence length, 2..context (default min(context, 64))"},
+    {"--seed", "S", CLI_ARG_INT, 0, F(seed), .imin = 0, .imax = INT64_MAX,
+     .help = "random seed (default 1)"},
+    {"--threads", "N", CLI_ARG_CUSTOM, 0, F(threads), .custom = &cli_threads_arg,
+     .help = "compute threads (default: $TRIL_NUM_THREADS, else all cores)"},
+    {"--no-causal-mask", NULL, CLI_ARG_FLAG, 0, F(no_causal_mask),
+     .help = "run the model with the mask off, to see what a leak\n"
+             "looks like (the value is then far from 0)"},
+};
+#undef F
+
+const cli_spec cmd_leakcheck_spec = {
+    CMD,
+    "usage: tril leakcheck [--model DIR] [--trials N] [--seq T] [--seed S]\n"
+    "                      [--no-causal-mask]\n\n"
+    "Checks that the model cannot see the future. Each trial draws a random\n"
+    "sequence of T tokens and a position i, replaces every token after i with a\n"
+    "different random one, and runs the full sequence through the model again\n"
+    "(the training forward, no KV cache). Prints one line:\n"
+    "  max_abs_change=<largest |change| of any logit at positions <= i>\n"
+    "which is exactly 0 for a causal model. On stderr: how far the logits after\n"
+    "i moved (the change itself is visible).\n",
+    NULL,
+    CLI_OPTS(options),
+};
 
 static double max_abs_diff(const float *a, const float *b, int64_t n)
 {
@@ -45,37 +64,19 @@ static double max_abs_diff(const float *a, const float *b, int64_t n)
 
 int cmd_leakcheck(int argc, char **argv)
 {
-    const char *model_dir = NULL, *val;
-    int64_t trials = 20, seq = 0, seed = 1;
-    int causal = 1;
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i];
-        if (!strcmp(arg, "--no-causal-mask")) {
-            causal = 0;
-            continue;
-        }
-        if (strcmp(arg, "--model") && strcmp(arg, "--trials") && strcmp(arg, "--seq") &&
-            strcmp(arg, "--seed") && strcmp(arg, "--threads"))
-            return cli_unknown(CMD, arg);
-        if (!(val = cli_value(CMD, argc, argv, &i))) return CLI_USAGE;
-        if (!strcmp(arg, "--model")) model_dir = val;
-        else if (!strcmp(arg, "--threads")) { if (cli_parse_threads(CMD, val)) return CLI_USAGE; }
-        else if (!strcmp(arg, "--trials")) {
-            if (cli_parse_i64(CMD, arg, val, 1, 1000000, &trials)) return CLI_USAGE;
-        } else if (!strcmp(arg, "--seq")) {
-            if (cli_parse_i64(CMD, arg, val, 2, 1 << 24, &seq)) return CLI_USAGE;
-        } else if (cli_parse_i64(CMD, arg, val, 0, INT64_MAX, &seed)) {
-            return CLI_USAGE;
-        }
-    }
+    leakcheck_opts o = {.trials = 20, .seed = 1};
+    int rc = cli_parse(&cmd_leakcheck_spec, argc, argv, &o, NULL);
+    if (rc != CLI_OK) return rc;
+    const int64_t trials = o.trials, seed = o.seed;
+    int64_t seq = o.seq;
+    const int causal = !o.no_causal_mask;
     char dir[4096];
-    if (cli_model_dir(model_dir, dir, sizeof dir) != TRIL_OK) return cli_lib_error(CMD, "no model");
+    if (cli_model_dir(o.model, dir, sizeof dir) != TRIL_OK) return cli_lib_error(CMD, "no model");
     tril_gpt2 *model = NULL;
     tril_gpt2_load_opts lo = {1, TRIL_F32};
     if (tril_gpt2_load(dir, &lo, &model) != TRIL_OK) return cli_lib_error(CMD, "cannot load the model");
     const int64_t P = model->cfg.n_positions, V = model->cfg.vocab_size;
     if (seq == 0) seq = P < 64 ? P : 64;
-    int rc = CLI_OK;
     tril_trainer *t = NULL;
     int32_t *x = malloc((size_t)seq * sizeof *x), *y = malloc((size_t)seq * sizeof *y);
     float *lx = malloc((size_t)(seq * V) * sizeof *lx), *ly = malloc((size_t)(seq * V) * sizeof *ly);

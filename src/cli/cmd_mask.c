@@ -11,23 +11,41 @@
 
 #define CMD "mask"
 
-void cmd_mask_help(void)
-{
-    printf("usage: tril mask N [--keys K] [--png FILE]\n"
-           "       tril mask --numerics [--seed S]\n\n"
-           "  N              print the N x N causal mask as rows of 0/1 (1 = visible):\n"
-           "                 query i (row) may see key j (column) iff j <= i\n"
-           "  --keys K       K keys instead of N (a KV cache: query i sits at\n"
-           "                 position K - N + i and sees keys j <= K - N + i)\n"
-           "  --png FILE     draw the mask as a PNG picture instead of printing it\n"
-           "  --numerics     compute the masking numerics table live: for each method\n"
-           "                 (textbook fill -inf/-1e10/-1e9/-1e4/dtype_min/0, and tril's\n"
-           "                 structural kernel), dtype (fp32/fp16/bf16) and scenario,\n"
-           "                 the largest probability given to a key the row must not see\n"
-           "                 (future_prob) and the number of rows with a NaN (nan_rows).\n"
-           "                 See docs/MASKING.md.\n"
-           "  --seed S       seed for the numerics scenarios' random scores (default 1)\n");
-}
+typedef struct {
+    int64_t n, keys, seed;
+    const char *png;
+    int numerics;
+} mask_opts;
+
+#define F(field) CLI_FIELD(mask_opts, field)
+static const cli_opt options[] = {
+    {"N", NULL, CLI_ARG_INT, CLI_POSITIONAL, F(n), .imin = 1, .imax = 4096,
+     .help = "print the N x N causal mask as rows of 0/1 (1 = visible):\n"
+             "query i (row) may see key j (column) iff j <= i"},
+    {"--keys", "K", CLI_ARG_INT, 0, F(keys), .imin = 1, .imax = 4096,
+     .help = "K keys instead of N (a KV cache: query i sits at\n"
+             "position K - N + i and sees keys j <= K - N + i)"},
+    {"--png", "FILE", CLI_ARG_PATH, 0, F(png),
+     .help = "draw the mask as a PNG picture instead of printing it"},
+    {"--numerics", NULL, CLI_ARG_FLAG, 0, F(numerics),
+     .help = "compute the masking numerics table live: for each method\n"
+             "(textbook fill -inf/-1e10/-1e9/-1e4/dtype_min/0, and tril's\n"
+             "structural kernel), dtype (fp32/fp16/bf16) and scenario,\n"
+             "the largest probability given to a key the row must not see\n"
+             "(future_prob) and the number of rows with a NaN (nan_rows).\n"
+             "See docs/MASKING.md."},
+    {"--seed", "S", CLI_ARG_INT, 0, F(seed), .imin = 0, .imax = INT64_MAX,
+     .help = "seed for the numerics scenarios' random scores (default 1)"},
+};
+#undef F
+
+const cli_spec cmd_mask_spec = {
+    CMD,
+    "usage: tril mask N [--keys K] [--png FILE]\n"
+    "       tril mask --numerics [--seed S]\n",
+    NULL,
+    CLI_OPTS(options),
+};
 
 static int print_numerics(uint64_t seed)
 {
@@ -57,29 +75,13 @@ static int print_numerics(uint64_t seed)
 
 int cmd_mask(int argc, char **argv)
 {
-    int64_t n = -1, keys = -1, seed = 1;
-    const char *png = NULL;
-    int numerics = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i], *val;
-        if (strcmp(arg, "--numerics") == 0) {
-            numerics = 1;
-        } else if (strcmp(arg, "--png") == 0) {
-            if (!(png = cli_value(CMD, argc, argv, &i))) return CLI_USAGE;
-        } else if (strcmp(arg, "--keys") == 0) {
-            if (!(val = cli_value(CMD, argc, argv, &i)) ||
-                cli_parse_i64(CMD, "--keys", val, 1, 4096, &keys))
-                return CLI_USAGE;
-        } else if (strcmp(arg, "--seed") == 0) {
-            if (!(val = cli_value(CMD, argc, argv, &i)) ||
-                cli_parse_i64(CMD, "--seed", val, 0, INT64_MAX, &seed))
-                return CLI_USAGE;
-        } else if (arg[0] != '-' && n < 0) {
-            if (cli_parse_i64(CMD, "N", arg, 1, 4096, &n)) return CLI_USAGE;
-        } else {
-            return cli_unknown(CMD, arg);
-        }
-    }
+    mask_opts o = {.n = -1, .keys = -1, .seed = 1};
+    int rc = cli_parse(&cmd_mask_spec, argc, argv, &o, NULL);
+    if (rc != CLI_OK) return rc;
+    const int64_t n = o.n, seed = o.seed;
+    int64_t keys = o.keys;
+    const char *png = o.png;
+    const int numerics = o.numerics;
     if (numerics) {
         if (n >= 0 || png || keys >= 0) {
             fprintf(stderr, "tril mask: --numerics takes no N, --keys or --png\n");

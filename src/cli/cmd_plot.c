@@ -13,22 +13,35 @@
 #define CMD "plot"
 #define HEADER "step,train_loss,val_loss,lr,tokens_per_s"
 
-void cmd_plot_help(void)
-{
-    printf("usage: tril plot --log FILE.csv --png OUT.png [--log2 OTHER.csv]\n"
-           "                 [--label A] [--label2 B]\n\n"
-           "Draws the training and validation loss against the step from a log\n"
-           "written by tril train (header " HEADER "). A second log\n"
-           "(e.g. the same run with --no-causal-mask) is drawn in other colours.\n"
-           "Steps get whole-number ticks; a far outlier (a loss spike) is left off\n"
-           "the scale and drawn as a triangle on the frame's edge; long labels are\n"
-           "cut with an ellipsis.\n\n"
-           "  --log F      the run's log.csv\n"
-           "  --png OUT    the picture to write\n"
-           "  --log2 F     a second log to compare with\n"
-           "  --label A    legend name of the first run (default \"run\")\n"
-           "  --label2 B   legend name of the second (default \"run 2\")\n");
-}
+typedef struct {
+    const char *log, *log2, *png, *label, *label2;
+} plot_opts;
+
+#define F(field) CLI_FIELD(plot_opts, field)
+static const cli_opt options[] = {
+    {"--log", "F", CLI_ARG_PATH, CLI_REQUIRED, F(log), .help = "the run's log.csv"},
+    {"--png", "OUT", CLI_ARG_PATH, CLI_REQUIRED, F(png), .help = "the picture to write"},
+    {"--log2", "F", CLI_ARG_PATH, 0, F(log2), .help = "a second log to compare with"},
+    {"--label", "A", CLI_ARG_STRING, 0, F(label),
+     .help = "legend name of the first run (default \"run\")"},
+    {"--label2", "B", CLI_ARG_STRING, 0, F(label2),
+     .help = "legend name of the second (default \"run 2\")"},
+};
+#undef F
+
+const cli_spec cmd_plot_spec = {
+    CMD,
+    "usage: tril plot --log FILE.csv --png OUT.png [--log2 OTHER.csv]\n"
+    "                 [--label A] [--label2 B]\n\n"
+    "Draws the training and validation loss against the step from a log\n"
+    "written by tril train (header " HEADER "). A second log\n"
+    "(e.g. the same run with --no-causal-mask) is drawn in other colours.\n"
+    "Steps get whole-number ticks; a far outlier (a loss spike) is left off\n"
+    "the scale and drawn as a triangle on the frame's edge; long labels are\n"
+    "cut with an ellipsis.\n",
+    NULL,
+    CLI_OPTS(options),
+};
 
 typedef struct {
     double *step, *train, *val; /* val NaN where not evaluated */
@@ -141,24 +154,14 @@ static int read_log(const char *path, series *s)
 
 int cmd_plot(int argc, char **argv)
 {
-    const char *logs[2] = {NULL, NULL}, *png = NULL, *labels[2] = {"run", "run 2"}, *val;
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i];
-        const char **dst = !strcmp(arg, "--log") ? &logs[0] : !strcmp(arg, "--log2") ? &logs[1]
-                         : !strcmp(arg, "--png") ? &png : !strcmp(arg, "--label") ? &labels[0]
-                         : !strcmp(arg, "--label2") ? &labels[1] : NULL;
-        if (!dst) return cli_unknown(CMD, arg);
-        if (!(val = cli_value(CMD, argc, argv, &i))) return CLI_USAGE;
-        *dst = val;
-    }
-    if (!logs[0] || !png) {
-        fprintf(stderr, "tril plot: --log and --png are required (see 'tril plot --help')\n");
-        return CLI_USAGE;
-    }
+    plot_opts o = {.label = "run", .label2 = "run 2"};
+    int rc = cli_parse(&cmd_plot_spec, argc, argv, &o, NULL);
+    if (rc != CLI_OK) return rc;
+    const char *logs[2] = {o.log, o.log2}, *labels[2] = {o.label, o.label2}, *png = o.png;
     series s[2];
     memset(s, 0, sizeof s);
     const int runs = logs[1] ? 2 : 1;
-    int rc = read_log(logs[0], &s[0]);
+    rc = read_log(logs[0], &s[0]);
     if (rc == CLI_OK && runs == 2 && (rc = read_log(logs[1], &s[1])) != CLI_OK) series_free(&s[0]);
     if (rc != CLI_OK) return rc;
     tril_loss_run lr[2];

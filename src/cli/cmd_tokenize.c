@@ -9,30 +9,58 @@
 #include "cli/cli.h"
 #include "tril/file.h"
 
-void cmd_tokenize_help(void)
-{
-    printf("usage: tril tokenize [--model DIR] (--text TEXT | --file F)\n\n"
-           "Prints the token ids of the text, space-separated, on one line.\n"
-           "  --model DIR       folder with vocab.json + merges.txt or tokenizer.json\n"
-           "                    (default: the bundled model)\n"
-           "  --text TEXT       the text\n"
-           "  --file F          read the text (any bytes) from a regular file, or from\n"
-           "                    standard input if F is -\n"
-           "  --max-file-mb N   refuse a file or input larger than N MB (default %d)\n",
-           CLI_MAX_FILE_MB);
-}
+typedef struct {
+    const char *model, *text, *file;
+    size_t max_file;
+} tokenize_opts;
 
-void cmd_detokenize_help(void)
-{
-    printf("usage: tril detokenize [--model DIR] [ID...]\n\n"
-           "Prints exactly the bytes the token ids stand for, with no newline added\n"
-           "(so 'tril detokenize $(tril tokenize --file F)' reproduces F).\n"
-           "With no ID arguments the ids are read from standard input, separated by\n"
-           "spaces or newlines (what tril tokenize prints).\n"
-           "  --model DIR       folder with the tokenizer (default: the bundled model)\n"
-           "  --max-file-mb N   refuse more than N MB of standard input (default %d)\n",
-           CLI_MAX_FILE_MB);
-}
+static const cli_opt tokenize_options[] = {
+    {"--model", "DIR", CLI_ARG_PATH, 0, CLI_FIELD(tokenize_opts, model),
+     .help = "folder with vocab.json + merges.txt or tokenizer.json\n"
+             "(default: the bundled model)"},
+    {"--text", "TEXT", CLI_ARG_STRING, 0, CLI_FIELD(tokenize_opts, text), .help = "the text"},
+    {"--file", "F", CLI_ARG_PATH, 0, CLI_FIELD(tokenize_opts, file),
+     .help = "read the text (any bytes) from a regular file, or from\n"
+             "standard input if F is -"},
+    {"--max-file-mb", "N", CLI_ARG_CUSTOM, 0, CLI_FIELD(tokenize_opts, max_file),
+     .custom = &cli_max_file_arg,
+     .help = "refuse a file or input larger than N MB (default " CLI_STR(CLI_MAX_FILE_MB) ")"},
+};
+
+const cli_spec cmd_tokenize_spec = {
+    "tokenize",
+    "usage: tril tokenize [--model DIR] (--text TEXT | --file F)\n\n"
+    "Prints the token ids of the text, space-separated, on one line.\n",
+    NULL,
+    CLI_OPTS(tokenize_options),
+};
+
+typedef struct {
+    const char *model;
+    size_t max_file;
+    cli_i64_list ids;
+} detokenize_opts;
+
+static const cli_opt detokenize_options[] = {
+    {"ID", NULL, CLI_ARG_INT, CLI_POSITIONAL | CLI_REPEAT, CLI_FIELD(detokenize_opts, ids),
+     .imin = INT32_MIN, .imax = INT32_MAX, .help = "token ids (none: read them from standard input)"},
+    {"--model", "DIR", CLI_ARG_PATH, 0, CLI_FIELD(detokenize_opts, model),
+     .help = "folder with the tokenizer (default: the bundled model)"},
+    {"--max-file-mb", "N", CLI_ARG_CUSTOM, 0, CLI_FIELD(detokenize_opts, max_file),
+     .custom = &cli_max_file_arg,
+     .help = "refuse more than N MB of standard input (default " CLI_STR(CLI_MAX_FILE_MB) ")"},
+};
+
+const cli_spec cmd_detokenize_spec = {
+    "detokenize",
+    "usage: tril detokenize [--model DIR] [ID...]\n\n"
+    "Prints exactly the bytes the token ids stand for, with no newline added\n"
+    "(so 'tril detokenize $(tril tokenize --file F)' reproduces F).\n"
+    "With no ID arguments the ids are read from standard input, separated by\n"
+    "spaces or newlines (what tril tokenize prints).\n",
+    NULL,
+    CLI_OPTS(detokenize_options),
+};
 
 /* The tokenizer alone: no need to load (or even have) the weights. */
 static int load_tokenizer(const char *cmd, const char *model_arg, tril_tokenizer **tok)
@@ -52,35 +80,25 @@ static int load_tokenizer(const char *cmd, const char *model_arg, tril_tokenizer
 
 int cmd_tokenize(int argc, char **argv)
 {
-    const char *model_dir = NULL, *text = NULL, *file = NULL, *val;
-    size_t max_file = (size_t)CLI_MAX_FILE_MB << 20;
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i];
-        if (strcmp(arg, "--model") && strcmp(arg, "--text") && strcmp(arg, "--file") &&
-            strcmp(arg, "--max-file-mb"))
-            return cli_unknown("tokenize", arg);
-        if (!(val = cli_value("tokenize", argc, argv, &i))) return CLI_USAGE;
-        if (!strcmp(arg, "--model")) model_dir = val;
-        else if (!strcmp(arg, "--text")) text = val;
-        else if (!strcmp(arg, "--max-file-mb")) { if (cli_parse_max_file("tokenize", val, &max_file)) return CLI_USAGE; }
-        else file = val;
-    }
+    tokenize_opts o = {.max_file = (size_t)CLI_MAX_FILE_MB << 20};
+    int rc = cli_parse(&cmd_tokenize_spec, argc, argv, &o, NULL);
+    if (rc != CLI_OK) return rc;
+    const char *text = o.text, *file = o.file;
     if (!text == !file) {
         fprintf(stderr, "tril tokenize: give exactly one of --text or --file\n");
         return CLI_USAGE;
     }
     char *buf = NULL;
     size_t len = 0;
-    int rc = CLI_OK;
     if (file) {
-        if ((rc = cli_read_text("tokenize", file, max_file, &buf, &len)) != CLI_OK) return rc;
+        if ((rc = cli_read_text("tokenize", file, o.max_file, &buf, &len)) != CLI_OK) return rc;
     } else {
         len = strlen(text);
     }
     tril_tokenizer *tok = NULL;
     int32_t *ids = NULL;
     size_t n = 0;
-    if ((rc = load_tokenizer("tokenize", model_dir, &tok)) == CLI_OK) {
+    if ((rc = load_tokenizer("tokenize", o.model, &tok)) == CLI_OK) {
         if (tril_tokenizer_encode(tok, file ? buf : text, len, &ids, &n) != TRIL_OK) {
             rc = cli_lib_error("tokenize", "cannot tokenize");
         } else {
@@ -137,33 +155,25 @@ static int parse_ids(const char *text, size_t len, int32_t **ids, size_t *n)
 
 int cmd_detokenize(int argc, char **argv)
 {
-    const char *model_dir = NULL;
-    size_t max_file = (size_t)CLI_MAX_FILE_MB << 20;
-    int32_t *ids = calloc((size_t)argc, sizeof *ids);
-    size_t n = 0;
-    if (!ids) return CLI_FAIL;
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i], *val;
-        if (!strcmp(arg, "--model") || !strcmp(arg, "--max-file-mb")) {
-            if (!(val = cli_value("detokenize", argc, argv, &i)) ||
-                (!strcmp(arg, "--max-file-mb") && cli_parse_max_file("detokenize", val, &max_file))) {
-                free(ids);
-                return CLI_USAGE;
-            }
-            if (!strcmp(arg, "--model")) model_dir = val;
-            continue;
+    detokenize_opts o = {.max_file = (size_t)CLI_MAX_FILE_MB << 20};
+    int rc = cli_parse(&cmd_detokenize_spec, argc, argv, &o, NULL);
+    if (rc != CLI_OK) return rc;
+    int32_t *ids = NULL;
+    size_t n = o.ids.n;
+    if (n > 0) {
+        ids = malloc(n * sizeof *ids);
+        if (!ids) {
+            cli_args_free(&cmd_detokenize_spec, &o);
+            fprintf(stderr, "tril detokenize: out of memory for %zu ids\n", n);
+            return CLI_FAIL;
         }
-        int64_t id;
-        if (arg[0] == '-' && !(arg[1] >= '0' && arg[1] <= '9')) { free(ids); return cli_unknown("detokenize", arg); }
-        if (cli_parse_i64("detokenize", "ID", arg, INT32_MIN, INT32_MAX, &id)) { free(ids); return CLI_USAGE; }
-        ids[n++] = (int32_t)id;
+        for (size_t i = 0; i < n; i++) ids[i] = (int32_t)o.ids.v[i]; /* in range: parsed so */
     }
+    cli_args_free(&cmd_detokenize_spec, &o);
     if (n == 0) { /* no ID arguments: the ids come on standard input */
         char *in = NULL;
         size_t len = 0;
-        int rc = cli_read_text("detokenize", "-", max_file, &in, &len);
-        free(ids);
-        ids = NULL;
+        rc = cli_read_text("detokenize", "-", o.max_file, &in, &len);
         if (rc == CLI_OK) rc = parse_ids(in, len, &ids, &n);
         free(in);
         if (rc != CLI_OK) {
@@ -172,7 +182,7 @@ int cmd_detokenize(int argc, char **argv)
         }
     }
     tril_tokenizer *tok = NULL;
-    int rc = load_tokenizer("detokenize", model_dir, &tok);
+    rc = load_tokenizer("detokenize", o.model, &tok);
     if (rc == CLI_OK) {
         char *text = NULL;
         size_t len = 0;

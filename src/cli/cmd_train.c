@@ -2,6 +2,7 @@
  * a model folder (fine-tuning) or from a checkpoint (resume). This file
  * reads the options and sets the run up; src/cli/train_loop.c runs it. */
 #include <errno.h>
+#include <float.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -16,124 +17,117 @@
 
 #define CMD "train"
 
-void cmd_train_help(void)
-{
-    printf("usage: tril train --data FILE --out DIR [model] [options]\n"
-           "       tril train --resume CKPT --out DIR [options]   (--data: the run's)\n\n"
-           "Trains a GPT-2-family model on a text file with AdamW, a warm-up + cosine\n"
-           "learning rate and gradient clipping. The last --val-fraction of the file's\n"
-           "tokens is held out for validation. The final model goes to DIR (a folder\n"
-           "tril generate / eval / info load), the loss log to DIR/log.csv.\n\n"
-           "model (one of):\n"
-           "  --layers L --heads H --embd C --context N --tokenizer gpt2|bytes\n"
-           "                      a new model, randomly initialised from --seed\n"
-           "                      (defaults 4, 4, 128, 256, bytes)\n"
-           "  --init DIR          start from a model folder (fine-tuning; its tokenizer)\n"
-           "  --resume CKPT       continue a run from DIR/checkpoint-N: weights, optimizer,\n"
-           "                      data order and schedule restored, so the result equals\n"
-           "                      the uninterrupted run bit for bit. Only --steps, --out,\n"
-           "                      --log, --data (the same text moved), --eval-every,\n"
-           "                      --eval-batches, --save-every, --threads and\n"
-           "                      --max-file-mb may change.\n\n"
-           "options:\n"
-           "  --steps N           optimizer steps (default 1000)\n"
-           "  --batch B           sequences per micro-batch (default 8)\n"
-           "  --seq T             tokens per sequence, <= context (default min(context, 128))\n"
-           "  --accum K           micro-batches per step (default 1)\n"
-           "  --lr X              peak learning rate (default 1e-3)\n"
-           "  --min-lr X          final learning rate (default lr / 10)\n"
-           "  --warmup N          linear warm-up steps, at most --steps (default\n"
-           "                      min(100, steps / 10))\n"
-           "  --weight-decay X    AdamW decoupled weight decay on matrices (default 0.1)\n"
-           "  --clip X            clip the global gradient norm to X, 0 = off (default 1.0)\n"
-           "  --eval-every N      validation loss every N steps, 0 = only at the end\n"
-           "                      (default 100)\n"
-           "  --eval-batches N    validation batches per evaluation (default 8)\n"
-           "  --save-every N      write DIR/checkpoint-<step> every N steps, 0 = never\n"
-           "                      (default 0)\n"
-           "  --val-fraction F    share of the tokens held out, in (0, 0.5] (default 0.1)\n"
-           "  --max-file-mb N     refuse a --data file larger than N MB (default %d); it\n"
-           "                      must be a regular file\n"
-           "  --seed S            initialisation and data-order seed (default 1337)\n"
-           "  --no-causal-mask    train with the mask off: every position sees the whole\n"
-           "                      sequence (the model learns to cheat; see tril leakcheck)\n"
-           "  --log FILE.csv      loss log (default DIR/log.csv): step,train_loss,val_loss,\n"
-           "                      lr,tokens_per_s\n"
-           "  --threads N         OpenMP threads (default: all cores)\n"
-           "  --overwrite         replace an earlier run in DIR: its model, log.csv and\n"
-           "                      checkpoint-N folders are removed before training (other\n"
-           "                      files are kept). Without it a new run refuses a DIR that\n"
-           "                      holds one; --resume continues a run in place.\n\n"
-           "One run per DIR at a time: a run locks DIR (DIR/.tril-train.lock) and a second\n"
-           "one into the same DIR stops at once, naming the first's pid. Leftover\n"
-           "*.tmp-PID / *.old-PID entries of interrupted runs are tidied when DIR is next\n"
-           "used.\n\n"
-           "The tokens of FILE are cached next to it as FILE.<tokenizer>.tokens.\n"
-           "Prints progress on stderr, then peak memory and one line\n"
-           "  final step=N train_loss=X val_loss=Y tokens_per_s=Z\n",
-           CLI_MAX_FILE_MB);
-}
-
-enum { O_STEPS, O_BATCH, O_SEQ, O_ACCUM, O_WARMUP, O_EVAL_EVERY, O_EVAL_BATCHES, O_SAVE_EVERY,
-       O_SEED, O_LAYERS, O_HEADS, O_EMBD, O_CONTEXT, O_THREADS, O_MAX_FILE, O_N_INT,
-       O_LR = O_N_INT, O_MIN_LR, O_WD, O_CLIP, O_VAL, O_N_NUM,
-       O_DATA = O_N_NUM, O_OUT, O_INIT, O_RESUME, O_LOG, O_TOKENIZER, O_NO_CAUSAL, O_OVERWRITE,
-       O_COUNT };
-
-static const struct { const char *name; int64_t min, max; } options[O_COUNT] = {
-    [O_STEPS] = {"--steps", 1, INT32_MAX},       [O_BATCH] = {"--batch", 1, 1 << 20},
-    [O_SEQ] = {"--seq", 1, 1 << 24},             [O_ACCUM] = {"--accum", 1, 1 << 20},
-    [O_WARMUP] = {"--warmup", 0, INT32_MAX},     [O_EVAL_EVERY] = {"--eval-every", 0, INT32_MAX},
-    [O_EVAL_BATCHES] = {"--eval-batches", 1, 1 << 20},
-    [O_SAVE_EVERY] = {"--save-every", 0, INT32_MAX},
-    [O_SEED] = {"--seed", 0, INT64_MAX},         [O_LAYERS] = {"--layers", 1, 4096},
-    [O_HEADS] = {"--heads", 1, 4096},            [O_EMBD] = {"--embd", 1, 1 << 20},
-    [O_CONTEXT] = {"--context", 2, 1 << 24},     [O_THREADS] = {"--threads", 1, 1024},
-    [O_MAX_FILE] = {"--max-file-mb", 1, 1 << 24},
-    [O_LR] = {"--lr", 0, 0},                     [O_MIN_LR] = {"--min-lr", 0, 0},
-    [O_WD] = {"--weight-decay", 0, 0},           [O_CLIP] = {"--clip", 0, 0},
-    [O_VAL] = {"--val-fraction", 0, 0},          [O_DATA] = {"--data", 0, 0},
-    [O_OUT] = {"--out", 0, 0},                   [O_INIT] = {"--init", 0, 0},
-    [O_RESUME] = {"--resume", 0, 0},             [O_LOG] = {"--log", 0, 0},
-    [O_TOKENIZER] = {"--tokenizer", 0, 0},       [O_NO_CAUSAL] = {"--no-causal-mask", 0, 0},
-    [O_OVERWRITE] = {"--overwrite", 0, 0},
-};
+enum { O_LAYERS, O_HEADS, O_EMBD, O_CONTEXT, O_TOKENIZER, O_INIT, O_RESUME, O_DATA, O_OUT,
+       O_STEPS, O_BATCH, O_SEQ, O_ACCUM, O_LR, O_MIN_LR, O_WARMUP, O_WD, O_CLIP, O_EVAL_EVERY,
+       O_EVAL_BATCHES, O_SAVE_EVERY, O_VAL, O_MAX_FILE, O_SEED, O_NO_CAUSAL, O_LOG, O_THREADS,
+       O_OVERWRITE, O_COUNT };
 
 typedef struct {
-    int given[O_COUNT];
-    int64_t i[O_N_INT];
-    double f[O_N_NUM];
-    const char *s[O_COUNT];
+    int64_t layers, heads, embd, context, steps, batch, seq, accum, warmup, eval_every,
+        eval_batches, save_every, seed;
+    double lr, min_lr, wd, clip, val;
+    const char *init, *resume, *data, *out, *log;
+    int tokenizer; /* index into tokenizers */
+    int no_causal, overwrite, threads;
+    size_t max_file;
+    int given[O_COUNT]; /* how often each option was given */
 } opts;
 
-static int parse(int argc, char **argv, opts *o)
-{
-    for (int i = 1; i < argc; i++) {
-        int k = 0;
-        while (k < O_COUNT && strcmp(argv[i], options[k].name) != 0) k++;
-        if (k == O_COUNT) return cli_unknown(CMD, argv[i]);
-        o->given[k] = 1;
-        if (k == O_NO_CAUSAL || k == O_OVERWRITE) continue; /* flags without a value */
-        const char *v = cli_value(CMD, argc, argv, &i);
-        if (!v) return CLI_USAGE;
-        if (k < O_N_INT) {
-            if (cli_parse_i64(CMD, options[k].name, v, options[k].min, options[k].max, &o->i[k]))
-                return CLI_USAGE;
-        } else if (k < O_N_NUM) {
-            if (cli_parse_f64(CMD, options[k].name, v, &o->f[k])) return CLI_USAGE;
-            double x = o->f[k];
-            int ok = isfinite(x) && x >= 0 && (k != O_LR || x > 0) && (k != O_VAL || (x > 0 && x <= 0.5));
-            if (!ok) {
-                fprintf(stderr, "tril train: %s %s is out of range (%s)\n", options[k].name, v,
-                        k == O_VAL ? "needs (0, 0.5]" : k == O_LR ? "needs > 0" : "needs >= 0");
-                return CLI_USAGE;
-            }
-        } else {
-            o->s[k] = v;
-        }
-    }
-    return CLI_OK;
-}
+static const char *const tokenizers[] = {"gpt2", "bytes", NULL};
+
+#define F(field) CLI_FIELD(opts, field)
+#define INT(lo, hi) CLI_ARG_INT, 0, .imin = (lo), .imax = (hi)
+/* >= 0 and finite, unless said otherwise */
+#define NUM(flags) CLI_ARG_DOUBLE, (flags), .dmin = 0, .dmax = DBL_MAX
+static const cli_opt options[O_COUNT] = {
+    [O_LAYERS] = {"--layers", "L", INT(1, 4096), F(layers), .section = "model (one of):",
+                  .help = "layers of a new model, randomly initialised from\n"
+                          "--seed (default 4)"},
+    [O_HEADS] = {"--heads", "H", INT(1, 4096), F(heads), .help = "its heads (default 4)"},
+    [O_EMBD] = {"--embd", "C", INT(1, 1 << 20), F(embd), .help = "its width (default 128)"},
+    [O_CONTEXT] = {"--context", "N", INT(2, 1 << 24), F(context),
+                   .help = "its context, in tokens (default 256)"},
+    [O_TOKENIZER] = {"--tokenizer", NULL, CLI_ARG_CHOICE, 0, F(tokenizer), .choices = tokenizers,
+                     .help = "its tokenizer (default bytes)"},
+    [O_INIT] = {"--init", "DIR", CLI_ARG_PATH, 0, F(init),
+                .help = "start from a model folder (fine-tuning; its tokenizer)"},
+    [O_RESUME] = {"--resume", "CKPT", CLI_ARG_PATH, 0, F(resume),
+                  .help = "continue a run from DIR/checkpoint-N: weights, optimizer,\n"
+                          "data order and schedule restored, so the result equals\n"
+                          "the uninterrupted run bit for bit. Only --steps, --out,\n"
+                          "--log, --data (the same text moved), --eval-every,\n"
+                          "--eval-batches, --save-every, --threads and\n"
+                          "--max-file-mb may change."},
+    [O_DATA] = {"--data", "FILE", CLI_ARG_PATH, 0, F(data), .section = "options:",
+                .help = "the text to train on (required unless --resume)"},
+    [O_OUT] = {"--out", "DIR", CLI_ARG_PATH, CLI_REQUIRED, F(out),
+               .help = "the output folder: the model, log.csv, checkpoints"},
+    [O_STEPS] = {"--steps", "N", INT(1, INT32_MAX), F(steps), .help = "optimizer steps (default 1000)"},
+    [O_BATCH] = {"--batch", "B", INT(1, 1 << 20), F(batch),
+                 .help = "sequences per micro-batch (default 8)"},
+    [O_SEQ] = {"--seq", "T", INT(1, 1 << 24), F(seq),
+               .help = "tokens per sequence, <= context (default min(context, 128))"},
+    [O_ACCUM] = {"--accum", "K", INT(1, 1 << 20), F(accum),
+                 .help = "micro-batches per step (default 1)"},
+    [O_LR] = {"--lr", "X", NUM(CLI_MIN_OPEN), F(lr), .help = "peak learning rate (default 1e-3)"},
+    [O_MIN_LR] = {"--min-lr", "X", NUM(0), F(min_lr), .help = "final learning rate (default lr / 10)"},
+    [O_WARMUP] = {"--warmup", "N", INT(0, INT32_MAX), F(warmup),
+                  .help = "linear warm-up steps, at most --steps (default\n"
+                          "min(100, steps / 10))"},
+    [O_WD] = {"--weight-decay", "X", NUM(0), F(wd),
+              .help = "AdamW decoupled weight decay on matrices (default 0.1)"},
+    [O_CLIP] = {"--clip", "X", NUM(0), F(clip),
+                .help = "clip the global gradient norm to X, 0 = off (default 1.0)"},
+    [O_EVAL_EVERY] = {"--eval-every", "N", INT(0, INT32_MAX), F(eval_every),
+                      .help = "validation loss every N steps, 0 = only at the end\n"
+                              "(default 100)"},
+    [O_EVAL_BATCHES] = {"--eval-batches", "N", INT(1, 1 << 20), F(eval_batches),
+                        .help = "validation batches per evaluation (default 8)"},
+    [O_SAVE_EVERY] = {"--save-every", "N", INT(0, INT32_MAX), F(save_every),
+                      .help = "write DIR/checkpoint-<step> every N steps, 0 = never\n"
+                              "(default 0)"},
+    [O_VAL] = {"--val-fraction", "F", CLI_ARG_DOUBLE, CLI_MIN_OPEN, F(val), .dmin = 0, .dmax = 0.5,
+               .help = "share of the tokens held out, in (0, 0.5] (default 0.1)"},
+    [O_MAX_FILE] = {"--max-file-mb", "N", CLI_ARG_CUSTOM, 0, F(max_file), .custom = &cli_max_file_arg,
+                    .help = "refuse a --data file larger than N MB (default " CLI_STR(CLI_MAX_FILE_MB) "); it\n"
+                            "must be a regular file"},
+    [O_SEED] = {"--seed", "S", INT(0, INT64_MAX), F(seed),
+                .help = "initialisation and data-order seed (default 1337)"},
+    [O_NO_CAUSAL] = {"--no-causal-mask", NULL, CLI_ARG_FLAG, 0, F(no_causal),
+                     .help = "train with the mask off: every position sees the whole\n"
+                             "sequence (the model learns to cheat; see tril leakcheck)"},
+    [O_LOG] = {"--log", "FILE.csv", CLI_ARG_PATH, 0, F(log),
+               .help = "loss log (default DIR/log.csv): step,train_loss,val_loss,\n"
+                       "lr,tokens_per_s"},
+    [O_THREADS] = {"--threads", "N", CLI_ARG_CUSTOM, 0, F(threads), .custom = &cli_threads_arg,
+                   .help = "OpenMP threads (default: all cores)"},
+    [O_OVERWRITE] = {"--overwrite", NULL, CLI_ARG_FLAG, 0, F(overwrite),
+                     .help = "replace an earlier run in DIR: its model, log.csv and\n"
+                             "checkpoint-N folders are removed before training (other\n"
+                             "files are kept). Without it a new run refuses a DIR that\n"
+                             "holds one; --resume continues a run in place."},
+};
+#undef NUM
+#undef INT
+#undef F
+
+const cli_spec cmd_train_spec = {
+    CMD,
+    "usage: tril train --data FILE --out DIR [model] [options]\n"
+    "       tril train --resume CKPT --out DIR [options]   (--data: the run's)\n\n"
+    "Trains a GPT-2-family model on a text file with AdamW, a warm-up + cosine\n"
+    "learning rate and gradient clipping. The last --val-fraction of the file's\n"
+    "tokens is held out for validation. The final model goes to DIR (a folder\n"
+    "tril generate / eval / info load), the loss log to DIR/log.csv.\n",
+    "One run per DIR at a time: a run locks DIR (DIR/.tril-train.lock) and a second\n"
+    "one into the same DIR stops at once, naming the first's pid. Leftover\n"
+    "*.tmp-PID / *.old-PID entries of interrupted runs are tidied when DIR is next\n"
+    "used.\n\n"
+    "The tokens of FILE are cached next to it as FILE.<tokenizer>.tokens.\n"
+    "Prints progress on stderr, then peak memory and one line\n"
+    "  final step=N train_loss=X val_loss=Y tokens_per_s=Z\n",
+    CLI_OPTS(options),
+};
 
 static int usage_error(const char *msg, const char *detail)
 {
@@ -145,16 +139,16 @@ static int usage_error(const char *msg, const char *detail)
 static int conflicts(const opts *o, const tril_train_args *a)
 {
     const struct { int k; double mine, saved; } checks[] = {
-        {O_BATCH, (double)o->i[O_BATCH], (double)a->batch}, {O_SEQ, (double)o->i[O_SEQ], (double)a->seq},
-        {O_ACCUM, (double)o->i[O_ACCUM], (double)a->accum},
-        {O_WARMUP, (double)o->i[O_WARMUP], (double)a->warmup},
-        {O_LAYERS, (double)o->i[O_LAYERS], (double)a->model.n_layer},
-        {O_HEADS, (double)o->i[O_HEADS], (double)a->model.n_head},
-        {O_EMBD, (double)o->i[O_EMBD], (double)a->model.n_embd},
-        {O_CONTEXT, (double)o->i[O_CONTEXT], (double)a->model.n_positions},
-        {O_LR, o->f[O_LR], a->lr}, {O_MIN_LR, o->f[O_MIN_LR], a->min_lr},
-        {O_WD, o->f[O_WD], a->weight_decay}, {O_CLIP, o->f[O_CLIP], a->clip},
-        {O_VAL, o->f[O_VAL], a->val_fraction},
+        {O_BATCH, (double)o->batch, (double)a->batch}, {O_SEQ, (double)o->seq, (double)a->seq},
+        {O_ACCUM, (double)o->accum, (double)a->accum},
+        {O_WARMUP, (double)o->warmup, (double)a->warmup},
+        {O_LAYERS, (double)o->layers, (double)a->model.n_layer},
+        {O_HEADS, (double)o->heads, (double)a->model.n_head},
+        {O_EMBD, (double)o->embd, (double)a->model.n_embd},
+        {O_CONTEXT, (double)o->context, (double)a->model.n_positions},
+        {O_LR, o->lr, a->lr}, {O_MIN_LR, o->min_lr, a->min_lr},
+        {O_WD, o->wd, a->weight_decay}, {O_CLIP, o->clip, a->clip},
+        {O_VAL, o->val, a->val_fraction},
     };
     for (size_t i = 0; i < sizeof checks / sizeof *checks; i++) {
         if (!o->given[checks[i].k] || checks[i].mine == checks[i].saved) continue;
@@ -163,14 +157,14 @@ static int conflicts(const opts *o, const tril_train_args *a)
                 options[checks[i].k].name, checks[i].mine, checks[i].saved);
         return CLI_USAGE;
     }
-    if (o->given[O_SEED] && (uint64_t)o->i[O_SEED] != a->seed) {
+    if (o->given[O_SEED] && (uint64_t)o->seed != a->seed) {
         fprintf(stderr, "tril train: --seed %lld disagrees with the checkpoint (%llu)\n",
-                (long long)o->i[O_SEED], (unsigned long long)a->seed);
+                (long long)o->seed, (unsigned long long)a->seed);
         return CLI_USAGE;
     }
-    if (o->given[O_TOKENIZER] && strcmp(o->s[O_TOKENIZER], a->tokenizer) != 0) {
+    if (o->given[O_TOKENIZER] && strcmp(tokenizers[o->tokenizer], a->tokenizer) != 0) {
         fprintf(stderr, "tril train: --tokenizer %s disagrees with the checkpoint (%s)\n",
-                o->s[O_TOKENIZER], a->tokenizer);
+                tokenizers[o->tokenizer], a->tokenizer);
         return CLI_USAGE;
     }
     if (o->given[O_NO_CAUSAL] && a->causal) {
@@ -216,7 +210,7 @@ static int prepare_out(const char *dir)
  * folder that holds another run's files unless --overwrite. */
 static int claim_out(const opts *o, tril_run_lock *lock)
 {
-    const char *dir = o->s[O_OUT];
+    const char *dir = o->out;
     if (tril_run_dir_lock(dir, lock) != TRIL_OK) return cli_lib_error(CMD, "cannot use --out");
     int tidied = tril_run_dir_cleanup(lock);
     if (tidied > 0)
@@ -253,23 +247,21 @@ static int clear_out(const char *dir, const char *tok_dir)
 static int new_run(const opts *o, train_run *r, tril_tokenizer **tok, char *tok_dir, size_t size)
 {
     tril_train_args *a = &r->state.args;
-    const char *tname = o->given[O_TOKENIZER] ? o->s[O_TOKENIZER] : "bytes";
+    const char *tname = o->given[O_TOKENIZER] ? tokenizers[o->tokenizer] : "bytes";
     if (o->given[O_INIT]) {
         tril_gpt2_load_opts lo = {1, TRIL_F32};
-        if (tril_gpt2_load(o->s[O_INIT], &lo, &r->model) != TRIL_OK)
+        if (tril_gpt2_load(o->init, &lo, &r->model) != TRIL_OK)
             return cli_lib_error(CMD, "cannot load the --init model");
-        int rc = cli_load_tokenizer(CMD, o->s[O_INIT], r->model->cfg.vocab_size, tok);
+        int rc = cli_load_tokenizer(CMD, o->init, r->model->cfg.vocab_size, tok);
         if (rc != CLI_OK) return rc;
         tname = tril_tokenizer_get_kind(*tok) == TRIL_TOKENIZER_GPT2 ? "gpt2" : "bytes";
-        snprintf(tok_dir, size, "%s", o->s[O_INIT]);
-        snprintf(a->init_dir, sizeof a->init_dir, "%s", o->s[O_INIT]);
+        snprintf(tok_dir, size, "%s", o->init);
+        snprintf(a->init_dir, sizeof a->init_dir, "%s", o->init);
     } else {
-        if (strcmp(tname, "gpt2") != 0 && strcmp(tname, "bytes") != 0)
-            return usage_error("--tokenizer must be gpt2 or bytes", NULL);
-        tril_gpt2_config c = {.n_layer = o->given[O_LAYERS] ? o->i[O_LAYERS] : 4,
-                              .n_head = o->given[O_HEADS] ? o->i[O_HEADS] : 4,
-                              .n_embd = o->given[O_EMBD] ? o->i[O_EMBD] : 128,
-                              .n_positions = o->given[O_CONTEXT] ? o->i[O_CONTEXT] : 256,
+        tril_gpt2_config c = {.n_layer = o->given[O_LAYERS] ? o->layers : 4,
+                              .n_head = o->given[O_HEADS] ? o->heads : 4,
+                              .n_embd = o->given[O_EMBD] ? o->embd : 128,
+                              .n_positions = o->given[O_CONTEXT] ? o->context : 256,
                               .vocab_size = strcmp(tname, "gpt2") == 0 ? 50257 : 256,
                               .layer_norm_epsilon = 1e-5f};
         if (tril_gpt2_config_validate(&c) != TRIL_OK) {
@@ -292,17 +284,17 @@ static int new_run(const opts *o, train_run *r, tril_tokenizer **tok, char *tok_
     }
     snprintf(a->tokenizer, sizeof a->tokenizer, "%s", tname);
     a->model = r->model->cfg;
-    a->steps = o->given[O_STEPS] ? o->i[O_STEPS] : 1000;
-    a->batch = o->given[O_BATCH] ? o->i[O_BATCH] : 8;
-    a->seq = o->given[O_SEQ] ? o->i[O_SEQ] : (a->model.n_positions < 128 ? a->model.n_positions : 128);
-    a->accum = o->given[O_ACCUM] ? o->i[O_ACCUM] : 1;
-    a->warmup = o->given[O_WARMUP] ? o->i[O_WARMUP] : (a->steps / 10 < 100 ? a->steps / 10 : 100);
-    a->lr = o->given[O_LR] ? o->f[O_LR] : 1e-3;
-    a->min_lr = o->given[O_MIN_LR] ? o->f[O_MIN_LR] : a->lr / 10;
-    a->weight_decay = o->given[O_WD] ? o->f[O_WD] : 0.1;
-    a->clip = o->given[O_CLIP] ? o->f[O_CLIP] : 1.0;
-    a->val_fraction = o->given[O_VAL] ? o->f[O_VAL] : 0.1;
-    a->seed = o->given[O_SEED] ? (uint64_t)o->i[O_SEED] : 1337;
+    a->steps = o->given[O_STEPS] ? o->steps : 1000;
+    a->batch = o->given[O_BATCH] ? o->batch : 8;
+    a->seq = o->given[O_SEQ] ? o->seq : (a->model.n_positions < 128 ? a->model.n_positions : 128);
+    a->accum = o->given[O_ACCUM] ? o->accum : 1;
+    a->warmup = o->given[O_WARMUP] ? o->warmup : (a->steps / 10 < 100 ? a->steps / 10 : 100);
+    a->lr = o->given[O_LR] ? o->lr : 1e-3;
+    a->min_lr = o->given[O_MIN_LR] ? o->min_lr : a->lr / 10;
+    a->weight_decay = o->given[O_WD] ? o->wd : 0.1;
+    a->clip = o->given[O_CLIP] ? o->clip : 1.0;
+    a->val_fraction = o->given[O_VAL] ? o->val : 0.1;
+    a->seed = o->given[O_SEED] ? (uint64_t)o->seed : 1337;
     a->causal = !o->given[O_NO_CAUSAL];
     if (!o->given[O_INIT] && tril_gpt2_init_random(r->model, a->seed) != TRIL_OK)
         return cli_lib_error(CMD, "cannot initialise the model");
@@ -314,18 +306,18 @@ static int new_run(const opts *o, train_run *r, tril_tokenizer **tok, char *tok_
 
 static int resume_run(const opts *o, train_run *r, tril_tokenizer **tok, char *tok_dir, size_t size)
 {
-    if (tril_checkpoint_load(o->s[O_RESUME], &r->model, &r->opt, &r->state) != TRIL_OK)
+    if (tril_checkpoint_load(o->resume, &r->model, &r->opt, &r->state) != TRIL_OK)
         return cli_lib_error(CMD, "cannot resume");
     tril_train_args *a = &r->state.args;
     int rc = conflicts(o, a);
     if (rc != CLI_OK) return rc;
     if (o->given[O_STEPS]) {
-        if (o->i[O_STEPS] < r->state.step) {
+        if (o->steps < r->state.step) {
             fprintf(stderr, "tril train: --steps %lld is before the checkpoint's step %lld\n",
-                    (long long)o->i[O_STEPS], (long long)r->state.step);
+                    (long long)o->steps, (long long)r->state.step);
             return CLI_USAGE;
         }
-        a->steps = o->i[O_STEPS];
+        a->steps = o->steps;
     }
     if (a->warmup > a->steps) {
         fprintf(stderr, "tril train: --steps %lld is shorter than the run's warm-up (%lld steps): "
@@ -333,29 +325,27 @@ static int resume_run(const opts *o, train_run *r, tril_tokenizer **tok, char *t
                 (long long)a->steps, (long long)a->warmup);
         return CLI_USAGE;
     }
-    if (o->given[O_EVAL_EVERY]) a->eval_every = o->i[O_EVAL_EVERY];
-    if (o->given[O_EVAL_BATCHES]) a->eval_batches = o->i[O_EVAL_BATCHES];
-    if (o->given[O_SAVE_EVERY]) a->save_every = o->i[O_SAVE_EVERY];
-    if (o->given[O_DATA]) snprintf(a->data_path, sizeof a->data_path, "%s", o->s[O_DATA]);
-    snprintf(tok_dir, size, "%s", o->s[O_RESUME]); /* a checkpoint holds its tokenizer's files */
+    if (o->given[O_EVAL_EVERY]) a->eval_every = o->eval_every;
+    if (o->given[O_EVAL_BATCHES]) a->eval_batches = o->eval_batches;
+    if (o->given[O_SAVE_EVERY]) a->save_every = o->save_every;
+    if (o->given[O_DATA]) snprintf(a->data_path, sizeof a->data_path, "%s", o->data);
+    snprintf(tok_dir, size, "%s", o->resume); /* a checkpoint holds its tokenizer's files */
     if (strcmp(a->tokenizer, "gpt2") == 0) {
         if (tril_tokenizer_load_dir(tok_dir, tok) != TRIL_OK)
             return cli_lib_error(CMD, "cannot load the checkpoint's tokenizer");
     } else if (tril_tokenizer_create_bytes(tok) != TRIL_OK) {
         return cli_lib_error(CMD, "cannot create the tokenizer");
     }
-    fprintf(stderr, "resuming %s at step %lld of %lld\n", o->s[O_RESUME],
+    fprintf(stderr, "resuming %s at step %lld of %lld\n", o->resume,
             (long long)r->state.step, (long long)a->steps);
     return CLI_OK;
 }
 
 int cmd_train(int argc, char **argv)
 {
-    opts o;
-    memset(&o, 0, sizeof o);
-    int rc = parse(argc, argv, &o);
+    opts o = {.max_file = (size_t)CLI_MAX_FILE_MB << 20};
+    int rc = cli_parse(&cmd_train_spec, argc, argv, &o, o.given);
     if (rc != CLI_OK) return rc;
-    if (!o.given[O_OUT]) return usage_error("--out is required", NULL);
     if (!o.given[O_DATA] && !o.given[O_RESUME]) return usage_error("--data is required", NULL);
     if (o.given[O_INIT] && o.given[O_RESUME]) return usage_error("--init and --resume exclude each other", NULL);
     if (o.given[O_OVERWRITE] && o.given[O_RESUME])
@@ -368,14 +358,13 @@ int cmd_train(int argc, char **argv)
                            "--layers/--heads/--embd/--context/--tokenizer", NULL);
     /* Checked before the output folder is touched. */
     if (!o.given[O_RESUME] && o.given[O_WARMUP] &&
-        o.i[O_WARMUP] > (o.given[O_STEPS] ? o.i[O_STEPS] : 1000)) {
+        o.warmup > (o.given[O_STEPS] ? o.steps : 1000)) {
         fprintf(stderr, "tril train: --warmup %lld is longer than the run (%lld steps): the peak "
                         "learning rate would never be reached\n",
-                (long long)o.i[O_WARMUP], (long long)(o.given[O_STEPS] ? o.i[O_STEPS] : 1000));
+                (long long)o.warmup, (long long)(o.given[O_STEPS] ? o.steps : 1000));
         return CLI_USAGE;
     }
-    if (o.given[O_THREADS]) tril_set_num_threads((int)o.i[O_THREADS]);
-    if ((rc = prepare_out(o.s[O_OUT])) != CLI_OK) return rc;
+    if ((rc = prepare_out(o.out)) != CLI_OK) return rc;
     tril_run_lock lock;
     if ((rc = claim_out(&o, &lock)) != CLI_OK) {
         tril_run_dir_unlock(&lock);
@@ -385,7 +374,7 @@ int cmd_train(int argc, char **argv)
     train_run r;
     memset(&r, 0, sizeof r);
     r.opt_cfg = tril_adamw_config_default();
-    r.out_dir = o.s[O_OUT];
+    r.out_dir = o.out;
     tril_tokenizer *tok = NULL;
     char tok_dir[PATH_MAX] = "", log_path[PATH_MAX];
     rc = o.given[O_RESUME] ? resume_run(&o, &r, &tok, tok_dir, sizeof tok_dir)
@@ -393,10 +382,10 @@ int cmd_train(int argc, char **argv)
     if (rc != CLI_OK) goto done;
     tril_train_args *a = &r.state.args;
     if (!o.given[O_RESUME]) {
-        snprintf(a->data_path, sizeof a->data_path, "%s", o.s[O_DATA]);
-        a->eval_every = o.given[O_EVAL_EVERY] ? o.i[O_EVAL_EVERY] : 100;
-        a->eval_batches = o.given[O_EVAL_BATCHES] ? o.i[O_EVAL_BATCHES] : 8;
-        a->save_every = o.given[O_SAVE_EVERY] ? o.i[O_SAVE_EVERY] : 0;
+        snprintf(a->data_path, sizeof a->data_path, "%s", o.data);
+        a->eval_every = o.given[O_EVAL_EVERY] ? o.eval_every : 100;
+        a->eval_batches = o.given[O_EVAL_BATCHES] ? o.eval_batches : 8;
+        a->save_every = o.given[O_SAVE_EVERY] ? o.save_every : 0;
     }
     r.opt_cfg.weight_decay = (float)a->weight_decay;
     r.tok_dir = strcmp(a->tokenizer, "gpt2") == 0 ? tok_dir : NULL;
@@ -406,7 +395,7 @@ int cmd_train(int argc, char **argv)
         rc = CLI_USAGE;
         goto done;
     }
-    const uint64_t max_bytes = (uint64_t)(o.given[O_MAX_FILE] ? o.i[O_MAX_FILE] : CLI_MAX_FILE_MB) << 20;
+    const uint64_t max_bytes = o.max_file;
     const tril_status dst = tril_dataset_load_capped(a->data_path, tok, a->tokenizer,
                                                      a->val_fraction, a->seq + 1, max_bytes, &r.data);
     if (dst != TRIL_OK) {
@@ -436,7 +425,7 @@ int cmd_train(int argc, char **argv)
         goto done;
     }
     snprintf(log_path, sizeof log_path, "%s/log.csv", r.out_dir);
-    r.log_path = o.given[O_LOG] ? o.s[O_LOG] : log_path;
+    r.log_path = o.given[O_LOG] ? o.log : log_path;
     fprintf(stderr, "model: %lld layers, %lld heads, %lld embd, context %lld, vocab %lld "
                     "(%.2fM parameters)%s\ndata: %lld tokens (%lld train, %lld validation); "
                     "batch %lld x %lld x %lld accum, %lld steps\n",
