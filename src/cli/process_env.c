@@ -30,8 +30,8 @@ int cli_prepare_process(char **argv)
                 fprintf(stderr, "tril: note: could not restart with the runtime settings\n");
         }
     }
-    const int threads = tril_num_threads_from_env();
-    if (threads < 0) {
+    int threads;
+    if (tril_num_threads_from_env(&threads) != TRIL_OK) {
         fprintf(stderr, "tril: %s\n", tril_last_error());
         return CLI_USAGE;
     }
