@@ -42,27 +42,8 @@ static tril_status alloc_arena(tril_gpt2 *m)
     return TRIL_OK;
 }
 
-/* The per-layer fields and the table names they view ("h.N." + suffix). */
-static const struct {
-    const char *suffix;
-    size_t f32, bf16; /* offsetof the field in tril_gpt2_layer; bf16: 0 if none */
-} layer_fields[] = {
-    {"ln_1.weight", offsetof(tril_gpt2_layer, ln1_w), 0},
-    {"ln_1.bias", offsetof(tril_gpt2_layer, ln1_b), 0},
-    {"attn.c_attn.weight", offsetof(tril_gpt2_layer, attn_w), offsetof(tril_gpt2_layer, attn_wt16)},
-    {"attn.c_attn.bias", offsetof(tril_gpt2_layer, attn_b), 0},
-    {"attn.c_proj.weight", offsetof(tril_gpt2_layer, proj_w), offsetof(tril_gpt2_layer, proj_wt16)},
-    {"attn.c_proj.bias", offsetof(tril_gpt2_layer, proj_b), 0},
-    {"ln_2.weight", offsetof(tril_gpt2_layer, ln2_w), 0},
-    {"ln_2.bias", offsetof(tril_gpt2_layer, ln2_b), 0},
-    {"mlp.c_fc.weight", offsetof(tril_gpt2_layer, fc_w), offsetof(tril_gpt2_layer, fc_wt16)},
-    {"mlp.c_fc.bias", offsetof(tril_gpt2_layer, fc_b), 0},
-    {"mlp.c_proj.weight", offsetof(tril_gpt2_layer, fcproj_w), offsetof(tril_gpt2_layer, fcproj_wt16)},
-    {"mlp.c_proj.bias", offsetof(tril_gpt2_layer, fcproj_b), 0},
-};
-
-/* Index of a parameter the table always has (the names above, wte, wpe,
- * ln_f): by name, so nothing depends on the table's order. */
+/* Index of a parameter the table always has: by name, so that nothing
+ * depends on the table's order. */
 static size_t index_of(const tril_gpt2 *m, const char *name)
 {
     const int64_t i = tril_gpt2_param_index(m, name);
@@ -85,15 +66,27 @@ static void bind_views(tril_gpt2 *m)
     m->wte16 = p16 ? p16[index_of(m, "wte.weight")] : NULL;
     m->wpe = p[index_of(m, "wpe.weight")];
     for (int64_t l = 0; l < m->cfg.n_layer; l++) {
-        char *L = (char *)&m->layers[l];
-        for (size_t k = 0; k < sizeof layer_fields / sizeof layer_fields[0]; k++) {
-            const size_t i = layer_index(m, l, layer_fields[k].suffix);
-            memcpy(L + layer_fields[k].f32, &p[i], sizeof p[i]);
-            if (layer_fields[k].bf16) {
-                const uint16_t *w16 = p16 ? p16[i] : NULL;
-                memcpy(L + layer_fields[k].bf16, &w16, sizeof w16);
-            }
-        }
+        tril_gpt2_layer *L = &m->layers[l];
+#define VIEW(field, suffix) (L->field = p[layer_index(m, l, suffix)])
+#define VIEW16(field, suffix) (L->field = p16 ? p16[layer_index(m, l, suffix)] : NULL)
+        VIEW(ln1_w, "ln_1.weight");
+        VIEW(ln1_b, "ln_1.bias");
+        VIEW(attn_w, "attn.c_attn.weight");
+        VIEW(attn_b, "attn.c_attn.bias");
+        VIEW(proj_w, "attn.c_proj.weight");
+        VIEW(proj_b, "attn.c_proj.bias");
+        VIEW(ln2_w, "ln_2.weight");
+        VIEW(ln2_b, "ln_2.bias");
+        VIEW(fc_w, "mlp.c_fc.weight");
+        VIEW(fc_b, "mlp.c_fc.bias");
+        VIEW(fcproj_w, "mlp.c_proj.weight");
+        VIEW(fcproj_b, "mlp.c_proj.bias");
+        VIEW16(attn_wt16, "attn.c_attn.weight");
+        VIEW16(proj_wt16, "attn.c_proj.weight");
+        VIEW16(fc_wt16, "mlp.c_fc.weight");
+        VIEW16(fcproj_wt16, "mlp.c_proj.weight");
+#undef VIEW
+#undef VIEW16
     }
     m->lnf_w = p[index_of(m, "ln_f.weight")];
     m->lnf_b = p[index_of(m, "ln_f.bias")];
