@@ -10,14 +10,16 @@
 
 #include "tril/attention.h"
 #include "tril/cpu.h"
+#include "tril/rng.h"
 #include "tril/timing.h"
 
 static float *random_floats(size_t n, unsigned seed)
 {
     float *x = malloc(n * sizeof *x);
     if (!x) return NULL;
-    srand(seed);
-    for (size_t i = 0; i < n; i++) x[i] = (float)rand() / RAND_MAX * 2.0f - 1.0f;
+    tril_rng rng;
+    tril_rng_seed(&rng, seed);
+    for (size_t i = 0; i < n; i++) x[i] = (float)tril_rng_uniform(&rng) * 2.0f - 1.0f;
     return x;
 }
 

@@ -21,6 +21,7 @@
 #include "tril/cpu.h"
 #include "tril/dtype.h"
 #include "tril/ops.h"
+#include "tril/rng.h"
 #include "tril/timing.h"
 
 enum { LAYERS = 12, SHAPES = 4 };
@@ -46,10 +47,9 @@ static void *must(void *p)
 
 static void fill(float *x, int64_t n, uint32_t seed)
 {
-    for (int64_t i = 0; i < n; i++) {
-        seed = seed * 1664525u + 1013904223u;
-        x[i] = (float)(seed >> 8) / 16777216.0f - 0.5f;
-    }
+    tril_rng rng;
+    tril_rng_seed(&rng, seed);
+    for (int64_t i = 0; i < n; i++) x[i] = (float)tril_rng_uniform(&rng) - 0.5f;
 }
 
 static void setup(bench_set *b)
@@ -80,7 +80,7 @@ static void layers(bench_set *b, int kind)
     for (int l = 0; l < LAYERS; l++)
         for (int s = 0; s < SHAPES; s++) {
             const int64_t in = shape[s][0], out = shape[s][1];
-            if (kind == 1)
+            if (kind == 1) /* the fixed shapes above fit any blasint */
                 cblas_sgemv(CblasRowMajor, CblasTrans, (blasint)in, (blasint)out, 1.0f, b->w[l][s],
                             (blasint)out, b->x, 1, 0.0f, b->y, 1);
             else if (kind == 2)

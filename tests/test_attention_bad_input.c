@@ -346,7 +346,7 @@ static void test_fill_names(void **state)
         assert_non_null(n);
         assert_string_equal(n, names[i]);
         tril_fill got = TRIL_FILL_COUNT;
-        assert_int_equal(tril_fill_parse(n, &got), 0);
+        assert_int_equal(tril_fill_parse(n, &got), TRIL_OK);
         assert_int_equal(got, i);
     }
     assert_null(tril_fill_name(TRIL_FILL_COUNT));
@@ -354,7 +354,11 @@ static void test_fill_names(void **state)
     tril_fill got;
     const char *bogus[] = {"", "bogus", "-1e5", "inf", "structural", "-inf "};
     for (size_t i = 0; i < sizeof bogus / sizeof bogus[0]; i++)
-        assert_int_equal(tril_fill_parse(bogus[i], &got), -1);
+        assert_int_equal(tril_fill_parse(bogus[i], &got), TRIL_ERR_INVALID_ARG);
+    /* the message names the value and what is accepted */
+    assert_non_null(strstr(tril_last_error(), "'-inf '"));
+    assert_non_null(strstr(tril_last_error(), "'dtype_min'"));
+    assert_int_equal(tril_fill_parse(NULL, &got), TRIL_ERR_INVALID_ARG);
 }
 
 static void test_mask_mode_names(void **state)
@@ -366,7 +370,7 @@ static void test_mask_mode_names(void **state)
         assert_non_null(n);
         assert_string_equal(n, names[i]);
         tril_mask_mode got = (tril_mask_mode)99;
-        assert_int_equal(tril_mask_mode_parse(n, &got), 0);
+        assert_int_equal(tril_mask_mode_parse(n, &got), TRIL_OK);
         assert_int_equal(got, i);
     }
     assert_null(tril_mask_mode_name((tril_mask_mode)4));
@@ -374,7 +378,9 @@ static void test_mask_mode_names(void **state)
     tril_mask_mode got;
     const char *bogus[] = {"", "causal", "structurall", "auto", "-inf"};
     for (size_t i = 0; i < sizeof bogus / sizeof bogus[0]; i++)
-        assert_int_equal(tril_mask_mode_parse(bogus[i], &got), -1);
+        assert_int_equal(tril_mask_mode_parse(bogus[i], &got), TRIL_ERR_INVALID_ARG);
+    assert_non_null(strstr(tril_last_error(), "unknown mask mode '-inf'"));
+    assert_non_null(strstr(tril_last_error(), "'structural', 'additive', 'boolean' or 'none'"));
 }
 
 static void test_kernel_names(void **state)
@@ -387,15 +393,17 @@ static void test_kernel_names(void **state)
         assert_non_null(n);
         assert_string_equal(n, names[i]);
         tril_attn_kernel got = TRIL_ATTN_KERNEL_COUNT;
-        assert_int_equal(tril_attn_kernel_parse(n, &got), 0);
+        assert_int_equal(tril_attn_kernel_parse(n, &got), TRIL_OK);
         assert_int_equal(got, i);
     }
     assert_null(tril_attn_kernel_name(TRIL_ATTN_KERNEL_COUNT));
     assert_null(tril_attn_kernel_name((tril_attn_kernel)-1));
     tril_attn_kernel got;
-    const char *bogus[] = {"", "tiled-avx1024", "ref", "tiled_generic", "structural"};
+    const char *bogus[] = {"", "simd-avx1024", "ref", "simd_generic", "tiled", "structural"};
     for (size_t i = 0; i < sizeof bogus / sizeof bogus[0]; i++)
-        assert_int_equal(tril_attn_kernel_parse(bogus[i], &got), -1);
+        assert_int_equal(tril_attn_kernel_parse(bogus[i], &got), TRIL_ERR_INVALID_ARG);
+    assert_non_null(strstr(tril_last_error(), "'structural'"));
+    assert_non_null(strstr(tril_last_error(), "'simd-avx512'"));
     /* always runnable */
     assert_int_equal(tril_attn_kernel_available(TRIL_ATTN_AUTO), 1);
     assert_int_equal(tril_attn_kernel_available(TRIL_ATTN_REFERENCE), 1);

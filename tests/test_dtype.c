@@ -71,12 +71,14 @@ static void test_names_and_buffers(void **state)
 {
     (void)state;
     tril_dtype d;
-    assert_int_equal(tril_dtype_parse("bf16", &d), 0);
+    assert_int_equal(tril_dtype_parse("bf16", &d), TRIL_OK);
     assert_int_equal(d, TRIL_BF16);
-    assert_int_equal(tril_dtype_parse("float16", &d), 0);
+    assert_int_equal(tril_dtype_parse("float16", &d), TRIL_OK);
     assert_int_equal(d, TRIL_F16);
-    assert_int_equal(tril_dtype_parse("fp8", &d), -1);
-    assert_int_equal(tril_dtype_parse(NULL, &d), -1);
+    assert_int_equal(tril_dtype_parse("fp8", &d), TRIL_ERR_INVALID_ARG);
+    assert_non_null(strstr(tril_last_error(), "'fp8'"));
+    assert_non_null(strstr(tril_last_error(), "bf16"));
+    assert_int_equal(tril_dtype_parse(NULL, &d), TRIL_ERR_INVALID_ARG);
     assert_string_equal(tril_dtype_name(TRIL_F32), "fp32");
     assert_null(tril_dtype_name((tril_dtype)7));
     assert_int_equal(tril_dtype_size(TRIL_F16), 2);

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "gpt2_test_util.h"
 #include "test_util.h"
 #include "tril/checkpoint.h"
 #include "tril/gpt2.h"
@@ -176,7 +177,9 @@ static tril_gpt2 *saved_model(const tril_gpt2_config *cfg, const char *dir)
     tril_gpt2 *m;
     assert_int_equal(tril_gpt2_create(cfg, &m), TRIL_OK);
     assert_int_equal(tril_gpt2_init_random(m, 7), TRIL_OK);
-    for (int64_t i = 0; i < m->arena_numel; i++) m->arena[i] *= 20.0f; /* attention that matters */
+    int64_t numel;
+    float *arena = test_arena(m, &numel);
+    for (int64_t i = 0; i < numel; i++) arena[i] *= 20.0f; /* attention that matters */
     if (tril_model_save(dir, m, "bytes", NULL) != TRIL_OK) fail_msg("%s", tril_last_error());
     return m;
 }
@@ -203,10 +206,11 @@ static void test_saved_options(void **state)
     const char *dir = new_dir();
     tril_gpt2 *m = saved_model(&cfg, dir), *back;
     if (tril_gpt2_load(dir, NULL, &back) != TRIL_OK) fail_msg("%s", tril_last_error());
-    assert_int_equal(back->cfg.n_inner, 20);
-    assert_int_equal(back->cfg.attn_unscaled, 1);
-    assert_int_equal(back->cfg.attn_inverse_layer, 1);
-    assert_int_equal(back->cfg.reorder_and_upcast_attn, 1);
+    const tril_gpt2_config *bc = tril_gpt2_get_config(back);
+    assert_int_equal(bc->n_inner, 20);
+    assert_int_equal(bc->attn_unscaled, 1);
+    assert_int_equal(bc->attn_inverse_layer, 1);
+    assert_int_equal(bc->reorder_and_upcast_attn, 1);
     float a[6 * 256], b[6 * 256];
     logits_of(m, a);
     logits_of(back, b);
@@ -216,7 +220,9 @@ static void test_saved_options(void **state)
     tril_gpt2_config p = small_config(20);
     p.vocab_size = 256;
     assert_int_equal(tril_gpt2_create(&p, &plain), TRIL_OK);
-    memcpy(plain->arena, m->arena, (size_t)m->arena_numel * sizeof(float));
+    int64_t numel;
+    const float *weights = test_arena(m, &numel);
+    memcpy(test_arena(plain, NULL), weights, (size_t)numel * sizeof(float));
     logits_of(plain, b);
     double diff = 0.0;
     for (size_t i = 0; i < 6 * 256; i++) diff = fmax(diff, fabs((double)a[i] - b[i]));
@@ -252,13 +258,14 @@ static const char *untied_folder(const char *extra, const float *lm_head, float 
     tril_gpt2 *m;
     assert_int_equal(tril_gpt2_create(&cfg, &m), TRIL_OK);
     assert_int_equal(tril_gpt2_init_random(m, 3), TRIL_OK);
-    memcpy(wte_out, m->wte, 16 * 8 * sizeof(float));
+    memcpy(wte_out, test_param_f32(m, "wte.weight"), 16 * 8 * sizeof(float));
     tril_st_write_tensor t[40];
-    size_t n = 0;
-    for (size_t i = 0; i < m->n_params; i++, n++) {
-        t[n] = (tril_st_write_tensor){m->params[i].name, TRIL_ST_F32, m->params[i].ndim,
-                                      {m->params[i].shape[0], m->params[i].shape[1]},
-                                      m->param_data[i]};
+    size_t n = 0, n_params;
+    const tril_param_info *params = tril_gpt2_get_params(m, &n_params);
+    for (size_t i = 0; i < n_params; i++, n++) {
+        t[n] = (tril_st_write_tensor){params[i].name, TRIL_ST_F32, params[i].ndim,
+                                      {params[i].shape[0], params[i].shape[1]},
+                                      test_param_f32(m, params[i].name)};
     }
     if (lm_head) t[n++] = (tril_st_write_tensor){"lm_head.weight", TRIL_ST_F32, 2, {16, 8}, lm_head};
     char path[600], text[1024];
@@ -299,6 +306,81 @@ static void test_untied_head(void **state)
     tril_gpt2_free(m);
 }
 
+/* The accessors of the opaque model: config, table, lookup by name, where
+ * the weights live; and the configs by name. */
+static void test_accessors(void **state)
+{
+    (void)state;
+    tril_gpt2_config cfg = small_config(0);
+    const char *dir = new_dir();
+    tril_gpt2 *m = saved_model(&cfg, dir), *mapped, *b16;
+    const tril_gpt2_config *c = tril_gpt2_get_config(m);
+    assert_memory_equal(c, &cfg, sizeof cfg);
+    assert_int_equal(tril_gpt2_get_storage(m), TRIL_GPT2_ARENA);
+    assert_int_equal(tril_gpt2_get_weight_dtype(m), TRIL_F32);
+    assert_string_equal(tril_gpt2_get_stored_dtype(m), "F32");
+    size_t n;
+    const tril_param_info *table = tril_gpt2_get_params(m, &n);
+    assert_int_equal(n, 2 + 12 * 2 + 2);
+    int64_t numel;
+    float *arena = test_arena(m, &numel);
+    assert_int_equal(numel, tril_gpt2_num_params(c));
+    /* by name: the table entry and the arena slice it describes */
+    tril_gpt2_tensor t;
+    assert_int_equal(tril_gpt2_find_param(m, "h.1.mlp.c_fc.weight", &t), TRIL_OK);
+    assert_string_equal(t.info->name, "h.1.mlp.c_fc.weight");
+    assert_true(t.info >= table && t.info < table + n);
+    assert_true(t.info->shape[0] == 8 && t.info->shape[1] == 32 && t.info->numel == 256);
+    assert_true(t.dtype == TRIL_F32 && !t.transposed);
+    assert_ptr_equal(t.data, arena + t.info->offset);
+    assert_int_equal(tril_gpt2_find_param(m, "h.2.ln_1.weight", &t), TRIL_ERR_INVALID_ARG);
+    assert_non_null(strstr(tril_last_error(), "'h.2.ln_1.weight'"));
+    assert_int_equal(tril_gpt2_find_param(m, "transformer.wte.weight", &t), TRIL_ERR_INVALID_ARG);
+    /* loaded F32 in place: no arena to hand out */
+    if (tril_gpt2_load(dir, NULL, &mapped) != TRIL_OK) fail_msg("%s", tril_last_error());
+    assert_int_equal(tril_gpt2_get_storage(mapped), TRIL_GPT2_MAPPED);
+    float *none = (float *)1;
+    assert_int_equal(tril_gpt2_get_arena(mapped, &none, &numel), TRIL_ERR_UNSUPPORTED);
+    assert_true(none == NULL && numel == 0);
+    assert_non_null(strstr(tril_last_error(), "copy_to_arena"));
+    assert_int_equal(tril_gpt2_find_param(mapped, "wpe.weight", &t), TRIL_OK);
+    assert_memory_equal(t.data, test_param_f32(m, "wpe.weight"), 8 * 8 * sizeof(float));
+    /* the bf16 model: bf16 wte as stored, matrices transposed, the rest fp32 */
+    tril_gpt2_load_opts o16 = {0, TRIL_BF16};
+    if (tril_gpt2_load(dir, &o16, &b16) != TRIL_OK) fail_msg("%s", tril_last_error());
+    assert_int_equal(tril_gpt2_get_storage(b16), TRIL_GPT2_BF16);
+    assert_int_equal(tril_gpt2_get_weight_dtype(b16), TRIL_BF16);
+    assert_int_equal(tril_gpt2_get_arena(b16, &none, &numel), TRIL_ERR_UNSUPPORTED);
+    assert_int_equal(tril_gpt2_find_param(b16, "wte.weight", &t), TRIL_OK);
+    assert_true(t.dtype == TRIL_BF16 && !t.transposed);
+    assert_int_equal(((const uint16_t *)t.data)[5], tril_f32_to_bf16(arena[5]));
+    assert_int_equal(tril_gpt2_find_param(b16, "h.0.attn.c_attn.weight", &t), TRIL_OK);
+    assert_true(t.dtype == TRIL_BF16 && t.transposed);
+    const float *w = arena + t.info->offset; /* [8, 24] in the arena, [24, 8] here */
+    assert_int_equal(((const uint16_t *)t.data)[3 * 8 + 2], tril_f32_to_bf16(w[2 * 24 + 3]));
+    assert_int_equal(tril_gpt2_find_param(b16, "h.0.ln_2.bias", &t), TRIL_OK);
+    assert_true(t.dtype == TRIL_F32 && !t.transposed);
+    tril_gpt2_free(b16);
+    tril_gpt2_free(mapped);
+    tril_gpt2_free(m);
+    /* NULL-safe queries */
+    assert_null(tril_gpt2_get_config(NULL));
+    assert_null(tril_gpt2_get_params(NULL, &n));
+    assert_int_equal(n, 0);
+    assert_int_equal(tril_gpt2_find_param(NULL, "wte.weight", &t), TRIL_ERR_INVALID_ARG);
+    /* configs by name */
+    tril_gpt2_config named = cfg;
+    assert_int_equal(tril_gpt2_config_by_name("gpt2-355m", &named), TRIL_OK);
+    assert_true(named.n_layer == 24 && named.n_head == 16 && named.n_embd == 1024 &&
+                named.n_positions == 1024 && named.vocab_size == 50257);
+    tril_gpt2_config before = named;
+    assert_int_equal(tril_gpt2_config_by_name("gpt2-7b", &named), TRIL_ERR_INVALID_ARG);
+    assert_non_null(strstr(tril_last_error(), "'gpt2-7b'"));
+    assert_non_null(strstr(tril_last_error(), "gpt2-1558m"));
+    assert_memory_equal(&named, &before, sizeof named);
+    assert_int_equal(tril_gpt2_config_by_name(NULL, &named), TRIL_ERR_INVALID_ARG);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -319,6 +401,7 @@ int main(void)
         cmocka_unit_test(test_width_and_scale),
         cmocka_unit_test(test_saved_options),
         cmocka_unit_test(test_untied_head),
+        cmocka_unit_test(test_accessors),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

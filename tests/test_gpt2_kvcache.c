@@ -10,6 +10,7 @@
 #include <math.h>
 
 #include "gpt2_cases.h"
+#include "gpt2_test_util.h"
 #include "tril/generate.h"
 
 #define TOL 2e-5 /* fp32: only the GEMM blocking differs between the paths */
@@ -33,7 +34,8 @@ static double max_diff(const float *a, const float *b, int64_t n)
 static void check_model(const char *name)
 {
     tril_gpt2 *m = load_case(name);
-    const int64_t V = m->cfg.vocab_size, T = m->cfg.n_positions < 30 ? m->cfg.n_positions : 30;
+    const tril_gpt2_config *cfg = tril_gpt2_get_config(m);
+    const int64_t V = cfg->vocab_size, T = cfg->n_positions < 30 ? cfg->n_positions : 30;
     int32_t ids[30];
     for (int64_t t = 0; t < T; t++) ids[t] = (int32_t)((t * 7919 + 13) % V);
     float *cached = malloc((size_t)V * sizeof(float)), *full = malloc((size_t)V * sizeof(float));
@@ -102,7 +104,7 @@ static void test_generate_equals_recompute(void **state)
 {
     (void)state;
     tril_gpt2 *m = load_case("small_f32");
-    const int64_t V = m->cfg.vocab_size, steps = 24;
+    const int64_t V = tril_gpt2_get_config(m)->vocab_size, steps = 24;
     int32_t seq[64] = {464, 3290};
     int64_t len = 2;
     float *logits = malloc((size_t)V * sizeof(float));
@@ -188,8 +190,9 @@ static void test_bf16_weights(void **state)
     tril_gpt2_load_opts o32 = {0, TRIL_F32}, o16 = {0, TRIL_BF16};
     assert_int_equal(tril_gpt2_load(dir, &o32, &m32), TRIL_OK);
     assert_int_equal(tril_gpt2_load(dir, &o16, &m16), TRIL_OK);
-    assert_non_null(m16->wte16);
-    const int64_t V = m16->cfg.vocab_size, T = 20;
+    const tril_gpt2_tensor wte = test_param(m16, "wte.weight");
+    assert_non_null(wte.dtype == TRIL_BF16 ? wte.data : NULL);
+    const int64_t V = tril_gpt2_get_config(m16)->vocab_size, T = 20;
     int32_t ids[20];
     for (int64_t t = 0; t < T; t++) ids[t] = (int32_t)((t * 7919 + 13) % V);
     float *cached = malloc((size_t)V * 4), *full = malloc((size_t)V * 4);

@@ -16,6 +16,7 @@
 static int mkdir_p(const char *dir) { return mkdir(dir, 0755); }
 
 #include "gpt2_cases.h"
+#include "gpt2_test_util.h"
 #include "test_util.h"
 #include "tril/generate.h"
 #include "tril/gpt2.h"
@@ -56,14 +57,16 @@ static const char *folder(const char *config)
 static void write_model_f32(const tril_gpt2 *m, const char *dir)
 {
     tril_st_write_tensor t[64];
-    assert_true(m->n_params <= 64);
-    for (size_t i = 0; i < m->n_params; i++)
-        t[i] = (tril_st_write_tensor){m->params[i].name, TRIL_ST_F32, m->params[i].ndim,
-                                      {m->params[i].shape[0], m->params[i].shape[1]},
-                                      m->param_data[i]};
+    size_t n_params;
+    const tril_param_info *params = tril_gpt2_get_params(m, &n_params);
+    assert_true(n_params <= 64);
+    for (size_t i = 0; i < n_params; i++)
+        t[i] = (tril_st_write_tensor){params[i].name, TRIL_ST_F32, params[i].ndim,
+                                      {params[i].shape[0], params[i].shape[1]},
+                                      test_param_f32(m, params[i].name)};
     char path[600];
     snprintf(path, sizeof path, "%s/model.safetensors", dir);
-    assert_int_equal(tril_safetensors_write(path, t, m->n_params, NULL), TRIL_OK);
+    assert_int_equal(tril_safetensors_write(path, t, n_params, NULL), TRIL_OK);
 }
 
 /* What a tiny valid model's file holds, with one change applied by `edit`:
@@ -75,18 +78,21 @@ static void write_weights(const char *dir, int drop, const tril_st_write_tensor 
                             .vocab_size = 16, .layer_norm_epsilon = 1e-5f};
     tril_gpt2 *m;
     assert_int_equal(tril_gpt2_create(&cfg, &m), TRIL_OK);
-    for (int64_t i = 0; i < m->arena_numel; i++) m->arena[i] = (float)((i * 37) % 101) / 101.0f - 0.5f;
+    int64_t numel;
+    float *arena = test_arena(m, &numel);
+    for (int64_t i = 0; i < numel; i++) arena[i] = (float)((i * 37) % 101) / 101.0f - 0.5f;
     tril_st_write_tensor t[32];
-    size_t n = 0;
-    for (size_t i = 0; i < m->n_params; i++) {
+    size_t n = 0, n_params;
+    const tril_param_info *params = tril_gpt2_get_params(m, &n_params);
+    for (size_t i = 0; i < n_params; i++) {
         if ((int)i == drop) continue;
         tril_st_write_tensor *w = &t[n++];
-        w->name = m->params[i].name;
+        w->name = params[i].name;
         w->dtype = (i == 0) ? dtype0 : TRIL_ST_F32;
-        w->ndim = m->params[i].ndim;
-        w->shape[0] = m->params[i].shape[0];
-        w->shape[1] = m->params[i].shape[1];
-        w->data = m->param_data[i];
+        w->ndim = params[i].ndim;
+        w->shape[0] = params[i].shape[0];
+        w->shape[1] = params[i].shape[1];
+        w->data = test_param_f32(m, params[i].name);
     }
     if (extra) t[n++] = *extra;
     char path[600];
@@ -122,12 +128,12 @@ static void test_valid_tiny_model_round_trip(void **state)
     write_weights(dir, -1, NULL, TRIL_ST_F32);
     tril_gpt2 *m;
     assert_int_equal(tril_gpt2_load(dir, NULL, &m), TRIL_OK);
-    assert_null(m->arena); /* F32: used in place from the mapping */
-    assert_true(m->wte[5] == (float)((5 * 37) % 101) / 101.0f - 0.5f);
+    assert_null(test_arena_or_null(m, NULL)); /* F32: used in place from the mapping */
+    assert_true(test_param_f32(m, "wte.weight")[5] == (float)((5 * 37) % 101) / 101.0f - 0.5f);
     tril_gpt2_free(m);
     tril_gpt2_load_opts opts = {1, TRIL_F32};
     assert_int_equal(tril_gpt2_load(dir, &opts, &m), TRIL_OK);
-    assert_non_null(m->arena); /* training wants its own writable copy */
+    assert_non_null(test_arena_or_null(m, NULL)); /* training wants its own writable copy */
     tril_gpt2_free(m);
 }
 
@@ -256,14 +262,18 @@ static void write_model(const char *dir, tril_st_dtype dtype, int pad, int poke_
                             .vocab_size = 16, .layer_norm_epsilon = 1e-5f};
     tril_gpt2 *m;
     assert_int_equal(tril_gpt2_create(&cfg, &m), TRIL_OK);
-    for (int64_t i = 0; i < m->arena_numel; i++) m->arena[i] = tiny_value(i);
-    if (poke_param >= 0) m->arena[m->params[poke_param].offset + poke_at] = poke;
+    int64_t numel;
+    float *arena = test_arena(m, &numel);
+    size_t n_params;
+    const tril_param_info *params = tril_gpt2_get_params(m, &n_params);
+    for (int64_t i = 0; i < numel; i++) arena[i] = tiny_value(i);
+    if (poke_param >= 0) arena[params[poke_param].offset + poke_at] = poke;
     tril_dtype d;
-    assert_int_equal(tril_st_to_dtype(dtype, &d), 0);
-    uint8_t *bytes = malloc((size_t)m->arena_numel * 4);
+    assert_int_equal(tril_st_to_dtype(dtype, &d), TRIL_OK);
+    uint8_t *bytes = malloc((size_t)numel * 4);
     assert_non_null(bytes);
-    tril_convert_from_f32(bytes, d, m->arena, (size_t)m->arena_numel);
-    if (stored) tril_convert_to_f32(stored, bytes, d, (size_t)m->arena_numel);
+    tril_convert_from_f32(bytes, d, arena, (size_t)numel);
+    if (stored) tril_convert_to_f32(stored, bytes, d, (size_t)numel);
     const size_t esize = tril_dtype_size(d);
     static const uint8_t one = 1;
     float mask[8 * 8];
@@ -272,14 +282,14 @@ static void write_model(const char *dir, tril_st_dtype dtype, int pad, int poke_
     tril_st_write_tensor t[32];
     size_t n = 0;
     if (pad) t[n++] = (tril_st_write_tensor){"h.0.attn.masked_bias", TRIL_ST_U8, 1, {1}, &one};
-    for (size_t i = 0; i < m->n_params; i++) {
+    for (size_t i = 0; i < n_params; i++) {
         tril_st_write_tensor *w = &t[n++];
-        w->name = m->params[i].name;
+        w->name = params[i].name;
         w->dtype = dtype;
-        w->ndim = m->params[i].ndim;
-        w->shape[0] = m->params[i].shape[0];
-        w->shape[1] = m->params[i].shape[1];
-        w->data = bytes + (size_t)m->params[i].offset * esize;
+        w->ndim = params[i].ndim;
+        w->shape[0] = params[i].shape[0];
+        w->shape[1] = params[i].shape[1];
+        w->data = bytes + (size_t)params[i].offset * esize;
     }
     if (pad) {
         t[n++] = (tril_st_write_tensor){"h.0.attn.bias", TRIL_ST_F32, 4, {1, 1, 8, 8}, mask};
@@ -303,43 +313,57 @@ static tril_gpt2 *load_ok(const char *dir, int copy, tril_dtype weights)
 /* An fp32 model holds exactly the stored values. */
 static void expect_values(const tril_gpt2 *m, const float *stored)
 {
-    for (size_t i = 0; i < m->n_params; i++)
-        for (int64_t k = 0; k < m->params[i].numel; k++)
-            if (m->param_data[i][k] != stored[m->params[i].offset + k])
-                fail_msg("%s[%lld] = %g, stored %g", m->params[i].name, (long long)k,
-                         m->param_data[i][k], stored[m->params[i].offset + k]);
+    size_t n_params;
+    const tril_param_info *params = tril_gpt2_get_params(m, &n_params);
+    for (size_t i = 0; i < n_params; i++) {
+        const float *data = test_param_f32(m, params[i].name);
+        for (int64_t k = 0; k < params[i].numel; k++)
+            if (data[k] != stored[params[i].offset + k])
+                fail_msg("%s[%lld] = %g, stored %g", params[i].name, (long long)k, data[k],
+                         stored[params[i].offset + k]);
+    }
 }
 
 /* A bf16 model holds the bf16 rounding of every stored value: wte and the
  * four matrices per layer as bf16 (matrices transposed to [out, in]), the
  * rest as fp32 holding bf16 values. */
-static void expect_bf16_values(const tril_gpt2 *m, const float *stored)
+static void expect_bf16_values(tril_gpt2 *m, const float *stored)
 {
-    assert_int_equal(m->weight_dtype, TRIL_BF16);
-    assert_null(m->arena);
-    for (int64_t k = 0; k < m->params[0].numel; k++)
-        assert_int_equal(m->wte16[k], tril_f32_to_bf16(stored[k]));
-    const int64_t C = m->cfg.n_embd;
-    for (int64_t l = 0; l < m->cfg.n_layer; l++) {
-        const tril_gpt2_layer *L = &m->layers[l];
-        const size_t base = 2 + 12 * (size_t)l;
-        const struct { const uint16_t *wt; size_t idx; int64_t in, out; } mats[4] = {
-            {L->attn_wt16, base + 2, C, 3 * C}, {L->proj_wt16, base + 4, C, C},
-            {L->fc_wt16, base + 8, C, 4 * C}, {L->fcproj_wt16, base + 10, 4 * C, C}};
+    assert_int_equal(tril_gpt2_get_weight_dtype(m), TRIL_BF16);
+    assert_null(test_arena_or_null(m, NULL));
+    const tril_gpt2_tensor wte = test_param(m, "wte.weight");
+    const uint16_t *wte16 = wte.dtype == TRIL_BF16 ? wte.data : NULL;
+    assert_non_null(wte16);
+    for (int64_t k = 0; k < wte.info->numel; k++)
+        assert_int_equal(wte16[k], tril_f32_to_bf16(stored[k]));
+    const tril_gpt2_config *cfg = tril_gpt2_get_config(m);
+    const int64_t C = cfg->n_embd;
+    for (int64_t l = 0; l < cfg->n_layer; l++) {
+        const struct { const char *suffix; int64_t in, out; } mats[4] = {
+            {"attn.c_attn.weight", C, 3 * C}, {"attn.c_proj.weight", C, C},
+            {"mlp.c_fc.weight", C, 4 * C}, {"mlp.c_proj.weight", 4 * C, C}};
         for (int k = 0; k < 4; k++) {
-            const float *src = stored + m->params[mats[k].idx].offset;
+            char name[48];
+            snprintf(name, sizeof name, "h.%lld.%s", (long long)l, mats[k].suffix);
+            const tril_gpt2_tensor w = test_param(m, name);
+            assert_int_equal(w.dtype, TRIL_BF16);
+            assert_int_equal(w.transposed, 1);
+            const uint16_t *wt = w.data;
+            const float *src = stored + w.info->offset;
             for (int64_t i = 0; i < mats[k].in; i++)
                 for (int64_t o = 0; o < mats[k].out; o++)
-                    if (mats[k].wt[o * mats[k].in + i] != tril_f32_to_bf16(src[i * mats[k].out + o]))
+                    if (wt[o * mats[k].in + i] != tril_f32_to_bf16(src[i * mats[k].out + o]))
                         fail_msg("%s [%lld, %lld] is not the bf16 of the stored value",
-                                 m->params[mats[k].idx].name, (long long)i, (long long)o);
+                                 w.info->name, (long long)i, (long long)o);
         }
     }
-    for (size_t i = 0; i < m->n_params; i++) {
-        if (!m->param_data[i]) continue; /* kept only as bf16 */
-        for (int64_t k = 0; k < m->params[i].numel; k++)
-            assert_true(m->param_data[i][k] ==
-                        tril_round_to_dtype(stored[m->params[i].offset + k], TRIL_BF16));
+    size_t n_params;
+    const tril_param_info *params = tril_gpt2_get_params(m, &n_params);
+    for (size_t i = 0; i < n_params; i++) {
+        const float *data = test_param_f32(m, params[i].name);
+        if (!data) continue; /* kept only as bf16 */
+        for (int64_t k = 0; k < params[i].numel; k++)
+            assert_true(data[k] == tril_round_to_dtype(stored[params[i].offset + k], TRIL_BF16));
     }
 }
 
@@ -426,14 +450,16 @@ static void test_nonfinite_weights(void **state)
                             .vocab_size = 16, .layer_norm_epsilon = 1e-5f};
     tril_gpt2 *a;
     assert_int_equal(tril_gpt2_create(&cfg, &a), TRIL_OK);
-    a->arena[a->params[6].offset + 2] = NAN; /* h.0.attn.c_proj.weight */
+    const int64_t proj = test_param(a, "h.0.attn.c_proj.weight").info->offset;
+    test_arena(a, NULL)[proj + 2] = NAN;
     assert_int_equal(tril_gpt2_use_bf16(a), TRIL_ERR_FORMAT);
     assert_non_null(strstr(tril_last_error(), "'h.0.attn.c_proj.weight' has a non-finite value (nan) at index 2"));
-    assert_non_null(a->arena);
-    assert_int_equal(a->weight_dtype, TRIL_F32);
-    a->arena[a->params[6].offset + 2] = 0.0f;
+    assert_non_null(test_arena_or_null(a, NULL));
+    assert_int_equal(tril_gpt2_get_weight_dtype(a), TRIL_F32);
+    test_arena(a, NULL)[proj + 2] = 0.0f;
     assert_int_equal(tril_gpt2_use_bf16(a), TRIL_OK);
-    assert_non_null(a->wte16);
+    const tril_gpt2_tensor wte = test_param(a, "wte.weight");
+    assert_non_null(wte.dtype == TRIL_BF16 ? wte.data : NULL);
     tril_gpt2_free(a);
 }
 
@@ -456,8 +482,10 @@ static void test_overflowing_logits(void **state)
                             .vocab_size = 16, .layer_norm_epsilon = 1e-5f};
     tril_gpt2 *m = NULL;
     assert_int_equal(tril_gpt2_create(&cfg, &m), TRIL_OK);
-    for (int64_t i = 0; i < m->arena_numel; i++) m->arena[i] = tiny_value(i);
-    for (int64_t k = 0; k < 8; k++) m->arena[3 * 8 + k] = 3e38f; /* wte row 3 */
+    int64_t numel;
+    float *arena = test_arena(m, &numel);
+    for (int64_t i = 0; i < numel; i++) arena[i] = tiny_value(i);
+    for (int64_t k = 0; k < 8; k++) arena[3 * 8 + k] = 3e38f; /* wte row 3 */
     write_model_f32(m, dir);
     tril_gpt2_free(m);
     const int32_t ids[4] = {1, 2, 5, 7};
@@ -489,6 +517,40 @@ static void test_overflowing_logits(void **state)
     }
 }
 
+/* The bf16 model is for inference: a trainer on it (its fp32 wte and
+ * matrices are gone) is refused with a status, never run on NULL weights. */
+static void test_trainer_refuses_bf16(void **state)
+{
+    (void)state;
+    tril_gpt2_config cfg = {.n_layer = 1, .n_head = 2, .n_embd = 8, .n_positions = 8,
+                            .vocab_size = 16, .layer_norm_epsilon = 1e-5f};
+    tril_gpt2 *m;
+    assert_int_equal(tril_gpt2_create(&cfg, &m), TRIL_OK);
+    int64_t numel;
+    float *arena = test_arena(m, &numel);
+    for (int64_t i = 0; i < numel; i++) arena[i] = tiny_value(i);
+    const char *dir = folder(CONFIG_OK);
+    write_model_f32(m, dir);
+    assert_int_equal(tril_gpt2_use_bf16(m), TRIL_OK);
+    tril_gpt2 *loaded = load_ok(dir, 0, TRIL_BF16);
+    tril_gpt2 *models[2] = {m, loaded};
+    for (int k = 0; k < 2; k++) {
+        tril_trainer *t = (tril_trainer *)&t; /* untouched on failure */
+        assert_int_equal(tril_trainer_create(models[k], 1, 4, 1, &t), TRIL_ERR_UNSUPPORTED);
+        assert_ptr_equal(t, (tril_trainer *)&t);
+        assert_non_null(strstr(tril_last_error(), "bf16 weights"));
+        assert_non_null(strstr(tril_last_error(), "fp32"));
+    }
+    tril_gpt2_free(loaded);
+    tril_gpt2_free(m);
+    /* the fp32 model of the same folder trains */
+    m = load_ok(dir, 1, TRIL_F32);
+    tril_trainer *t;
+    assert_int_equal(tril_trainer_create(m, 1, 4, 1, &t), TRIL_OK);
+    tril_trainer_free(t);
+    tril_gpt2_free(m);
+}
+
 /* The bf16 model is converted tensor by tensor from the mapping, whose pages
  * are released as it goes: loading peaks within 1.3x of what the loaded
  * model holds (a whole fp32 copy first made it about 3x). 17M parameters
@@ -502,9 +564,11 @@ static void test_bf16_load_peak(void **state)
                              " \"vocab_size\": 8192}");
     tril_gpt2 *m;
     assert_int_equal(tril_gpt2_create(&cfg, &m), TRIL_OK);
-    for (int64_t i = 0; i < m->arena_numel; i++) m->arena[i] = tiny_value(i);
+    int64_t numel;
+    float *arena = test_arena(m, &numel);
+    for (int64_t i = 0; i < numel; i++) arena[i] = tiny_value(i);
     write_model_f32(m, dir);
-    const double weights16 = (double)m->arena_numel * 2.0;
+    const double weights16 = (double)numel * 2.0;
     tril_gpt2_free(m);
     if (tril_reset_peak_rss() != 0 || test_rss_bytes() < 0) skip(); /* no clear_refs or /proc */
     const long long before = test_rss_bytes();
@@ -542,6 +606,7 @@ int main(void)
         cmocka_unit_test(test_unaligned_offsets),
         cmocka_unit_test(test_nonfinite_weights),
         cmocka_unit_test(test_overflowing_logits),
+        cmocka_unit_test(test_trainer_refuses_bf16),
         cmocka_unit_test(test_bf16_load_peak),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -80,11 +80,11 @@ TEST(test_canvas_rejects_bad_sizes)
                               {INT32_MAX, INT32_MAX}};
     for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
         c.pixels = (uint8_t *)&c; /* must be reset on failure */
-        assert_int_equal(tril_canvas_create(&c, bad[k][0], bad[k][1], WHITE),
+        assert_int_equal(tril_canvas_create(bad[k][0], bad[k][1], WHITE, &c),
                          TRIL_ERR_INVALID_ARG);
         assert_true(c.pixels == NULL && c.width == 0 && c.height == 0);
     }
-    assert_int_equal(tril_canvas_create(NULL, 4, 4, WHITE), TRIL_ERR_INVALID_ARG);
+    assert_int_equal(tril_canvas_create(4, 4, WHITE, NULL), TRIL_ERR_INVALID_ARG);
     tril_canvas_free(NULL); /* harmless */
 }
 
@@ -92,7 +92,7 @@ TEST(test_png_roundtrip)
 {
     tril_canvas c;
     const tril_rgb bg = {10, 20, 30};
-    assert_int_equal(tril_canvas_create(&c, 20, 10, bg), TRIL_OK);
+    assert_int_equal(tril_canvas_create(20, 10, bg, &c), TRIL_OK);
     tril_canvas_fill_rect(&c, 2, 3, 4, 5, RED); /* x 2..5, y 3..7 */
     tril_canvas_line(&c, 0, 9, 19, 9, GREEN);   /* the bottom row */
     char path[64];
@@ -113,7 +113,7 @@ TEST(test_png_roundtrip)
 TEST(test_rects_and_lines)
 {
     tril_canvas c;
-    assert_int_equal(tril_canvas_create(&c, 20, 10, BLACK), TRIL_OK);
+    assert_int_equal(tril_canvas_create(20, 10, BLACK, &c), TRIL_OK);
     tril_canvas_fill_rect(&c, -5, -5, 10, 10, RED); /* covers x 0..4, y 0..4 */
     assert_int_equal(count_color(&c, RED), 25);
     assert_true(is(&c, 4, 4, RED) && is(&c, 5, 0, BLACK));
@@ -127,7 +127,7 @@ TEST(test_rects_and_lines)
     tril_canvas_fill_rect(NULL, 0, 0, 5, 5, GREEN);
     tril_canvas_free(&c);
 
-    assert_int_equal(tril_canvas_create(&c, 20, 10, BLACK), TRIL_OK);
+    assert_int_equal(tril_canvas_create(20, 10, BLACK, &c), TRIL_OK);
     /* A shallow line steps once per column: 10 pixels, both ends included. */
     tril_canvas_line(&c, 0, 0, 9, 3, RED);
     assert_int_equal(count_color(&c, RED), 10);
@@ -149,7 +149,7 @@ TEST(test_rects_and_lines)
     tril_canvas_free(&c);
 
     /* Far endpoints are clipped, not walked for 4 billion steps. */
-    assert_int_equal(tril_canvas_create(&c, 20, 10, BLACK), TRIL_OK);
+    assert_int_equal(tril_canvas_create(20, 10, BLACK, &c), TRIL_OK);
     tril_canvas_line(&c, INT32_MIN, 5, INT32_MAX, 5, RED);
     assert_true(count_color(&c, RED) == 20 && is(&c, 0, 5, RED) && is(&c, 19, 5, RED));
     tril_canvas_line(&c, INT32_MIN, INT32_MIN, INT32_MAX, INT32_MAX, GREEN);
@@ -171,7 +171,7 @@ TEST(test_text_glyph_pixels)
     for (int vertical = 0; vertical < 2; vertical++) {
         for (int32_t s = 1; s <= 2; s++) {
             tril_canvas c;
-            assert_int_equal(tril_canvas_create(&c, 20, 20, BLACK), TRIL_OK);
+            assert_int_equal(tril_canvas_create(20, 20, BLACK, &c), TRIL_OK);
             const int x = 2, y = vertical ? 18 : 3;
             int32_t w = vertical ? tril_canvas_text_vertical(&c, x, y, "A", s, WHITE)
                                  : tril_canvas_text(&c, x, y, "A", s, WHITE);
@@ -197,8 +197,8 @@ TEST(test_text_glyph_pixels)
 TEST(test_text_non_ascii_is_question_mark)
 {
     tril_canvas a, b;
-    assert_int_equal(tril_canvas_create(&a, 40, 10, BLACK), TRIL_OK);
-    assert_int_equal(tril_canvas_create(&b, 40, 10, BLACK), TRIL_OK);
+    assert_int_equal(tril_canvas_create(40, 10, BLACK, &a), TRIL_OK);
+    assert_int_equal(tril_canvas_create(40, 10, BLACK, &b), TRIL_OK);
     /* UTF-8 e-acute (2 bytes), a control byte and DEL: one '?' per byte. */
     int32_t wa = tril_canvas_text(&a, 1, 1, "\xC3\xA9\x01\x7F", 1, WHITE);
     int32_t wb = tril_canvas_text(&b, 1, 1, "????", 1, WHITE);
@@ -222,7 +222,7 @@ TEST(test_text_metrics)
 TEST(test_save_png_errors)
 {
     tril_canvas c;
-    assert_int_equal(tril_canvas_create(&c, 8, 8, WHITE), TRIL_OK);
+    assert_int_equal(tril_canvas_create(8, 8, WHITE, &c), TRIL_OK);
     const char *bad = "/nonexistent-dir/x.png";
     tril_clear_error();
     assert_int_equal(tril_canvas_save_png(&c, bad), TRIL_ERR_IO);
@@ -237,7 +237,7 @@ TEST(test_save_png_errors)
         /* Incompressible noise overflows stdio's buffer, so here libpng's own
          * fwrite fails mid-image and its error handler must longjmp back. */
         tril_canvas noise;
-        assert_int_equal(tril_canvas_create(&noise, 256, 256, WHITE), TRIL_OK);
+        assert_int_equal(tril_canvas_create(256, 256, WHITE, &noise), TRIL_OK);
         for (size_t k = 0; k < (size_t)256 * 256 * 3; k++) noise.pixels[k] = (uint8_t)rand();
         assert_int_equal(tril_canvas_save_png(&noise, "/dev/full"), TRIL_ERR_IO);
         assert_non_null(strstr(tril_last_error(), "/dev/full"));
@@ -250,7 +250,7 @@ TEST(test_save_png_errors)
 static int label_ink(const char *label, int32_t scale)
 {
     tril_canvas c;
-    assert_int_equal(tril_canvas_create(&c, 64, 64, BLACK), TRIL_OK);
+    assert_int_equal(tril_canvas_create(64, 64, BLACK, &c), TRIL_OK);
     tril_canvas_text(&c, 0, 0, label, scale, WHITE);
     int n = count_color(&c, WHITE);
     tril_canvas_free(&c);
@@ -509,7 +509,7 @@ TEST(test_heatmap_labels_thinned)
 static int symbol_ink(const char *escaped)
 {
     tril_canvas c;
-    assert_int_equal(tril_canvas_create(&c, 64, 16, BLACK), TRIL_OK);
+    assert_int_equal(tril_canvas_create(64, 16, BLACK, &c), TRIL_OK);
     viz_text(&c, 0, 0, escaped, 2, 0, WHITE);
     int n = count_color(&c, WHITE);
     tril_canvas_free(&c);
@@ -538,8 +538,8 @@ TEST(test_label_escapes)
         assert_true(symbol_ink(glyphs[s]) > 0);
         for (size_t t = 0; t < sizeof glyphs / sizeof glyphs[0]; t++) {
             if (t == s) continue;
-            assert_int_equal(tril_canvas_create(&a, 16, 16, BLACK), TRIL_OK);
-            assert_int_equal(tril_canvas_create(&b, 16, 16, BLACK), TRIL_OK);
+            assert_int_equal(tril_canvas_create(16, 16, BLACK, &a), TRIL_OK);
+            assert_int_equal(tril_canvas_create(16, 16, BLACK, &b), TRIL_OK);
             viz_text(&a, 0, 0, glyphs[s], 2, 0, WHITE);
             viz_text(&b, 0, 0, glyphs[t], 2, 0, WHITE);
             assert_memory_not_equal(a.pixels, b.pixels, (size_t)16 * 16 * 3);

@@ -235,6 +235,28 @@ static void test_softmax_xent(void **state)
     free(row);
 }
 
+/* Sizes beyond the BLAS integer range are refused with a status before
+ * BLAS sees them truncated (nothing is read or written: the buffers here
+ * are tiny). */
+static void test_blas_range(void **state)
+{
+    (void)state;
+    const int64_t max = tril_blas_int_max();
+    assert_true(max >= INT32_MAX);
+    if (max == INT64_MAX) skip(); /* a 64-bit BLAS takes every int64_t size */
+    const int64_t big = max + 1;
+    float x[4] = {1, 2, 3, 4}, w[4] = {1, 0, 0, 1}, y[4] = {0};
+    assert_int_equal(tril_matmul(y, x, w, NULL, big, 1, 1), TRIL_ERR_RANGE);
+    assert_non_null(strstr(tril_last_error(), "2147483648"));
+    assert_int_equal(tril_lm_head(y, x, w, 2, big, 1), TRIL_ERR_RANGE);
+    assert_int_equal(tril_matmul_backward(NULL, w, NULL, y, x, w, big, 1, 1), TRIL_ERR_RANGE);
+    assert_int_equal(tril_lm_head_backward(y, w, x, x, w, 2, 1, big), TRIL_ERR_RANGE);
+    for (int i = 0; i < 4; i++) assert_true(y[i] == 0.0f); /* untouched */
+    /* in range: computed */
+    assert_int_equal(tril_matmul(y, x, w, NULL, 2, 2, 2), TRIL_OK);
+    assert_true(y[0] == 1 && y[1] == 2 && y[2] == 3 && y[3] == 4);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -246,6 +268,7 @@ int main(void)
         cmocka_unit_test(test_matvec_threads),
         cmocka_unit_test(test_softmax_xent),
         cmocka_unit_test(test_embed_and_loss),
+        cmocka_unit_test(test_blas_range),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

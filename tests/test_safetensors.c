@@ -149,19 +149,22 @@ static void test_dtype_helpers(void **state)
         tril_st_dtype d;
         const char *name = tril_st_dtype_name((tril_st_dtype)i);
         assert_non_null(name);
-        assert_int_equal(tril_st_dtype_parse(name, &d), 0);
+        assert_int_equal(tril_st_dtype_parse(name, &d), TRIL_OK);
         assert_int_equal(d, i);
         assert_true(tril_st_dtype_size(d) >= 1);
     }
     assert_null(tril_st_dtype_name(TRIL_ST_DTYPE_COUNT));
     assert_int_equal(tril_st_dtype_size(TRIL_ST_DTYPE_COUNT), 0);
-    assert_int_equal(tril_st_dtype_parse("f32", NULL), -1);
+    assert_int_equal(tril_st_dtype_parse("f32", NULL), TRIL_ERR_INVALID_ARG);
+    assert_non_null(strstr(tril_last_error(), "'f32'"));
+    assert_non_null(strstr(tril_last_error(), "F8_E5M2"));
     assert_int_equal(tril_st_dtype_size(TRIL_ST_BF16), 2);
     assert_int_equal(tril_st_dtype_size(TRIL_ST_F8_E5M2), 1);
     tril_dtype td;
-    assert_int_equal(tril_st_to_dtype(TRIL_ST_BF16, &td), 0);
+    assert_int_equal(tril_st_to_dtype(TRIL_ST_BF16, &td), TRIL_OK);
     assert_int_equal(td, TRIL_BF16);
-    assert_int_equal(tril_st_to_dtype(TRIL_ST_I64, &td), -1);
+    assert_int_equal(tril_st_to_dtype(TRIL_ST_I64, &td), TRIL_ERR_UNSUPPORTED);
+    assert_non_null(strstr(tril_last_error(), "I64"));
 }
 
 /* ---- malformed input -------------------------------------------------------- */

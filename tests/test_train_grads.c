@@ -15,6 +15,7 @@
 #include <math.h>
 
 #include "gpt2_cases.h"
+#include "gpt2_test_util.h"
 #include "tril/train.h"
 
 static const char *dir(void)
@@ -47,24 +48,27 @@ static void test_gradients(void **state)
         assert_true(nv > 2);
         const int64_t B = vals[0], T = vals[1];
         assert_int_equal(nv, 2 + 2 * B * T);
-        float *ref = malloc((size_t)m->arena_numel * sizeof(float));
+        const int64_t numel = test_arena_numel(m);
+        float *ref = malloc((size_t)numel * sizeof(float));
         double ref_loss;
         snprintf(path, sizeof path, "%s/%s/grads.bin", dir(), names[c]);
         FILE *f = fopen(path, "rb");
         assert_non_null(f);
         assert_int_equal(fread(&ref_loss, sizeof ref_loss, 1, f), 1);
-        assert_int_equal(fread(ref, sizeof(float), (size_t)m->arena_numel, f), (size_t)m->arena_numel);
+        assert_int_equal(fread(ref, sizeof(float), (size_t)numel, f), (size_t)numel);
         fclose(f);
         tril_trainer *t;
         assert_int_equal(tril_trainer_create(m, B, T, 1, &t), TRIL_OK);
-        float *grads = calloc((size_t)m->arena_numel, sizeof(float));
+        float *grads = calloc((size_t)numel, sizeof(float));
         float loss;
         assert_int_equal(tril_trainer_forward(t, vals + 2, vals + 2 + B * T, B, T, &loss), TRIL_OK);
         assert_int_equal(tril_trainer_backward(t, grads, 1.0f), TRIL_OK);
         double worst = 0.0;
         const char *worst_name = "";
-        for (size_t p = 0; p < m->n_params; p++) {
-            const tril_param_info *pi = &m->params[p];
+        size_t n_params;
+        const tril_param_info *params = tril_gpt2_get_params(m, &n_params);
+        for (size_t p = 0; p < n_params; p++) {
+            const tril_param_info *pi = &params[p];
             double emax = 0.0, gmax = 1e-30;
             for (int64_t i = 0; i < pi->numel; i++) {
                 double r = ref[pi->offset + i], g = grads[pi->offset + i];
@@ -111,21 +115,25 @@ static void test_adamw_trajectory(void **state)
     fclose(f);
     tril_trainer *t;
     assert_int_equal(tril_trainer_create(m, B, T, 1, &t), TRIL_OK);
+    int64_t numel;
+    float *weights = test_arena(m, &numel);
+    size_t n_params;
+    const tril_param_info *params = tril_gpt2_get_params(m, &n_params);
     tril_adamw opt;
-    assert_int_equal(tril_adamw_create(m->arena_numel, &opt), TRIL_OK);
+    assert_int_equal(tril_adamw_create(numel, &opt), TRIL_OK);
     tril_adamw_config cfg = tril_adamw_config_default();
     cfg.weight_decay = (float)wd;
-    float *grads = malloc((size_t)m->arena_numel * sizeof(float));
+    float *grads = malloc((size_t)numel * sizeof(float));
     double worst = 0.0;
     int clipped = 0;
     for (int64_t s = 0; s < N; s++) {
         const int32_t *in = vals + 3 + s * 2 * B * T, *tg = in + B * T;
-        memset(grads, 0, (size_t)m->arena_numel * sizeof(float));
+        memset(grads, 0, (size_t)numel * sizeof(float));
         float loss;
         assert_int_equal(tril_trainer_forward(t, in, tg, B, T, &loss), TRIL_OK);
         assert_int_equal(tril_trainer_backward(t, grads, 1.0f), TRIL_OK);
-        if (tril_clip_grad_norm(grads, m->arena_numel, (float)clip) > clip) clipped++;
-        tril_adamw_step(&opt, &cfg, m->arena, grads, m->params, m->n_params, (float)lr);
+        if (tril_clip_grad_norm(grads, numel, (float)clip) > clip) clipped++;
+        tril_adamw_step(&opt, &cfg, weights, grads, params, n_params, (float)lr);
         double rel = fabs(loss - want[s]) / want[s];
         worst = fmax(worst, rel);
         printf("  step %lld: loss %.7f torch %.7f rel %.1e\n", (long long)s, loss, want[s], rel);
@@ -153,7 +161,8 @@ static void test_accumulation(void **state)
     }
     tril_trainer *t;
     assert_int_equal(tril_trainer_create(m, 4, 9, 1, &t), TRIL_OK);
-    float *g1 = calloc((size_t)m->arena_numel, 4), *g2 = calloc((size_t)m->arena_numel, 4);
+    const int64_t numel = test_arena_numel(m);
+    float *g1 = calloc((size_t)numel, 4), *g2 = calloc((size_t)numel, 4);
     float loss;
     assert_int_equal(tril_trainer_forward(t, in, tg, 4, 9, &loss), TRIL_OK);
     assert_int_equal(tril_trainer_backward(t, g1, 1.0f), TRIL_OK);
@@ -162,7 +171,7 @@ static void test_accumulation(void **state)
         assert_int_equal(tril_trainer_backward(t, g2, 0.5f), TRIL_OK);
     }
     double emax = 0.0, gmax = 1e-30;
-    for (int64_t i = 0; i < m->arena_numel; i++) {
+    for (int64_t i = 0; i < numel; i++) {
         emax = fmax(emax, fabs((double)g1[i] - g2[i]));
         gmax = fmax(gmax, fabs((double)g1[i]));
     }

@@ -56,15 +56,17 @@ typedef enum {
 
 /* "-inf", "-1e10", "-1e9", "-1e4", "dtype_min", "0"; NULL if invalid. */
 const char *tril_fill_name(tril_fill fill);
-/* Parses the names above. Returns 0 on success, -1 if unknown. */
-int tril_fill_parse(const char *name, tril_fill *out);
+/* Parses the names above into *out; anything else (NULL too) is
+ * TRIL_ERR_INVALID_ARG naming it and the accepted names. So are the two
+ * parsers below. */
+tril_status tril_fill_parse(const char *name, tril_fill *out);
 /* The fill as an fp32 value for a dtype (dtype_min depends on it). The
  * kernels round it to the working dtype before use. */
 float tril_fill_value(tril_fill fill, tril_dtype dtype);
 
 /* "structural", "additive", "boolean", "none"; NULL if invalid. */
 const char *tril_mask_mode_name(tril_mask_mode mode);
-int tril_mask_mode_parse(const char *name, tril_mask_mode *out);
+tril_status tril_mask_mode_parse(const char *name, tril_mask_mode *out);
 
 typedef struct {
     int64_t batch;    /* B  >= 1 */
@@ -112,7 +114,7 @@ typedef enum {
 
 /* "auto", "reference", "simd", "simd-generic", "simd-avx2", "simd-avx512" */
 const char *tril_attn_kernel_name(tril_attn_kernel kernel);
-int tril_attn_kernel_parse(const char *name, tril_attn_kernel *out);
+tril_status tril_attn_kernel_parse(const char *name, tril_attn_kernel *out);
 /* 1 if this build on this CPU can run the kernel, else 0. */
 int tril_attn_kernel_available(tril_attn_kernel kernel);
 

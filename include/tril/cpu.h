@@ -41,9 +41,10 @@ double tril_cpu_stream_gbps(double seconds);
 void tril_set_num_threads(int n);
 int tril_get_num_threads(void);
 
-/* TRIL_NUM_THREADS from the environment: 0 if unset, else the count in
- * [1, 1024]; -1 (with tril_last_error set) if it is not such a number. */
-int tril_num_threads_from_env(void);
+/* TRIL_NUM_THREADS from the environment into *out: 0 if unset, else the
+ * count in [1, 1024]; anything else is TRIL_ERR_INVALID_ARG quoting it (*out
+ * = 0). */
+tril_status tril_num_threads_from_env(int *out);
 
 /* Environment settings the OpenMP and OpenBLAS runtimes read only when the
  * process starts, which tril needs on this machine:

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tril/error.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -22,9 +24,10 @@ typedef enum {
 
 /* "fp32", "fp16", "bf16"; NULL for an invalid value. */
 const char *tril_dtype_name(tril_dtype dtype);
-/* Parses "fp32"/"f32"/"float32", "fp16"/"f16"/"float16", "bf16"/"bfloat16".
- * Returns 0 on success, -1 for an unknown name. */
-int tril_dtype_parse(const char *name, tril_dtype *out);
+/* Parses "fp32"/"f32"/"float32", "fp16"/"f16"/"float16", "bf16"/"bfloat16"
+ * into *out; anything else (NULL too) is TRIL_ERR_INVALID_ARG naming it and
+ * the accepted names. */
+tril_status tril_dtype_parse(const char *name, tril_dtype *out);
 /* Bytes per element (4 or 2); 0 for an invalid dtype. */
 size_t tril_dtype_size(tril_dtype dtype);
 /* Most negative finite value of the dtype (torch.finfo(dtype).min). */

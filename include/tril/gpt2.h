@@ -68,45 +68,10 @@ typedef struct {
     int decay;         /* 1 for matrices and embeddings (weight decay), 0 for biases/LayerNorm */
 } tril_param_info;
 
-/* Per-layer views. Shapes: C = n_embd. In a bf16 model the four matrices
- * exist only as the transposed bf16 copies (the fp32 pointers are NULL). */
-typedef struct {
-    const float *ln1_w, *ln1_b;     // [C], [C]
-    const float *attn_w, *attn_b;   // [C, 3C] (Conv1D: in x out), [3C]
-    const float *proj_w, *proj_b;   // [C, C], [C]
-    const float *ln2_w, *ln2_b;     // [C], [C]
-    const float *fc_w, *fc_b;       // [C, I], [I]  (I: the MLP width, 4C by default)
-    const float *fcproj_w, *fcproj_b; // [I, C], [C]
-    /* bf16 model: the matrices transposed to [out, in] (NULL otherwise) */
-    const uint16_t *attn_wt16;   // [3C, C]
-    const uint16_t *proj_wt16;   // [C, C]
-    const uint16_t *fc_wt16;     // [I, C]
-    const uint16_t *fcproj_wt16; // [C, I]
-} tril_gpt2_layer;
-
+/* A model: its config, parameter table and weights. Opaque: where the
+ * weights live (an owned arena, the file's mapping, bf16 copies) is the
+ * library's business; the accessors below say what callers may rely on. */
 typedef struct tril_gpt2 tril_gpt2;
-
-struct tril_gpt2 {
-    tril_gpt2_config cfg;
-    size_t n_params;               /* entries in params */
-    tril_param_info *params;       /* [n_params] table, arena layout order */
-    const float **param_data;      /* [n_params] where each tensor's values are
-                                      (NULL for a bf16 model's matrices) */
-    float *arena;                  /* [num_params] owned copy, or NULL if mapped
-                                      or bf16 */
-    int64_t arena_numel;
-    const float *wte;              // [V, C] token embeddings, also the LM head (NULL if bf16)
-    const float *wpe;              // [P, C] position embeddings
-    tril_gpt2_layer *layers;       // [n_layer]
-    const float *lnf_w, *lnf_b;    // [C], [C]
-    char stored_dtype[8];          /* dtype in the file: "F32", "F16", "BF16" */
-    tril_dtype weight_dtype;       /* TRIL_F32, or TRIL_BF16 (see tril_gpt2_use_bf16) */
-    const uint16_t *wte16;         // [V, C] bf16 wte (bf16 model), or NULL
-    uint16_t *bf16_arena;          /* bf16 model: owns wte16 and the matrices */
-    float *f32_small;              /* bf16 model: owns the fp32 rest (wpe,
-                                      biases, LayerNorm), rounded to bf16 */
-    void *file;                    /* the safetensors mapping (tril_safetensors *) */
-};
 
 /* The parameter table of a config: names, shapes, offsets (arena order).
  * *out is malloc'd; caller frees. */
@@ -145,8 +110,57 @@ tril_status tril_gpt2_use_bf16(tril_gpt2 *model);
 tril_status tril_gpt2_init_random(tril_gpt2 *model, uint64_t seed);
 /* Configs by name for benchmarks and tests: "gpt2-124m", "gpt2-355m",
  * "gpt2-774m", "gpt2-1558m" (Hugging Face gpt2, -medium, -large, -xl).
- * Returns 0 and fills *cfg, or -1 for an unknown name. */
-int tril_gpt2_config_by_name(const char *name, tril_gpt2_config *cfg);
+ * An unknown name is TRIL_ERR_INVALID_ARG naming it and the known ones
+ * (*out untouched). */
+tril_status tril_gpt2_config_by_name(const char *name, tril_gpt2_config *out);
+
+/* --- what a model holds ---------------------------------------------------- */
+
+/* Where a model's weights live, which decides what may be done with them. */
+typedef enum {
+    /* An owned, writable fp32 arena (tril_gpt2_create, loading with
+     * copy_to_arena, or from F16/BF16/misaligned F32 files): trainable. */
+    TRIL_GPT2_ARENA = 0,
+    /* fp32 weights used in place from the file's read-only mapping. */
+    TRIL_GPT2_MAPPED,
+    /* The bf16 model (tril_gpt2_use_bf16): inference only. */
+    TRIL_GPT2_BF16
+} tril_gpt2_storage;
+
+/* The model's config (owned by the model; NULL for a NULL model). */
+const tril_gpt2_config *tril_gpt2_get_config(const tril_gpt2 *model);
+tril_gpt2_storage tril_gpt2_get_storage(const tril_gpt2 *model);
+/* What the forward reads: TRIL_F32, or TRIL_BF16 for the bf16 model. */
+tril_dtype tril_gpt2_get_weight_dtype(const tril_gpt2 *model);
+/* The dtype the weights had in the file, as safetensors names it: "F32",
+ * "F16" or "BF16" ("F32" for tril_gpt2_create). */
+const char *tril_gpt2_get_stored_dtype(const tril_gpt2 *model);
+/* The model's parameter table (as tril_gpt2_param_table makes it), owned by
+ * the model: *count entries in arena order. */
+const tril_param_info *tril_gpt2_get_params(const tril_gpt2 *model, size_t *count);
+
+/* One parameter's values, as the model holds them. */
+typedef struct {
+    const tril_param_info *info; /* name, shape as in the file (Conv1D matrices
+                                    [in, out]), numel, arena offset, decay */
+    tril_dtype dtype;            /* of data: TRIL_F32, or TRIL_BF16 for what the
+                                    bf16 model keeps only in bf16 (wte and every
+                                    layer's four matrices) */
+    int transposed;              /* 1: data is the matrix transposed,
+                                    [shape[1], shape[0]] (the bf16 matrices) */
+    const void *data;            /* info->numel values, read-only */
+} tril_gpt2_tensor;
+
+/* Looks a parameter up by its table name (e.g. "h.0.attn.c_attn.weight").
+ * An unknown name is TRIL_ERR_INVALID_ARG naming it. */
+tril_status tril_gpt2_find_param(const tril_gpt2 *model, const char *name, tril_gpt2_tensor *out);
+
+/* The owned fp32 arena of a TRIL_GPT2_ARENA model: every parameter at its
+ * tril_param_info.offset, *numel values (tril_gpt2_num_params). Writable:
+ * an optimizer updates it in place, and gradients and AdamW moments mirror
+ * its layout. A model without one (mapped or bf16) is TRIL_ERR_UNSUPPORTED,
+ * with *data = NULL and *numel = 0. */
+tril_status tril_gpt2_get_arena(tril_gpt2 *model, float **data, int64_t *numel);
 
 /* --- inference state: KV cache and activations -------------------------- */
 

@@ -24,9 +24,10 @@ typedef struct {
     uint8_t *pixels; /* [height, width, 3] */
 } tril_canvas;
 
-/* Allocates a width x height canvas filled with `background`. */
-tril_status tril_canvas_create(tril_canvas *canvas, int32_t width, int32_t height,
-                               tril_rgb background);
+/* Allocates a width x height canvas filled with `background` into *out
+ * (zeroed on failure). */
+tril_status tril_canvas_create(int32_t width, int32_t height, tril_rgb background,
+                               tril_canvas *out);
 void tril_canvas_free(tril_canvas *canvas);
 
 /* Fill a rectangle (clipped to the canvas). */

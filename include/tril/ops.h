@@ -7,15 +7,26 @@
 
 #include <stdint.h>
 
+#include "tril/error.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
+/* The fast ops that run a BLAS GEMM return its status: a size beyond the
+ * BLAS integer range (tril_blas_int_max) is TRIL_ERR_RANGE, never passed on
+ * truncated; nothing is computed then. */
+
+/* The largest size or leading dimension the linked BLAS takes: INT32_MAX
+ * for a default OpenBLAS (32-bit blasint), INT64_MAX for an INTERFACE64
+ * build. */
+int64_t tril_blas_int_max(void);
+
 /* y[T, out] = x[T, in] @ w[in, out] + b[out] (b may be NULL). */
 void tril_ref_matmul(float *y, const float *x, const float *w, const float *b, int64_t T,
                      int64_t in, int64_t out);
-void tril_matmul(float *y, const float *x, const float *w, const float *b, int64_t T, int64_t in,
-                 int64_t out);
+tril_status tril_matmul(float *y, const float *x, const float *w, const float *b, int64_t T,
+                        int64_t in, int64_t out);
 
 /* One row (decoding): y[out] = x[in] @ w[in, out] + b. w's rows are cut
  * into TRIL_MATVEC_BLOCKS contiguous blocks that the threads take as they
@@ -35,20 +46,21 @@ void tril_matvec(float *y, const float *x, const float *w, const float *b, int64
  * widen wt into wbuf [out, in] once and run one fp32 GEMM. */
 void tril_matvec_bf16(float *y, const float *x, const uint16_t *wt, const float *b, int64_t in,
                       int64_t out);
-void tril_matmul_bf16(float *y, const float *x, const uint16_t *wt, const float *b, int64_t T,
-                      int64_t in, int64_t out, float *wbuf);
+tril_status tril_matmul_bf16(float *y, const float *x, const uint16_t *wt, const float *b,
+                             int64_t T, int64_t in, int64_t out, float *wbuf);
 /* logits[T, V] = x[T, C] @ wte[V, C]^T with bf16 wte; for T > 1 the
  * vocabulary is widened panel_rows rows at a time into panel
  * [panel_rows, C]. */
-void tril_lm_head_bf16(float *logits, const float *x, const uint16_t *wte, int64_t T, int64_t C,
-                       int64_t V, float *panel, int64_t panel_rows);
+tril_status tril_lm_head_bf16(float *logits, const float *x, const uint16_t *wte, int64_t T,
+                              int64_t C, int64_t V, float *panel, int64_t panel_rows);
 /* dst[n] = bf16 src[n] as fp32 (exact). */
 void tril_widen_bf16(float *dst, const uint16_t *src, int64_t n);
 
 /* logits[T, V] = x[T, C] @ wte[V, C]^T (the tied LM head). */
 void tril_ref_lm_head(float *logits, const float *x, const float *wte, int64_t T, int64_t C,
                       int64_t V);
-void tril_lm_head(float *logits, const float *x, const float *wte, int64_t T, int64_t C, int64_t V);
+tril_status tril_lm_head(float *logits, const float *x, const float *wte, int64_t T, int64_t C,
+                         int64_t V);
 
 /* y[T, C] = (x - mean) / sqrt(var + eps) * w + b per row (biased variance). */
 void tril_ref_layernorm(float *y, const float *x, const float *w, const float *b, int64_t T,
@@ -77,15 +89,15 @@ void tril_embed_bf16(float *x, const int32_t *ids, int64_t T, int64_t pos0, cons
  * dw[in, out] += x^T dy, db[out] += column sums of dy (if db is not NULL). */
 void tril_ref_matmul_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
                               const float *w, int64_t T, int64_t in, int64_t out);
-void tril_matmul_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
-                          const float *w, int64_t T, int64_t in, int64_t out);
+tril_status tril_matmul_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
+                                 const float *w, int64_t T, int64_t in, int64_t out);
 
 /* For logits = x wte^T: dx[T, C] = dlogits wte (overwritten),
  * dwte[V, C] += dlogits^T x. */
 void tril_ref_lm_head_backward(float *dx, float *dwte, const float *dlogits, const float *x,
                                const float *wte, int64_t T, int64_t C, int64_t V);
-void tril_lm_head_backward(float *dx, float *dwte, const float *dlogits, const float *x,
-                           const float *wte, int64_t T, int64_t C, int64_t V);
+tril_status tril_lm_head_backward(float *dx, float *dwte, const float *dlogits, const float *x,
+                                  const float *wte, int64_t T, int64_t C, int64_t V);
 
 /* LayerNorm that also keeps each row's mean and 1/std [T] for backward. */
 void tril_layernorm_train(float *y, float *mean, float *rstd, const float *x, const float *w,

@@ -54,11 +54,13 @@ typedef enum {
 const char *tril_st_dtype_name(tril_st_dtype dtype);
 /* Bytes per element; 0 if invalid. */
 size_t tril_st_dtype_size(tril_st_dtype dtype);
-/* The tril_dtype of F32/F16/BF16: returns 0 and sets *out; -1 otherwise. */
-int tril_st_to_dtype(tril_st_dtype dtype, tril_dtype *out);
-/* Parses a spec name ("F32", "BF16", "F8_E4M3", ... exact case): returns 0
- * and sets *out; -1 for anything else. */
-int tril_st_dtype_parse(const char *name, tril_st_dtype *out);
+/* The tril_dtype of F32/F16/BF16 into *out (may be NULL); any other dtype
+ * is TRIL_ERR_UNSUPPORTED naming it. */
+tril_status tril_st_to_dtype(tril_st_dtype dtype, tril_dtype *out);
+/* Parses a spec name ("F32", "BF16", "F8_E4M3", ... exact case) into *out
+ * (may be NULL); anything else is TRIL_ERR_INVALID_ARG naming the name and
+ * the accepted ones. */
+tril_status tril_st_dtype_parse(const char *name, tril_st_dtype *out);
 
 typedef struct {
     const char *name;

@@ -3,8 +3,8 @@
  * AdamW, the learning-rate schedule, clipping and checkpoints.
  *
  * Gradients and both AdamW moments mirror the parameter arena's layout
- * (tril_gpt2.params offsets), so an optimizer step is one pass over flat
- * arrays. */
+ * (tril_gpt2_get_arena; tril_param_info.offset of each tensor), so an
+ * optimizer step is one pass over flat arrays. */
 #ifndef TRIL_TRAIN_H
 #define TRIL_TRAIN_H
 
@@ -54,7 +54,9 @@ typedef struct tril_trainer tril_trainer;
 
 /* Activations for batches of up to B x T tokens. causal = 0 trains with the
  * mask off (the "cheating" experiment: every position sees the whole
- * sequence). */
+ * sequence). The model must have fp32 weights (an arena or mapped; the
+ * optimizer needs the arena): the bf16 model is TRIL_ERR_UNSUPPORTED. The
+ * trainer reads the model's weights at every call: keep the model alive. */
 tril_status tril_trainer_create(const tril_gpt2 *model, int64_t B, int64_t T, int causal,
                                 tril_trainer **out);
 void tril_trainer_free(tril_trainer *t);
@@ -64,8 +66,8 @@ void tril_trainer_free(tril_trainer *t);
 tril_status tril_trainer_forward(tril_trainer *t, const int32_t *inputs, const int32_t *targets,
                                  int64_t B, int64_t T, float *loss);
 /* Backward of the last forward: ADDS d(loss * loss_scale)/d(params) into
- * grads [arena_numel] (zero it first; accumulate micro-batches with
- * loss_scale = 1/K). */
+ * grads [tril_gpt2_num_params] (zero it first; accumulate micro-batches
+ * with loss_scale = 1/K). On an error grads hold a partial sum. */
 tril_status tril_trainer_backward(tril_trainer *t, float *grads, float loss_scale);
 
 /* Logits [B, T, V] of a full-sequence forward (no cache), with the

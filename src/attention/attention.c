@@ -1,6 +1,7 @@
 /* Attention front end: names, argument validation, stride resolution and
  * kernel dispatch. The kernels themselves never see unchecked arguments. */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "attention/attention_internal.h"
@@ -16,12 +17,24 @@ static const char *const kernel_names[TRIL_ATTN_KERNEL_COUNT] = {
 
 #define COUNT_OF(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
-static int parse_name(const char *const *names, int n, const char *name)
+/* Index of `name` in names[n], or TRIL_ERR_INVALID_ARG naming it and the
+ * accepted ones (`what` says which kind of name). */
+static tril_status parse_name(const char *const *names, int n, const char *name, const char *what,
+                              int *index)
 {
-    if (!name) return -1;
-    for (int i = 0; i < n; i++)
-        if (strcmp(names[i], name) == 0) return i;
-    return -1;
+    for (int i = 0; name && i < n; i++)
+        if (strcmp(names[i], name) == 0) {
+            *index = i;
+            return TRIL_OK;
+        }
+    char list[160];
+    size_t used = 0;
+    list[0] = '\0';
+    for (int i = 0; i < n && used < sizeof list; i++)
+        used += (size_t)snprintf(list + used, sizeof list - used, "%s'%s'",
+                                 i == 0 ? "" : i == n - 1 ? " or " : ", ", names[i]);
+    return TRIL_FAIL(TRIL_ERR_INVALID_ARG, "unknown %s '%s' (expected %s)", what,
+                     name ? name : "(null)", list);
 }
 
 const char *tril_fill_name(tril_fill fill)
@@ -29,12 +42,12 @@ const char *tril_fill_name(tril_fill fill)
     return (unsigned)fill < TRIL_FILL_COUNT ? fill_names[fill] : NULL;
 }
 
-int tril_fill_parse(const char *name, tril_fill *out)
+tril_status tril_fill_parse(const char *name, tril_fill *out)
 {
-    int i = parse_name(fill_names, TRIL_FILL_COUNT, name);
-    if (i < 0) return -1;
-    *out = (tril_fill)i;
-    return 0;
+    int i = 0;
+    tril_status st = parse_name(fill_names, TRIL_FILL_COUNT, name, "mask fill", &i);
+    if (st == TRIL_OK) *out = (tril_fill)i;
+    return st;
 }
 
 float tril_fill_value(tril_fill fill, tril_dtype dtype)
@@ -56,12 +69,12 @@ const char *tril_mask_mode_name(tril_mask_mode mode)
     return (unsigned)mode < (unsigned)COUNT_OF(mode_names) ? mode_names[mode] : NULL;
 }
 
-int tril_mask_mode_parse(const char *name, tril_mask_mode *out)
+tril_status tril_mask_mode_parse(const char *name, tril_mask_mode *out)
 {
-    int i = parse_name(mode_names, COUNT_OF(mode_names), name);
-    if (i < 0) return -1;
-    *out = (tril_mask_mode)i;
-    return 0;
+    int i = 0;
+    tril_status st = parse_name(mode_names, COUNT_OF(mode_names), name, "mask mode", &i);
+    if (st == TRIL_OK) *out = (tril_mask_mode)i;
+    return st;
 }
 
 const char *tril_attn_kernel_name(tril_attn_kernel kernel)
@@ -69,12 +82,12 @@ const char *tril_attn_kernel_name(tril_attn_kernel kernel)
     return (unsigned)kernel < TRIL_ATTN_KERNEL_COUNT ? kernel_names[kernel] : NULL;
 }
 
-int tril_attn_kernel_parse(const char *name, tril_attn_kernel *out)
+tril_status tril_attn_kernel_parse(const char *name, tril_attn_kernel *out)
 {
-    int i = parse_name(kernel_names, TRIL_ATTN_KERNEL_COUNT, name);
-    if (i < 0) return -1;
-    *out = (tril_attn_kernel)i;
-    return 0;
+    int i = 0;
+    tril_status st = parse_name(kernel_names, TRIL_ATTN_KERNEL_COUNT, name, "attention kernel", &i);
+    if (st == TRIL_OK) *out = (tril_attn_kernel)i;
+    return st;
 }
 
 int tril_attn_kernel_available(tril_attn_kernel kernel)

@@ -8,6 +8,7 @@
 #include "cli/cli.h"
 #include "tril/attention.h"
 #include "tril/cpu.h"
+#include "tril/rng.h"
 #include "tril/timing.h"
 
 #define CMD "bench"
@@ -113,10 +114,10 @@ static int bench_attention(int argc, char **argv)
         fprintf(stderr, "tril bench: cannot allocate 4 x %zu bytes\n", n * es);
         return CLI_FAIL;
     }
-    uint64_t state = 12345;
+    tril_rng rng; /* fixed data: every run times the same problem */
+    tril_rng_seed(&rng, 12345);
     for (size_t i = 0; i < n; i++) {
-        state = state * 6364136223846793005ull + 1442695040888963407ull;
-        float x = (float)((state >> 40) * 0x1.0p-24) * 2.0f - 1.0f;
+        float x = (float)tril_rng_uniform(&rng) * 2.0f - 1.0f;
         tril_store_f32(q, o.dtype, i, x);
         tril_store_f32(k, o.dtype, i, -x);
         tril_store_f32(v, o.dtype, i, x * 0.5f);

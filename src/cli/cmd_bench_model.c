@@ -7,6 +7,7 @@
 #include "cli/cli.h"
 #include "tril/cpu.h"
 #include "tril/gpt2.h"
+#include "tril/rng.h"
 #include "tril/timing.h"
 #include "tril/train.h"
 
@@ -73,7 +74,7 @@ const cli_spec cmd_bench_train_spec = {"bench train", NULL, NULL, CLI_OPTS(train
 static int bench_model(const char *spec, tril_dtype dtype, tril_gpt2 **m)
 {
     tril_gpt2_config cfg;
-    if (tril_gpt2_config_by_name(spec, &cfg) == 0) {
+    if (tril_gpt2_config_by_name(spec, &cfg) == TRIL_OK) {
         if (tril_gpt2_create(&cfg, m) != TRIL_OK || tril_gpt2_init_random(*m, 1) != TRIL_OK ||
             (dtype == TRIL_BF16 && tril_gpt2_use_bf16(*m) != TRIL_OK))
             return cli_lib_error(CMD, "cannot create the model");
@@ -89,9 +90,10 @@ static int open_bench(model_opts *o, const char *what, int64_t positions, tril_g
 {
     int rc = bench_model(o->model, o->dtype, m);
     if (rc != CLI_OK) return rc;
-    if (positions > (*m)->cfg.n_positions) {
+    const int64_t P = tril_gpt2_get_config(*m)->n_positions;
+    if (positions > P) {
         fprintf(stderr, "tril bench %s: %lld positions exceed the model's context (%lld)\n", what,
-                (long long)positions, (long long)(*m)->cfg.n_positions);
+                (long long)positions, (long long)P);
         tril_gpt2_free(*m);
         *m = NULL;
         return CLI_USAGE;
@@ -100,13 +102,12 @@ static int open_bench(model_opts *o, const char *what, int64_t positions, tril_g
     return CLI_OK;
 }
 
+/* Fixed ids (a fixed seed): runs time the same work. */
 static void random_ids(int32_t *ids, int64_t n, int64_t vocab)
 {
-    uint64_t x = 88172645463325252ull;
-    for (int64_t i = 0; i < n; i++) {
-        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-        ids[i] = (int32_t)(x % (uint64_t)vocab);
-    }
+    tril_rng rng;
+    tril_rng_seed(&rng, 88172645463325252ull);
+    for (int64_t i = 0; i < n; i++) ids[i] = (int32_t)tril_rng_below(&rng, (uint64_t)vocab);
 }
 
 /* What forward and decode both time: the model, a state, random ids and
@@ -134,7 +135,7 @@ static int open_infer(model_opts *o, const char *what, int64_t positions, int64_
     memset(r, 0, sizeof *r);
     int rc = open_bench(o, what, positions, &r->m);
     if (rc != CLI_OK) return rc;
-    const int64_t V = r->m->cfg.vocab_size;
+    const int64_t V = tril_gpt2_get_config(r->m)->vocab_size;
     r->ids = malloc((size_t)n_ids * sizeof *r->ids);
     r->logits = malloc((size_t)(logit_rows * V) * sizeof *r->logits);
     if (!r->ids || !r->logits || tril_gpt2_state_create(r->m, positions, max_batch, &r->s) != TRIL_OK) {
@@ -154,7 +155,7 @@ int cmd_bench_forward(int argc, char **argv)
     if ((rc = open_infer(&o, "forward", o.tokens, o.tokens, o.tokens, o.tokens, &run)) != CLI_OK)
         return rc;
     tril_gpt2 *m = run.m;
-    const tril_gpt2_config *c = &m->cfg;
+    const tril_gpt2_config *c = tril_gpt2_get_config(m);
     double times[1000];
     for (int64_t r = -1; r < o.repeats; r++) { /* r = -1: warm-up */
         tril_gpt2_state_reset(run.s);
@@ -192,7 +193,8 @@ int cmd_bench_decode(int argc, char **argv)
         CLI_OK)
         return rc;
     tril_gpt2 *m = run.m;
-    const tril_gpt2_config *c = &m->cfg;
+    const tril_gpt2_config *c = tril_gpt2_get_config(m);
+    const int bf16 = tril_gpt2_get_weight_dtype(m) == TRIL_BF16;
     if (o.position > 0 && tril_gpt2_forward(m, run.s, run.ids, o.position, run.logits, NULL) != TRIL_OK) {
         rc = cli_lib_error(CMD, "prefill failed");
         goto done;
@@ -209,13 +211,13 @@ int cmd_bench_decode(int argc, char **argv)
     double ms = tril_median(times + 1, (int)o.repeats) * 1e3;
     /* every weight read once per token (2 bytes each for bf16), and the
      * keys and values cached so far (fp32) */
-    double bytes = (double)tril_gpt2_num_params(c) * (m->weight_dtype == TRIL_BF16 ? 2.0 : 4.0) +
+    double bytes = (double)tril_gpt2_num_params(c) * (bf16 ? 2.0 : 4.0) +
                    2.0 * (double)c->n_layer * (double)(o.position + 1) * (double)c->n_embd * 4.0;
     double rss_mb = tril_peak_rss_bytes() / 1048576.0; /* the probe allocates 256 MiB */
     double limit = tril_cpu_stream_gbps(0.5);
     printf("bench=decode model=%s dtype=%s position=%lld threads=%d ms_per_token=%.2f gbps=%.1f "
            "limit_gbps=%.1f of_limit=%.3f peak_rss_mb=%.1f load_peak_rss_mb=%.1f\n",
-           o.model, m->weight_dtype == TRIL_BF16 ? "bf16" : "fp32", (long long)o.position, tril_get_num_threads(), ms,
+           o.model, bf16 ? "bf16" : "fp32", (long long)o.position, tril_get_num_threads(), ms,
            bytes / ms * 1e-6, limit,
            bytes / ms * 1e-6 / limit, rss_mb, o.load_peak_mb);
 done:
@@ -234,7 +236,7 @@ int cmd_bench_train(int argc, char **argv)
     }
     tril_gpt2 *m;
     if ((rc = open_bench(&o, "train", o.seq, &m)) != CLI_OK) return rc;
-    if (!m->arena) { /* a loaded F32 model is read-only in place: train a copy */
+    if (tril_gpt2_get_storage(m) != TRIL_GPT2_ARENA) { /* mapped in place, read-only: train a copy */
         tril_gpt2 *copy;
         tril_gpt2_load_opts opts = {1, TRIL_F32};
         tril_gpt2_free(m);
@@ -242,14 +244,19 @@ int cmd_bench_train(int argc, char **argv)
         m = copy;
         model_ready(&o);
     }
-    const tril_gpt2_config *c = &m->cfg;
+    const tril_gpt2_config *c = tril_gpt2_get_config(m);
     const int64_t B = o.batch, T = o.seq, N = B * T;
     tril_trainer *t = NULL;
     tril_adamw opt = {0};
+    float *params = NULL, *grads = NULL;
+    int64_t n_params = 0;
+    size_t n_table;
+    const tril_param_info *table = tril_gpt2_get_params(m, &n_table);
     int32_t *ids = malloc((size_t)(N + 1) * sizeof *ids);
-    float *grads = calloc((size_t)m->arena_numel, sizeof *grads);
+    if (tril_gpt2_get_arena(m, &params, &n_params) == TRIL_OK)
+        grads = calloc((size_t)n_params, sizeof *grads);
     if (!ids || !grads || tril_trainer_create(m, B, T, 1, &t) != TRIL_OK ||
-        tril_adamw_create(m->arena_numel, &opt) != TRIL_OK) {
+        tril_adamw_create(n_params, &opt) != TRIL_OK) {
         rc = cli_lib_error(CMD, "cannot set up training");
         goto done;
     }
@@ -259,13 +266,13 @@ int cmd_bench_train(int argc, char **argv)
     for (int64_t r = -1; r < o.repeats; r++) { /* r = -1: warm-up */
         double t0 = tril_now();
         float loss;
-        memset(grads, 0, (size_t)m->arena_numel * sizeof *grads);
+        memset(grads, 0, (size_t)n_params * sizeof *grads);
         if (tril_trainer_forward(t, ids, ids + 1, B, T, &loss) != TRIL_OK ||
             tril_trainer_backward(t, grads, 1.0f) != TRIL_OK) {
             rc = cli_lib_error(CMD, "training step failed");
             goto done;
         }
-        tril_adamw_step_clipped(&opt, &ac, m->arena, grads, m->params, m->n_params, 1e-4f, 1.0f);
+        tril_adamw_step_clipped(&opt, &ac, params, grads, table, n_table, 1e-4f, 1.0f);
         if (r >= 0) times[r] = tril_now() - t0;
     }
     double ms = tril_median(times, (int)o.repeats) * 1e3;

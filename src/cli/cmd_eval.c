@@ -62,10 +62,11 @@ int cmd_eval(int argc, char **argv)
     int32_t *ids = NULL;
     size_t n = 0;
     if ((rc = cli_load_model_as(CMD, o.model, o.dtype, &model, &tok)) != CLI_OK) goto done;
-    if (context == 0) context = model->cfg.n_positions;
-    if (context > model->cfg.n_positions) {
+    const int64_t P = tril_gpt2_get_config(model)->n_positions;
+    if (context == 0) context = P;
+    if (context > P) {
         fprintf(stderr, "tril eval: --context %lld is longer than the model's context (%lld)\n",
-                (long long)context, (long long)model->cfg.n_positions);
+                (long long)context, (long long)P);
         rc = CLI_USAGE;
         goto done;
     }

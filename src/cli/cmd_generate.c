@@ -150,7 +150,7 @@ int cmd_generate(int argc, char **argv)
     printf("\n");
     if (why == TRIL_STOP_CONTEXT_FULL)
         fprintf(stderr, "tril generate: stopped after %lld tokens: the context (%lld) is full\n",
-                (long long)produced, (long long)model->cfg.n_positions);
+                (long long)produced, (long long)tril_gpt2_get_config(model)->n_positions);
 done:
     free(ids);
     free(prompt_buf);

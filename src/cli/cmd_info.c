@@ -31,7 +31,7 @@ int cmd_info(int argc, char **argv)
     tril_gpt2 *m;
     rc = cli_load_model(CMD, o.model, &m, NULL);
     if (rc != CLI_OK) return rc;
-    const tril_gpt2_config *c = &m->cfg;
+    const tril_gpt2_config *c = tril_gpt2_get_config(m);
     int64_t params = tril_gpt2_num_params(c);
     printf("n_layer=%lld\nn_head=%lld\nn_embd=%lld\nhead_dim=%lld\nn_positions=%lld\n"
            "vocab_size=%lld\nlayer_norm_epsilon=%g\nactivation=gelu_new\n",
@@ -42,9 +42,9 @@ int cmd_info(int argc, char **argv)
            (long long)tril_gpt2_mlp_width(c), c->attn_unscaled ? "false" : "true",
            c->attn_inverse_layer ? "true" : "false");
     printf("parameters=%lld (%.1fM)\nstored_dtype=%s\ncompute_dtype=fp32\n", (long long)params,
-           params / 1e6, m->stored_dtype);
+           params / 1e6, tril_gpt2_get_stored_dtype(m));
     printf("weights_mb=%.1f (%s)\nkv_cache_mb_full_context=%.1f\n", params * 4.0 / 1e6,
-           m->arena ? "converted to fp32" : "memory-mapped in place",
+           tril_gpt2_get_storage(m) == TRIL_GPT2_ARENA ? "converted to fp32" : "memory-mapped in place",
            2.0 * c->n_layer * c->n_positions * c->n_embd * 4.0 / 1e6);
     tril_gpt2_free(m);
     return CLI_OK;

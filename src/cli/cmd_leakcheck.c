@@ -75,7 +75,8 @@ int cmd_leakcheck(int argc, char **argv)
     tril_gpt2 *model = NULL;
     tril_gpt2_load_opts lo = {1, TRIL_F32};
     if (tril_gpt2_load(dir, &lo, &model) != TRIL_OK) return cli_lib_error(CMD, "cannot load the model");
-    const int64_t P = model->cfg.n_positions, V = model->cfg.vocab_size;
+    const tril_gpt2_config *cfg = tril_gpt2_get_config(model);
+    const int64_t P = cfg->n_positions, V = cfg->vocab_size;
     if (seq == 0) seq = P < 64 ? P : 64;
     tril_trainer *t = NULL;
     int32_t *x = malloc((size_t)seq * sizeof *x), *y = malloc((size_t)seq * sizeof *y);

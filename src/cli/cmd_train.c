@@ -252,7 +252,7 @@ static int new_run(const opts *o, train_run *r, tril_tokenizer **tok, char *tok_
         tril_gpt2_load_opts lo = {1, TRIL_F32};
         if (tril_gpt2_load(o->init, &lo, &r->model) != TRIL_OK)
             return cli_lib_error(CMD, "cannot load the --init model");
-        int rc = cli_load_tokenizer(CMD, o->init, r->model->cfg.vocab_size, tok);
+        int rc = cli_load_tokenizer(CMD, o->init, tril_gpt2_get_config(r->model)->vocab_size, tok);
         if (rc != CLI_OK) return rc;
         tname = tril_tokenizer_get_kind(*tok) == TRIL_TOKENIZER_GPT2 ? "gpt2" : "bytes";
         snprintf(tok_dir, size, "%s", o->init);
@@ -283,7 +283,7 @@ static int new_run(const opts *o, train_run *r, tril_tokenizer **tok, char *tok_
         if (tril_gpt2_create(&c, &r->model) != TRIL_OK) return cli_lib_error(CMD, "cannot create the model");
     }
     snprintf(a->tokenizer, sizeof a->tokenizer, "%s", tname);
-    a->model = r->model->cfg;
+    a->model = *tril_gpt2_get_config(r->model);
     a->steps = o->given[O_STEPS] ? o->steps : 1000;
     a->batch = o->given[O_BATCH] ? o->batch : 8;
     a->seq = o->given[O_SEQ] ? o->seq : (a->model.n_positions < 128 ? a->model.n_positions : 128);
@@ -299,7 +299,7 @@ static int new_run(const opts *o, train_run *r, tril_tokenizer **tok, char *tok_
     if (!o->given[O_INIT] && tril_gpt2_init_random(r->model, a->seed) != TRIL_OK)
         return cli_lib_error(CMD, "cannot initialise the model");
     tril_rng_seed(&r->state.rng, a->seed);
-    if (tril_adamw_create(r->model->arena_numel, &r->opt) != TRIL_OK)
+    if (tril_adamw_create(tril_gpt2_num_params(&a->model), &r->opt) != TRIL_OK)
         return cli_lib_error(CMD, "cannot create the optimizer");
     return CLI_OK;
 }
@@ -418,7 +418,7 @@ int cmd_train(int argc, char **argv)
         rc = cli_lib_error(CMD, "cannot set up training");
         goto done;
     }
-    r.grads = malloc((size_t)r.model->arena_numel * sizeof *r.grads);
+    r.grads = malloc((size_t)tril_gpt2_num_params(&a->model) * sizeof *r.grads);
     if (!r.grads) {
         fprintf(stderr, "tril train: out of memory for the gradients\n");
         rc = CLI_FAIL;
@@ -431,7 +431,7 @@ int cmd_train(int argc, char **argv)
                     "batch %lld x %lld x %lld accum, %lld steps\n",
             (long long)a->model.n_layer, (long long)a->model.n_head, (long long)a->model.n_embd,
             (long long)a->model.n_positions, (long long)a->model.vocab_size,
-            (double)r.model->arena_numel / 1e6, a->causal ? "" : ", NO causal mask",
+            (double)tril_gpt2_num_params(&a->model) / 1e6, a->causal ? "" : ", NO causal mask",
             (long long)r.data.n, (long long)r.data.n_train, (long long)(r.data.n - r.data.n_train),
             (long long)a->batch, (long long)a->seq, (long long)a->accum, (long long)a->steps);
     if (o.given[O_OVERWRITE] && (rc = clear_out(r.out_dir, r.tok_dir)) != CLI_OK) goto done;

@@ -64,7 +64,7 @@ int cli_load_model_as(const char *cmd, const char *model_arg, tril_dtype dtype, 
     tril_gpt2_load_opts opts = {0, dtype};
     if (tril_gpt2_load(dir, &opts, model) != TRIL_OK) return cli_lib_error(cmd, "cannot load the model");
     if (tok) {
-        int rc = cli_load_tokenizer(cmd, dir, (*model)->cfg.vocab_size, tok);
+        int rc = cli_load_tokenizer(cmd, dir, tril_gpt2_get_config(*model)->vocab_size, tok);
         if (rc != CLI_OK) {
             tril_gpt2_free(*model);
             *model = NULL;

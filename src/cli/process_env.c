@@ -34,8 +34,8 @@ int cli_prepare_process(char **argv)
         fprintf(stderr, "tril: %s\n", tril_last_error());
         return CLI_USAGE;
     }
-    const int threads = tril_num_threads_from_env();
-    if (threads < 0) {
+    int threads;
+    if (tril_num_threads_from_env(&threads) != TRIL_OK) {
         fprintf(stderr, "tril: %s\n", tril_last_error());
         return CLI_USAGE;
     }

@@ -126,6 +126,15 @@ int train_loop(train_run *r)
     const int open_errno = errno;
     int rc = CLI_OK;
     char last_ckpt[PATH_MAX] = "";
+    /* the weights the optimizer updates in place, and their table */
+    float *params = NULL;
+    int64_t n_params = 0;
+    size_t n_table = 0;
+    const tril_param_info *table = tril_gpt2_get_params(r->model, &n_table);
+    if (tril_gpt2_get_arena(r->model, &params, &n_params) != TRIL_OK) {
+        rc = cli_lib_error(CMD, "cannot train this model");
+        goto done;
+    }
     if (!in || !tg) {
         fprintf(stderr, "tril train: out of memory\n");
         rc = CLI_FAIL;
@@ -143,7 +152,7 @@ int train_loop(train_run *r)
     tril_status st = TRIL_OK;
     for (int64_t step = start; step < a->steps; step++) {
         const double t0 = tril_now();
-        memset(r->grads, 0, (size_t)r->model->arena_numel * sizeof *r->grads);
+        memset(r->grads, 0, (size_t)n_params * sizeof *r->grads);
         double loss_sum = 0.0;
         for (int64_t k = 0; k < a->accum && st == TRIL_OK; k++) {
             float loss = 0.0f;
@@ -162,9 +171,8 @@ int train_loop(train_run *r)
             goto done;
         }
         const float lr = tril_lr_at(step, a->warmup, a->steps, (float)a->lr, (float)a->min_lr);
-        const double norm = tril_adamw_step_clipped(&r->opt, &r->opt_cfg, r->model->arena, r->grads,
-                                                    r->model->params, r->model->n_params, lr,
-                                                    (float)a->clip);
+        const double norm = tril_adamw_step_clipped(&r->opt, &r->opt_cfg, params, r->grads, table,
+                                                    n_table, lr, (float)a->clip);
         if (!isfinite(norm)) {
             rc = stop_nonfinite("gradient norm", norm, step + 1, last_ckpt);
             goto done;

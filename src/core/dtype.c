@@ -28,21 +28,23 @@ const char *tril_dtype_name(tril_dtype dtype)
     return NULL;
 }
 
-int tril_dtype_parse(const char *name, tril_dtype *out)
+tril_status tril_dtype_parse(const char *name, tril_dtype *out)
 {
     static const struct { const char *name; tril_dtype dtype; } table[] = {
         {"fp32", TRIL_F32}, {"f32", TRIL_F32}, {"float32", TRIL_F32},
         {"fp16", TRIL_F16}, {"f16", TRIL_F16}, {"float16", TRIL_F16},
         {"bf16", TRIL_BF16}, {"bfloat16", TRIL_BF16},
     };
-    if (!name) return -1;
-    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+    for (size_t i = 0; name && i < sizeof table / sizeof table[0]; i++) {
         if (strcmp(name, table[i].name) == 0) {
             *out = table[i].dtype;
-            return 0;
+            return TRIL_OK;
         }
     }
-    return -1;
+    return TRIL_FAIL(TRIL_ERR_INVALID_ARG,
+                     "unknown dtype '%s' (expected fp32/f32/float32, fp16/f16/float16 or "
+                     "bf16/bfloat16)",
+                     name ? name : "(null)");
 }
 
 size_t tril_dtype_size(tril_dtype dtype)

@@ -1,18 +1,28 @@
-/* The run's random numbers: xoshiro256** (Blackman & Vigna), its four
- * words seeded from one 64-bit seed by splitmix64, as the authors
- * recommend. Every draw of a training run (batch windows) comes from one
- * generator, so its 4 x 64-bit state is all a checkpoint needs to replay the
- * data order exactly. */
+/* tril's random numbers (tril/rng.h): xoshiro256** (Blackman & Vigna), its
+ * four words seeded from one 64-bit seed by splitmix64, as the authors
+ * recommend; and splitmix64 itself, the initialisation stream. Every draw of
+ * a training run (batch windows) comes from one xoshiro generator, so its
+ * 4 x 64-bit state is all a checkpoint needs to replay the data order
+ * exactly. */
 #include "tril/rng.h"
 
 #include <math.h>
 
-static uint64_t splitmix64(uint64_t *x)
+uint64_t tril_splitmix64(uint64_t *state)
 {
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
     return z ^ (z >> 31);
+}
+
+double tril_splitmix64_normal(uint64_t *state)
+{
+    /* u in (0, 1): log(u) is finite. The order of the two draws is part of
+     * the stream (tril_gpt2_init_random's weights depend on it). */
+    const double u = ((tril_splitmix64(state) >> 11) + 0.5) * 0x1.0p-53;
+    const double v = (tril_splitmix64(state) >> 11) * 0x1.0p-53;
+    return sqrt(-2.0 * log(u)) * cos(6.283185307179586 * v);
 }
 
 static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
@@ -20,7 +30,7 @@ static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k
 void tril_rng_seed(tril_rng *rng, uint64_t seed)
 {
     uint64_t x = seed;
-    for (int i = 0; i < 4; i++) rng->s[i] = splitmix64(&x);
+    for (int i = 0; i < 4; i++) rng->s[i] = tril_splitmix64(&x);
     /* splitmix64 is a bijection of its counter, so four consecutive outputs
      * are never all zero (the one state xoshiro cannot leave). */
 }

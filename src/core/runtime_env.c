@@ -18,19 +18,20 @@
  * docs/BENCHMARKS.md ("Shared cores"). */
 #define TRIL_GOMP_SPINCOUNT "1000"
 
-int tril_num_threads_from_env(void)
+tril_status tril_num_threads_from_env(int *out)
 {
+    if (!out) return TRIL_FAIL(TRIL_ERR_INVALID_ARG, "TRIL_NUM_THREADS: NULL argument");
+    *out = 0;
     const char *text = getenv("TRIL_NUM_THREADS");
-    if (!text || !*text) return 0;
+    if (!text || !*text) return TRIL_OK;
     char *end = NULL;
     errno = 0;
     long v = strtol(text, &end, 10);
-    if (errno || end == text || *end != '\0' || v < 1 || v > 1024) {
-        TRIL_FAIL(TRIL_ERR_INVALID_ARG,
-                  "TRIL_NUM_THREADS must be an integer in [1, 1024], got '%s'", text);
-        return -1;
-    }
-    return (int)v;
+    if (errno || end == text || *end != '\0' || v < 1 || v > 1024)
+        return TRIL_FAIL(TRIL_ERR_INVALID_ARG,
+                         "TRIL_NUM_THREADS must be an integer in [1, 1024], got '%s'", text);
+    *out = (int)v;
+    return TRIL_OK;
 }
 
 /* OpenBLAS core names whose sgemm uses at least AVX2 + FMA. */

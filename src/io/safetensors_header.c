@@ -58,7 +58,7 @@ static tril_status parse_entry(const cJSON *entry, const char *where, uint64_t d
 
     if (!cJSON_IsString(dtype))
         return ST_FAIL(where, TRIL_ERR_FORMAT, "\"dtype\" of tensor '%s' is not a string", name);
-    if (tril_st_dtype_parse(dtype->valuestring, &t->dtype) != 0)
+    if (tril_st_dtype_parse(dtype->valuestring, &t->dtype) != TRIL_OK)
         return ST_FAIL(where, TRIL_ERR_FORMAT, "unknown dtype '%s' for tensor '%s'",
                        dtype->valuestring, name);
 

@@ -47,29 +47,36 @@ size_t tril_st_dtype_size(tril_st_dtype dtype)
     return (unsigned)dtype < TRIL_ST_DTYPE_COUNT ? st_dtypes[dtype].size : 0;
 }
 
-int tril_st_to_dtype(tril_st_dtype dtype, tril_dtype *out)
+tril_status tril_st_to_dtype(tril_st_dtype dtype, tril_dtype *out)
 {
     tril_dtype d;
     switch (dtype) {
     case TRIL_ST_F32: d = TRIL_F32; break;
     case TRIL_ST_F16: d = TRIL_F16; break;
     case TRIL_ST_BF16: d = TRIL_BF16; break;
-    default: return -1;
+    default: {
+        const char *name = tril_st_dtype_name(dtype);
+        return TRIL_FAIL(TRIL_ERR_UNSUPPORTED,
+                         "safetensors dtype %s has no tril dtype (only F32, F16 and BF16 do)",
+                         name ? name : "(invalid)");
+    }
     }
     if (out) *out = d;
-    return 0;
+    return TRIL_OK;
 }
 
-int tril_st_dtype_parse(const char *name, tril_st_dtype *out)
+tril_status tril_st_dtype_parse(const char *name, tril_st_dtype *out)
 {
-    if (!name) return -1;
-    for (int i = 0; i < TRIL_ST_DTYPE_COUNT; i++) {
+    for (int i = 0; name && i < TRIL_ST_DTYPE_COUNT; i++) {
         if (strcmp(name, st_dtypes[i].name) == 0) {
             if (out) *out = (tril_st_dtype)i;
-            return 0;
+            return TRIL_OK;
         }
     }
-    return -1;
+    return TRIL_FAIL(TRIL_ERR_INVALID_ARG,
+                     "unknown safetensors dtype '%s' (expected F32, F16, BF16, F64, I64, I32, I16, "
+                     "I8, U64, U32, U16, U8, BOOL, F8_E4M3 or F8_E5M2, exact case)",
+                     name ? name : "(null)");
 }
 
 /* ---- the image --------------------------------------------------------------- */

@@ -174,7 +174,7 @@ int64_t tril_gpt2_num_params(const tril_gpt2_config *c)
     return c->vocab_size * C + c->n_positions * C + c->n_layer * per_layer + 2 * C;
 }
 
-int tril_gpt2_config_by_name(const char *name, tril_gpt2_config *cfg)
+tril_status tril_gpt2_config_by_name(const char *name, tril_gpt2_config *out)
 {
     static const struct { const char *name; int64_t layers, heads, embd; } known[] = {
         {"gpt2-124m", 12, 12, 768},
@@ -187,9 +187,12 @@ int tril_gpt2_config_by_name(const char *name, tril_gpt2_config *cfg)
             tril_gpt2_config c = {.n_layer = known[i].layers, .n_head = known[i].heads,
                                   .n_embd = known[i].embd, .n_positions = 1024,
                                   .vocab_size = 50257, .layer_norm_epsilon = 1e-5f};
-            *cfg = c;
-            return 0;
+            *out = c;
+            return TRIL_OK;
         }
     }
-    return -1;
+    return TRIL_FAIL(TRIL_ERR_INVALID_ARG,
+                     "unknown model name '%s' (expected gpt2-124m, gpt2-355m, gpt2-774m or "
+                     "gpt2-1558m)",
+                     name ? name : "(null)");
 }

@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/gpt2_internal.h"
 #include "tril/attention.h"
 #include "tril/cpu.h"
-#include "tril/gpt2.h"
 #include "tril/ops.h"
 
 struct tril_gpt2_state {
@@ -136,12 +136,14 @@ static tril_status attend(const tril_gpt2 *m, tril_gpt2_state *s, int64_t l, int
 
 /* y[n, out] = x[n, in] w + b: the bf16 model's transposed copy if it has
  * one, our GEMV for one fp32 row (decoding), BLAS otherwise. */
-static void layer_matmul(const tril_gpt2_state *s, float *y, const float *x, const float *w,
-                         const uint16_t *wt16, const float *b, int64_t n, int64_t in, int64_t out)
+static tril_status layer_matmul(const tril_gpt2_state *s, float *y, const float *x, const float *w,
+                                const uint16_t *wt16, const float *b, int64_t n, int64_t in,
+                                int64_t out)
 {
-    if (wt16) tril_matmul_bf16(y, x, wt16, b, n, in, out, s->wbuf);
-    else if (n == 1) tril_matvec(y, x, w, b, in, out, s->partials);
-    else tril_matmul(y, x, w, b, n, in, out);
+    if (wt16) return tril_matmul_bf16(y, x, wt16, b, n, in, out, s->wbuf);
+    if (n > 1) return tril_matmul(y, x, w, b, n, in, out);
+    tril_matvec(y, x, w, b, in, out, s->partials);
+    return TRIL_OK;
 }
 
 static void embed(const tril_gpt2 *m, tril_gpt2_state *s, const int32_t *ids, int64_t n, int64_t pos)
@@ -155,21 +157,25 @@ static tril_status run_blocks(const tril_gpt2 *m, tril_gpt2_state *s, int64_t n,
 {
     const int64_t C = m->cfg.n_embd, I = tril_gpt2_mlp_width(&m->cfg);
     const float eps = m->cfg.layer_norm_epsilon;
-    for (int64_t l = 0; l < layers; l++) {
+    tril_status st = TRIL_OK;
+    for (int64_t l = 0; l < layers && st == TRIL_OK; l++) {
         const tril_gpt2_layer *L = &m->layers[l];
         tril_layernorm(s->ln, s->x, L->ln1_w, L->ln1_b, n, C, eps);
-        layer_matmul(s, s->qkv, s->ln, L->attn_w, L->attn_wt16, L->attn_b, n, C, 3 * C);
-        tril_status st = attend(m, s, l, n);
-        if (st != TRIL_OK) return st;
-        layer_matmul(s, s->proj, s->att, L->proj_w, L->proj_wt16, L->proj_b, n, C, C);
+        st = layer_matmul(s, s->qkv, s->ln, L->attn_w, L->attn_wt16, L->attn_b, n, C, 3 * C);
+        if (st == TRIL_OK) st = attend(m, s, l, n);
+        if (st != TRIL_OK) break;
+        st = layer_matmul(s, s->proj, s->att, L->proj_w, L->proj_wt16, L->proj_b, n, C, C);
+        if (st != TRIL_OK) break;
         tril_add_inplace(s->x, s->proj, n * C);
         tril_layernorm(s->ln, s->x, L->ln2_w, L->ln2_b, n, C, eps);
-        layer_matmul(s, s->fc, s->ln, L->fc_w, L->fc_wt16, L->fc_b, n, C, I);
+        st = layer_matmul(s, s->fc, s->ln, L->fc_w, L->fc_wt16, L->fc_b, n, C, I);
+        if (st != TRIL_OK) break;
         tril_gelu(s->fc, s->fc, n * I);
-        layer_matmul(s, s->proj, s->fc, L->fcproj_w, L->fcproj_wt16, L->fcproj_b, n, I, C);
+        st = layer_matmul(s, s->proj, s->fc, L->fcproj_w, L->fcproj_wt16, L->fcproj_b, n, I, C);
+        if (st != TRIL_OK) break;
         tril_add_inplace(s->x, s->proj, n * C);
     }
-    return TRIL_OK;
+    return st;
 }
 
 tril_status tril_gpt2_check_logits(const float *logits, int64_t rows, int64_t vocab,
@@ -197,15 +203,17 @@ tril_status tril_gpt2_forward(const tril_gpt2 *m, tril_gpt2_state *s, const int3
     /* The head costs V*C per row: only the rows asked for. */
     if (logits_all) {
         tril_layernorm(s->ln, s->x, m->lnf_w, m->lnf_b, n, C, m->cfg.layer_norm_epsilon);
-        if (m->wte16) tril_lm_head_bf16(logits_all, s->ln, m->wte16, n, C, V, s->wbuf, s->wide);
-        else tril_lm_head(logits_all, s->ln, m->wte, n, C, V);
+        st = m->wte16 ? tril_lm_head_bf16(logits_all, s->ln, m->wte16, n, C, V, s->wbuf, s->wide)
+                      : tril_lm_head(logits_all, s->ln, m->wte, n, C, V);
+        if (st != TRIL_OK) return st;
         if (logits_last) memcpy(logits_last, logits_all + (n - 1) * V, (size_t)V * sizeof(float));
         return tril_gpt2_check_logits(logits_all, n, V, s->pos - n, n);
     } else if (logits_last) {
         tril_layernorm(s->ln, s->x + (n - 1) * C, m->lnf_w, m->lnf_b, 1, C,
                        m->cfg.layer_norm_epsilon);
-        if (m->wte16) tril_lm_head_bf16(logits_last, s->ln, m->wte16, 1, C, V, NULL, 0);
-        else tril_lm_head(logits_last, s->ln, m->wte, 1, C, V);
+        st = m->wte16 ? tril_lm_head_bf16(logits_last, s->ln, m->wte16, 1, C, V, NULL, 0)
+                      : tril_lm_head(logits_last, s->ln, m->wte, 1, C, V);
+        if (st != TRIL_OK) return st;
         return tril_gpt2_check_logits(logits_last, 1, V, s->pos - 1, 1);
     }
     return TRIL_OK;
@@ -232,7 +240,9 @@ tril_status tril_gpt2_attention_probs(const tril_gpt2 *m, const int32_t *ids, in
         embed(m, s, ids, n, 0);
         if ((st = run_blocks(m, s, n, layer)) == TRIL_OK) {
             tril_layernorm(s->ln, s->x, L->ln1_w, L->ln1_b, n, C, m->cfg.layer_norm_epsilon);
-            layer_matmul(s, s->qkv, s->ln, L->attn_w, L->attn_wt16, L->attn_b, n, C, 3 * C);
+            st = layer_matmul(s, s->qkv, s->ln, L->attn_w, L->attn_wt16, L->attn_b, n, C, 3 * C);
+        }
+        if (st == TRIL_OK) {
             /* Written out (not fused): the picture needs the probabilities. */
             for (int64_t i = 0; i < n; i++) {
                 const float *q = s->qkv + i * 3 * C + head * D;

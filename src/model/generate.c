@@ -14,7 +14,8 @@ tril_status tril_gpt2_generate(const tril_gpt2 *m, const int32_t *prompt, int64_
         return TRIL_FAIL(TRIL_ERR_INVALID_ARG, "generate: NULL argument");
     if (n_prompt < 1) return TRIL_FAIL(TRIL_ERR_INVALID_ARG, "generate: the prompt has no tokens");
     if (max_new < 0) return TRIL_FAIL(TRIL_ERR_INVALID_ARG, "generate: token budget must be >= 0");
-    const int64_t P = m->cfg.n_positions, V = m->cfg.vocab_size;
+    const tril_gpt2_config *c = tril_gpt2_get_config(m);
+    const int64_t P = c->n_positions, V = c->vocab_size;
     if (n_prompt > P)
         return TRIL_FAIL(TRIL_ERR_RANGE, "the prompt has %lld tokens; the model's context is %lld",
                          (long long)n_prompt, (long long)P);
@@ -62,7 +63,8 @@ tril_status tril_gpt2_eval(const tril_gpt2 *m, const int32_t *ids, int64_t count
 {
     if (!m || (!ids && count > 0) || !total_nats || !predicted)
         return TRIL_FAIL(TRIL_ERR_INVALID_ARG, "eval: NULL argument");
-    const int64_t P = m->cfg.n_positions, V = m->cfg.vocab_size;
+    const tril_gpt2_config *c = tril_gpt2_get_config(m);
+    const int64_t P = c->n_positions, V = c->vocab_size;
     if (context < 2 || context > P)
         return TRIL_FAIL(TRIL_ERR_RANGE, "eval: context %lld outside [2, %lld]", (long long)context,
                          (long long)P);

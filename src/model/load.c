@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/gpt2_internal.h"
 #include "tril/file.h"
-#include "tril/gpt2.h"
 #include "tril/safetensors.h"
 
 static tril_status alloc_model(const tril_gpt2_config *cfg, tril_gpt2 **out)
@@ -42,30 +42,54 @@ static tril_status alloc_arena(tril_gpt2 *m)
     return TRIL_OK;
 }
 
-/* Named views for the forward pass, in table order. */
+/* Index of a parameter the table always has: by name, so that nothing
+ * depends on the table's order. */
+static size_t index_of(const tril_gpt2 *m, const char *name)
+{
+    const int64_t i = tril_gpt2_param_index(m, name);
+    return i < 0 ? 0 : (size_t)i; /* never: the table is built from these names */
+}
+
+static size_t layer_index(const tril_gpt2 *m, int64_t layer, const char *suffix)
+{
+    char name[48];
+    snprintf(name, sizeof name, "h.%lld.%s", (long long)layer, suffix);
+    return index_of(m, name);
+}
+
+/* Named views for the forward pass (fp32 values; bf16 copies if any). */
 static void bind_views(tril_gpt2 *m)
 {
     const float **p = m->param_data;
-    m->wte = p[0];
-    m->wpe = p[1];
+    const uint16_t *const *p16 = m->param_data16;
+    m->wte = p[index_of(m, "wte.weight")];
+    m->wte16 = p16 ? p16[index_of(m, "wte.weight")] : NULL;
+    m->wpe = p[index_of(m, "wpe.weight")];
     for (int64_t l = 0; l < m->cfg.n_layer; l++) {
-        const float **q = p + 2 + 12 * l;
         tril_gpt2_layer *L = &m->layers[l];
-        L->ln1_w = q[0];
-        L->ln1_b = q[1];
-        L->attn_w = q[2];
-        L->attn_b = q[3];
-        L->proj_w = q[4];
-        L->proj_b = q[5];
-        L->ln2_w = q[6];
-        L->ln2_b = q[7];
-        L->fc_w = q[8];
-        L->fc_b = q[9];
-        L->fcproj_w = q[10];
-        L->fcproj_b = q[11];
+#define VIEW(field, suffix) (L->field = p[layer_index(m, l, suffix)])
+#define VIEW16(field, suffix) (L->field = p16 ? p16[layer_index(m, l, suffix)] : NULL)
+        VIEW(ln1_w, "ln_1.weight");
+        VIEW(ln1_b, "ln_1.bias");
+        VIEW(attn_w, "attn.c_attn.weight");
+        VIEW(attn_b, "attn.c_attn.bias");
+        VIEW(proj_w, "attn.c_proj.weight");
+        VIEW(proj_b, "attn.c_proj.bias");
+        VIEW(ln2_w, "ln_2.weight");
+        VIEW(ln2_b, "ln_2.bias");
+        VIEW(fc_w, "mlp.c_fc.weight");
+        VIEW(fc_b, "mlp.c_fc.bias");
+        VIEW(fcproj_w, "mlp.c_proj.weight");
+        VIEW(fcproj_b, "mlp.c_proj.bias");
+        VIEW16(attn_wt16, "attn.c_attn.weight");
+        VIEW16(proj_wt16, "attn.c_proj.weight");
+        VIEW16(fc_wt16, "mlp.c_fc.weight");
+        VIEW16(fcproj_wt16, "mlp.c_proj.weight");
+#undef VIEW
+#undef VIEW16
     }
-    m->lnf_w = p[m->n_params - 2];
-    m->lnf_b = p[m->n_params - 1];
+    m->lnf_w = p[index_of(m, "ln_f.weight")];
+    m->lnf_b = p[index_of(m, "ln_f.bias")];
 }
 
 tril_status tril_gpt2_create(const tril_gpt2_config *cfg, tril_gpt2 **out)
@@ -88,6 +112,7 @@ void tril_gpt2_free(tril_gpt2 *m)
     if (!m) return;
     free(m->params);
     free(m->param_data);
+    free(m->param_data16);
     free(m->layers);
     free(m->arena);
     free(m->bf16_arena);
@@ -96,12 +121,12 @@ void tril_gpt2_free(tril_gpt2 *m)
     free(m);
 }
 
-/* Value (i, j) of a [.., n, n] mask tensor, whatever its element type. */
-static double mask_at(const tril_st_tensor *t, int64_t idx)
+/* Element idx of a [.., n, n] mask tensor: of a float dtype d, else
+ * (d NULL) read as bytes (BOOL / U8). */
+static double mask_at(const tril_st_tensor *t, const tril_dtype *d, int64_t idx)
 {
-    tril_dtype d;
-    if (tril_st_to_dtype(t->dtype, &d) == 0) return tril_load_f32(t->data, d, (size_t)idx);
-    return ((const uint8_t *)t->data)[idx]; /* BOOL / U8 */
+    if (d) return tril_load_f32(t->data, *d, (size_t)idx);
+    return ((const uint8_t *)t->data)[idx];
 }
 
 /* h.N.attn.bias is the causal mask itself: it must be lower-triangular. */
@@ -112,12 +137,18 @@ static tril_status check_mask_buffer(const tril_st_tensor *t, const char *path)
         (tril_st_dtype_size(t->dtype) != 4 && tril_st_dtype_size(t->dtype) != 2 &&
          t->dtype != TRIL_ST_BOOL && t->dtype != TRIL_ST_U8))
         return TRIL_FAIL(TRIL_ERR_FORMAT, "%s: '%s' is not an [n, n] mask buffer", path, t->name);
+    tril_dtype fd;
+    const tril_dtype *d = NULL; /* resolved once: the loop below runs n * n times */
+    if (t->dtype == TRIL_ST_F32 || t->dtype == TRIL_ST_F16 || t->dtype == TRIL_ST_BF16) {
+        tril_st_to_dtype(t->dtype, &fd);
+        d = &fd;
+    }
     for (int64_t i = 0; i < n; i++)
         for (int64_t j = 0; j < n; j++)
-            if (mask_at(t, i * n + j) != (j <= i ? 1.0 : 0.0))
+            if (mask_at(t, d, i * n + j) != (j <= i ? 1.0 : 0.0))
                 return TRIL_FAIL(TRIL_ERR_FORMAT,
                                  "%s: '%s' is not the causal mask: element [%lld, %lld] is %g",
-                                 path, t->name, (long long)i, (long long)j, mask_at(t, i * n + j));
+                                 path, t->name, (long long)i, (long long)j, mask_at(t, d, i * n + j));
     return TRIL_OK;
 }
 
@@ -133,7 +164,7 @@ static tril_status check_extra(const tril_gpt2 *m, const tril_st_tensor *t, cons
     if (strncmp(base, "h.", 2) == 0 && dot && strcmp(dot, ".masked_bias") == 0) return TRIL_OK;
     if (strcmp(base, "lm_head.weight") == 0) {
         tril_dtype d, dw;
-        if (t->numel != m->cfg.vocab_size * m->cfg.n_embd || tril_st_to_dtype(t->dtype, &d) != 0)
+        if (t->numel != m->cfg.vocab_size * m->cfg.n_embd || tril_st_to_dtype(t->dtype, &d) != TRIL_OK)
             return TRIL_FAIL(TRIL_ERR_UNSUPPORTED, "%s: lm_head.weight does not match wte", path);
         tril_st_to_dtype(wte->dtype, &dw);
         for (int64_t i = 0; i < t->numel; i++) {
@@ -220,14 +251,11 @@ static void convert_to_bf16(uint16_t *dst, const void *src, tril_dtype d, int64_
     }
 }
 
-/* The tensors a bf16 model keeps only as bf16: wte and the four matrices
- * of every layer (table order: wte, wpe, then 12 per layer). */
-static int kept_as_bf16(size_t index)
+/* The tensors a bf16 model keeps only as bf16: wte and every layer's four
+ * matrices (all the 2-D tensors but wpe). */
+static int kept_as_bf16(const tril_param_info *p)
 {
-    if (index == 0) return 1;
-    if (index < 2) return 0;
-    const size_t k = (index - 2) % 12;
-    return k == 2 || k == 4 || k == 8 || k == 10;
+    return p->ndim == 2 && strcmp(p->name, "wpe.weight") != 0;
 }
 
 /* Builds the bf16 model from each parameter's values (src, table order),
@@ -241,7 +269,7 @@ static tril_status build_bf16(tril_gpt2 *m, const param_src *src, const char *wh
 {
     int64_t total16 = 0, small = 0;
     for (size_t i = 0; i < m->n_params; i++) {
-        if (kept_as_bf16(i)) total16 += m->params[i].numel;
+        if (kept_as_bf16(&m->params[i])) total16 += m->params[i].numel;
         else small += m->params[i].numel;
     }
     uint16_t *w16 = malloc((size_t)total16 * sizeof *w16);
@@ -258,10 +286,11 @@ static tril_status build_bf16(tril_gpt2 *m, const param_src *src, const char *wh
         const int64_t n = m->params[i].numel;
         if ((st = check_finite(s, n, where)) != TRIL_OK) break;
         size_t bad; /* index in the source of a value that overflows bf16 */
-        if (i == 0) { /* wte: [V, C] as stored */
+        const int bf16 = kept_as_bf16(&m->params[i]);
+        if (bf16 && strcmp(m->params[i].name, "wte.weight") == 0) { /* [V, C] as stored */
             convert_to_bf16(p, s->data, s->dtype, n);
             bad = tril_find_nonfinite(p, TRIL_BF16, (size_t)n);
-        } else if (kept_as_bf16(i)) { /* a Conv1D matrix [in, out], kept as [out, in] */
+        } else if (bf16) { /* a Conv1D matrix [in, out], kept as [out, in] */
             const int64_t in = m->params[i].shape[0], out = m->params[i].shape[1];
             transpose_to_bf16(p, s->data, s->dtype, in, out);
             bad = tril_find_nonfinite(p, TRIL_BF16, (size_t)n);
@@ -277,21 +306,14 @@ static tril_status build_bf16(tril_gpt2 *m, const param_src *src, const char *wh
                            where, s->name, (double)tril_load_f32(s->data, s->dtype, bad), bad);
             break;
         }
-        if (kept_as_bf16(i)) dst16[i] = p, p += n;
+        if (bf16) dst16[i] = p, p += n;
         else dst32[i] = q, q += n;
         if (file) st = tril_safetensors_release(file, s->data, (size_t)n * tril_dtype_size(s->dtype));
     }
     if (st == TRIL_OK) {
         for (size_t i = 0; i < m->n_params; i++) m->param_data[i] = dst32[i]; /* NULL if bf16 */
-        m->wte16 = dst16[0];
-        for (int64_t l = 0; l < m->cfg.n_layer; l++) {
-            uint16_t *const *d = dst16 + 2 + 12 * l;
-            tril_gpt2_layer *W = &m->layers[l];
-            W->attn_wt16 = d[2];
-            W->proj_wt16 = d[4];
-            W->fc_wt16 = d[8];
-            W->fcproj_wt16 = d[10];
-        }
+        m->param_data16 = (const uint16_t **)dst16; /* NULL where fp32 */
+        dst16 = NULL;
         free(m->arena);
         m->arena = NULL;
         m->arena_numel = 0;
@@ -337,7 +359,7 @@ static tril_status load_tensors(tril_gpt2 *m, tril_safetensors *st, const char *
         tril_dtype d;
         if (!t) {
             status = TRIL_FAIL(TRIL_ERR_FORMAT, "%s: missing tensor '%s'", path, name);
-        } else if (tril_st_to_dtype(t->dtype, &d) != 0) {
+        } else if (tril_st_to_dtype(t->dtype, &d) != TRIL_OK) {
             status = TRIL_FAIL(TRIL_ERR_UNSUPPORTED, "%s: tensor '%s' has dtype %s (need F32, F16 or BF16)",
                                path, name, tril_st_dtype_name(t->dtype));
         } else if (t->ndim != p->ndim || t->shape[0] != p->shape[0] ||

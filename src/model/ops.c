@@ -29,12 +29,12 @@ static void init_rows(float *y, const float *b, int64_t T, int64_t out)
     }
 }
 
-void tril_matmul(float *y, const float *x, const float *w, const float *b, int64_t T, int64_t in,
-                 int64_t out)
+tril_status tril_matmul(float *y, const float *x, const float *w, const float *b, int64_t T,
+                        int64_t in, int64_t out)
 {
     if (b) init_rows(y, b, T, out);
-    tril_sgemm(CblasNoTrans, CblasNoTrans, T, out, in,
-                1.0f, x, in, w, out, b ? 1.0f : 0.0f, y, out);
+    return tril_sgemm(CblasNoTrans, CblasNoTrans, T, out, in,
+                      1.0f, x, in, w, out, b ? 1.0f : 0.0f, y, out);
 }
 
 /* OpenBLAS's sgemv reached only a third of the memory bandwidth here. */
@@ -58,43 +58,46 @@ void tril_widen_bf16(float *dst, const uint16_t *src, int64_t n)
     kernels()->widen_bf16(dst, src, n);
 }
 
-void tril_matmul_bf16(float *y, const float *x, const uint16_t *wt, const float *b, int64_t T,
-                      int64_t in, int64_t out, float *wbuf)
+tril_status tril_matmul_bf16(float *y, const float *x, const uint16_t *wt, const float *b,
+                             int64_t T, int64_t in, int64_t out, float *wbuf)
 {
     if (T == 1) {
         tril_matvec_bf16(y, x, wt, b, in, out);
-        return;
+        return TRIL_OK;
     }
     tril_widen_bf16(wbuf, wt, in * out); /* then one fp32 GEMM on the exact values */
     if (b) init_rows(y, b, T, out);
-    tril_sgemm(CblasNoTrans, CblasTrans, T, out, in,
-                1.0f, x, in, wbuf, in, b ? 1.0f : 0.0f, y, out);
+    return tril_sgemm(CblasNoTrans, CblasTrans, T, out, in,
+                      1.0f, x, in, wbuf, in, b ? 1.0f : 0.0f, y, out);
 }
 
-void tril_lm_head(float *logits, const float *x, const float *wte, int64_t T, int64_t C, int64_t V)
+tril_status tril_lm_head(float *logits, const float *x, const float *wte, int64_t T, int64_t C,
+                         int64_t V)
 {
     if (T == 1) {
         kernels()->gemv_wx(logits, wte, x, V, C);
-        return;
+        return TRIL_OK;
     }
-    tril_sgemm(CblasNoTrans, CblasTrans, T, V, C, 1.0f,
-                x, C, wte, C, 0.0f, logits, V);
+    return tril_sgemm(CblasNoTrans, CblasTrans, T, V, C, 1.0f,
+                      x, C, wte, C, 0.0f, logits, V);
 }
 
-void tril_lm_head_bf16(float *logits, const float *x, const uint16_t *wte, int64_t T, int64_t C,
-                       int64_t V, float *panel, int64_t panel_rows)
+tril_status tril_lm_head_bf16(float *logits, const float *x, const uint16_t *wte, int64_t T,
+                              int64_t C, int64_t V, float *panel, int64_t panel_rows)
 {
     if (T == 1) {
         kernels()->gemv_wx_bf16(logits, wte, x, V, C);
-        return;
+        return TRIL_OK;
     }
     /* vocabulary rows widened a panel at a time, each followed by its GEMM */
     for (int64_t v0 = 0; v0 < V; v0 += panel_rows) {
         const int64_t rows = V - v0 < panel_rows ? V - v0 : panel_rows;
         tril_widen_bf16(panel, wte + v0 * C, rows * C);
-        tril_sgemm(CblasNoTrans, CblasTrans, T, rows, C,
-                    1.0f, x, C, panel, C, 0.0f, logits + v0, V);
+        tril_status st = tril_sgemm(CblasNoTrans, CblasTrans, T, rows, C,
+                                    1.0f, x, C, panel, C, 0.0f, logits + v0, V);
+        if (st != TRIL_OK) return st;
     }
+    return TRIL_OK;
 }
 
 void tril_layernorm(float *y, const float *x, const float *w, const float *b, int64_t T, int64_t C,

@@ -32,17 +32,20 @@ void tril_ref_matmul_backward(float *dx, float *dw, float *db, const float *dy, 
     }
 }
 
-void tril_matmul_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
-                          const float *w, int64_t T, int64_t in, int64_t out)
+tril_status tril_matmul_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
+                                 const float *w, int64_t T, int64_t in, int64_t out)
 {
+    tril_status st = TRIL_OK;
     if (dx)
-        tril_sgemm(CblasNoTrans, CblasTrans, T, in, out,
-                    1.0f, dy, out, w, out, 0.0f, dx, in);
-    tril_sgemm(CblasTrans, CblasNoTrans, in, out, T, 1.0f,
-                x, in, dy, out, 1.0f, dw, out);
-    if (db)
+        st = tril_sgemm(CblasNoTrans, CblasTrans, T, in, out,
+                        1.0f, dy, out, w, out, 0.0f, dx, in);
+    if (st == TRIL_OK)
+        st = tril_sgemm(CblasTrans, CblasNoTrans, in, out, T, 1.0f,
+                        x, in, dy, out, 1.0f, dw, out);
+    if (st == TRIL_OK && db)
         for (int64_t t = 0; t < T; t++)
             for (int64_t o = 0; o < out; o++) db[o] += dy[t * out + o];
+    return st;
 }
 
 void tril_ref_lm_head_backward(float *dx, float *dwte, const float *dlogits, const float *x,
@@ -62,13 +65,15 @@ void tril_ref_lm_head_backward(float *dx, float *dwte, const float *dlogits, con
         }
 }
 
-void tril_lm_head_backward(float *dx, float *dwte, const float *dlogits, const float *x,
-                           const float *wte, int64_t T, int64_t C, int64_t V)
+tril_status tril_lm_head_backward(float *dx, float *dwte, const float *dlogits, const float *x,
+                                  const float *wte, int64_t T, int64_t C, int64_t V)
 {
-    tril_sgemm(CblasNoTrans, CblasNoTrans, T, C, V, 1.0f,
-                dlogits, V, wte, C, 0.0f, dx, C);
-    tril_sgemm(CblasTrans, CblasNoTrans, V, C, T, 1.0f,
-                dlogits, V, x, C, 1.0f, dwte, C);
+    tril_status st = tril_sgemm(CblasNoTrans, CblasNoTrans, T, C, V, 1.0f,
+                                dlogits, V, wte, C, 0.0f, dx, C);
+    if (st == TRIL_OK)
+        st = tril_sgemm(CblasTrans, CblasNoTrans, V, C, T, 1.0f,
+                        dlogits, V, x, C, 1.0f, dwte, C);
+    return st;
 }
 
 void tril_layernorm_train(float *y, float *mean, float *rstd, const float *x, const float *w,

@@ -11,6 +11,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "model/gpt2_internal.h"
 #include "tril/file.h"
 #include "train/fs_atomic.h"
 #include "tril/safetensors.h"

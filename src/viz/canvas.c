@@ -18,8 +18,8 @@
 #define MAX_SIDE 32768 /* pixels; keeps width*height*3 far from any overflow */
 #define MAX_SCALE 256  /* font scale; larger is surely a bug, and it bounds 7*scale */
 
-tril_status tril_canvas_create(tril_canvas *canvas, int32_t width, int32_t height,
-                               tril_rgb background)
+tril_status tril_canvas_create(int32_t width, int32_t height, tril_rgb background,
+                               tril_canvas *canvas)
 {
     if (!canvas) return TRIL_FAIL(TRIL_ERR_INVALID_ARG, "canvas is NULL");
     canvas->width = 0;

@@ -280,7 +280,7 @@ tril_status tril_heatmap_png(const char *path, const float *values, int64_t rows
     compute_geometry(values, rows, cols, row_labels, col_labels, title, causal, &g);
     const tril_heatmap_layout *L = &g.pub;
     tril_canvas canvas;
-    st = tril_canvas_create(&canvas, L->width, L->height, WHITE);
+    st = tril_canvas_create(L->width, L->height, WHITE, &canvas);
     if (st != TRIL_OK) return st;
     tril_canvas_text(&canvas, MARGIN, g.title_y, title ? title : "", TEXT, INK);
     tril_canvas_text(&canvas, L->grid_x, g.axis_y, AXIS_X, TEXT, INK);

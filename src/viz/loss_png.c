@@ -398,7 +398,7 @@ tril_status tril_loss_png(const char *path, const tril_loss_run *runs, int n_run
     if ((st = compute_geometry(runs, n_runs, &g)) != TRIL_OK) return st;
     const tril_loss_layout *L = &g.pub;
     tril_canvas c;
-    if ((st = tril_canvas_create(&c, L->width, L->height, WHITE)) != TRIL_OK) return st;
+    if ((st = tril_canvas_create(L->width, L->height, WHITE, &c)) != TRIL_OK) return st;
     axes(&c, L);
     for (int r = 0; r < n_runs; r++) {
         curve(&c, L, &runs[r], runs[r].train, COLORS[r][0], 0);

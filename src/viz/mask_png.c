@@ -271,7 +271,7 @@ tril_status tril_mask_png(const char *path, int64_t q_len, int64_t kv_len)
     const tril_mask_layout *L = &g.pub;
 
     tril_canvas c;
-    st = tril_canvas_create(&c, L->width, L->height, WHITE);
+    st = tril_canvas_create(L->width, L->height, WHITE, &c);
     if (st != TRIL_OK) return st;
 
     tril_canvas_text(&c, MARGIN, g.title_y, g.title, TEXT_SCALE, INK);
