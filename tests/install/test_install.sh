@@ -15,6 +15,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 src=$(cd "$here/../.." && pwd)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+# shellcheck source-path=SCRIPTDIR source=../cli/lib.sh
 . "$here/../cli/lib.sh"
 case $shared in ON | on | TRUE | true | 1 | YES | yes) shared=1 ;; *) shared=0 ;; esac
 # Nothing from the user's environment decides what is found.
@@ -38,7 +39,7 @@ check "[ -f '$libdir/cmake/tril/trilConfig.cmake' ] && [ -f '$libdir/cmake/tril/
     "trilConfig.cmake and trilConfigVersion.cmake installed"
 
 # Every public header, and nothing else (no private src/ header).
-(cd "$src/include/tril" && ls *.h) >"$tmp/want"
+(cd "$src/include/tril" && ls -- *.h) >"$tmp/want"
 (cd "$inc/tril" 2>/dev/null && ls) >"$tmp/got"
 check "cmp -s '$tmp/want' '$tmp/got'" "include/tril holds exactly the public headers ($(tr '\n' ' ' <"$tmp/got"))"
 for h in "$inc"/tril/*.h; do
@@ -93,6 +94,7 @@ for want in -fopenmp openblas -lpng -lcjson -lpcre2-8 -lm; do
     case " $static_libs " in *"$want"*) ok ;; *) bad "'$want' not in pkg-config --static --libs tril" ;; esac
 done
 # The run path OpenBLAS is pinned by (Libs.private), the OpenMP build's folder.
+# shellcheck disable=SC2086 # one flag a line
 blasdir=$(printf '%s\n' $static_libs | sed -n 's/^-Wl,-rpath,//p' | head -n 1)
 check "[ -n '$blasdir' ] && ls '$blasdir'/libopenblas* >/dev/null 2>&1" "OpenBLAS's folder in Libs.private ('$blasdir')"
 
