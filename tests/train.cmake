@@ -1,12 +1,14 @@
 # Training infrastructure: data, AdamW / clipping / schedule against PyTorch,
 # checkpoints, and the train / plot / leakcheck commands end to end.
-set(TRAIN_INFRA_CASES ${CMAKE_CURRENT_BINARY_DIR}/train_infra_cases)
-add_test(NAME train_adamw_reference
-         COMMAND ${TORCH_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/ref/torch_adamw.py ${TRAIN_INFRA_CASES})
-set_tests_properties(train_adamw_reference PROPERTIES FIXTURES_SETUP train_infra_cases)
-tril_c_test(test_train_infra)
-set_tests_properties(test_train_infra PROPERTIES FIXTURES_REQUIRED train_infra_cases
-                     ENVIRONMENT "TRIL_TRAIN_CASES=${TRAIN_INFRA_CASES}")
+if(TRIL_TORCH) # tests/CMakeLists.txt: torch importable
+  set(TRAIN_INFRA_CASES ${CMAKE_CURRENT_BINARY_DIR}/train_infra_cases)
+  add_test(NAME train_adamw_reference
+           COMMAND ${TORCH_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/ref/torch_adamw.py ${TRAIN_INFRA_CASES})
+  set_tests_properties(train_adamw_reference PROPERTIES FIXTURES_SETUP train_infra_cases)
+  tril_c_test(test_train_infra)
+  set_tests_properties(test_train_infra PROPERTIES FIXTURES_REQUIRED train_infra_cases
+                       ENVIRONMENT "TRIL_TRAIN_CASES=${TRAIN_INFRA_CASES}")
+endif()
 tril_c_test(test_train_dataset)
 tril_c_test(test_train_checkpoint)
 
