@@ -86,7 +86,8 @@ Model (identical to HF GPT2LMHeadModel in eval mode, activation "gelu_new")
           scale_attn_by_inverse_layer_idx (l 0-based) - HF's eager GPT2Attention;
           reorder_and_upcast_attn: s = f * (q k^T) with the one factor
           f = (1/sqrt(D) or 1) / (l + 1 or 1), as HF's _upcast_and_reordered_attn
-          (baddbmm, alpha = f, upcast to float32 - a no-op here, all float64)
+          (HF: baddbmm with alpha = f and an upcast to float32 - here a float64
+           product times f)
     a  = x + (att merged back to [T, C]) @ attn.c_proj.weight + bias
     x  = a + gelu_new(LN(a; ln_2) @ c_fc.weight + b) @ mlp.c_proj.weight + b
                                                        (MLP width I = n_inner or 4C)
@@ -451,11 +452,12 @@ def attention(q, k, v, n_head, layer=0, scale_attn_weights=True,
             factor /= float(D) ** 0.5
         if scale_attn_by_inverse_layer_idx:
             factor /= float(layer + 1)
-        # HF passes torch.empty with beta=0; zeros here, because this CPU
-        # build of torch let NaN garbage from the uninitialised input through
-        # now and then (seen in CI: a NaN logit row)
-        base = torch.zeros(n_head, T, T, dtype=qh.dtype)
-        scores = torch.baddbmm(base, qh, kh.transpose(-1, -2), beta=0, alpha=factor)
+        # HF computes this as baddbmm(empty, q, k^T, beta=0, alpha=factor).
+        # Debian's torch 1.13 baddbmm now and then returns NaN for finite
+        # inputs (seen 1 run in ~8, on zeros as well as empty, not
+        # reproducible on recompute), so the same one factor times the
+        # float64 product, computed as a plain product.
+        scores = torch.bmm(qh, kh.transpose(-1, -2)) * factor
     else:
         # HF eager attention: the product, then each division in turn
         scores = torch.matmul(qh, kh.transpose(-1, -2))  # [H, T, T]

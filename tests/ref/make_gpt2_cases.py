@@ -59,7 +59,10 @@ def greedy_without_near_ties(model, rng, tokens=32, min_gap=1e-3):
     for _ in range(20):
         res = subprocess.run([PY, REF, "greedy", "--model", model, "--ids",
                               ",".join(map(str, prompt)), "--tokens", str(tokens), "--gaps"],
-                             check=True, capture_output=True, text=True)
+                             capture_output=True, text=True)
+        if res.returncode != 0:  # show why: the output was captured
+            sys.stderr.write(res.stderr)
+            res.check_returncode()
         gap = float(res.stderr.split("min_gap=")[1].split()[0])
         if gap >= min_gap:
             return prompt, res.stdout
