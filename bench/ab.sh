@@ -4,20 +4,21 @@
 # drifts for both. Prints each workload's median and range per build and
 # the ratio B/A of the medians (< 1: B faster).
 #
-#   bench/ab.sh --a OLD/tril --b NEW/tril [--repeats R] [--quick]
+#   bench/ab.sh --a OLD/tril --b NEW/tril [--repeats R] [--quick] [--only REGEX]
 #
 # Workloads: attention forward (T=1024, 12 heads, D=64), decode at position
 # 16 (fp32, bf16), forward of 1024 tokens and one training step (B=1,
 # T=256), all on GPT-2 124M with random weights. --quick: smaller shapes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-a="" b="" repeats=5 quick=0
+a="" b="" repeats=5 quick=0 only=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --a) a=$2; shift 2 ;;
         --b) b=$2; shift 2 ;;
         --repeats) repeats=$2; shift 2 ;;
         --quick) quick=1; shift ;;
+        --only) only=$2; shift 2 ;;
         -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
         *) echo "ab.sh: unknown option $1" >&2; exit 2 ;;
     esac
@@ -40,6 +41,7 @@ echo "# A=$a B=$b repeats=$repeats (alternating)"
 printf "%-20s %22s %22s %8s\n" workload "A median [min-max]" "B median [min-max]" "B/A"
 for w in "${work[@]}"; do
     IFS='|' read -r name args key <<<"$w"
+    [ -n "$only" ] && ! [[ "$name" =~ $only ]] && continue
     ra=() rb=()
     for ((r = 0; r < repeats; r++)); do
         # shellcheck disable=SC2086
