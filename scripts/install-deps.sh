@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what tril needs on Debian 12 (bookworm). Run as root or with sudo.
 #   build:  cmake, a C compiler, libpng (pictures), OpenMP (gcc's libgomp),
+#           libmicrohttpd (the HTTP server of tril serve),
 #           cJSON (config/safetensors/vocab JSON), PCRE2 (GPT-2 pre-tokenizer
 #           regex with Unicode classes), OpenBLAS (GEMM; the OpenMP build)
 #   tests:  cmocka (C unit tests), python3-torch + numpy (independent
@@ -12,6 +13,7 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q
 $SUDO apt-get install -y -q --no-install-recommends \
     build-essential cmake pkg-config libpng-dev libcmocka-dev libcjson-dev libpcre2-dev \
+    libmicrohttpd-dev curl \
     libopenblas-openmp-dev \
     clang libclang-rt-14-dev libomp-dev \
     python3 python3-torch python3-numpy

@@ -91,6 +91,17 @@ typedef struct {
     const int64_t *key_start; /* [B] optional: keys < key_start[b] are padding */
     const int64_t *key_end;   /* [B] optional: keys >= key_end[b] are padding */
 
+    /* Paged K/V (optional; forward only): k and v are pools of kv_pages
+     * pages of kv_page_rows rows each (rows kv_row_stride apart, pages
+     * kv_page_rows * kv_row_stride apart); key j of sequence b is row
+     * j % kv_page_rows of page kv_page_table[b * kv_pages_per_seq + j /
+     * kv_page_rows]. kv_batch_stride is unused. A KV cache that grows in
+     * fixed blocks (tril serve) needs no copying this way. */
+    const int32_t *kv_page_table; /* NULL: not paged */
+    int64_t kv_page_rows;         /* rows per page, >= 1 */
+    int64_t kv_pages_per_seq;     /* table entries per sequence, >= ceil(Tk / rows) */
+    int64_t kv_pages;             /* pages in the pool: every entry is below it */
+
     tril_mask_mode mask;
     float fill;  /* ADDITIVE/BOOLEAN only; stored in `dtype` before use */
     float scale; /* 0: 1/sqrt(D) */

@@ -19,7 +19,8 @@ typedef enum {
     TRIL_ERR_IO,          /* open/read/write failed */
     TRIL_ERR_FORMAT,      /* malformed file contents */
     TRIL_ERR_RANGE,       /* an index or value outside what is allowed */
-    TRIL_ERR_UNSUPPORTED  /* valid request that this build cannot serve */
+    TRIL_ERR_UNSUPPORTED, /* valid request that this build cannot serve */
+    TRIL_ERR_BUSY         /* a bounded queue or pool is full: try again later */
 } tril_status;
 
 /* Name of a status code, e.g. "invalid argument". Never NULL. */

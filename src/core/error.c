@@ -19,6 +19,7 @@ const char *tril_status_name(tril_status status)
     case TRIL_ERR_FORMAT: return "bad format";
     case TRIL_ERR_RANGE: return "out of range";
     case TRIL_ERR_UNSUPPORTED: return "unsupported";
+    case TRIL_ERR_BUSY: return "busy";
     }
     return "unknown error";
 }
