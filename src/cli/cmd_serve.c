@@ -167,6 +167,8 @@ int cmd_serve(int argc, char **argv)
     pthread_cond_init(&s->inbox_cv, NULL);
     pthread_mutex_init(&s->tok_lock, NULL);
     pthread_mutex_init(&s->conn_lock, NULL);
+    pthread_cond_init(&s->conn_cv, NULL);
+    s->listen_fd = -1;
     serve_metrics_init(&s->metrics, o.slots);
     model_name(o.model, s->model_name, sizeof s->model_name);
 
@@ -245,6 +247,7 @@ done:
     tril_tokenizer_free(s->tok);
     tril_gpt2_free(s->model);
     serve_metrics_destroy(&s->metrics);
+    pthread_cond_destroy(&s->conn_cv);
     pthread_mutex_destroy(&s->conn_lock);
     pthread_mutex_destroy(&s->tok_lock);
     pthread_cond_destroy(&s->inbox_cv);

@@ -193,9 +193,14 @@ typedef struct srv {
 
     pthread_mutex_t tok_lock; /* encode is not thread-safe */
 
-    pthread_mutex_t conn_lock; /* the connection list */
+    pthread_mutex_t conn_lock; /* the connection list, the accept thread's state */
+    pthread_cond_t conn_cv;    /* a connection closed */
     struct serve_conn *conns;
     int64_t n_conns;
+    int listen_fd;
+    int accept_stop;
+    int accept_started;
+    pthread_t accept_thread;
 
     serve_metrics metrics;
     struct MHD_Daemon *daemon;
@@ -234,7 +239,9 @@ int serve_tokenize_json(srv *s, const char *body, size_t len, sbuf *out, serve_e
 int serve_detokenize_json(srv *s, const char *body, size_t len, sbuf *out, serve_error *err);
 int serve_models_json(srv *s, sbuf *out);
 
-/* serve_http.c */
+/* serve_http.c: the listening socket, the accept thread (it accepts only
+ * while fewer than --max-connections are open: the rest wait in the listen
+ * backlog) and libmicrohttpd. quiesce stops accepting (SIGTERM). */
 int serve_http_start(srv *s, char *errbuf, size_t errlen);
 void serve_http_quiesce(srv *s);
 void serve_http_stop(srv *s);

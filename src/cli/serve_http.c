@@ -5,6 +5,7 @@
 #define _GNU_SOURCE /* POLLRDHUP */
 #include <errno.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -97,6 +98,7 @@ static void on_connection(void *cls, struct MHD_Connection *connection, void **s
         else s->conns = c->next;
         if (c->next) c->next->prev = c->prev;
         s->n_conns--;
+        pthread_cond_signal(&s->conn_cv);
         pthread_mutex_unlock(&s->conn_lock);
         free(c);
         *socket_context = NULL;
@@ -584,9 +586,41 @@ static void on_log(void *cls, const char *fmt, va_list ap)
     fprintf(stderr, "tril serve: http: %s\n", msg);
 }
 
-/* ---- the daemon -------------------------------------------------------------------- */
+/* ---- the daemon ------------------------------------------------------------------ */
 
-int serve_http_start(srv *s, char *err, size_t errlen)
+/* Accepts while fewer than --max-connections are open and hands each one to
+ * libmicrohttpd; at the limit it waits for one to close, and new clients
+ * wait in the listen backlog (libmicrohttpd's own limit would accept and
+ * drop them). */
+static void *accept_main(void *arg)
+{
+    srv *s = arg;
+    for (;;) {
+        pthread_mutex_lock(&s->conn_lock);
+        while (!s->accept_stop && s->n_conns >= s->o.max_connections)
+            pthread_cond_wait(&s->conn_cv, &s->conn_lock);
+        const int stop = s->accept_stop;
+        pthread_mutex_unlock(&s->conn_lock);
+        if (stop) break;
+        struct pollfd p = {s->listen_fd, POLLIN, 0};
+        if (poll(&p, 1, 200) <= 0) continue;
+        struct sockaddr_storage addr;
+        socklen_t len = sizeof addr;
+        const int fd = accept4(s->listen_fd, (struct sockaddr *)&addr, &len, SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                struct timespec t = {0, 100 * 1000000L}; /* out of descriptors: let some close */
+                nanosleep(&t, NULL);
+            }
+            continue;
+        }
+        /* Closes the socket itself when it cannot take it. */
+        MHD_add_connection(s->daemon, fd, (const struct sockaddr *)&addr, len);
+    }
+    return NULL;
+}
+
+static int listen_on(srv *s, char *err, size_t errlen)
 {
     struct addrinfo hints, *res = NULL;
     memset(&hints, 0, sizeof hints);
@@ -601,45 +635,81 @@ int serve_http_start(srv *s, char *err, size_t errlen)
         if (res) freeaddrinfo(res);
         return -1;
     }
-    struct sockaddr_storage addr;
-    memset(&addr, 0, sizeof addr);
-    memcpy(&addr, res->ai_addr, res->ai_addrlen < sizeof addr ? res->ai_addrlen : sizeof addr);
-    const int v6 = res->ai_family == AF_INET6;
-    freeaddrinfo(res);
-    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
-                     MHD_USE_ITC | MHD_USE_ERROR_LOG;
-    if (v6) flags |= MHD_USE_IPv6;
-    s->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_log, s,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)s->o.max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)s->o.read_timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-        MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
-    if (!s->daemon) {
-        snprintf(err, errlen, "cannot listen on %s port %lld (in use, or not an address of this machine?)",
-                 s->o.host, (long long)s->o.port);
+    const int fd = socket(res->ai_family, res->ai_socktype | SOCK_CLOEXEC, res->ai_protocol);
+    const int one = 1;
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+        bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, 1024) != 0) {
+        snprintf(err, errlen, "cannot listen on %s port %lld: %s", s->o.host, (long long)s->o.port,
+                 strerror(errno));
+        if (fd >= 0) close(fd);
+        freeaddrinfo(res);
         return -1;
     }
+    freeaddrinfo(res);
+    s->listen_fd = fd;
+    return 0;
+}
+
+int serve_http_start(srv *s, char *err, size_t errlen)
+{
+    s->listen_fd = -1;
+    if (listen_on(s, err, errlen)) return -1;
+    /* libmicrohttpd's own limit is only a backstop: the accept thread keeps
+     * to --max-connections, and a closed connection leaves libmicrohttpd's
+     * count a little after it leaves ours. */
+    const unsigned backstop = (unsigned)s->o.max_connections * 2 + 16;
+    s->daemon = MHD_start_daemon(
+        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
+            MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_USE_NO_LISTEN_SOCKET,
+        0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_log, s,
+        MHD_OPTION_CONNECTION_LIMIT, backstop, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)s->o.read_timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_END);
+    if (!s->daemon) {
+        snprintf(err, errlen, "cannot start the HTTP daemon");
+        close(s->listen_fd);
+        s->listen_fd = -1;
+        return -1;
+    }
+    if (pthread_create(&s->accept_thread, NULL, accept_main, s) != 0) {
+        snprintf(err, errlen, "cannot start the accept thread");
+        MHD_stop_daemon(s->daemon);
+        s->daemon = NULL;
+        close(s->listen_fd);
+        s->listen_fd = -1;
+        return -1;
+    }
+    s->accept_started = 1;
     return 0;
 }
 
 unsigned serve_http_port(srv *s)
 {
-    const union MHD_DaemonInfo *i = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    return i ? i->port : 0;
+    struct sockaddr_storage a;
+    socklen_t len = sizeof a;
+    if (s->listen_fd < 0 || getsockname(s->listen_fd, (struct sockaddr *)&a, &len) != 0) return 0;
+    if (a.ss_family == AF_INET) return ntohs(((struct sockaddr_in *)&a)->sin_port);
+    if (a.ss_family == AF_INET6) return ntohs(((struct sockaddr_in6 *)&a)->sin6_port);
+    return 0;
 }
-
-static MHD_socket listen_fd = MHD_INVALID_SOCKET;
 
 void serve_http_quiesce(srv *s)
 {
-    if (s->daemon && listen_fd == MHD_INVALID_SOCKET) listen_fd = MHD_quiesce_daemon(s->daemon);
+    if (s->accept_started) {
+        pthread_mutex_lock(&s->conn_lock);
+        s->accept_stop = 1;
+        pthread_cond_signal(&s->conn_cv);
+        pthread_mutex_unlock(&s->conn_lock);
+        pthread_join(s->accept_thread, NULL);
+        s->accept_started = 0;
+    }
+    if (s->listen_fd >= 0) close(s->listen_fd); /* clients still in the backlog are refused */
+    s->listen_fd = -1;
 }
 
 void serve_http_stop(srv *s)
 {
-    if (s->daemon) MHD_stop_daemon(s->daemon);
+    serve_http_quiesce(s);
+    if (s->daemon) MHD_stop_daemon(s->daemon); /* waits for the connection threads */
     s->daemon = NULL;
-    if (listen_fd != MHD_INVALID_SOCKET) close(listen_fd);
-    listen_fd = MHD_INVALID_SOCKET;
 }
