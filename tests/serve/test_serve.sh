@@ -99,6 +99,10 @@ curl -s -N -o "$tmp/stream" --data-binary "{\"prompt\":\"ROMEO:\",\"max_tokens\"
 py sse "$tmp/stream" >"$tmp/sse.json"
 same "$(jget "$tmp/sse.json" '[d["text"], d["finish_reason"]]')" "$(python3 -c 'import json,sys; print(json.dumps([sys.argv[1], "stop"]))' "$cut")" "stop string while streaming"
 
+curl -s -N -o "$tmp/stream" --data-binary '{"prompt":"ROMEO:","max_tokens":5,"temperature":0,"echo":true,"stream":true}' "$U/v1/completions"
+py sse "$tmp/stream" >"$tmp/sse.json"
+same "$(jget "$tmp/sse.json" 'd["text"]')" "ROMEO:${want_text:0:5}" "echo while streaming"
+
 # --- tokenize / detokenize ---------------------------------------------------------------------
 post /tokenize '{"content":"h\u00e9llo, w\u00f6rld\n"}'
 same "$(code)" 200 "/tokenize"
@@ -205,8 +209,23 @@ check "[ \"\$(py metric '$tmp/out' 'tril_requests_finished_total{reason=\"cancel
 post /v1/completions '{"prompt":"ROMEO:","max_tokens":40,"temperature":0}'
 same "$(jget "$tmp/out" 'd["choices"][0]["text"]')" "$want_text" "still serving, same text, after hang-ups"
 
-# --- a slow client (one byte a second) is dropped ---------------------------------------------------------
+# --- --timeout: a completion ends after S seconds (queue included) with finish_reason length ---------------
 stop_server main
+start_server timeout --slots 1 --timeout 1 || { finish serve; exit 1; }
+pids=()
+for i in $(seq 30); do
+    curl -s -o "$tmp/t$i" --data-binary '{"prompt":"ROMEO:","max_tokens":250,"temperature":0}' "$U/v1/completions" &
+    pids+=($!)
+done
+wait "${pids[@]}"
+cat "$tmp"/t[0-9]* | python3 -c 'import json,sys
+ds = [json.loads(l) for l in sys.stdin if l.strip()]
+print(len(ds), all(d["choices"][0]["finish_reason"] == "length" for d in ds),
+      min(d["usage"]["completion_tokens"] for d in ds) < 250)' >"$tmp/timeouts"
+same "$(cat "$tmp/timeouts")" "30 True True" "--timeout 1: every completion answered, some cut short, all 'length'"
+
+# --- a slow client (one byte a second) is dropped ---------------------------------------------------------
+stop_server timeout
 start_server limits --slots 2 --max-queue 8 --max-connections 32 --read-timeout 3 --api-key s3cret \
     || { finish serve; exit 1; }
 if py slow "$PORT" 12 >"$tmp/slow" 2>&1; then ok; else bad "slow client not dropped: $(cat "$tmp/slow")"; fi
