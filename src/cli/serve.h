@@ -196,7 +196,9 @@ typedef struct srv {
     pthread_mutex_t conn_lock; /* the connection list, the accept thread's state */
     pthread_cond_t conn_cv;    /* a connection closed */
     struct serve_conn *conns;
-    int64_t n_conns;
+    int64_t n_conns;       /* reported open by libmicrohttpd */
+    int64_t n_pending;     /* accepted, not reported yet */
+    double pending_since;
     int listen_fd;
     int accept_stop;
     int accept_started;

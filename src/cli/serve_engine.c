@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli/serve.h"
+#include "tril/attention.h"
 #include "tril/cpu.h"
 
 static void req_free(serve_req *r)
@@ -396,5 +397,8 @@ void *serve_engine_main(void *arg)
     fail_all_locked(&c, 503, "the server is shutting down");
     s->ready = 0;
     pthread_mutex_unlock(&s->lock);
+    /* The attention kernels' per-thread buffers of this thread and its
+     * OpenMP team would otherwise outlive it. */
+    tril_attention_free_workspace();
     return NULL;
 }

@@ -76,6 +76,9 @@ static void on_connection(void *cls, struct MHD_Connection *connection, void **s
     if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
         serve_conn *c = calloc(1, sizeof *c);
         *socket_context = c;
+        pthread_mutex_lock(&s->conn_lock);
+        if (s->n_pending) s->n_pending--; /* the accept thread counted it so far */
+        pthread_mutex_unlock(&s->conn_lock);
         if (!c) return;
         const union MHD_ConnectionInfo *ci =
             MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
@@ -597,8 +600,21 @@ static void *accept_main(void *arg)
     srv *s = arg;
     for (;;) {
         pthread_mutex_lock(&s->conn_lock);
-        while (!s->accept_stop && s->n_conns >= s->o.max_connections)
-            pthread_cond_wait(&s->conn_cv, &s->conn_lock);
+        for (;;) {
+            /* A connection libmicrohttpd dropped before it ever reported it
+             * (it started no thread for it) would hold its place forever:
+             * none stays pending for seconds. */
+            if (s->n_pending && serve_now() - s->pending_since > 5) s->n_pending = 0;
+            if (s->accept_stop || s->n_conns + s->n_pending < s->o.max_connections) break;
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_nsec += 200 * 1000000L;
+            if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&s->conn_cv, &s->conn_lock, &ts);
+        }
         const int stop = s->accept_stop;
         pthread_mutex_unlock(&s->conn_lock);
         if (stop) break;
@@ -614,8 +630,16 @@ static void *accept_main(void *arg)
             }
             continue;
         }
-        /* Closes the socket itself when it cannot take it. */
-        MHD_add_connection(s->daemon, fd, (const struct sockaddr *)&addr, len);
+        pthread_mutex_lock(&s->conn_lock);
+        s->n_pending++; /* until libmicrohttpd reports it started */
+        s->pending_since = serve_now();
+        pthread_mutex_unlock(&s->conn_lock);
+        /* It closes the socket itself when it cannot take it. */
+        if (MHD_add_connection(s->daemon, fd, (const struct sockaddr *)&addr, len) != MHD_YES) {
+            pthread_mutex_lock(&s->conn_lock);
+            if (s->n_pending) s->n_pending--;
+            pthread_mutex_unlock(&s->conn_lock);
+        }
     }
     return NULL;
 }
@@ -654,10 +678,12 @@ int serve_http_start(srv *s, char *err, size_t errlen)
 {
     s->listen_fd = -1;
     if (listen_on(s, err, errlen)) return -1;
-    /* libmicrohttpd's own limit is only a backstop: the accept thread keeps
-     * to --max-connections, and a closed connection leaves libmicrohttpd's
-     * count a little after it leaves ours. */
-    const unsigned backstop = (unsigned)s->o.max_connections * 2 + 16;
+    /* libmicrohttpd's own limit must never be reached: libmicrohttpd 0.9.75
+     * hangs (a mutex left locked) when a connection handed to it with
+     * MHD_add_connection meets its limit. The accept thread keeps to
+     * --max-connections, counting a connection from its accept, and a
+     * closed connection leaves libmicrohttpd's count a little after ours. */
+    const unsigned backstop = (unsigned)s->o.max_connections * 4 + 64;
     s->daemon = MHD_start_daemon(
         MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
             MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_USE_NO_LISTEN_SOCKET,
