@@ -52,6 +52,7 @@ tril_status tril_gpt2_generate_chunked(const tril_gpt2 *m, const int32_t *prompt
     cfg.slots = 1;
     cfg.max_queue = 1;
     if (prefill_chunk > 0) cfg.prefill_chunk = prefill_chunk;
+    if (cfg.kv_block_tokens > P) cfg.kv_block_tokens = P; /* a tiny model */
     int64_t tokens = n_prompt + max_new - 1 < P ? n_prompt + max_new - 1 : P;
     const int64_t blocks = (tokens + cfg.kv_block_tokens - 1) / cfg.kv_block_tokens;
     cfg.kv_memory_bytes = blocks * cfg.kv_block_tokens * 2 * c->n_layer * c->n_embd *
