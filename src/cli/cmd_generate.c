@@ -15,7 +15,7 @@
 typedef struct {
     const char *model, *prompt, *prompt_file;
     size_t max_file;
-    int64_t tokens, top_k, seed;
+    int64_t tokens, top_k, seed, prefill_chunk;
     double temperature, top_p;
     int ids, threads;
     tril_dtype dtype;
@@ -45,6 +45,9 @@ static const cli_opt options[] = {
      .help = "nucleus sampling mass in (0, 1]; 1 = off (default 1)"},
     {"--seed", "S", CLI_ARG_INT, 0, F(seed), .imin = 0, .imax = INT64_MAX,
      .help = "random seed (default: from the clock)"},
+    {"--prefill-chunk", "N", CLI_ARG_INT, 0, F(prefill_chunk), .imin = 1, .imax = INT32_MAX,
+     .help = "prompt tokens per step (default 256); tril serve with the\n"
+             "same chunk gives the same tokens"},
     {"--ids", NULL, CLI_ARG_FLAG, 0, F(ids),
      .help = "print only the generated token ids, space-separated"},
     {"--dtype", "fp32|bf16", CLI_ARG_CUSTOM, 0, F(dtype), .custom = &cli_weight_dtype_arg,
@@ -59,8 +62,9 @@ const cli_spec cmd_generate_spec = {
     CMD,
     "usage: tril generate [--model DIR] [--prompt TEXT | --prompt-file F] [options]\n\n"
     "Continues the prompt with the model and prints the continuation as it is\n"
-    "generated. The prompt is run through the model once (prefill); each new\n"
-    "token then attends to the KV cache, so nothing is recomputed.\n",
+    "generated. The prompt is run through the model in chunks (prefill); each\n"
+    "new token then attends to the KV cache, so nothing is recomputed. It runs\n"
+    "on the engine of tril serve: the same tokens as a request there.\n",
     "Generation stops at <|endoftext|>, after N tokens, or when the context\n"
     "(n_positions) is full; only the last is reported (on stderr).\n",
     CLI_OPTS(options),
@@ -140,8 +144,8 @@ int cmd_generate(int argc, char **argv)
     stream s = {tok, o.ids, 0};
     int64_t produced = 0;
     tril_stop_reason why;
-    if (tril_gpt2_generate(model, ids, (int64_t)n, o.tokens, &sc, tril_tokenizer_eot(tok), on_token,
-                           &s, &produced, &why) != TRIL_OK) {
+    if (tril_gpt2_generate_chunked(model, ids, (int64_t)n, o.tokens, &sc, tril_tokenizer_eot(tok),
+                                   o.prefill_chunk, on_token, &s, &produced, &why) != TRIL_OK) {
         if (s.printed) printf("\n");
         rc = cli_lib_error(CMD, "generation failed");
         goto done;
