@@ -11,6 +11,7 @@
  * algorithms (direct: Tq <= 4, transposed: structural/none, rowmajor:
  * additive/boolean) in every ISA build available here, and the oracle; pages
  * of 1, 3, 16 and 64 rows; shared pages (a common prefix); every dtype.
+ * Each sequence run alone must also match what it got in its batch.
  * Then the validation of the paging fields, and the backward's refusal. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -139,6 +140,8 @@ static void run_case(const pcase *c, uint64_t seed)
     void *q = test_random_buffer(&rng, nq, dt);
     void *out_c = xmalloc(nq * es), *out_p = xmalloc(nq * es);
     float *lse_c = xmalloc(nl * sizeof(float)), *lse_p = xmalloc(nl * sizeof(float));
+    void *out_1 = xmalloc((size_t)(Tq * hd) * es);
+    float *lse_1 = xmalloc((size_t)(H * Tq) * sizeof(float));
     int64_t starts[3], ends[3];
     for (int64_t b = 0; b < B; b++) {
         starts[b] = (c->padding & 1) ? test_rng_int(&rng, 0, Tk / 2) : 0;
@@ -199,7 +202,30 @@ static void run_case(const pcase *c, uint64_t seed)
             if (memcmp(&lse_c[i], &lse_p[i], sizeof(float)) != 0)
                 fail_msg("%s, %s: lse[%zu] differs: contiguous %.9g, paged %.9g", kname, what, i,
                          (double)lse_c[i], (double)lse_p[i]);
+        /* each sequence alone (its own table row) gives what it got in the
+         * batch: the other requests of a batch change nothing */
+        for (int64_t b = 0; b < B && B > 1; b++) {
+            tril_attention_args one = paged;
+            one.batch = 1;
+            one.q = (const char *)q + (size_t)(b * Tq * hd) * es;
+            one.kv_page_table = table + b * per_seq;
+            if (c->padding) {
+                one.key_start = &starts[b];
+                one.key_end = &ends[b];
+            }
+            one.out = out_1;
+            one.lse = lse_1;
+            memset(out_1, 0x3C, (size_t)(Tq * hd) * es);
+            st = tril_attention_forward(&one, kernels[ki]);
+            if (st != TRIL_OK) fail_msg("%s alone, %s: %s", kname, what, tril_last_error());
+            if (memcmp(out_1, (char *)out_p + (size_t)(b * Tq * hd) * es, (size_t)(Tq * hd) * es) ||
+                memcmp(lse_1, lse_p + b * H * Tq, (size_t)(H * Tq) * sizeof(float)))
+                fail_msg("%s, %s: sequence %lld alone differs from the batch", kname, what,
+                         (long long)b);
+        }
     }
+    free(out_1);
+    free(lse_1);
     free(k);
     free(v);
     free(perm);
