@@ -107,6 +107,7 @@ static int collect(const tril_engine_event *ev, void *ctx)
         c->n_got++;
         assert_int_equal(ev->completion_tokens, c->n_got);
         assert_true(ev->logprob <= 0.0f);
+        assert_true(ev->n_top >= 1 && ev->top_logprobs[0] >= ev->logprob);
     } else {
         assert_false(c->done);
         c->done = 1;
@@ -134,7 +135,7 @@ static void run_together(tril_gpt2 *m, req_case *cases, int64_t slots, int64_t k
         q.max_tokens = cases[i].max_tokens;
         q.sampling = cases[i].sampling;
         q.eot = -1;
-        q.logprobs = i % 4;
+        q.logprobs = 1 + i % 4; /* every token's log p, compared below */
         q.user = &cases[i];
         uint64_t id;
         assert_int_equal(tril_engine_submit(e, &q, &id), TRIL_OK);
@@ -204,6 +205,7 @@ static void check_batch_independence(int bf16)
         q.max_tokens = one[i].max_tokens;
         q.sampling = one[i].sampling;
         q.eot = -1;
+        q.logprobs = 1;
         q.user = &one[i];
         uint64_t id;
         one[i].n_got = 0;

@@ -76,7 +76,8 @@ typedef struct {
     void *user;
     /* TOKEN */
     int32_t token;
-    float logprob;  /* log p(token) under the model (before temperature/top-k/top-p) */
+    float logprob;  /* log p(token) under the model (before temperature/top-k/top-p);
+                       computed only when the request asks for logprobs (else 0) */
     int32_t n_top;  /* = the request's logprobs */
     int32_t top_ids[TRIL_ENGINE_MAX_LOGPROBS];
     float top_logprobs[TRIL_ENGINE_MAX_LOGPROBS]; /* most likely first */

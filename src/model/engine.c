@@ -349,7 +349,7 @@ static void sample(tril_engine *e, engine_seq *s, const float *logits, tril_engi
     tril_engine_event ev;
     event_base(&ev, s, TRIL_ENGINE_TOKEN);
     ev.token = next;
-    logprobs_of(logits, e->V, next, s->logprobs, &ev);
+    if (s->logprobs > 0) logprobs_of(logits, e->V, next, s->logprobs, &ev);
     if (fn && fn(&ev, ctx)) {
         finish(e, s, TRIL_FINISH_CANCELLED, TRIL_OK, fn, ctx);
         return;
