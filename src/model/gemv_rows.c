@@ -301,25 +301,87 @@ void TRIL_ISA_FN(tril_gemv_wx_rows)(float *y, const float *w, const float *x, in
     }
 }
 
-/* The bf16 form of gemv_wx_rows: gemv_wx_bf16's dot products. */
+/* gemv_wx_bf16's dot product: two chains over the columns. */
+VINLINE float dot_bf16(const uint16_t *row, const float *xr, int64_t cols)
+{
+    vf a0 = vbcast(0.0f), a1 = a0;
+    int64_t c = 0;
+    for (; c + 2 * TRIL_VL <= cols; c += 2 * TRIL_VL) {
+        a0 += vload_bf16(row + c) * vload(xr + c);
+        a1 += vload_bf16(row + c + TRIL_VL) * vload(xr + c + TRIL_VL);
+    }
+    for (; c + TRIL_VL <= cols; c += TRIL_VL) a0 += vload_bf16(row + c) * vload(xr + c);
+    float acc = vhsum(a0 + a1);
+    for (; c < cols; c++) acc += bf16_scalar(row[c]) * xr[c];
+    return acc;
+}
+
+/* Two bf16 weight rows against two x rows, each product dot_bf16's. */
+VINLINE void dot_bf16_22(const uint16_t *wv, const uint16_t *wu, const float *xr, const float *xs,
+                         int64_t cols, float *y_vr, float *y_vs, float *y_ur, float *y_us)
+{
+    vf p[4][2];
+    for (int j = 0; j < 4; j++) p[j][0] = p[j][1] = vbcast(0.0f);
+    int64_t c = 0;
+    for (; c + 2 * TRIL_VL <= cols; c += 2 * TRIL_VL)
+        for (int q = 0; q < 2; q++) {
+            const vf w0 = vload_bf16(wv + c + q * TRIL_VL), w1 = vload_bf16(wu + c + q * TRIL_VL);
+            const vf x0 = vload(xr + c + q * TRIL_VL), x1 = vload(xs + c + q * TRIL_VL);
+            p[0][q] += w0 * x0;
+            p[1][q] += w0 * x1;
+            p[2][q] += w1 * x0;
+            p[3][q] += w1 * x1;
+        }
+    for (; c + TRIL_VL <= cols; c += TRIL_VL) {
+        const vf w0 = vload_bf16(wv + c), w1 = vload_bf16(wu + c);
+        const vf x0 = vload(xr + c), x1 = vload(xs + c);
+        p[0][0] += w0 * x0;
+        p[1][0] += w0 * x1;
+        p[2][0] += w1 * x0;
+        p[3][0] += w1 * x1;
+    }
+    float acc[4];
+    for (int j = 0; j < 4; j++) acc[j] = vhsum(p[j][0] + p[j][1]);
+    for (; c < cols; c++) {
+        const float w0 = bf16_scalar(wv[c]), w1 = bf16_scalar(wu[c]);
+        acc[0] += w0 * xr[c];
+        acc[1] += w0 * xs[c];
+        acc[2] += w1 * xr[c];
+        acc[3] += w1 * xs[c];
+    }
+    *y_vr = acc[0];
+    *y_vs = acc[1];
+    *y_ur = acc[2];
+    *y_us = acc[3];
+}
+
+/* The bf16 form of gemv_wx_rows (the same blocking): gemv_wx_bf16's dot
+ * products. */
 void TRIL_ISA_FN(tril_gemv_wx_bf16_rows)(float *y, const uint16_t *w, const float *x, int64_t n,
                                          int64_t rows, int64_t cols)
 {
-#pragma omp parallel for schedule(dynamic, 64) num_threads(gemv_threads_rows(2 * rows * cols, n))
-    for (int64_t v = 0; v < rows; v++) {
-        const uint16_t *row = w + v * cols;
-        for (int64_t r = 0; r < n; r++) {
-            const float *xr = x + r * cols;
-            vf a0 = vbcast(0.0f), a1 = a0;
-            int64_t c = 0;
-            for (; c + 2 * TRIL_VL <= cols; c += 2 * TRIL_VL) {
-                a0 += vload_bf16(row + c) * vload(xr + c);
-                a1 += vload_bf16(row + c + TRIL_VL) * vload(xr + c + TRIL_VL);
+    const int64_t chunks = (rows + WX_ROWS_CHUNK - 1) / WX_ROWS_CHUNK;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(gemv_threads_rows(2 * rows * cols, n))
+    for (int64_t ch = 0; ch < chunks; ch++) {
+        const int64_t v0 = ch * WX_ROWS_CHUNK;
+        const int64_t v1 = v0 + WX_ROWS_CHUNK < rows ? v0 + WX_ROWS_CHUNK : rows;
+        for (int64_t g = 0; g < n; g += WX_X_GROUP) {
+            const int64_t g1 = g + WX_X_GROUP < n ? g + WX_X_GROUP : n;
+            int64_t v = v0;
+            for (; v + 2 <= v1; v += 2) {
+                const uint16_t *wv = w + v * cols, *wu = wv + cols;
+                int64_t r = g;
+                for (; r + 2 <= g1; r += 2)
+                    dot_bf16_22(wv, wu, x + r * cols, x + (r + 1) * cols, cols, &y[r * rows + v],
+                                &y[(r + 1) * rows + v], &y[r * rows + v + 1],
+                                &y[(r + 1) * rows + v + 1]);
+                for (; r < g1; r++) {
+                    y[r * rows + v] = dot_bf16(wv, x + r * cols, cols);
+                    y[r * rows + v + 1] = dot_bf16(wu, x + r * cols, cols);
+                }
             }
-            for (; c + TRIL_VL <= cols; c += TRIL_VL) a0 += vload_bf16(row + c) * vload(xr + c);
-            float acc = vhsum(a0 + a1);
-            for (; c < cols; c++) acc += bf16_scalar(row[c]) * xr[c];
-            y[r * rows + v] = acc;
+            for (; v < v1; v++)
+                for (int64_t r = g; r < g1; r++) y[r * rows + v] = dot_bf16(w + v * cols, x + r * cols, cols);
         }
     }
 }
