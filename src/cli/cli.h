@@ -148,6 +148,8 @@ int cmd_plot(int argc, char **argv);
 extern const cli_spec cmd_plot_spec;
 int cmd_leakcheck(int argc, char **argv);
 extern const cli_spec cmd_leakcheck_spec;
+int cmd_serve(int argc, char **argv);
+extern const cli_spec cmd_serve_spec;
 
 /* Before any command: puts the OpenMP/OpenBLAS settings this machine needs
  * in place (re-executing the program once if they were missing) and applies

@@ -14,6 +14,7 @@
 
 static const cli_command commands[] = {
     {"generate", "continue a prompt with a GPT-2 model (KV cache, sampling)", cmd_generate, NULL, SPECS(&cmd_generate_spec)},
+    {"serve", "an OpenAI-compatible HTTP server (continuous batching)", cmd_serve, NULL, SPECS(&cmd_serve_spec)},
     {"eval", "perplexity of a text file", cmd_eval, NULL, SPECS(&cmd_eval_spec)},
     {"tokenize", "text to GPT-2 token ids", cmd_tokenize, NULL, SPECS(&cmd_tokenize_spec)},
     {"detokenize", "token ids to text", cmd_detokenize, NULL, SPECS(&cmd_detokenize_spec)},
