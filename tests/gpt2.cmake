@@ -29,6 +29,8 @@ endif()
 tril_c_test(test_gpt2_config)
 tril_c_test(test_sampler)
 tril_c_test(test_ops)
+# The serving engine: a request's tokens do not depend on the batch.
+tril_c_test(test_engine)
 
 # Opt-in: a real GPT-2 checkpoint folder in $TRIL_GPT2_DIR (skipped otherwise).
 add_test(NAME gpt2_real_checkpoint

@@ -53,6 +53,9 @@ static void test_tables_complete(void **state)
         assert_non_null(m->gemv_wx);
         assert_non_null(m->gemv_wx_bf16);
         assert_non_null(m->widen_bf16);
+        assert_non_null(m->gemv_xw_rows);
+        assert_non_null(m->gemv_wx_rows);
+        assert_non_null(m->gemv_wx_bf16_rows);
         assert_non_null(m->gelu);
         assert_non_null(m->gelu_backward);
         assert_non_null(m->softmax_xent_row);

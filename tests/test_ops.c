@@ -202,6 +202,73 @@ static void test_embed_and_loss(void **state)
     assert_true(fabs(tril_cross_entropy(logits, 3, 1) - want) < 1e-12);
 }
 
+/* Several rows at once (tril serve's decode step): every row bit for bit
+ * what the one-row kernel gives it alone, for 1..17 rows, odd shapes, with
+ * and without partials, at several thread counts; fp32, bf16 and the head.
+ * (The one-row kernels are checked against the oracle above.) */
+static void test_matvec_rows(void **state)
+{
+    (void)state;
+    const int saved_threads = tril_get_num_threads();
+    test_rng r = {7};
+    const int64_t shapes[][2] = {{768, 2304}, {3072, 768}, {301, 197}, {13, 5}, {64, 48}};
+    const int64_t counts[] = {1, 2, 3, 8, 17};
+    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
+        const int64_t in = shapes[k][0], out = shapes[k][1], nmax = 17;
+        float *x = randn(&r, nmax * in, 1.0f), *w = randn(&r, in * out, 0.05f);
+        float *b = randn(&r, out, 0.1f), *xh = randn(&r, nmax * out, 1.0f); /* the head's rows */
+        uint16_t *wt16 = malloc((size_t)(in * out) * 2);
+        for (int64_t i = 0; i < in * out; i++) wt16[i] = tril_f32_to_bf16(w[i]);
+        float *y = malloc((size_t)(nmax * out) * 4), *one = malloc((size_t)out * 4);
+        float *head = malloc((size_t)(nmax * in) * 4), *head1 = malloc((size_t)in * 4);
+        float *partials = malloc((size_t)(nmax * TRIL_MATVEC_PARTIALS(out)) * 4);
+        for (int threads = 1; threads <= 3; threads += 2) {
+            tril_set_num_threads(threads);
+            for (size_t c = 0; c < sizeof counts / sizeof counts[0]; c++) {
+                const int64_t n = counts[c];
+                for (int with_partials = 0; with_partials < 2; with_partials++) {
+                    tril_matvec_rows(y, x, w, b, n, in, out, with_partials ? partials : NULL);
+                    for (int64_t row = 0; row < n; row++) {
+                        tril_matvec(one, x + row * in, w, b, in, out,
+                                    with_partials ? partials : NULL);
+                        if (memcmp(one, y + row * out, (size_t)out * 4) != 0)
+                            fail_msg("matvec_rows %lldx%lld n=%lld row %lld partials=%d threads=%d "
+                                     "differs from matvec alone", (long long)in, (long long)out,
+                                     (long long)n, (long long)row, with_partials, threads);
+                    }
+                }
+                /* bf16, wt16 read as [out, in] */
+                tril_matvec_bf16_rows(y, x, wt16, b, n, in, out);
+                for (int64_t row = 0; row < n; row++) {
+                    tril_matvec_bf16(one, x + row * in, wt16, b, in, out);
+                    if (memcmp(one, y + row * out, (size_t)out * 4) != 0)
+                        fail_msg("matvec_bf16_rows %lldx%lld n=%lld row %lld differs",
+                                 (long long)in, (long long)out, (long long)n, (long long)row);
+                }
+                /* the head: w as [V = in, C = out], rows of x with C columns */
+                tril_lm_head_rows(head, xh, w, NULL, n, out, in);
+                for (int64_t row = 0; row < n; row++) {
+                    assert_int_equal(tril_lm_head(head1, xh + row * out, w, 1, out, in), TRIL_OK);
+                    if (memcmp(head1, head + row * in, (size_t)in * 4) != 0)
+                        fail_msg("lm_head_rows V=%lld C=%lld n=%lld row %lld differs",
+                                 (long long)in, (long long)out, (long long)n, (long long)row);
+                }
+                tril_lm_head_rows(head, xh, NULL, wt16, n, out, in);
+                for (int64_t row = 0; row < n; row++) {
+                    assert_int_equal(tril_lm_head_bf16(head1, xh + row * out, wt16, 1, out, in, NULL, 0),
+                                     TRIL_OK);
+                    if (memcmp(head1, head + row * in, (size_t)in * 4) != 0)
+                        fail_msg("lm_head_rows bf16 V=%lld C=%lld n=%lld row %lld differs",
+                                 (long long)in, (long long)out, (long long)n, (long long)row);
+                }
+            }
+        }
+        free(x); free(xh); free(w); free(b); free(wt16); free(y); free(one); free(head); free(head1);
+        free(partials);
+    }
+    tril_set_num_threads(saved_threads);
+}
+
 /* The training loss's softmax against double precision: probabilities and
  * loss, with a vocabulary that leaves a vector tail, logits far below the
  * max (exact zeros) and the target at the max, in the middle and far below.
@@ -266,6 +333,7 @@ int main(void)
         cmocka_unit_test(test_gelu_vector_paths),
         cmocka_unit_test(test_bf16_matvec),
         cmocka_unit_test(test_matvec_threads),
+        cmocka_unit_test(test_matvec_rows),
         cmocka_unit_test(test_softmax_xent),
         cmocka_unit_test(test_embed_and_loss),
         cmocka_unit_test(test_blas_range),

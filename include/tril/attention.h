@@ -96,8 +96,11 @@ typedef struct {
      * kv_page_rows * kv_row_stride apart); key j of sequence b is row
      * j % kv_page_rows of page kv_page_table[b * kv_pages_per_seq + j /
      * kv_page_rows]. kv_batch_stride is unused. A KV cache that grows in
-     * fixed blocks (tril serve) needs no copying this way. */
-    const int32_t *kv_page_table; /* NULL: not paged */
+     * fixed blocks (tril serve) needs no copying this way. Only the first
+     * ceil(Tk / rows) entries of a sequence are read (each must be below
+     * kv_pages); pages may be shared. Results are bit-identical to the same
+     * keys stored contiguously, whatever the pages. The backward refuses it. */
+    const int32_t *kv_page_table; /* NULL: not paged (the three below must be 0) */
     int64_t kv_page_rows;         /* rows per page, >= 1 */
     int64_t kv_pages_per_seq;     /* table entries per sequence, >= ceil(Tk / rows) */
     int64_t kv_pages;             /* pages in the pool: every entry is below it */

@@ -40,7 +40,7 @@ typedef struct {
     int64_t prefill_chunk;   /* prompt tokens per sequence per step, >= 1 (default 256) */
     int64_t kv_block_tokens; /* tokens per KV block, >= 1 (default 16) */
     int64_t kv_memory_bytes; /* the KV pool; 0: enough for every slot at full context */
-    int64_t max_queue;       /* requests waiting for a slot, >= 0 (default 64) */
+    int64_t max_queue;       /* requests waiting for a slot, >= 1 (default 64) */
 } tril_engine_config;
 
 tril_engine_config tril_engine_config_default(void);
@@ -76,7 +76,8 @@ typedef struct {
     void *user;
     /* TOKEN */
     int32_t token;
-    float logprob;  /* log p(token) under the model (before temperature/top-k/top-p) */
+    float logprob;  /* log p(token) under the model (before temperature/top-k/top-p);
+                       computed only when the request asks for logprobs (else 0) */
     int32_t n_top;  /* = the request's logprobs */
     int32_t top_ids[TRIL_ENGINE_MAX_LOGPROBS];
     float top_logprobs[TRIL_ENGINE_MAX_LOGPROBS]; /* most likely first */
@@ -93,16 +94,19 @@ typedef struct {
 typedef int (*tril_engine_event_fn)(const tril_engine_event *event, void *ctx);
 
 /* The model must outlive the engine. TRIL_ERR_NOMEM if the KV pool cannot
- * be allocated; TRIL_ERR_RANGE for a config out of range, or a KV budget
- * below one full context (a request must always be able to finish). */
+ * be allocated; TRIL_ERR_RANGE for a config out of range or a KV budget
+ * below one block. */
 tril_status tril_engine_create(const tril_gpt2 *model, const tril_engine_config *cfg,
                                tril_engine **out);
 void tril_engine_free(tril_engine *engine);
 
 /* Queues a request; *id names it in events. TRIL_ERR_INVALID_ARG for an
  * empty prompt, max_tokens < 1, logprobs out of range, bad sampling values;
- * TRIL_ERR_RANGE for an id outside the vocabulary or a prompt that fills the
- * context (nothing could follow); TRIL_ERR_BUSY when the queue is full. */
+ * TRIL_ERR_RANGE for an id outside the vocabulary, a prompt longer than the
+ * context (a prompt of exactly n_positions tokens gets one token), or a
+ * request that may need more KV cache than the whole pool (prompt +
+ * max_tokens - 1 tokens, within the context); TRIL_ERR_BUSY when the queue
+ * is full. */
 tril_status tril_engine_submit(tril_engine *engine, const tril_engine_request *request,
                                uint64_t *id);
 

@@ -43,7 +43,7 @@ typedef enum {
 /* Called with each new token as it is produced; return non-zero to stop. */
 typedef int (*tril_token_fn)(int32_t id, void *user);
 
-/* Prefills the prompt once (causal mask over it), then generates up to
+/* Prefills the prompt (causal mask over it), then generates up to
  * max_new tokens one at a time against the cache. eot < 0: never stop on a
  * token. A prompt longer than the context is TRIL_ERR_RANGE; an empty one is
  * TRIL_ERR_INVALID_ARG; logits the sampler refuses (NaN, +inf, all -inf)
@@ -53,6 +53,15 @@ tril_status tril_gpt2_generate(const tril_gpt2 *model, const int32_t *prompt, in
                                int64_t max_new, const tril_sampler_config *sampling, int32_t eot,
                                tril_token_fn on_token, void *user, int64_t *generated,
                                tril_stop_reason *reason);
+
+/* The same, reading the prompt prefill_chunk tokens per step (0: the
+ * engine's default, 256) as tril serve does with --prefill-chunk: the
+ * tokens equal tril serve's for the same chunk whatever else it serves. */
+tril_status tril_gpt2_generate_chunked(const tril_gpt2 *model, const int32_t *prompt,
+                                       int64_t n_prompt, int64_t max_new,
+                                       const tril_sampler_config *sampling, int32_t eot,
+                                       int64_t prefill_chunk, tril_token_fn on_token, void *user,
+                                       int64_t *generated, tril_stop_reason *reason);
 
 /* Mean next-token loss of a token sequence: split into consecutive
  * non-overlapping windows of `context` tokens (a last partial window counts

@@ -40,6 +40,15 @@ tril_status tril_matmul(float *y, const float *x, const float *w, const float *b
 void tril_matvec(float *y, const float *x, const float *w, const float *b, int64_t in, int64_t out,
                  float *partials);
 
+/* n independent rows at once (one decoding token of each of n sequences):
+ * y[r] = x[r] @ w + b for r < n, x [n, in], y [n, out], partials
+ * n * TRIL_MATVEC_PARTIALS(out) floats or NULL. The weights are read once
+ * for all rows, and every row's result is bit for bit what tril_matvec
+ * gives it alone (same blocks, same order): a row never depends on the
+ * others. */
+void tril_matvec_rows(float *y, const float *x, const float *w, const float *b, int64_t n,
+                      int64_t in, int64_t out, float *partials);
+
 /* bf16 weights, stored transposed: wt[out, in] (each output's weights
  * contiguous, the layout one-token decoding streams fastest). Weights widen
  * exactly to fp32; the arithmetic is fp32. T == 1 runs a GEMV; more rows
@@ -48,6 +57,9 @@ void tril_matvec_bf16(float *y, const float *x, const uint16_t *wt, const float 
                       int64_t out);
 tril_status tril_matmul_bf16(float *y, const float *x, const uint16_t *wt, const float *b,
                              int64_t T, int64_t in, int64_t out, float *wbuf);
+/* n independent rows, each bit for bit tril_matvec_bf16's result alone. */
+void tril_matvec_bf16_rows(float *y, const float *x, const uint16_t *wt, const float *b,
+                           int64_t n, int64_t in, int64_t out);
 /* logits[T, V] = x[T, C] @ wte[V, C]^T with bf16 wte; for T > 1 the
  * vocabulary is widened panel_rows rows at a time into panel
  * [panel_rows, C]. */
@@ -61,6 +73,10 @@ void tril_ref_lm_head(float *logits, const float *x, const float *wte, int64_t T
                       int64_t V);
 tril_status tril_lm_head(float *logits, const float *x, const float *wte, int64_t T, int64_t C,
                          int64_t V);
+/* The head for n independent rows (each sequence's last), each row bit for
+ * bit tril_lm_head's with T = 1; wte fp32 or (wte16 != NULL) bf16. */
+void tril_lm_head_rows(float *logits, const float *x, const float *wte, const uint16_t *wte16,
+                       int64_t n, int64_t C, int64_t V);
 
 /* y[T, C] = (x - mean) / sqrt(var + eps) * w + b per row (biased variance). */
 void tril_ref_layernorm(float *y, const float *x, const float *w, const float *b, int64_t T,

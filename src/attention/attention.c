@@ -148,10 +148,54 @@ void tril_attention_resolve(tril_attention_args *a)
     if (a->kv_row_stride == 0) a->kv_row_stride = hd;
     if (a->out_row_stride == 0) a->out_row_stride = hd;
     if (a->q_batch_stride == 0) a->q_batch_stride = a->q_len * a->q_row_stride;
-    if (a->kv_batch_stride == 0) a->kv_batch_stride = a->kv_len * a->kv_row_stride;
+    if (a->kv_batch_stride == 0 && !a->kv_page_table)
+        a->kv_batch_stride = a->kv_len * a->kv_row_stride;
     if (a->out_batch_stride == 0) a->out_batch_stride = a->q_len * a->out_row_stride;
     if (a->scale == 0.0f) a->scale = (float)(1.0 / sqrt((double)a->head_dim));
     a->fill = tril_round_to_dtype(a->fill, a->dtype);
+}
+
+/* Paged K/V: the pool is one view of kv_pages * kv_page_rows rows, and every
+ * table entry a sequence uses (the first ceil(Tk / rows)) names a page in
+ * it, so the kernels' row offsets stay inside the pool. Entries past those
+ * are never read; pages may be shared (a common prefix). */
+static tril_status validate_pages(const tril_attention_args *a, int64_t hd)
+{
+    const int64_t rows = a->kv_page_rows, per_seq = a->kv_pages_per_seq;
+    if (rows < 1)
+        return TRIL_FAIL(TRIL_ERR_SHAPE, "attention: kv_page_rows must be >= 1, got %lld",
+                         (long long)rows);
+    if (a->kv_pages < 1)
+        return TRIL_FAIL(TRIL_ERR_SHAPE, "attention: kv_pages must be >= 1, got %lld",
+                         (long long)a->kv_pages);
+    const int64_t used = a->kv_len / rows + (a->kv_len % rows != 0);
+    if (per_seq < used)
+        return TRIL_FAIL(TRIL_ERR_SHAPE,
+                         "attention: kv_pages_per_seq %lld is smaller than the %lld pages of "
+                         "%lld rows that kv_len %lld needs",
+                         (long long)per_seq, (long long)used, (long long)rows,
+                         (long long)a->kv_len);
+    int64_t entries, pool_rows;
+    if (!mul_ok(a->batch, per_seq, &entries) || (uint64_t)entries > SIZE_MAX / sizeof(int32_t))
+        return TRIL_FAIL(TRIL_ERR_SHAPE, "attention: page table size B*kv_pages_per_seq = "
+                                         "%lld*%lld overflows", (long long)a->batch,
+                         (long long)per_seq);
+    if (!mul_ok(a->kv_pages, rows, &pool_rows))
+        return TRIL_FAIL(TRIL_ERR_SHAPE, "attention: page pool kv_pages*kv_page_rows = %lld*%lld "
+                                         "overflows int64", (long long)a->kv_pages, (long long)rows);
+    tril_status st = check_view("k/v page pool", 1, pool_rows, hd, a->kv_row_stride, 0);
+    if (st != TRIL_OK) return st;
+    for (int64_t b = 0; b < a->batch; b++)
+        for (int64_t p = 0; p < used; p++) {
+            const int32_t page = a->kv_page_table[b * per_seq + p];
+            if (page < 0 || page >= a->kv_pages)
+                return TRIL_FAIL(TRIL_ERR_RANGE,
+                                 "attention: page table entry %lld of sequence %lld (keys from "
+                                 "%lld) is %ld, not inside [0, %lld)",
+                                 (long long)p, (long long)b, (long long)(p * rows), (long)page,
+                                 (long long)a->kv_pages);
+        }
+    return TRIL_OK;
 }
 
 static tril_status validate_resolved(const tril_attention_args *a)
@@ -184,7 +228,9 @@ static tril_status validate_resolved(const tril_attention_args *a)
     }
     tril_status st;
     if ((st = check_view("q", a->batch, a->q_len, hd, a->q_row_stride, a->q_batch_stride)) ||
-        (st = check_view("k/v", a->batch, a->kv_len, hd, a->kv_row_stride, a->kv_batch_stride)) ||
+        (st = a->kv_page_table ? validate_pages(a, hd)
+                               : check_view("k/v", a->batch, a->kv_len, hd, a->kv_row_stride,
+                                            a->kv_batch_stride)) ||
         (st = check_view("out", a->batch, a->q_len, hd, a->out_row_stride, a->out_batch_stride)))
         return st;
     for (int64_t b = 0; (a->key_start || a->key_end) && b < a->batch; b++) {
@@ -216,9 +262,17 @@ tril_status tril_attention_validate(const tril_attention_args *args)
                              (long long)a.heads, (long long)a.head_dim);
         tril_attention_resolve(&a);
     }
+    /* kv_batch_stride is unused when paged */
     if (a.q_row_stride < 0 || a.kv_row_stride < 0 || a.out_row_stride < 0 ||
-        a.q_batch_stride < 0 || a.kv_batch_stride < 0 || a.out_batch_stride < 0)
+        a.q_batch_stride < 0 || (a.kv_batch_stride < 0 && !a.kv_page_table) ||
+        a.out_batch_stride < 0)
         return TRIL_FAIL(TRIL_ERR_SHAPE, "attention: strides must not be negative");
+    /* Paging fields without a table would silently read the pool as one
+     * contiguous cache */
+    if (!a.kv_page_table && (a.kv_page_rows || a.kv_pages_per_seq || a.kv_pages))
+        return TRIL_FAIL(TRIL_ERR_INVALID_ARG,
+                         "attention: kv_page_rows, kv_pages_per_seq and kv_pages are set but "
+                         "kv_page_table is NULL (set all four for paged K/V, or none)");
     return validate_resolved(&a);
 }
 

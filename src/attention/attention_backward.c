@@ -12,6 +12,9 @@ tril_status tril_attention_backward(const tril_attention_args *args, const float
 {
     tril_status st = tril_attention_validate(args);
     if (st != TRIL_OK) return st;
+    /* the gradients dk, dv have the k/v layout: no paged form of them */
+    if (args->kv_page_table)
+        return TRIL_FAIL(TRIL_ERR_UNSUPPORTED, "attention backward: paged K/V is forward-only");
     if (args->dtype != TRIL_F32)
         return TRIL_FAIL(TRIL_ERR_INVALID_ARG,
                          "attention backward: dtype must be f32, got %s",

@@ -25,6 +25,31 @@ static void key_row(const tril_attention_args *a, const void *base, int64_t off,
     *row = buf;
 }
 
+/* Key rows visited in increasing order: key_at() is attn_kv_row(a, b, j) +
+ * col, the page looked up once per run of rows (unpaged: once per call), so
+ * the per-key cost is the multiply-add it always was. */
+typedef struct {
+    const tril_attention_args *a;
+    int64_t b, col, limit; /* keys below limit */
+    int64_t end, base;     /* current run [.., end): row j at base + j * stride */
+} key_cursor;
+
+static inline key_cursor key_cursor_init(const tril_attention_args *a, int64_t b, int64_t col,
+                                         int64_t limit)
+{
+    key_cursor k = {a, b, col, limit, INT64_MIN, 0};
+    return k;
+}
+
+static inline int64_t key_at(key_cursor *k, int64_t j)
+{
+    if (__builtin_expect(j >= k->end, 0)) {
+        k->end = attn_kv_run_end(k->a, j, k->limit);
+        k->base = attn_kv_row(k->a, k->b, j) + k->col - j * k->a->kv_row_stride;
+    }
+    return k->base + j * k->a->kv_row_stride;
+}
+
 static void run_direct_row(const tril_attention_args *a, int64_t b, int64_t h, int64_t i,
                            int64_t dp, float *scratch)
 {
@@ -36,13 +61,14 @@ static void run_direct_row(const tril_attention_args *a, int64_t b, int64_t h, i
     load_row(q, a->q, a->dtype, b * a->q_batch_stride + i * a->q_row_stride + h * D, D, dp, a->scale);
     for (int64_t d = 0; d < dp; d++) acc[d] = 0.0f;
     float m = -INFINITY, l = 0.0f;
+    key_cursor kc = key_cursor_init(a, b, h * D, j_hi), vc = kc;
     for (int64_t j0 = j_lo; j0 < j_hi; j0 += VL) {
         const int64_t n = attn_min64(VL, j_hi - j0);
         float tile_max = -INFINITY;
         for (int64_t c = 0; c < n; c++) {
-            const int64_t j = j0 + c, off = b * a->kv_batch_stride + j * a->kv_row_stride + h * D;
+            const int64_t j = j0 + c;
             const float *k;
-            key_row(a, a->k, off, D, dp, kbuf, &k);
+            key_row(a, a->k, key_at(&kc, j), D, dp, kbuf, &k);
             vf dot = vbcast(0.0f);
             for (int64_t d = 0; d < dp; d += VL) dot += vload(q + d) * vload(k + d);
             float sj = vhsum(dot);
@@ -61,7 +87,7 @@ static void run_direct_row(const tril_attention_args *a, int64_t b, int64_t h, i
         for (int64_t d = 0; d < dp; d += VL) vstore(acc + d, vload(acc + d) * vbcast(alpha));
         for (int64_t c = 0; c < n; c++) {
             const float *v;
-            key_row(a, a->v, b * a->kv_batch_stride + (j0 + c) * a->kv_row_stride + h * D, D, dp, vbuf, &v);
+            key_row(a, a->v, key_at(&vc, j0 + c), D, dp, vbuf, &v);
             const vf pc = vbcast(sc[c]);
             for (int64_t d = 0; d < dp; d += VL) vstore(acc + d, vload(acc + d) + pc * vload(v + d));
         }
@@ -106,15 +132,20 @@ static void chunk_unit(const tril_attention_args *a, int64_t b, int64_t i, int64
     float *q = scratch, *sc = q + H * D; // [H, D] scaled queries, [H, CHUNK] scores
     const float *qrow = (const float *)a->q + b * a->q_batch_stride + i * a->q_row_stride;
     for (int64_t d = 0; d < H * D; d++) q[d] = qrow[d] * a->scale;
-    const int64_t n = j1 - j0, np = (n + VL - 1) / VL * VL;
-    const float *kb = (const float *)a->k + b * a->kv_batch_stride;
-    const float *vb = (const float *)a->v + b * a->kv_batch_stride;
-    for (int64_t j = j0; j < j1; j++) {
-        const float *krow = kb + j * a->kv_row_stride;
-        for (int64_t h = 0; h < H; h++) {
-            vf dot = vbcast(0.0f);
-            for (int64_t d = 0; d < D; d += VL) dot += vload(q + h * D + d) * vload(krow + h * D + d);
-            sc[h * CHUNK + (j - j0)] = vhsum(dot);
+    const int64_t n = j1 - j0, np = (n + VL - 1) / VL * VL, stride = a->kv_row_stride;
+    /* keys in runs of rows `stride` apart: the whole chunk unpaged, else
+     * what of it lies in one page */
+    for (int64_t r0 = j0, r1; r0 < j1; r0 = r1) {
+        r1 = attn_kv_run_end(a, r0, j1);
+        const float *kb = (const float *)a->k + attn_kv_row(a, b, r0);
+        for (int64_t j = r0; j < r1; j++) {
+            const float *krow = kb + (j - r0) * stride;
+            for (int64_t h = 0; h < H; h++) {
+                vf dot = vbcast(0.0f);
+                for (int64_t d = 0; d < D; d += VL)
+                    dot += vload(q + h * D + d) * vload(krow + h * D + d);
+                sc[h * CHUNK + (j - j0)] = vhsum(dot);
+            }
         }
     }
     float *m = partial, *l = m + H, *acc = l + H; // [H], [H], [H, D]
@@ -134,13 +165,17 @@ static void chunk_unit(const tril_attention_args *a, int64_t b, int64_t i, int64
         l[h] = mx == -INFINITY ? 0.0f : vhsum(sum);
         for (int64_t d = 0; d < D; d++) acc[h * D + d] = 0.0f;
     }
-    for (int64_t j = j0; j < j1; j++) {
-        const float *vrow = vb + j * a->kv_row_stride;
-        for (int64_t h = 0; h < H; h++) {
-            if (m[h] == -INFINITY) continue;
-            const vf p = vbcast(sc[h * CHUNK + (j - j0)]);
-            for (int64_t d = 0; d < D; d += VL)
-                vstore(acc + h * D + d, vload(acc + h * D + d) + p * vload(vrow + h * D + d));
+    for (int64_t r0 = j0, r1; r0 < j1; r0 = r1) {
+        r1 = attn_kv_run_end(a, r0, j1);
+        const float *vb = (const float *)a->v + attn_kv_row(a, b, r0);
+        for (int64_t j = r0; j < r1; j++) {
+            const float *vrow = vb + (j - r0) * stride;
+            for (int64_t h = 0; h < H; h++) {
+                if (m[h] == -INFINITY) continue;
+                const vf p = vbcast(sc[h * CHUNK + (j - j0)]);
+                for (int64_t d = 0; d < D; d += VL)
+                    vstore(acc + h * D + d, vload(acc + h * D + d) + p * vload(vrow + h * D + d));
+            }
         }
     }
 }

@@ -38,6 +38,39 @@ static inline void attn_key_window(const tril_attention_args *a, int64_t b, int6
     *end = a->key_end ? a->key_end[b] : a->kv_len;
 }
 
+/* Element offset in k and v of key row j of sequence b (head 0): row
+ * j % rows of its page when paged, else the plain strided row. Unpaged it is
+ * the same arithmetic the kernels always did; loops that walk many rows use
+ * attn_kv_run_end() so the page lookup (a division) happens once per run. */
+static inline int64_t attn_kv_row(const tril_attention_args *a, int64_t b, int64_t j)
+{
+    if (!a->kv_page_table) return b * a->kv_batch_stride + j * a->kv_row_stride;
+    const int64_t rows = a->kv_page_rows;
+    const int64_t page = a->kv_page_table[b * a->kv_pages_per_seq + j / rows];
+    return (page * rows + j % rows) * a->kv_row_stride;
+}
+
+/* One past the last key of [j, end) whose row is still kv_row_stride times
+ * its distance from j past row j: the end of j's page, or `end` unpaged. */
+static inline int64_t attn_kv_run_end(const tril_attention_args *a, int64_t j, int64_t end)
+{
+    if (!a->kv_page_table) return end;
+    const int64_t page_end = (j / a->kv_page_rows + 1) * a->kv_page_rows;
+    return page_end < end ? page_end : end;
+}
+
+/* off[c] = attn_kv_row(a, b, j0 + c) + col for c < n, a page's run at a time. */
+static inline void attn_kv_rows(const tril_attention_args *a, int64_t b, int64_t j0, int64_t n,
+                                int64_t col, int64_t *off)
+{
+    for (int64_t c = 0; c < n;) {
+        const int64_t end = attn_kv_run_end(a, j0 + c, j0 + n) - j0;
+        const int64_t base = attn_kv_row(a, b, j0 + c) + col;
+        for (int64_t r = c; r < end; r++) off[r] = base + (r - c) * a->kv_row_stride;
+        c = end;
+    }
+}
+
 /* Structural and NONE modes read only visible keys; the additive and boolean
  * modes, as the literature does, score every key and fill the masked ones. */
 static inline attn_row_window attn_row(const tril_attention_args *a, int64_t b, int64_t i)

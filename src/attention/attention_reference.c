@@ -31,7 +31,7 @@ tril_status tril_attention_reference(const tril_attention_args *a)
                 attn_row_window w = attn_row(a, b, i);
                 double mx = -INFINITY;
                 for (int64_t j = w.read_lo; j < w.read_hi; j++) {
-                    const int64_t k_off = b * a->kv_batch_stride + j * a->kv_row_stride + h * D;
+                    const int64_t k_off = attn_kv_row(a, b, j) + h * D;
                     double dot = 0.0;
                     for (int64_t d = 0; d < D; d++)
                         dot += (double)at(a->q, a->dtype, q_off + d) *
@@ -49,7 +49,7 @@ tril_status tril_attention_reference(const tril_attention_args *a)
                 for (int64_t j = w.read_lo; j < w.read_hi && !empty; j++) {
                     double p = exp(scores[j] - mx);
                     sum += p;
-                    const int64_t v_off = b * a->kv_batch_stride + j * a->kv_row_stride + h * D;
+                    const int64_t v_off = attn_kv_row(a, b, j) + h * D;
                     for (int64_t d = 0; d < D; d++) acc[d] += p * (double)at(a->v, a->dtype, v_off + d);
                 }
                 for (int64_t d = 0; d < D; d++)

@@ -227,10 +227,11 @@ static void pack_tile(const tril_attention_args *a, const packed_kv *p, int64_t 
         memset(p->kt + at, 0, (size_t)(dp * KEY_TILE) * sizeof(float));
         memset(p->v + at, 0, (size_t)(dp * KEY_TILE) * sizeof(float));
     }
+    int64_t rows[KEY_TILE]; /* each key's row, paged or not */
+    attn_kv_rows(a, b, j0, keys, 0, rows);
     for (int64_t c = 0; c < keys; c++) {
-        const int64_t row = b * a->kv_batch_stride + (j0 + c) * a->kv_row_stride;
         for (int64_t h = 0; h < H; h++) {
-            const int64_t at = ((b * H + h) * p->tiles + n) * dp * KEY_TILE, off = row + h * D;
+            const int64_t at = ((b * H + h) * p->tiles + n) * dp * KEY_TILE, off = rows[c] + h * D;
             float *kt = p->kt + at, *v = p->v + at;
             if (a->dtype == TRIL_F32) {
                 const float *kr = (const float *)a->k + off, *vr = (const float *)a->v + off;

@@ -208,9 +208,9 @@ static void run_block(const tril_attention_args *a, const packed_heads *p, block
     vf m = vbcast(-INFINITY), l = vbcast(0.0f);
     const float *kbase = p->k + bh * p->span * D;
     /* fp32 values are read in place (P.V walks them key by key, any
-     * stride); other dtypes were converted into the packed rows */
+     * stride); other dtypes and paged values were packed into rows */
     const int64_t vstride = p->v ? D : a->kv_row_stride;
-    const float *vsrc = (const float *)a->v + b * a->kv_batch_stride + h * D;
+    const float *vsrc = p->v ? NULL : (const float *)a->v + attn_kv_row(a, b, 0) + h * D;
     for (int64_t j0 = w.read_lo; j0 < w.read_hi; j0 += KEY_TILE) {
         const int64_t n = attn_min64(KEY_TILE, w.read_hi - j0);
         const int64_t scored = (n + ACC - 1) / ACC * ACC; /* pad keys: zero rows, masked */
@@ -233,21 +233,29 @@ static void run_block(const tril_attention_args *a, const packed_heads *p, block
     }
 }
 
-/* Copies keys [j0, j1) of sequence b, all heads, key row by key row (the
- * order the rows lie in memory), converting to fp32. */
+/* Copies keys [j0, j1) of sequence b (at most PACK_KEYS), all heads, key
+ * row by key row (the order the rows lie in memory), converting to fp32.
+ * Rows past the sequence's last key are zeros, and never looked up: their
+ * page table entries need not be valid. */
+#define PACK_KEYS 64
 static void pack_keys(const tril_attention_args *a, const packed_heads *p, int64_t b, int64_t j0,
                       int64_t j1)
 {
     const int64_t D = a->head_dim, H = a->heads;
+    int64_t rows[PACK_KEYS];
+    attn_kv_rows(a, b, j0, attn_max64(0, attn_min64(j1, p->last[b]) - j0), 0, rows);
     for (int64_t j = j0; j < j1; j++) {
-        const int64_t row = b * a->kv_batch_stride + j * a->kv_row_stride;
         for (int64_t h = 0; h < H; h++) {
-            const int64_t at = ((b * H + h) * p->span + j - p->first[b]) * D, off = row + h * D;
+            const int64_t at = ((b * H + h) * p->span + j - p->first[b]) * D;
             if (j >= p->last[b]) {
                 memset(p->k + at, 0, (size_t)D * sizeof(float));
                 if (p->v) memset(p->v + at, 0, (size_t)D * sizeof(float));
-            } else if (a->dtype == TRIL_F32) {
+                continue;
+            }
+            const int64_t off = rows[j - j0] + h * D;
+            if (a->dtype == TRIL_F32) {
                 memcpy(p->k + at, (const float *)a->k + off, (size_t)D * sizeof(float));
+                if (p->v) memcpy(p->v + at, (const float *)a->v + off, (size_t)D * sizeof(float));
             } else {
                 for (int64_t d = 0; d < D; d++) {
                     p->k[at + d] = tril_load_f32(a->k, a->dtype, (size_t)(off + d));
@@ -291,7 +299,8 @@ tril_status TRIL_ISA_FN(tril_attention_transposed)(const tril_attention_args *a)
     p.span = (most + ACC - 1) / ACC * ACC + ACC;
     p.blocks = blocks;
     const size_t packed = (size_t)(B * H * p.span * D), packed_q = (size_t)(B * H * blocks * D * ROWS);
-    const size_t packed_v = a->dtype == TRIL_F32 ? 0 : packed;
+    /* fp32 V is read in place unless paged: P.V walks rows at one stride */
+    const size_t packed_v = a->dtype == TRIL_F32 && !a->kv_page_table ? 0 : packed;
     p.qt = workspace_get(&pack_cache, packed + packed_v + packed_q);
     p.k = p.qt ? p.qt + packed_q : NULL;
     p.v = p.k && packed_v ? p.k + packed : NULL;
@@ -300,7 +309,7 @@ tril_status TRIL_ISA_FN(tril_attention_transposed)(const tril_attention_args *a)
         return TRIL_FAIL(TRIL_ERR_NOMEM, "attention: cannot allocate %zu packed floats",
                          packed + packed_v + packed_q);
     }
-    const int64_t chunk = 64, chunks = (p.span + chunk - 1) / chunk;
+    const int64_t chunk = PACK_KEYS, chunks = (p.span + chunk - 1) / chunk;
     int failed = 0;
 #pragma omp parallel reduction(| : failed) num_threads(attn_threads(a, 1))
     {

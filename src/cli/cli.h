@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tril/generate.h"
 #include "tril/gpt2.h"
 #include "tril/tokenizer.h"
 
@@ -207,6 +208,17 @@ tril_status cli_model_dir(const char *arg, char *buf, size_t size);
 /* The bundled GPT-2 tokenizer folder (vocab.json + merges.txt) for
  * `train --tokenizer gpt2`, searched in the same places under gpt2/. */
 tril_status cli_gpt2_tokenizer_dir(char *buf, size_t size);
+
+/* generate --prompts-file (src/cli/generate_batch.c): every prompt of the
+ * file's text through one engine; prints one JSON object per prompt. */
+typedef struct {
+    tril_sampler_config sampling; /* the defaults a JSON line may override */
+    int64_t tokens;
+    int64_t slots;
+    int64_t prefill_chunk; /* 0: the engine's default */
+} cli_batch_opts;
+int cli_generate_batch(const char *cmd, const tril_gpt2 *model, tril_tokenizer *tok,
+                       const char *text, size_t len, const cli_batch_opts *opts);
 
 /* Input files (src/cli/input.c). Each is read whole, so its size is capped:
  * CLI_MAX_FILE_MB by default, --max-file-mb N on the commands that read one. */

@@ -13,9 +13,9 @@
 #define CMD "generate"
 
 typedef struct {
-    const char *model, *prompt, *prompt_file;
+    const char *model, *prompt, *prompt_file, *prompts_file;
     size_t max_file;
-    int64_t tokens, top_k, seed;
+    int64_t tokens, top_k, seed, prefill_chunk, slots;
     double temperature, top_p;
     int ids, threads;
     tril_dtype dtype;
@@ -31,6 +31,14 @@ static const cli_opt options[] = {
     {"--prompt-file", "F", CLI_ARG_PATH, 0, F(prompt_file),
      .help = "read the prompt (any bytes, NUL included) from a regular\n"
              "file, or from standard input if F is -"},
+    {"--prompts-file", "F", CLI_ARG_PATH, 0, F(prompts_file),
+     .help = "many prompts at once (offline batch): one per line, or a JSON\n"
+             "object per line ({\"prompt\": ..., \"max_tokens\", \"temperature\",\n"
+             "\"top_k\", \"top_p\", \"seed\"}); prints one JSON line per prompt\n"
+             "({\"index\", \"line\", \"text\", \"ids\", \"finish_reason\", ...}),\n"
+             "each as a generate of that prompt alone would give"},
+    {"--slots", "N", CLI_ARG_INT, 0, F(slots), .imin = 1, .imax = 4096,
+     .help = "with --prompts-file: prompts decoded together (default 8)"},
     {"--max-file-mb", "N", CLI_ARG_CUSTOM, 0, F(max_file), .custom = &cli_max_file_arg,
      .help = "refuse a prompt file or input larger than N MB\n"
              "(default " CLI_STR(CLI_MAX_FILE_MB) ")"},
@@ -45,6 +53,9 @@ static const cli_opt options[] = {
      .help = "nucleus sampling mass in (0, 1]; 1 = off (default 1)"},
     {"--seed", "S", CLI_ARG_INT, 0, F(seed), .imin = 0, .imax = INT64_MAX,
      .help = "random seed (default: from the clock)"},
+    {"--prefill-chunk", "N", CLI_ARG_INT, 0, F(prefill_chunk), .imin = 1, .imax = INT32_MAX,
+     .help = "prompt tokens per step (default 256); tril serve with the\n"
+             "same chunk gives the same tokens"},
     {"--ids", NULL, CLI_ARG_FLAG, 0, F(ids),
      .help = "print only the generated token ids, space-separated"},
     {"--dtype", "fp32|bf16", CLI_ARG_CUSTOM, 0, F(dtype), .custom = &cli_weight_dtype_arg,
@@ -59,8 +70,9 @@ const cli_spec cmd_generate_spec = {
     CMD,
     "usage: tril generate [--model DIR] [--prompt TEXT | --prompt-file F] [options]\n\n"
     "Continues the prompt with the model and prints the continuation as it is\n"
-    "generated. The prompt is run through the model once (prefill); each new\n"
-    "token then attends to the KV cache, so nothing is recomputed.\n",
+    "generated. The prompt is run through the model in chunks (prefill); each\n"
+    "new token then attends to the KV cache, so nothing is recomputed. It runs\n"
+    "on the engine of tril serve: the same tokens as a request there.\n",
     "Generation stops at <|endoftext|>, after N tokens, or when the context\n"
     "(n_positions) is full; only the last is reported (on stderr).\n",
     CLI_OPTS(options),
@@ -99,14 +111,20 @@ int cmd_generate(int argc, char **argv)
     int rc = cli_parse(&cmd_generate_spec, argc, argv, &o, NULL);
     if (rc != CLI_OK) return rc;
     const char *prompt = o.prompt;
-    if (prompt && o.prompt_file) {
-        fprintf(stderr, "tril generate: give --prompt or --prompt-file, not both\n");
+    if ((prompt != NULL) + (o.prompt_file != NULL) + (o.prompts_file != NULL) > 1) {
+        fprintf(stderr, "tril generate: give one of --prompt, --prompt-file and --prompts-file "
+                        "(not both)\n");
+        return CLI_USAGE;
+    }
+    if (o.slots && !o.prompts_file) {
+        fprintf(stderr, "tril generate: --slots goes with --prompts-file\n");
         return CLI_USAGE;
     }
     char *prompt_buf = NULL; /* read before loading the model: a bad file fails fast */
     size_t prompt_len = prompt ? strlen(prompt) : 0;
-    if (o.prompt_file) {
-        int read_rc = cli_read_text(CMD, o.prompt_file, o.max_file, &prompt_buf, &prompt_len);
+    if (o.prompt_file || o.prompts_file) {
+        int read_rc = cli_read_text(CMD, o.prompt_file ? o.prompt_file : o.prompts_file, o.max_file,
+                                    &prompt_buf, &prompt_len);
         if (read_rc != CLI_OK) return read_rc;
         prompt = prompt_buf;
     }
@@ -120,6 +138,16 @@ int cmd_generate(int argc, char **argv)
     }
     int32_t *ids = NULL;
     size_t n = 0;
+    tril_sampler_config sc = tril_sampler_config_default();
+    sc.temperature = (float)o.temperature;
+    sc.top_k = o.top_k;
+    sc.top_p = (float)o.top_p;
+    sc.seed = o.seed >= 0 ? (uint64_t)o.seed : (uint64_t)time(NULL) ^ ((uint64_t)clock() << 32);
+    if (o.prompts_file) {
+        const cli_batch_opts bo = {sc, o.tokens, o.slots ? o.slots : 8, o.prefill_chunk};
+        rc = cli_generate_batch(CMD, model, tok, prompt_buf, prompt_len, &bo);
+        goto done;
+    }
     if (tril_tokenizer_encode(tok, prompt, prompt_len, &ids, &n) != TRIL_OK) {
         rc = cli_lib_error(CMD, "cannot tokenize the prompt");
         goto done;
@@ -132,16 +160,11 @@ int cmd_generate(int argc, char **argv)
         ids[0] = eot >= 0 ? eot : '\n';
         n = 1;
     }
-    tril_sampler_config sc = tril_sampler_config_default();
-    sc.temperature = (float)o.temperature;
-    sc.top_k = o.top_k;
-    sc.top_p = (float)o.top_p;
-    sc.seed = o.seed >= 0 ? (uint64_t)o.seed : (uint64_t)time(NULL) ^ ((uint64_t)clock() << 32);
     stream s = {tok, o.ids, 0};
     int64_t produced = 0;
     tril_stop_reason why;
-    if (tril_gpt2_generate(model, ids, (int64_t)n, o.tokens, &sc, tril_tokenizer_eot(tok), on_token,
-                           &s, &produced, &why) != TRIL_OK) {
+    if (tril_gpt2_generate_chunked(model, ids, (int64_t)n, o.tokens, &sc, tril_tokenizer_eot(tok),
+                                   o.prefill_chunk, on_token, &s, &produced, &why) != TRIL_OK) {
         if (s.printed) printf("\n");
         rc = cli_lib_error(CMD, "generation failed");
         goto done;

@@ -32,6 +32,20 @@ typedef float vf_u __attribute__((vector_size(TRIL_VL * 4), aligned(4), may_alia
 #define vprefetch_l2(p) __builtin_prefetch((p), 0, 2)
 
 VINLINE vf vload(const float *p) { return *(const vf_u *)p; }
+
+/* bf16 is the top half of an fp32: widening is a shift, exact. */
+typedef uint16_t vh16 __attribute__((vector_size(TRIL_VL * 2), aligned(2), may_alias));
+typedef uint32_t vu32 __attribute__((vector_size(TRIL_VL * 4)));
+VINLINE vf vload_bf16(const uint16_t *p)
+{
+    vh16 h = *(const vh16 *)p;
+    return (vf)(__builtin_convertvector(h, vu32) << 16);
+}
+static inline float bf16_scalar(uint16_t h)
+{
+    union { uint32_t u; float f; } v = {(uint32_t)h << 16};
+    return v.f;
+}
 VINLINE void vstore(float *p, vf x) { *(vf_u *)p = x; }
 /* x - (+0) is exactly x for every x (unlike 0 + x at -0), so this folds to
  * a plain broadcast. */

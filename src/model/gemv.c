@@ -13,6 +13,7 @@
 #include "core/isa.h"
 #include "core/simd.h"
 #include "core/parallel.h"
+#include "model/gemv_internal.h"
 #include "tril/ops.h"
 
 #ifdef _OPENMP
@@ -20,20 +21,7 @@
 #endif
 
 
-/* Below this many weights one pass on one thread (the block split, and so
- * the rounding, depends only on the shape, never on the thread count). */
-#define GEMV_PARALLEL_MIN 32768
-
-/* Threads worth a pass over `bytes` of weights: from 400 KB per thread,
- * a lower bar than core/parallel.h's, because these passes hand out blocks
- * dynamically (a thread the machine delays holds up one block, not half the
- * matrix) and one core alone cannot draw the memory bandwidth. */
-#define GEMV_MIN_BYTES_PER_THREAD 4.0e5
-
-static inline int gemv_threads(int64_t bytes)
-{
-    return tril_threads_for((double)bytes * (TRIL_PARALLEL_MIN_FLOPS_PER_THREAD / GEMV_MIN_BYTES_PER_THREAD));
-}
+static inline int gemv_threads(int64_t bytes) { return gemv_threads_rows(bytes, 1); }
 
 /* vprefetch_l2 (simd.h) gave the fp32 kernels 8-15% more bandwidth in A/B
  * runs; the bf16 kernel, with half the bytes per FMA, measured no better
@@ -150,20 +138,6 @@ void TRIL_ISA_FN(tril_gemv_wx)(float *y, const float *w, const float *x, int64_t
  * AVX-512 BF16's dot product (vdpbf16ps) was measured too (docs/BENCHMARKS.md):
  * it needs x rounded to bf16 (or split in two halves to stay exact) and was
  * no faster, because the widening is free next to the memory traffic. */
-typedef uint16_t vh16 __attribute__((vector_size(TRIL_VL * 2), aligned(2), may_alias));
-typedef uint32_t vu32 __attribute__((vector_size(TRIL_VL * 4)));
-
-VINLINE vf vload_bf16(const uint16_t *p)
-{
-    vh16 h = *(const vh16 *)p;
-    return (vf)(__builtin_convertvector(h, vu32) << 16);
-}
-
-static inline float bf16_scalar(uint16_t h)
-{
-    union { uint32_t u; float f; } v = {(uint32_t)h << 16};
-    return v.f;
-}
 
 void TRIL_ISA_FN(tril_gemv_wx_bf16)(float *y, const uint16_t *w, const float *x,
                                                int64_t rows, int64_t cols)

@@ -1,61 +1,95 @@
-/* Generation (prefill once, then one token at a time against the KV cache)
- * and windowed evaluation. */
+/* Generation (the prompt in chunks, then one token at a time against the KV
+ * cache, through the engine of tril/engine.h) and windowed evaluation. */
 #include <stdlib.h>
+#include <string.h>
 
+#include "tril/engine.h"
 #include "tril/generate.h"
 #include "tril/ops.h"
 
-tril_status tril_gpt2_generate(const tril_gpt2 *m, const int32_t *prompt, int64_t n_prompt,
-                               int64_t max_new, const tril_sampler_config *sampling, int32_t eot,
-                               tril_token_fn on_token, void *user, int64_t *generated,
-                               tril_stop_reason *reason)
+typedef struct {
+    tril_token_fn on_token;
+    void *user;
+    int64_t generated;
+    tril_finish_reason reason;
+    tril_status status;
+} generate_run;
+
+static int on_event(const tril_engine_event *ev, void *ctx)
+{
+    generate_run *run = ctx;
+    if (ev->kind == TRIL_ENGINE_TOKEN) {
+        run->generated = ev->completion_tokens;
+        return run->on_token ? run->on_token(ev->token, run->user) : 0;
+    }
+    run->reason = ev->reason;
+    run->status = ev->status;
+    return 0;
+}
+
+tril_status tril_gpt2_generate_chunked(const tril_gpt2 *m, const int32_t *prompt,
+                                       int64_t n_prompt, int64_t max_new,
+                                       const tril_sampler_config *sampling, int32_t eot,
+                                       int64_t prefill_chunk, tril_token_fn on_token, void *user,
+                                       int64_t *generated, tril_stop_reason *reason)
 {
     if (!m || !sampling || (!prompt && n_prompt > 0))
         return TRIL_FAIL(TRIL_ERR_INVALID_ARG, "generate: NULL argument");
     if (n_prompt < 1) return TRIL_FAIL(TRIL_ERR_INVALID_ARG, "generate: the prompt has no tokens");
     if (max_new < 0) return TRIL_FAIL(TRIL_ERR_INVALID_ARG, "generate: token budget must be >= 0");
     const tril_gpt2_config *c = tril_gpt2_get_config(m);
-    const int64_t P = c->n_positions, V = c->vocab_size;
+    const int64_t P = c->n_positions;
     if (n_prompt > P)
         return TRIL_FAIL(TRIL_ERR_RANGE, "the prompt has %lld tokens; the model's context is %lld",
                          (long long)n_prompt, (long long)P);
-    tril_sampler *sampler = NULL;
-    tril_gpt2_state *state = NULL;
-    float *logits = malloc((size_t)V * sizeof *logits);
-    tril_status st = logits ? TRIL_OK : TRIL_FAIL(TRIL_ERR_NOMEM, "generate: out of memory");
-    if (st == TRIL_OK) st = tril_sampler_create(sampling, V, &sampler);
-    /* The cache holds everything that can ever be attended to. */
-    int64_t capacity = n_prompt + max_new < P ? n_prompt + max_new : P;
-    if (st == TRIL_OK) st = tril_gpt2_state_create(m, capacity, n_prompt, &state);
-    if (st == TRIL_OK) st = tril_gpt2_forward(m, state, prompt, n_prompt, logits, NULL);
-    int64_t count = 0;
-    tril_stop_reason why = TRIL_STOP_BUDGET;
-    while (st == TRIL_OK && count < max_new) {
-        int32_t next;
-        st = tril_sampler_next(sampler, logits, &next);
-        if (st != TRIL_OK) break;
-        if (next == eot) {
-            why = TRIL_STOP_EOT;
-            break;
+    if (generated) *generated = 0;
+    if (reason) *reason = TRIL_STOP_BUDGET;
+    if (max_new == 0) return TRIL_OK;
+    /* One request through the engine tril serve runs, so a request there
+     * gives exactly these tokens. The KV pool holds what this request can
+     * ever attend to. */
+    tril_engine_config cfg = tril_engine_config_default();
+    cfg.slots = 1;
+    cfg.max_queue = 1;
+    if (prefill_chunk > 0) cfg.prefill_chunk = prefill_chunk;
+    if (cfg.kv_block_tokens > P) cfg.kv_block_tokens = P; /* a tiny model */
+    int64_t tokens = n_prompt + max_new - 1 < P ? n_prompt + max_new - 1 : P;
+    const int64_t blocks = (tokens + cfg.kv_block_tokens - 1) / cfg.kv_block_tokens;
+    cfg.kv_memory_bytes = blocks * cfg.kv_block_tokens * 2 * c->n_layer * c->n_embd *
+                          (int64_t)sizeof(float);
+    tril_engine *engine = NULL;
+    tril_status st = tril_engine_create(m, &cfg, &engine);
+    tril_engine_request req;
+    memset(&req, 0, sizeof req);
+    req.prompt = prompt;
+    req.n_prompt = n_prompt;
+    req.max_tokens = max_new;
+    req.sampling = *sampling;
+    req.eot = eot;
+    uint64_t id;
+    generate_run run = {on_token, user, 0, TRIL_FINISH_LENGTH, TRIL_OK};
+    if (st == TRIL_OK) st = tril_engine_submit(engine, &req, &id);
+    while (st == TRIL_OK && tril_engine_busy(engine)) st = tril_engine_step(engine, on_event, &run);
+    tril_engine_free(engine);
+    if (st == TRIL_OK && run.reason == TRIL_FINISH_ERROR) st = run.status;
+    if (generated) *generated = run.generated;
+    if (reason) {
+        switch (run.reason) {
+        case TRIL_FINISH_STOP: *reason = TRIL_STOP_EOT; break;
+        case TRIL_FINISH_CANCELLED: *reason = TRIL_STOP_CALLBACK; break;
+        default: *reason = run.generated < max_new ? TRIL_STOP_CONTEXT_FULL : TRIL_STOP_BUDGET;
         }
-        count++;
-        if (on_token && on_token(next, user)) {
-            why = TRIL_STOP_CALLBACK;
-            break;
-        }
-        if (count == max_new) break;
-        if (tril_gpt2_state_position(state) >= P) {
-            why = TRIL_STOP_CONTEXT_FULL;
-            break;
-        }
-        st = tril_gpt2_forward(m, state, &next, 1, logits, NULL);
     }
-    if (generated) *generated = count;
-    if (reason) *reason = why;
-    tril_gpt2_state_free(state);
-    tril_sampler_free(sampler);
-    free(logits);
     return st;
+}
+
+tril_status tril_gpt2_generate(const tril_gpt2 *m, const int32_t *prompt, int64_t n_prompt,
+                               int64_t max_new, const tril_sampler_config *sampling, int32_t eot,
+                               tril_token_fn on_token, void *user, int64_t *generated,
+                               tril_stop_reason *reason)
+{
+    return tril_gpt2_generate_chunked(m, prompt, n_prompt, max_new, sampling, eot, 0, on_token,
+                                      user, generated, reason);
 }
 
 tril_status tril_gpt2_eval(const tril_gpt2 *m, const int32_t *ids, int64_t count, int64_t context,

@@ -8,6 +8,12 @@ void TRIL_ISA_FN(tril_gemv_wx)(float *y, const float *w, const float *x, int64_t
 void TRIL_ISA_FN(tril_gemv_wx_bf16)(float *y, const uint16_t *w, const float *x, int64_t rows,
                                     int64_t cols);
 void TRIL_ISA_FN(tril_widen_bf16)(float *dst, const uint16_t *src, int64_t n);
+void TRIL_ISA_FN(tril_gemv_xw_rows)(float *y, const float *x, const float *w, int64_t n,
+                                    int64_t in, int64_t out, float *partials);
+void TRIL_ISA_FN(tril_gemv_wx_rows)(float *y, const float *w, const float *x, int64_t n,
+                                    int64_t rows, int64_t cols);
+void TRIL_ISA_FN(tril_gemv_wx_bf16_rows)(float *y, const uint16_t *w, const float *x, int64_t n,
+                                         int64_t rows, int64_t cols);
 void TRIL_ISA_FN(tril_gelu_vec)(float *y, const float *x, int64_t n);
 void TRIL_ISA_FN(tril_gelu_backward_vec)(float *dx, const float *dy, const float *x, int64_t n);
 double TRIL_ISA_FN(tril_softmax_xent_row)(float *row, int64_t V, int32_t target);
@@ -17,6 +23,9 @@ const tril_model_kernels TRIL_ISA_FN(tril_model_kernels) = {
     .gemv_wx = TRIL_ISA_FN(tril_gemv_wx),
     .gemv_wx_bf16 = TRIL_ISA_FN(tril_gemv_wx_bf16),
     .widen_bf16 = TRIL_ISA_FN(tril_widen_bf16),
+    .gemv_xw_rows = TRIL_ISA_FN(tril_gemv_xw_rows),
+    .gemv_wx_rows = TRIL_ISA_FN(tril_gemv_wx_rows),
+    .gemv_wx_bf16_rows = TRIL_ISA_FN(tril_gemv_wx_bf16_rows),
     .gelu = TRIL_ISA_FN(tril_gelu_vec),
     .gelu_backward = TRIL_ISA_FN(tril_gelu_backward_vec),
     .softmax_xent_row = TRIL_ISA_FN(tril_softmax_xent_row),

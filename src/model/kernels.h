@@ -20,6 +20,15 @@ typedef struct {
     void (*gemv_wx_bf16)(float *y, const uint16_t *w, const float *x, int64_t rows, int64_t cols);
     /* dst[n] = the fp32 values of bf16 src[n] (exact). */
     void (*widen_bf16)(float *dst, const uint16_t *src, int64_t n);
+    /* The same for n independent rows at once, each row's arithmetic
+     * exactly the one-row kernel's (gemv_rows.c): x [n, in], y [n, out],
+     * partials n * TRIL_MATVEC_PARTIALS(out); y[n, rows] = w . x_r. */
+    void (*gemv_xw_rows)(float *y, const float *x, const float *w, int64_t n, int64_t in,
+                         int64_t out, float *partials);
+    void (*gemv_wx_rows)(float *y, const float *w, const float *x, int64_t n, int64_t rows,
+                         int64_t cols);
+    void (*gemv_wx_bf16_rows)(float *y, const uint16_t *w, const float *x, int64_t n,
+                              int64_t rows, int64_t cols);
     void (*gelu)(float *y, const float *x, int64_t n);
     void (*gelu_backward)(float *dx, const float *dy, const float *x, int64_t n);
     /* row[V] = softmax(row) in place; returns the cross-entropy

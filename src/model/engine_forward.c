@@ -1,0 +1,120 @@
+/* One engine step through the model: the dense layers over every row of
+ * the step, attention per sequence against its own paged KV cache.
+ *
+ * What makes a request's result independent of the batch (docs/SERVING.md):
+ * a sequence with one row this step (decoding) goes through the several-row
+ * GEMVs, whose every row is bit for bit the one-row kernel's; a sequence
+ * with more rows (a prompt chunk) gets its own GEMM over exactly its rows,
+ * as it would alone; the row-wise ops (LayerNorm, GELU, residual adds) are
+ * the same per row whatever surrounds it; attention runs per sequence with
+ * its own past. So the rows a sequence contributes, and every operation on
+ * them, depend only on that sequence. */
+#include <string.h>
+
+#include "model/engine_internal.h"
+#include "tril/attention.h"
+#include "tril/ops.h"
+
+/* y = x w + b over the step's rows: the single-row sequences together
+ * (rows [0, n_single)), each longer sequence alone. */
+static tril_status dense(tril_engine *e, int64_t n_seqs, int64_t n_single, float *y,
+                         const float *x, const float *w, const uint16_t *wt16, const float *b,
+                         int64_t in, int64_t out)
+{
+    if (n_single > 0) {
+        if (wt16) tril_matvec_bf16_rows(y, x, wt16, b, n_single, in, out);
+        else tril_matvec_rows(y, x, w, b, n_single, in, out, e->partials);
+    }
+    for (int64_t k = 0; k < n_seqs; k++) {
+        const engine_seq *s = &e->seqs[e->order[k]];
+        if (s->rows <= 1) continue;
+        const float *xs = x + s->row0 * in;
+        float *ys = y + s->row0 * out;
+        tril_status st = wt16 ? tril_matmul_bf16(ys, xs, wt16, b, s->rows, in, out, e->wbuf)
+                              : tril_matmul(ys, xs, w, b, s->rows, in, out);
+        if (st != TRIL_OK) return st;
+    }
+    return TRIL_OK;
+}
+
+/* Layer l's attention for sequence s: its new keys and values go to its
+ * blocks, then its rows attend to its whole cache (the causal rule offset
+ * by its past), reading the blocks in place. */
+static tril_status attend(tril_engine *e, const engine_seq *s, int64_t l)
+{
+    const int64_t C = e->C, bt = e->cfg.kv_block_tokens;
+    float *kp = e->k_pool + l * e->kv_blocks * bt * C;
+    float *vp = e->v_pool + l * e->kv_blocks * bt * C;
+    for (int64_t t = 0; t < s->rows; t++) {
+        const int64_t j = s->pos + t;
+        const int64_t row = (int64_t)s->blocks[j / bt] * bt + j % bt;
+        const float *qkv = e->qkv + (s->row0 + t) * 3 * C;
+        memcpy(kp + row * C, qkv + C, (size_t)C * sizeof(float));
+        memcpy(vp + row * C, qkv + 2 * C, (size_t)C * sizeof(float));
+    }
+    const tril_gpt2 *m = e->model;
+    tril_attention_args a = tril_attention_args_init();
+    a.batch = 1;
+    a.heads = m->cfg.n_head;
+    a.head_dim = C / m->cfg.n_head;
+    a.q_len = s->rows;
+    a.kv_len = s->pos + s->rows;
+    a.q = e->qkv + s->row0 * 3 * C;
+    a.q_row_stride = 3 * C;
+    a.k = kp;
+    a.v = vp;
+    a.kv_row_stride = C;
+    a.kv_page_table = s->blocks;
+    a.kv_page_rows = bt;
+    a.kv_pages_per_seq = e->pages_per_seq;
+    a.kv_pages = e->kv_blocks;
+    a.out = e->att + s->row0 * C;
+    a.scale = tril_gpt2_attn_scale(&m->cfg, l);
+    return tril_attention_forward(&a, TRIL_ATTN_AUTO);
+}
+
+tril_status tril_engine_forward(tril_engine *e, int64_t n_seqs, int64_t n_single, int64_t rows)
+{
+    const tril_gpt2 *m = e->model;
+    const int64_t C = e->C, I = e->I;
+    const float eps = m->cfg.layer_norm_epsilon;
+    for (int64_t k = 0; k < n_seqs; k++) {
+        const engine_seq *s = &e->seqs[e->order[k]];
+        float *x = e->x + s->row0 * C;
+        const int32_t *ids = e->ids + s->row0;
+        if (m->wte16) tril_embed_bf16(x, ids, s->rows, s->pos, m->wte16, m->wpe, C);
+        else tril_embed(x, ids, s->rows, s->pos, m->wte, m->wpe, C);
+    }
+    tril_status st = TRIL_OK;
+    for (int64_t l = 0; l < e->L && st == TRIL_OK; l++) {
+        const tril_gpt2_layer *L = &m->layers[l];
+        tril_layernorm(e->ln, e->x, L->ln1_w, L->ln1_b, rows, C, eps);
+        st = dense(e, n_seqs, n_single, e->qkv, e->ln, L->attn_w, L->attn_wt16, L->attn_b, C,
+                   3 * C);
+        for (int64_t k = 0; k < n_seqs && st == TRIL_OK; k++) st = attend(e, &e->seqs[e->order[k]], l);
+        if (st != TRIL_OK) break;
+        st = dense(e, n_seqs, n_single, e->proj, e->att, L->proj_w, L->proj_wt16, L->proj_b, C, C);
+        if (st != TRIL_OK) break;
+        tril_add_inplace(e->x, e->proj, rows * C);
+        tril_layernorm(e->ln, e->x, L->ln2_w, L->ln2_b, rows, C, eps);
+        st = dense(e, n_seqs, n_single, e->fc, e->ln, L->fc_w, L->fc_wt16, L->fc_b, C, I);
+        if (st != TRIL_OK) break;
+        tril_gelu(e->fc, e->fc, rows * I);
+        st = dense(e, n_seqs, n_single, e->proj, e->fc, L->fcproj_w, L->fcproj_wt16, L->fcproj_b,
+                   I, C);
+        if (st != TRIL_OK) break;
+        tril_add_inplace(e->x, e->proj, rows * C);
+    }
+    if (st != TRIL_OK) return st;
+    /* The head costs V*C per row: only each sampling sequence's last row. */
+    int64_t heads = 0;
+    for (int64_t k = 0; k < n_seqs; k++) {
+        const engine_seq *s = &e->seqs[e->order[k]];
+        if (!s->wants_logits) continue;
+        tril_layernorm(e->head_in + heads * C, e->x + (s->row0 + s->rows - 1) * C, m->lnf_w,
+                       m->lnf_b, 1, C, eps);
+        heads++;
+    }
+    if (heads > 0) tril_lm_head_rows(e->logits, e->head_in, m->wte, m->wte16, heads, C, e->V);
+    return TRIL_OK;
+}

@@ -1,0 +1,73 @@
+/* The engine's private layout (engine.c schedules, engine_forward.c runs a
+ * step's rows through the model). */
+#ifndef TRIL_MODEL_ENGINE_INTERNAL_H
+#define TRIL_MODEL_ENGINE_INTERNAL_H
+
+#include <stdint.h>
+
+#include "model/gpt2_internal.h"
+#include "tril/engine.h"
+
+/* A request waiting for a slot. */
+typedef struct {
+    uint64_t id;
+    tril_engine_request req; /* req.prompt points at `prompt` */
+    int32_t *prompt;
+    int cancelled;
+} engine_pending;
+
+/* One sequence slot. */
+typedef struct {
+    int active;
+    uint64_t id;
+    void *user;
+    int32_t *prompt;
+    int64_t n_prompt;
+    int64_t pos;       /* tokens in the KV cache */
+    int32_t next;      /* the sampled token to feed next (decoding) */
+    int64_t generated; /* tokens emitted */
+    int64_t max_tokens;
+    int32_t eot;
+    int32_t logprobs;
+    tril_sampler *sampler;
+    int32_t *blocks;   /* [pages_per_seq] KV blocks, in position order */
+    int64_t n_blocks;  /* blocks held */
+    int64_t reserved;  /* blocks reserved at admission (the most it can need) */
+    int cancelled;
+    /* this step */
+    int64_t row0, rows; /* its rows in the step's buffers */
+    int wants_logits;   /* its last row's logits are sampled this step */
+} engine_seq;
+
+struct tril_engine {
+    const tril_gpt2 *model;
+    tril_engine_config cfg;
+    int64_t C, V, I, L, P;
+    /* the KV pool: per layer, K and V of kv_blocks blocks of block_tokens rows */
+    float *k_pool, *v_pool; /* [L, blocks, block_tokens, C] each */
+    int64_t kv_blocks, pages_per_seq;
+    int32_t *free_blocks; /* stack */
+    int64_t n_free, n_reserved;
+    engine_seq *seqs;     /* [slots] */
+    engine_pending **queue; /* ring of max_queue */
+    int64_t q_head, q_count;
+    uint64_t next_id;
+    int64_t last_step_rows, steps;
+    /* a step's buffers, for up to max_rows rows */
+    int64_t max_rows, wide;
+    int32_t *ids;
+    float *x, *ln, *qkv, *att, *proj, *fc;
+    float *partials;  /* [slots, TRIL_MATVEC_PARTIALS(wide)] */
+    float *wbuf;      /* bf16 model: one widened matrix [wide, C] */
+    float *head_in;   /* [slots, C] the rows that get logits */
+    float *logits;    /* [slots, V] */
+    int64_t *order;   /* [slots] this step's sequences, single-row ones first */
+};
+
+/* Runs the step's rows (seqs[order[0..n_seqs)] with rows > 0, single-row
+ * ones first and contiguous from row 0) through the model: their keys and
+ * values join the KV pool, and each sequence with wants_logits gets its
+ * last row's logits in e->logits[k] (k: its rank among those). */
+tril_status tril_engine_forward(tril_engine *e, int64_t n_seqs, int64_t n_single, int64_t rows);
+
+#endif

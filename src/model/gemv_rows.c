@@ -1,0 +1,387 @@
+/* Several independent rows through the decoding GEMVs at once (tril serve:
+ * one token of each of n sequences). The weights are streamed once for all
+ * rows instead of once per row, and each row's arithmetic is exactly that
+ * of the one-row kernels in gemv.c (same block split, same accumulation
+ * order, same contractions), so a row's result does not depend on which
+ * other rows share the pass: a request's tokens do not depend on the batch.
+ * tests/test_ops.c checks every row bit for bit against the one-row kernel.
+ * Compiled once per instruction set (src/core/isa.h). */
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/isa.h"
+#include "core/parallel.h"
+#include "core/simd.h"
+#include "model/gemv_internal.h"
+#include "tril/ops.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+/* acc_r[0, out) += x_r[i0, i1) @ w[i0:i1, :] for rows r < n (acc_r =
+ * acc + r * acc_stride, x_r = x + r * in). gemv.c's rows_into adds the
+ * terms of each output in the order i0, i0 + 1, ..., one multiply-add each;
+ * a value stored and loaded again is the same value, so keeping the sum in
+ * a register over all of [i0, i1) gives exactly its result. Here it is kept
+ * in registers for a tile of XW_ROWS rows x XW_VECS vectors: each weight
+ * vector loaded serves XW_ROWS rows, and the tile's band of weights (in x
+ * XW_VECS vectors) stays in L2 for the next rows. */
+#define XW_ROWS 4
+#define XW_VECS 4
+
+VINLINE void tile_into(float *acc, int64_t acc_stride, const float *x, int64_t in, const float *w,
+                       int64_t i0, int64_t i1, int64_t out, int64_t o, int64_t r0, const int nr,
+                       const int nv)
+{
+    vf a[XW_ROWS][XW_VECS];
+    for (int r = 0; r < nr; r++)
+        for (int v = 0; v < nv; v++) a[r][v] = vload(acc + (r0 + r) * acc_stride + o + v * TRIL_VL);
+    for (int64_t i = i0; i < i1; i++) {
+        const float *wr = w + i * out + o;
+        vf wv[XW_VECS];
+        for (int v = 0; v < nv; v++) wv[v] = vload(wr + v * TRIL_VL);
+        for (int r = 0; r < nr; r++) {
+            const vf xr = vbcast(x[(r0 + r) * in + i]);
+            for (int v = 0; v < nv; v++) a[r][v] += xr * wv[v];
+        }
+    }
+    for (int r = 0; r < nr; r++)
+        for (int v = 0; v < nv; v++) vstore(acc + (r0 + r) * acc_stride + o + v * TRIL_VL, a[r][v]);
+}
+
+/* Few rows: gemv.c's rows_into walk (eight adjacent weight rows per pass,
+ * read front to back: what streams fastest from memory), each pass's
+ * weight vectors loaded once for every row. */
+static void rows_into_few(float *acc, int64_t acc_stride, const float *x, int64_t in,
+                          const float *w, int64_t i0, int64_t i1, int64_t out, int64_t n)
+{
+    int64_t i = i0;
+    for (; i + 8 <= i1; i += 8) {
+        const float *r = w + i * out;
+        const float *next = i + 16 <= i1 ? r + 8 * out : NULL;
+        int64_t o = 0;
+        for (; o + TRIL_VL <= out; o += TRIL_VL) {
+            if (next)
+                for (int k = 0; k < 8; k++) vprefetch_l2(next + k * out + o);
+            vf wk[8];
+            for (int k = 0; k < 8; k++) wk[k] = vload(r + k * out + o);
+            for (int64_t row = 0; row < n; row++) {
+                const float *xr = x + row * in + i;
+                float *ar = acc + row * acc_stride;
+                vf a = vload(ar + o);
+                for (int k = 0; k < 8; k++) a += vbcast(xr[k]) * wk[k];
+                vstore(ar + o, a);
+            }
+        }
+        for (int64_t row = 0; row < n; row++) {
+            const float *xr = x + row * in;
+            float *ar = acc + row * acc_stride;
+            for (int64_t oo = o; oo < out; oo++)
+                for (int k = 0; k < 8; k++) ar[oo] += xr[i + k] * r[k * out + oo];
+        }
+    }
+    for (; i < i1; i++) {
+        const float *r = w + i * out;
+        for (int64_t row = 0; row < n; row++) {
+            float *ar = acc + row * acc_stride;
+            const float xi_s = x[row * in + i];
+            const vf xi = vbcast(xi_s);
+            int64_t o = 0;
+            for (; o + TRIL_VL <= out; o += TRIL_VL) vstore(ar + o, vload(ar + o) + xi * vload(r + o));
+            for (; o < out; o++) ar[o] += xi_s * r[o];
+        }
+    }
+}
+
+static void rows_into_multi(float *acc, int64_t acc_stride, const float *x, int64_t in,
+                            const float *w, int64_t i0, int64_t i1, int64_t out, int64_t n)
+{
+    if (n < XW_ROWS) {
+        rows_into_few(acc, acc_stride, x, in, w, i0, i1, out, n);
+        return;
+    }
+    const int64_t full = out / TRIL_VL * TRIL_VL;
+    for (int64_t o = 0; o < full; o += XW_VECS * TRIL_VL) {
+        const int nv = full - o >= XW_VECS * TRIL_VL ? XW_VECS : (int)((full - o) / TRIL_VL);
+        int64_t r0 = 0;
+        for (; r0 + XW_ROWS <= n; r0 += XW_ROWS) {
+            if (nv == XW_VECS) tile_into(acc, acc_stride, x, in, w, i0, i1, out, o, r0, XW_ROWS, XW_VECS);
+            else tile_into(acc, acc_stride, x, in, w, i0, i1, out, o, r0, XW_ROWS, nv);
+        }
+        for (; r0 < n; r0++) tile_into(acc, acc_stride, x, in, w, i0, i1, out, o, r0, 1, nv);
+    }
+    if (full == out) return;
+    /* the columns past the last whole vector: written exactly as rows_into
+     * writes them, so the compiler contracts them alike */
+    for (int64_t row = 0; row < n; row++) {
+        float *ar = acc + row * acc_stride;
+        const float *xr = x + row * in;
+        int64_t i = i0;
+        for (; i + 8 <= i1; i += 8) {
+            const float *r = w + i * out;
+            for (int64_t oo = full; oo < out; oo++)
+                for (int k = 0; k < 8; k++) ar[oo] += xr[i + k] * r[k * out + oo];
+        }
+        for (; i < i1; i++) {
+            const float *r = w + i * out;
+            for (int64_t oo = full; oo < out; oo++) ar[oo] += xr[i] * r[oo];
+        }
+    }
+}
+
+/* y[r, out] += x[r, in] @ w[in, out] for n rows; partials: n *
+ * TRIL_MATVEC_PARTIALS(out) floats (NULL: one sequential pass per row, as
+ * gemv_xw without partials). */
+void TRIL_ISA_FN(tril_gemv_xw_rows)(float *y, const float *x, const float *w, int64_t n,
+                                    int64_t in, int64_t out, float *partials)
+{
+    if (in * out <= GEMV_PARALLEL_MIN || !partials || in < TRIL_MATVEC_BLOCKS) {
+        rows_into_multi(y, out, x, in, w, 0, in, out, n);
+        return;
+    }
+    const int64_t per_row = TRIL_MATVEC_PARTIALS(out);
+#pragma omp parallel num_threads(gemv_threads_rows(4 * in * out, n))
+    {
+#pragma omp for schedule(dynamic, 1)
+        for (int c = 0; c < TRIL_MATVEC_BLOCKS; c++) {
+            float *acc = c == 0 ? y : partials + (int64_t)(c - 1) * out;
+            const int64_t stride = c == 0 ? out : per_row;
+            if (c > 0)
+                for (int64_t row = 0; row < n; row++)
+                    for (int64_t o = 0; o < out; o++) acc[row * stride + o] = 0.0f;
+            rows_into_multi(acc, stride, x, in, w, in * c / TRIL_MATVEC_BLOCKS,
+                            in * (c + 1) / TRIL_MATVEC_BLOCKS, out, n);
+        }
+        /* y += the blocks' sums in block order, columns shared out */
+#ifdef _OPENMP
+        const int nt = omp_get_num_threads(), t = omp_get_thread_num();
+#else
+        const int nt = 1, t = 0;
+#endif
+        const int64_t c0 = out * t / nt, c1 = out * (t + 1) / nt;
+        for (int64_t row = 0; row < n; row++)
+            for (int c = 1; c < TRIL_MATVEC_BLOCKS; c++) {
+                const float *p = partials + row * per_row + (int64_t)(c - 1) * out;
+                float *yr = y + row * out;
+                for (int64_t o = c0; o < c1; o++) yr[o] += p[o];
+            }
+    }
+}
+
+/* One dot product of gemv_wx: four chains over the columns, summed as it
+ * sums them. */
+VINLINE float dot_wx(const float *row, const float *xr, int64_t cols)
+{
+    vf a0 = vbcast(0.0f), a1 = a0, a2 = a0, a3 = a0;
+    int64_t c = 0;
+    for (; c + 4 * TRIL_VL <= cols; c += 4 * TRIL_VL) {
+        a0 += vload(row + c) * vload(xr + c);
+        a1 += vload(row + c + TRIL_VL) * vload(xr + c + TRIL_VL);
+        a2 += vload(row + c + 2 * TRIL_VL) * vload(xr + c + 2 * TRIL_VL);
+        a3 += vload(row + c + 3 * TRIL_VL) * vload(xr + c + 3 * TRIL_VL);
+    }
+    for (; c + TRIL_VL <= cols; c += TRIL_VL) a0 += vload(row + c) * vload(xr + c);
+    float acc = vhsum((a0 + a1) + (a2 + a3));
+    for (; c < cols; c++) acc += row[c] * xr[c];
+    return acc;
+}
+
+/* The same for two rows x_r, x_s at once: each weight vector loaded once
+ * for both, each row's chains exactly dot_wx's. */
+VINLINE void dot_wx2(const float *row, const float *xr, const float *xs, int64_t cols, float *yr,
+                     float *ys)
+{
+    vf a0 = vbcast(0.0f), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+    int64_t c = 0;
+    for (; c + 4 * TRIL_VL <= cols; c += 4 * TRIL_VL) {
+        const vf w0 = vload(row + c), w1 = vload(row + c + TRIL_VL);
+        const vf w2 = vload(row + c + 2 * TRIL_VL), w3 = vload(row + c + 3 * TRIL_VL);
+        a0 += w0 * vload(xr + c);
+        a1 += w1 * vload(xr + c + TRIL_VL);
+        a2 += w2 * vload(xr + c + 2 * TRIL_VL);
+        a3 += w3 * vload(xr + c + 3 * TRIL_VL);
+        b0 += w0 * vload(xs + c);
+        b1 += w1 * vload(xs + c + TRIL_VL);
+        b2 += w2 * vload(xs + c + 2 * TRIL_VL);
+        b3 += w3 * vload(xs + c + 3 * TRIL_VL);
+    }
+    for (; c + TRIL_VL <= cols; c += TRIL_VL) {
+        const vf w0 = vload(row + c);
+        a0 += w0 * vload(xr + c);
+        b0 += w0 * vload(xs + c);
+    }
+    float acc = vhsum((a0 + a1) + (a2 + a3)), bcc = vhsum((b0 + b1) + (b2 + b3));
+    for (; c < cols; c++) {
+        acc += row[c] * xr[c];
+        bcc += row[c] * xs[c];
+    }
+    *yr = acc;
+    *ys = bcc;
+}
+
+/* Two weight rows against two x rows: four dot products of dot_wx's exact
+ * arithmetic, with each weight and x vector loaded once for two products
+ * (as many loads as FMAs: the FMA units set the pace, not the loads). */
+VINLINE void dot_wx22(const float *wv, const float *wu, const float *xr, const float *xs,
+                      int64_t cols, float *y_vr, float *y_vs, float *y_ur, float *y_us)
+{
+    vf p[4][4];
+    for (int j = 0; j < 4; j++)
+        for (int q = 0; q < 4; q++) p[j][q] = vbcast(0.0f);
+    int64_t c = 0;
+    for (; c + 4 * TRIL_VL <= cols; c += 4 * TRIL_VL)
+        for (int q = 0; q < 4; q++) {
+            const vf w0 = vload(wv + c + q * TRIL_VL), w1 = vload(wu + c + q * TRIL_VL);
+            const vf x0 = vload(xr + c + q * TRIL_VL), x1 = vload(xs + c + q * TRIL_VL);
+            p[0][q] += w0 * x0;
+            p[1][q] += w0 * x1;
+            p[2][q] += w1 * x0;
+            p[3][q] += w1 * x1;
+        }
+    for (; c + TRIL_VL <= cols; c += TRIL_VL) {
+        const vf w0 = vload(wv + c), w1 = vload(wu + c), x0 = vload(xr + c), x1 = vload(xs + c);
+        p[0][0] += w0 * x0;
+        p[1][0] += w0 * x1;
+        p[2][0] += w1 * x0;
+        p[3][0] += w1 * x1;
+    }
+    float acc[4];
+    for (int j = 0; j < 4; j++) acc[j] = vhsum((p[j][0] + p[j][1]) + (p[j][2] + p[j][3]));
+    for (; c < cols; c++) {
+        acc[0] += wv[c] * xr[c];
+        acc[1] += wv[c] * xs[c];
+        acc[2] += wu[c] * xr[c];
+        acc[3] += wu[c] * xs[c];
+    }
+    *y_vr = acc[0];
+    *y_vs = acc[1];
+    *y_ur = acc[2];
+    *y_us = acc[3];
+}
+
+/* y[r, v] = w[v, :] . x_r for n rows x_r (x + r * cols), y_r = y + r *
+ * rows: gemv_wx's dot products. Threads take 64 weight rows at a time
+ * (192 KB for GPT-2's head: they stay in L2) and run them past four x rows
+ * at a time (12 KB: they stay in L1), two rows per weight load. */
+#define WX_ROWS_CHUNK 64
+#define WX_X_GROUP 4
+void TRIL_ISA_FN(tril_gemv_wx_rows)(float *y, const float *w, const float *x, int64_t n,
+                                    int64_t rows, int64_t cols)
+{
+    const int64_t chunks = (rows + WX_ROWS_CHUNK - 1) / WX_ROWS_CHUNK;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(gemv_threads_rows(4 * rows * cols, n))
+    for (int64_t ch = 0; ch < chunks; ch++) {
+        const int64_t v0 = ch * WX_ROWS_CHUNK;
+        const int64_t v1 = v0 + WX_ROWS_CHUNK < rows ? v0 + WX_ROWS_CHUNK : rows;
+        for (int64_t g = 0; g < n; g += WX_X_GROUP) {
+            const int64_t g1 = g + WX_X_GROUP < n ? g + WX_X_GROUP : n;
+            int64_t v = v0;
+            for (; v + 2 <= v1; v += 2) {
+                const float *wv = w + v * cols, *wu = wv + cols;
+                int64_t r = g;
+                for (; r + 2 <= g1; r += 2)
+                    dot_wx22(wv, wu, x + r * cols, x + (r + 1) * cols, cols, &y[r * rows + v],
+                             &y[(r + 1) * rows + v], &y[r * rows + v + 1],
+                             &y[(r + 1) * rows + v + 1]);
+                for (; r < g1; r++) {
+                    y[r * rows + v] = dot_wx(wv, x + r * cols, cols);
+                    y[r * rows + v + 1] = dot_wx(wu, x + r * cols, cols);
+                }
+            }
+            for (; v < v1; v++) {
+                const float *row = w + v * cols;
+                int64_t r = g;
+                for (; r + 2 <= g1; r += 2)
+                    dot_wx2(row, x + r * cols, x + (r + 1) * cols, cols, &y[r * rows + v],
+                            &y[(r + 1) * rows + v]);
+                if (r < g1) y[r * rows + v] = dot_wx(row, x + r * cols, cols);
+            }
+        }
+    }
+}
+
+/* gemv_wx_bf16's dot product: two chains over the columns. */
+VINLINE float dot_bf16(const uint16_t *row, const float *xr, int64_t cols)
+{
+    vf a0 = vbcast(0.0f), a1 = a0;
+    int64_t c = 0;
+    for (; c + 2 * TRIL_VL <= cols; c += 2 * TRIL_VL) {
+        a0 += vload_bf16(row + c) * vload(xr + c);
+        a1 += vload_bf16(row + c + TRIL_VL) * vload(xr + c + TRIL_VL);
+    }
+    for (; c + TRIL_VL <= cols; c += TRIL_VL) a0 += vload_bf16(row + c) * vload(xr + c);
+    float acc = vhsum(a0 + a1);
+    for (; c < cols; c++) acc += bf16_scalar(row[c]) * xr[c];
+    return acc;
+}
+
+/* Two bf16 weight rows against two x rows, each product dot_bf16's. */
+VINLINE void dot_bf16_22(const uint16_t *wv, const uint16_t *wu, const float *xr, const float *xs,
+                         int64_t cols, float *y_vr, float *y_vs, float *y_ur, float *y_us)
+{
+    vf p[4][2];
+    for (int j = 0; j < 4; j++) p[j][0] = p[j][1] = vbcast(0.0f);
+    int64_t c = 0;
+    for (; c + 2 * TRIL_VL <= cols; c += 2 * TRIL_VL)
+        for (int q = 0; q < 2; q++) {
+            const vf w0 = vload_bf16(wv + c + q * TRIL_VL), w1 = vload_bf16(wu + c + q * TRIL_VL);
+            const vf x0 = vload(xr + c + q * TRIL_VL), x1 = vload(xs + c + q * TRIL_VL);
+            p[0][q] += w0 * x0;
+            p[1][q] += w0 * x1;
+            p[2][q] += w1 * x0;
+            p[3][q] += w1 * x1;
+        }
+    for (; c + TRIL_VL <= cols; c += TRIL_VL) {
+        const vf w0 = vload_bf16(wv + c), w1 = vload_bf16(wu + c);
+        const vf x0 = vload(xr + c), x1 = vload(xs + c);
+        p[0][0] += w0 * x0;
+        p[1][0] += w0 * x1;
+        p[2][0] += w1 * x0;
+        p[3][0] += w1 * x1;
+    }
+    float acc[4];
+    for (int j = 0; j < 4; j++) acc[j] = vhsum(p[j][0] + p[j][1]);
+    for (; c < cols; c++) {
+        const float w0 = bf16_scalar(wv[c]), w1 = bf16_scalar(wu[c]);
+        acc[0] += w0 * xr[c];
+        acc[1] += w0 * xs[c];
+        acc[2] += w1 * xr[c];
+        acc[3] += w1 * xs[c];
+    }
+    *y_vr = acc[0];
+    *y_vs = acc[1];
+    *y_ur = acc[2];
+    *y_us = acc[3];
+}
+
+/* The bf16 form of gemv_wx_rows (the same blocking): gemv_wx_bf16's dot
+ * products. */
+void TRIL_ISA_FN(tril_gemv_wx_bf16_rows)(float *y, const uint16_t *w, const float *x, int64_t n,
+                                         int64_t rows, int64_t cols)
+{
+    const int64_t chunks = (rows + WX_ROWS_CHUNK - 1) / WX_ROWS_CHUNK;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(gemv_threads_rows(2 * rows * cols, n))
+    for (int64_t ch = 0; ch < chunks; ch++) {
+        const int64_t v0 = ch * WX_ROWS_CHUNK;
+        const int64_t v1 = v0 + WX_ROWS_CHUNK < rows ? v0 + WX_ROWS_CHUNK : rows;
+        for (int64_t g = 0; g < n; g += WX_X_GROUP) {
+            const int64_t g1 = g + WX_X_GROUP < n ? g + WX_X_GROUP : n;
+            int64_t v = v0;
+            for (; v + 2 <= v1; v += 2) {
+                const uint16_t *wv = w + v * cols, *wu = wv + cols;
+                int64_t r = g;
+                for (; r + 2 <= g1; r += 2)
+                    dot_bf16_22(wv, wu, x + r * cols, x + (r + 1) * cols, cols, &y[r * rows + v],
+                                &y[(r + 1) * rows + v], &y[r * rows + v + 1],
+                                &y[(r + 1) * rows + v + 1]);
+                for (; r < g1; r++) {
+                    y[r * rows + v] = dot_bf16(wv, x + r * cols, cols);
+                    y[r * rows + v + 1] = dot_bf16(wu, x + r * cols, cols);
+                }
+            }
+            for (; v < v1; v++)
+                for (int64_t r = g; r < g1; r++) y[r * rows + v] = dot_bf16(w + v * cols, x + r * cols, cols);
+        }
+    }
+}
