@@ -79,7 +79,7 @@ stop_server equal
 # each alone through tril generate
 for c in "${cases[@]}"; do
     parse "$c"
-    "$TRIL" generate --prompt "$prompt" --tokens "$n" --temperature "$t" --top-k "$k" --top-p "$p" \
+    "$TRIL" generate --prompt "$prompt" --tokens "$n" --temperature "$t" --top-k "$k" --top-p "$p" --prefill-chunk 16 \
         --seed "$seed" --ids >"$tmp/$name.gen" 2>"$tmp/$name.err"
     want="[$(sed 's/ /, /g' "$tmp/$name.gen" | tr -d '\n')]"
     if [ "$stream" = 1 ]; then
