@@ -210,10 +210,11 @@ post /v1/completions '{"prompt":"ROMEO:","max_tokens":40,"temperature":0}'
 same "$(jget "$tmp/out" 'd["choices"][0]["text"]')" "$want_text" "still serving, same text, after hang-ups"
 
 # --- --timeout: a completion ends after S seconds (queue included) with finish_reason length ---------------
+# (48 x 250 tokens through one slot take a few seconds: the later ones are cut)
 stop_server main
 start_server timeout --slots 1 --timeout 1 || { finish serve; exit 1; }
 pids=()
-for i in $(seq 30); do
+for i in $(seq 48); do
     curl -s -o "$tmp/t$i" --data-binary '{"prompt":"ROMEO:","max_tokens":250,"temperature":0}' "$U/v1/completions" &
     pids+=($!)
 done
@@ -222,7 +223,7 @@ cat "$tmp"/t[0-9]* | python3 -c 'import json,sys
 ds = [json.loads(l) for l in sys.stdin if l.strip()]
 print(len(ds), all(d["choices"][0]["finish_reason"] == "length" for d in ds),
       min(d["usage"]["completion_tokens"] for d in ds) < 250)' >"$tmp/timeouts"
-same "$(cat "$tmp/timeouts")" "30 True True" "--timeout 1: every completion answered, some cut short, all 'length'"
+same "$(cat "$tmp/timeouts")" "48 True True" "--timeout 1: every completion answered, some cut short, all 'length'"
 
 # --- a slow client (one byte a second) is dropped ---------------------------------------------------------
 stop_server timeout
