@@ -47,10 +47,11 @@ static const cli_opt options[] = {
     {"--kv-memory", "MB", CLI_ARG_INT, 0, F(kv_memory_mb), .imin = 0, .imax = 1 << 24,
      .help = "KV cache pool in MB; 0: enough for every slot at full\n"
              "context (default 0); requests wait while it is full"},
-    {"--kv-block-tokens", "N", CLI_ARG_INT, 0, F(kv_block_tokens), .imin = 1, .imax = 4096,
+    {"--kv-block-tokens", "N", CLI_ARG_INT, 0, F(kv_block_tokens), .imin = 1, .imax = 256,
      .help = "tokens per KV cache block (default 16)"},
     {"--max-queue", "N", CLI_ARG_INT, 0, F(max_queue), .imin = 0, .imax = 1 << 20,
-     .help = "completions waiting for a slot (default 64); beyond: 429"},
+     .help = "completions waiting for a slot (default 64); beyond: 429\n"
+             "(0: none wait, only free slots take new ones)"},
     {"--timeout", "S", CLI_ARG_INT, 0, F(timeout_s), .imin = 0, .imax = INT32_MAX,
      .help = "a completion ends after S seconds, queue included, with\n"
              "finish_reason \"length\" (default 600; 0: never)"},
@@ -204,7 +205,9 @@ int cmd_serve(int argc, char **argv)
     ec.prefill_chunk = o.prefill_chunk;
     ec.kv_block_tokens = o.kv_block_tokens;
     ec.kv_memory_bytes = o.kv_memory_mb << 20;
-    ec.max_queue = o.max_queue;
+    /* The engine's queue also holds what its next step admits into free
+     * slots; who may wait beyond those is counted at submission. */
+    ec.max_queue = o.max_queue + o.slots;
     if (tril_engine_create(s->model, &ec, &s->engine) != TRIL_OK) {
         cli_lib_error(CMD, "cannot start the engine");
         goto done;

@@ -269,7 +269,15 @@ static void submit(engine_ctx *c, serve_req *r)
         .user = r,
     };
     uint64_t id = 0;
-    const tril_status st = tril_engine_submit(s->engine, &q, &id);
+    /* Waiting for a slot: the queued beyond those the free slots take at
+     * the next step. */
+    tril_engine_stats stats;
+    tril_engine_get_stats(s->engine, &stats);
+    const int64_t free_slots = s->o.slots - stats.active;
+    const int64_t waiting = stats.queued - (free_slots > 0 ? free_slots : 0);
+    const tril_status st = waiting >= s->o.max_queue
+                               ? TRIL_FAIL(TRIL_ERR_BUSY, "the queue is full")
+                               : tril_engine_submit(s->engine, &q, &id);
     pthread_mutex_lock(&s->lock);
     if (st == TRIL_OK) {
         r->eid = id;
