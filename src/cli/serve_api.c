@@ -369,16 +369,15 @@ static int parse_fields(srv *s, const cJSON *j, serve_params *p, serve_error *e)
     return 0;
 }
 
+static cJSON *parse_object(const char *body, size_t len, serve_error *e, int *rc);
+
 int serve_parse_completion(srv *s, const char *body, size_t len, serve_params *out, serve_error *e)
 {
     memset(out, 0, sizeof *out);
-    cJSON *j = cJSON_ParseWithLength(body, len);
-    if (!j)
-        return fail(e, 400, NULL, NULL,
-                    "We could not parse the JSON body of your request: it is not valid JSON");
-    int rc;
-    if (!cJSON_IsObject(j)) rc = fail(e, 400, NULL, NULL, "the request body must be a JSON object");
-    else rc = parse_fields(s, j, out, e);
+    int rc = 0;
+    cJSON *j = parse_object(body, len, e, &rc);
+    if (!j) return rc;
+    rc = parse_fields(s, j, out, e);
     cJSON_Delete(j);
     if (rc) serve_params_free(out);
     return rc;
@@ -551,8 +550,25 @@ int serve_stream_chunks(srv *s, serve_req *r, size_t *sent_text, size_t *sent_to
 
 /* ---- the small endpoints ------------------------------------------------------------- */
 
+/* 1 if the JSON text holds a NUL, raw or escaped (\u0000): cJSON's
+ * strings end there. */
+static int has_nul_escape(const char *body, size_t len)
+{
+    if (memchr(body, 0, len)) return 1;
+    for (size_t i = 0; i + 1 < len; i++) {
+        if (body[i] != '\\') continue;
+        if (body[i + 1] == 'u' && i + 5 < len && memcmp(body + i + 2, "0000", 4) == 0) return 1;
+        i++; /* the escaped character: "\\u0000" is a backslash and text */
+    }
+    return 0;
+}
+
 static cJSON *parse_object(const char *body, size_t len, serve_error *e, int *rc)
 {
+    if (has_nul_escape(body, len)) {
+        *rc = fail(e, 400, NULL, NULL, "strings with NUL characters (\\u0000) are not supported");
+        return NULL;
+    }
     cJSON *j = cJSON_ParseWithLength(body, len);
     if (!j) {
         *rc = fail(e, 400, NULL, NULL, "We could not parse the JSON body of your request: it is not valid JSON");

@@ -152,6 +152,7 @@ bad_request "logprobs 21" '{"prompt": "a", "logprobs": 21}' logprobs
 bad_request "logprobs true" '{"prompt": "a", "logprobs": true}' logprobs
 bad_request "n 2" '{"prompt": "a", "n": 2}' n
 bad_request "model a number" '{"prompt": "a", "model": 1}' model
+bad_request "a NUL in a string" '{"prompt": "a\u0000b"}'
 long=$(head -c 300 /dev/zero | tr '\0' a)
 bad_request "prompt over the context" "{\"prompt\": \"$long\"}" prompt
 same "$(jget "$tmp/out" 'd["error"]["code"]')" context_length_exceeded "prompt over the context: code"
