@@ -46,6 +46,7 @@ static const struct {
 /* One HTTP request (libmicrohttpd's per-request context). */
 typedef struct {
     srv *s;
+    struct MHD_Connection *mhd;
     serve_conn *conn;
     endpoint ep;
     int responded; /* a response was queued before the body was read */
@@ -310,6 +311,15 @@ static int wait_req(srv *s, http_req *h, int (*until)(const serve_req *))
 static int taken(const serve_req *r) { return r->state != REQ_PENDING; }
 static int finished(const serve_req *r) { return r->state == REQ_DONE; }
 
+/* Restarts libmicrohttpd's idle clock (--read-timeout) on a connection: the
+ * time spent waiting for tokens inside the content reader is not the
+ * client's idleness. Setting the timeout when it is 0 resets the clock. */
+static void touch(http_req *h)
+{
+    MHD_set_connection_option(h->mhd, MHD_CONNECTION_OPTION_TIMEOUT, 0u);
+    MHD_set_connection_option(h->mhd, MHD_CONNECTION_OPTION_TIMEOUT, (unsigned)h->s->o.read_timeout_s);
+}
+
 static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
     (void)pos;
@@ -322,6 +332,7 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
             if (n > max) n = max;
             memcpy(buf, h->out.p + h->out_pos, n);
             h->out_pos += n;
+            touch(h);
             return (ssize_t)n;
         }
         h->out.n = 0;
@@ -524,6 +535,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         h = calloc(1, sizeof *h);
         if (!h) return MHD_NO;
         h->s = s;
+        h->mhd = c;
         const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
         h->conn = ci ? ci->socket_context : NULL;
         *con_cls = h;

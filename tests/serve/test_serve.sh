@@ -213,7 +213,7 @@ same "$(jget "$tmp/out" 'd["choices"][0]["text"]')" "$want_text" "still serving,
 # --- --timeout: a completion ends after S seconds (queue included) with finish_reason length ---------------
 # (48 x 250 tokens through one slot take a few seconds: the later ones are cut)
 stop_server main
-start_server timeout --slots 1 --timeout 1 || { finish serve; exit 1; }
+start_server timeout --slots 1 --timeout 1 --read-timeout 1 || { finish serve; exit 1; }
 pids=()
 for i in $(seq 48); do
     curl -s -o "$tmp/t$i" --data-binary '{"prompt":"ROMEO:","max_tokens":250,"temperature":0}' "$U/v1/completions" &
@@ -225,6 +225,16 @@ ds = [json.loads(l) for l in sys.stdin if l.strip()]
 print(len(ds), all(d["choices"][0]["finish_reason"] == "length" for d in ds),
       min(d["usage"]["completion_tokens"] for d in ds) < 250)' >"$tmp/timeouts"
 same "$(cat "$tmp/timeouts")" "48 True True" "--timeout 1: every completion answered, some cut short, all 'length'"
+# streams that wait longer than --read-timeout for their first token are not idle connections
+pids=()
+for i in $(seq 16); do
+    curl -s -N -o "$tmp/w$i" --data-binary '{"prompt":"ROMEO:","max_tokens":250,"temperature":0,"stream":true}' "$U/v1/completions" &
+    pids+=($!)
+done
+wait "${pids[@]}"
+for i in $(seq 16); do
+    if py sse "$tmp/w$i" >"$tmp/sse.json" 2>"$tmp/sse.err"; then ok; else bad "a stream that waited: $(cat "$tmp/sse.err")"; fi
+done
 
 # --- a slow client (one byte a second) is dropped ---------------------------------------------------------
 stop_server timeout
