@@ -211,11 +211,11 @@ post /v1/completions '{"prompt":"ROMEO:","max_tokens":40,"temperature":0}'
 same "$(jget "$tmp/out" 'd["choices"][0]["text"]')" "$want_text" "still serving, same text, after hang-ups"
 
 # --- --timeout: a completion ends after S seconds (queue included) with finish_reason length ---------------
-# (48 x 250 tokens through one slot take a few seconds: the later ones are cut)
+# (100 x 250 tokens through one slot take about 6 s: the later ones are cut at 3 s)
 stop_server main
-start_server timeout --slots 1 --timeout 1 --read-timeout 1 || { finish serve; exit 1; }
+start_server timeout --slots 1 --timeout 3 --read-timeout 1 --max-queue 128 || { finish serve; exit 1; }
 pids=()
-for i in $(seq 48); do
+for i in $(seq 100); do
     curl -s -o "$tmp/t$i" --data-binary '{"prompt":"ROMEO:","max_tokens":250,"temperature":0}' "$U/v1/completions" &
     pids+=($!)
 done
@@ -224,15 +224,16 @@ cat "$tmp"/t[0-9]* | python3 -c 'import json,sys
 ds = [json.loads(l) for l in sys.stdin if l.strip()]
 print(len(ds), all(d["choices"][0]["finish_reason"] == "length" for d in ds),
       min(d["usage"]["completion_tokens"] for d in ds) < 250)' >"$tmp/timeouts"
-same "$(cat "$tmp/timeouts")" "48 True True" "--timeout 1: every completion answered, some cut short, all 'length'"
-# streams that wait longer than --read-timeout for their first token are not idle connections
+same "$(cat "$tmp/timeouts")" "100 True True" "--timeout 3: every completion answered, some cut short, all 'length'"
+# streams that wait longer than --read-timeout for their first token are not idle
+# connections (30 streams through one slot: the later ones wait about 2 s)
 pids=()
-for i in $(seq 16); do
+for i in $(seq 30); do
     curl -s -N -o "$tmp/w$i" --data-binary '{"prompt":"ROMEO:","max_tokens":250,"temperature":0,"stream":true}' "$U/v1/completions" &
     pids+=($!)
 done
 wait "${pids[@]}"
-for i in $(seq 16); do
+for i in $(seq 30); do
     if py sse "$tmp/w$i" >"$tmp/sse.json" 2>"$tmp/sse.err"; then ok; else bad "a stream that waited: $(cat "$tmp/sse.err")"; fi
 done
 
