@@ -94,6 +94,50 @@ static void rows_into_few(float *acc, int64_t acc_stride, const float *x, int64_
     }
 }
 
+/* tile_into for the full 4 x 4 tile, its sixteen sums spelled out so the
+ * compiler keeps them in registers (as an array they went to the stack). */
+static void tile_4x4(float *acc, int64_t acc_stride, const float *x, int64_t in, const float *w,
+                     int64_t i0, int64_t i1, int64_t out, int64_t o, int64_t r0)
+{
+    float *a0p = acc + r0 * acc_stride + o, *a1p = a0p + acc_stride;
+    float *a2p = a1p + acc_stride, *a3p = a2p + acc_stride;
+    const float *x0 = x + r0 * in, *x1 = x0 + in, *x2 = x1 + in, *x3 = x2 + in;
+#define TRIL_LOAD_ROW(r) \
+    vf s##r##0 = vload(a##r##p), s##r##1 = vload(a##r##p + TRIL_VL), \
+       s##r##2 = vload(a##r##p + 2 * TRIL_VL), s##r##3 = vload(a##r##p + 3 * TRIL_VL)
+    TRIL_LOAD_ROW(0);
+    TRIL_LOAD_ROW(1);
+    TRIL_LOAD_ROW(2);
+    TRIL_LOAD_ROW(3);
+#undef TRIL_LOAD_ROW
+    for (int64_t i = i0; i < i1; i++) {
+        const float *wr = w + i * out + o;
+        const vf w0 = vload(wr), w1 = vload(wr + TRIL_VL), w2 = vload(wr + 2 * TRIL_VL),
+                 w3 = vload(wr + 3 * TRIL_VL);
+#define TRIL_FMA_ROW(r)                     \
+    {                                       \
+        const vf xb = vbcast(x##r[i]);      \
+        s##r##0 += xb * w0;                 \
+        s##r##1 += xb * w1;                 \
+        s##r##2 += xb * w2;                 \
+        s##r##3 += xb * w3;                 \
+    }
+        TRIL_FMA_ROW(0)
+        TRIL_FMA_ROW(1)
+        TRIL_FMA_ROW(2)
+        TRIL_FMA_ROW(3)
+#undef TRIL_FMA_ROW
+    }
+#define TRIL_STORE_ROW(r)                                                              \
+    vstore(a##r##p, s##r##0), vstore(a##r##p + TRIL_VL, s##r##1),                      \
+        vstore(a##r##p + 2 * TRIL_VL, s##r##2), vstore(a##r##p + 3 * TRIL_VL, s##r##3)
+    TRIL_STORE_ROW(0);
+    TRIL_STORE_ROW(1);
+    TRIL_STORE_ROW(2);
+    TRIL_STORE_ROW(3);
+#undef TRIL_STORE_ROW
+}
+
 static void rows_into_multi(float *acc, int64_t acc_stride, const float *x, int64_t in,
                             const float *w, int64_t i0, int64_t i1, int64_t out, int64_t n)
 {
@@ -106,7 +150,7 @@ static void rows_into_multi(float *acc, int64_t acc_stride, const float *x, int6
         const int nv = full - o >= XW_VECS * TRIL_VL ? XW_VECS : (int)((full - o) / TRIL_VL);
         int64_t r0 = 0;
         for (; r0 + XW_ROWS <= n; r0 += XW_ROWS) {
-            if (nv == XW_VECS) tile_into(acc, acc_stride, x, in, w, i0, i1, out, o, r0, XW_ROWS, XW_VECS);
+            if (nv == XW_VECS) tile_4x4(acc, acc_stride, x, in, w, i0, i1, out, o, r0);
             else tile_into(acc, acc_stride, x, in, w, i0, i1, out, o, r0, XW_ROWS, nv);
         }
         for (; r0 < n; r0++) tile_into(acc, acc_stride, x, in, w, i0, i1, out, o, r0, 1, nv);
