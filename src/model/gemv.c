@@ -114,23 +114,7 @@ void TRIL_ISA_FN(tril_gemv_wx)(float *y, const float *w, const float *x, int64_t
                                           int64_t cols)
 {
 #pragma omp parallel for schedule(dynamic, 64) num_threads(gemv_threads(4 * rows * cols))
-    for (int64_t r = 0; r < rows; r++) {
-        const float *row = w + r * cols;
-        vf a0 = vbcast(0.0f), a1 = a0, a2 = a0, a3 = a0;
-        int64_t c = 0;
-        for (; c + 4 * TRIL_VL <= cols; c += 4 * TRIL_VL) {
-            for (int k = 0; k < 4 * TRIL_VL * 4; k += 64)
-                vprefetch_l2((const char *)(row + c) + TRIL_PREFETCH_BYTES + k);
-            a0 += vload(row + c) * vload(x + c);
-            a1 += vload(row + c + TRIL_VL) * vload(x + c + TRIL_VL);
-            a2 += vload(row + c + 2 * TRIL_VL) * vload(x + c + 2 * TRIL_VL);
-            a3 += vload(row + c + 3 * TRIL_VL) * vload(x + c + 3 * TRIL_VL);
-        }
-        for (; c + TRIL_VL <= cols; c += TRIL_VL) a0 += vload(row + c) * vload(x + c);
-        float acc = vhsum((a0 + a1) + (a2 + a3));
-        for (; c < cols; c++) acc += row[c] * x[c];
-        y[r] = acc;
-    }
+    for (int64_t r = 0; r < rows; r++) y[r] = gemv_dot_wx(w + r * cols, x, cols, 1);
 }
 
 /* bf16 weights: 16-bit loads widened to fp32 exactly (bf16 is the top half
@@ -143,19 +127,7 @@ void TRIL_ISA_FN(tril_gemv_wx_bf16)(float *y, const uint16_t *w, const float *x,
                                                int64_t rows, int64_t cols)
 {
 #pragma omp parallel for schedule(dynamic, 64) num_threads(gemv_threads(2 * rows * cols))
-    for (int64_t r = 0; r < rows; r++) {
-        const uint16_t *row = w + r * cols;
-        vf a0 = vbcast(0.0f), a1 = a0;
-        int64_t c = 0;
-        for (; c + 2 * TRIL_VL <= cols; c += 2 * TRIL_VL) {
-            a0 += vload_bf16(row + c) * vload(x + c);
-            a1 += vload_bf16(row + c + TRIL_VL) * vload(x + c + TRIL_VL);
-        }
-        for (; c + TRIL_VL <= cols; c += TRIL_VL) a0 += vload_bf16(row + c) * vload(x + c);
-        float acc = vhsum(a0 + a1);
-        for (; c < cols; c++) acc += bf16_scalar(row[c]) * x[c];
-        y[r] = acc;
-    }
+    for (int64_t r = 0; r < rows; r++) y[r] = gemv_dot_bf16(w + r * cols, x, cols, 0);
 }
 
 void TRIL_ISA_FN(tril_widen_bf16)(float *dst, const uint16_t *src, int64_t n)

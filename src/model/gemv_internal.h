@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "core/parallel.h"
+#include "core/simd.h"
 
 /* Below this many weights one pass on one thread (the block split, and so
  * the rounding, depends only on the shape, never on the thread count). */
@@ -22,6 +23,47 @@ static inline int gemv_threads_rows(int64_t bytes, int64_t rows)
 {
     return tril_threads_for((double)bytes * (double)(rows > 1 ? rows : 1) *
                             (TRIL_PARALLEL_MIN_FLOPS_PER_THREAD / GEMV_MIN_BYTES_PER_THREAD));
+}
+
+/* The dot products of the head and of the bf16 matrices, one weight row
+ * against x, shared by the one-row kernels (gemv.c) and the several-row ones
+ * (gemv_rows.c), so a row's arithmetic is the same in both by construction.
+ * prefetch: also prefetch the row ahead (the one-row fp32 walk streams from
+ * memory; a row reused for several x rows is already in cache). */
+VINLINE float gemv_dot_wx(const float *row, const float *x, int64_t cols, const int prefetch)
+{
+    vf a0 = vbcast(0.0f), a1 = a0, a2 = a0, a3 = a0;
+    int64_t c = 0;
+    for (; c + 4 * TRIL_VL <= cols; c += 4 * TRIL_VL) {
+        if (prefetch)
+            for (int k = 0; k < 4 * TRIL_VL * 4; k += 64)
+                vprefetch_l2((const char *)(row + c) + TRIL_PREFETCH_BYTES + k);
+        a0 += vload(row + c) * vload(x + c);
+        a1 += vload(row + c + TRIL_VL) * vload(x + c + TRIL_VL);
+        a2 += vload(row + c + 2 * TRIL_VL) * vload(x + c + 2 * TRIL_VL);
+        a3 += vload(row + c + 3 * TRIL_VL) * vload(x + c + 3 * TRIL_VL);
+    }
+    for (; c + TRIL_VL <= cols; c += TRIL_VL) a0 += vload(row + c) * vload(x + c);
+    float acc = vhsum((a0 + a1) + (a2 + a3));
+    for (; c < cols; c++) acc += row[c] * x[c];
+    return acc;
+}
+
+/* bf16 weights widened exactly to fp32: two chains (prefetch measured no
+ * better at half the bytes per FMA, so the flag is unused). */
+VINLINE float gemv_dot_bf16(const uint16_t *row, const float *x, int64_t cols, const int prefetch)
+{
+    (void)prefetch;
+    vf a0 = vbcast(0.0f), a1 = a0;
+    int64_t c = 0;
+    for (; c + 2 * TRIL_VL <= cols; c += 2 * TRIL_VL) {
+        a0 += vload_bf16(row + c) * vload(x + c);
+        a1 += vload_bf16(row + c + TRIL_VL) * vload(x + c + TRIL_VL);
+    }
+    for (; c + TRIL_VL <= cols; c += TRIL_VL) a0 += vload_bf16(row + c) * vload(x + c);
+    float acc = vhsum(a0 + a1);
+    for (; c < cols; c++) acc += bf16_scalar(row[c]) * x[c];
+    return acc;
 }
 
 #endif

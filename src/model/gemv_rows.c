@@ -213,58 +213,7 @@ void TRIL_ISA_FN(tril_gemv_xw_rows)(float *y, const float *x, const float *w, in
     }
 }
 
-/* One dot product of gemv_wx: four chains over the columns, summed as it
- * sums them. */
-VINLINE float dot_wx(const float *row, const float *xr, int64_t cols)
-{
-    vf a0 = vbcast(0.0f), a1 = a0, a2 = a0, a3 = a0;
-    int64_t c = 0;
-    for (; c + 4 * TRIL_VL <= cols; c += 4 * TRIL_VL) {
-        a0 += vload(row + c) * vload(xr + c);
-        a1 += vload(row + c + TRIL_VL) * vload(xr + c + TRIL_VL);
-        a2 += vload(row + c + 2 * TRIL_VL) * vload(xr + c + 2 * TRIL_VL);
-        a3 += vload(row + c + 3 * TRIL_VL) * vload(xr + c + 3 * TRIL_VL);
-    }
-    for (; c + TRIL_VL <= cols; c += TRIL_VL) a0 += vload(row + c) * vload(xr + c);
-    float acc = vhsum((a0 + a1) + (a2 + a3));
-    for (; c < cols; c++) acc += row[c] * xr[c];
-    return acc;
-}
-
-/* The same for two rows x_r, x_s at once: each weight vector loaded once
- * for both, each row's chains exactly dot_wx's. */
-VINLINE void dot_wx2(const float *row, const float *xr, const float *xs, int64_t cols, float *yr,
-                     float *ys)
-{
-    vf a0 = vbcast(0.0f), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
-    int64_t c = 0;
-    for (; c + 4 * TRIL_VL <= cols; c += 4 * TRIL_VL) {
-        const vf w0 = vload(row + c), w1 = vload(row + c + TRIL_VL);
-        const vf w2 = vload(row + c + 2 * TRIL_VL), w3 = vload(row + c + 3 * TRIL_VL);
-        a0 += w0 * vload(xr + c);
-        a1 += w1 * vload(xr + c + TRIL_VL);
-        a2 += w2 * vload(xr + c + 2 * TRIL_VL);
-        a3 += w3 * vload(xr + c + 3 * TRIL_VL);
-        b0 += w0 * vload(xs + c);
-        b1 += w1 * vload(xs + c + TRIL_VL);
-        b2 += w2 * vload(xs + c + 2 * TRIL_VL);
-        b3 += w3 * vload(xs + c + 3 * TRIL_VL);
-    }
-    for (; c + TRIL_VL <= cols; c += TRIL_VL) {
-        const vf w0 = vload(row + c);
-        a0 += w0 * vload(xr + c);
-        b0 += w0 * vload(xs + c);
-    }
-    float acc = vhsum((a0 + a1) + (a2 + a3)), bcc = vhsum((b0 + b1) + (b2 + b3));
-    for (; c < cols; c++) {
-        acc += row[c] * xr[c];
-        bcc += row[c] * xs[c];
-    }
-    *yr = acc;
-    *ys = bcc;
-}
-
-/* Two weight rows against two x rows: four dot products of dot_wx's exact
+/* Two weight rows against two x rows: four dot products of gemv_dot_wx's exact
  * arithmetic, with each weight and x vector loaded once for two products
  * (as many loads as FMAs: the FMA units set the pace, not the loads). */
 VINLINE void dot_wx22(const float *wv, const float *wu, const float *xr, const float *xs,
@@ -304,63 +253,7 @@ VINLINE void dot_wx22(const float *wv, const float *wu, const float *xr, const f
     *y_us = acc[3];
 }
 
-/* y[r, v] = w[v, :] . x_r for n rows x_r (x + r * cols), y_r = y + r *
- * rows: gemv_wx's dot products. Threads take 64 weight rows at a time
- * (192 KB for GPT-2's head: they stay in L2) and run them past four x rows
- * at a time (12 KB: they stay in L1), two rows per weight load. */
-#define WX_ROWS_CHUNK 64
-#define WX_X_GROUP 4
-void TRIL_ISA_FN(tril_gemv_wx_rows)(float *y, const float *w, const float *x, int64_t n,
-                                    int64_t rows, int64_t cols)
-{
-    const int64_t chunks = (rows + WX_ROWS_CHUNK - 1) / WX_ROWS_CHUNK;
-#pragma omp parallel for schedule(dynamic, 1) num_threads(gemv_threads_rows(4 * rows * cols, n))
-    for (int64_t ch = 0; ch < chunks; ch++) {
-        const int64_t v0 = ch * WX_ROWS_CHUNK;
-        const int64_t v1 = v0 + WX_ROWS_CHUNK < rows ? v0 + WX_ROWS_CHUNK : rows;
-        for (int64_t g = 0; g < n; g += WX_X_GROUP) {
-            const int64_t g1 = g + WX_X_GROUP < n ? g + WX_X_GROUP : n;
-            int64_t v = v0;
-            for (; v + 2 <= v1; v += 2) {
-                const float *wv = w + v * cols, *wu = wv + cols;
-                int64_t r = g;
-                for (; r + 2 <= g1; r += 2)
-                    dot_wx22(wv, wu, x + r * cols, x + (r + 1) * cols, cols, &y[r * rows + v],
-                             &y[(r + 1) * rows + v], &y[r * rows + v + 1],
-                             &y[(r + 1) * rows + v + 1]);
-                for (; r < g1; r++) {
-                    y[r * rows + v] = dot_wx(wv, x + r * cols, cols);
-                    y[r * rows + v + 1] = dot_wx(wu, x + r * cols, cols);
-                }
-            }
-            for (; v < v1; v++) {
-                const float *row = w + v * cols;
-                int64_t r = g;
-                for (; r + 2 <= g1; r += 2)
-                    dot_wx2(row, x + r * cols, x + (r + 1) * cols, cols, &y[r * rows + v],
-                            &y[(r + 1) * rows + v]);
-                if (r < g1) y[r * rows + v] = dot_wx(row, x + r * cols, cols);
-            }
-        }
-    }
-}
-
-/* gemv_wx_bf16's dot product: two chains over the columns. */
-VINLINE float dot_bf16(const uint16_t *row, const float *xr, int64_t cols)
-{
-    vf a0 = vbcast(0.0f), a1 = a0;
-    int64_t c = 0;
-    for (; c + 2 * TRIL_VL <= cols; c += 2 * TRIL_VL) {
-        a0 += vload_bf16(row + c) * vload(xr + c);
-        a1 += vload_bf16(row + c + TRIL_VL) * vload(xr + c + TRIL_VL);
-    }
-    for (; c + TRIL_VL <= cols; c += TRIL_VL) a0 += vload_bf16(row + c) * vload(xr + c);
-    float acc = vhsum(a0 + a1);
-    for (; c < cols; c++) acc += bf16_scalar(row[c]) * xr[c];
-    return acc;
-}
-
-/* Two bf16 weight rows against two x rows, each product dot_bf16's. */
+/* Two bf16 weight rows against two x rows, each product gemv_dot_bf16's. */
 VINLINE void dot_bf16_22(const uint16_t *wv, const uint16_t *wu, const float *xr, const float *xs,
                          int64_t cols, float *y_vr, float *y_vs, float *y_ur, float *y_us)
 {
@@ -399,33 +292,50 @@ VINLINE void dot_bf16_22(const uint16_t *wv, const uint16_t *wu, const float *xr
     *y_us = acc[3];
 }
 
-/* The bf16 form of gemv_wx_rows (the same blocking): gemv_wx_bf16's dot
- * products. */
+/* y[r, v] = w[v, :] . x_r for n rows x_r (x + r * cols), y_r = y + r *
+ * rows: the one-row kernel's dot products (DOT), each weight row read once
+ * for all x_r. Threads take 64 weight rows at a time (192 KB for GPT-2's
+ * fp32 head: they stay in L2) and run them past four x rows at a time
+ * (12 KB: they stay in L1), two weight rows by two x rows per pass (DOT22).
+ * One body for the fp32 and bf16 weights (W: the element type). */
+#define WX_ROWS_CHUNK 64
+#define WX_X_GROUP 4
+#define TRIL_WX_ROWS_BODY(W, DOT, DOT22)                                                      \
+    const int64_t chunks = (rows + WX_ROWS_CHUNK - 1) / WX_ROWS_CHUNK;                      \
+    const int threads = gemv_threads_rows((int64_t)sizeof(W) * rows * cols, n);             \
+    _Pragma("omp parallel for schedule(dynamic, 1) num_threads(threads)")                   \
+    for (int64_t ch = 0; ch < chunks; ch++) {                                               \
+        const int64_t v0 = ch * WX_ROWS_CHUNK;                                              \
+        const int64_t v1 = v0 + WX_ROWS_CHUNK < rows ? v0 + WX_ROWS_CHUNK : rows;           \
+        for (int64_t g = 0; g < n; g += WX_X_GROUP) {                                       \
+            const int64_t g1 = g + WX_X_GROUP < n ? g + WX_X_GROUP : n;                     \
+            int64_t v = v0;                                                                 \
+            for (; v + 2 <= v1; v += 2) {                                                   \
+                const W *wv = w + v * cols, *wu = wv + cols;                                \
+                int64_t r = g;                                                              \
+                for (; r + 2 <= g1; r += 2)                                                 \
+                    DOT22(wv, wu, x + r * cols, x + (r + 1) * cols, cols, &y[r * rows + v], \
+                          &y[(r + 1) * rows + v], &y[r * rows + v + 1],                     \
+                          &y[(r + 1) * rows + v + 1]);                                      \
+                for (; r < g1; r++) {                                                       \
+                    y[r * rows + v] = DOT(wv, x + r * cols, cols, 0);                       \
+                    y[r * rows + v + 1] = DOT(wu, x + r * cols, cols, 0);                   \
+                }                                                                           \
+            }                                                                               \
+            for (; v < v1; v++)                                                             \
+                for (int64_t r = g; r < g1; r++)                                            \
+                    y[r * rows + v] = DOT(w + v * cols, x + r * cols, cols, 0);             \
+        }                                                                                   \
+    }
+
+void TRIL_ISA_FN(tril_gemv_wx_rows)(float *y, const float *w, const float *x, int64_t n,
+                                    int64_t rows, int64_t cols)
+{
+    TRIL_WX_ROWS_BODY(float, gemv_dot_wx, dot_wx22)
+}
+
 void TRIL_ISA_FN(tril_gemv_wx_bf16_rows)(float *y, const uint16_t *w, const float *x, int64_t n,
                                          int64_t rows, int64_t cols)
 {
-    const int64_t chunks = (rows + WX_ROWS_CHUNK - 1) / WX_ROWS_CHUNK;
-#pragma omp parallel for schedule(dynamic, 1) num_threads(gemv_threads_rows(2 * rows * cols, n))
-    for (int64_t ch = 0; ch < chunks; ch++) {
-        const int64_t v0 = ch * WX_ROWS_CHUNK;
-        const int64_t v1 = v0 + WX_ROWS_CHUNK < rows ? v0 + WX_ROWS_CHUNK : rows;
-        for (int64_t g = 0; g < n; g += WX_X_GROUP) {
-            const int64_t g1 = g + WX_X_GROUP < n ? g + WX_X_GROUP : n;
-            int64_t v = v0;
-            for (; v + 2 <= v1; v += 2) {
-                const uint16_t *wv = w + v * cols, *wu = wv + cols;
-                int64_t r = g;
-                for (; r + 2 <= g1; r += 2)
-                    dot_bf16_22(wv, wu, x + r * cols, x + (r + 1) * cols, cols, &y[r * rows + v],
-                                &y[(r + 1) * rows + v], &y[r * rows + v + 1],
-                                &y[(r + 1) * rows + v + 1]);
-                for (; r < g1; r++) {
-                    y[r * rows + v] = dot_bf16(wv, x + r * cols, cols);
-                    y[r * rows + v + 1] = dot_bf16(wu, x + r * cols, cols);
-                }
-            }
-            for (; v < v1; v++)
-                for (int64_t r = g; r < g1; r++) y[r * rows + v] = dot_bf16(w + v * cols, x + r * cols, cols);
-        }
-    }
+    TRIL_WX_ROWS_BODY(uint16_t, gemv_dot_bf16, dot_bf16_22)
 }
