@@ -54,6 +54,11 @@ int sbuf_printf(sbuf *b, const char *fmt, ...)
     ;
 void sbuf_free(sbuf *b);
 
+/* A value no other call of this process shares (k: a per-call counter)
+ * and unlikely to repeat across runs: the clock and k through splitmix64.
+ * For request ids and the seed of a request that gives none. */
+uint64_t serve_unique_u64(uint64_t k);
+
 /* Monotonic seconds. */
 double serve_now(void);
 

@@ -266,16 +266,10 @@ static int parse_stop(const cJSON *j, serve_params *p, serve_error *e)
 
 static uint64_t random_seed(srv *s)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
     pthread_mutex_lock(&s->lock);
     const uint64_t k = ++s->seq;
     pthread_mutex_unlock(&s->lock);
-    uint64_t x = ((uint64_t)ts.tv_sec * 1000000007ull) ^ (uint64_t)ts.tv_nsec ^ (k * 0x9E3779B97F4A7C15ull);
-    x ^= x >> 31;
-    x *= 0xBF58476D1CE4E5B9ull;
-    x ^= x >> 27;
-    return x;
+    return serve_unique_u64(k);
 }
 
 static int parse_fields(srv *s, const cJSON *j, serve_params *p, serve_error *e)

@@ -277,6 +277,20 @@ static enum MHD_Result do_tokens(struct MHD_Connection *c, http_req *h)
     return r;
 }
 
+/* 200 ms from now on CLOCK_REALTIME, for pthread_cond_timedwait: how long a
+ * waiting thread sleeps before it looks at its connection again. */
+static struct timespec wait_deadline(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += 200 * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    return ts;
+}
+
 /* Waits on the request until `until` says so, noticing a client that hangs
  * up. Returns 0, or -1 if the client went away (the request is then marked
  * abandoned, for the engine thread to cancel). */
@@ -285,13 +299,7 @@ static int wait_req(srv *s, http_req *h, int (*until)(const serve_req *))
     serve_req *r = h->req;
     pthread_mutex_lock(&s->lock);
     while (!until(r)) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 200 * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        struct timespec ts = wait_deadline();
         pthread_cond_timedwait(&r->cv, &s->lock, &ts);
         if (until(r)) break;
         pthread_mutex_unlock(&s->lock);
@@ -348,13 +356,7 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
             if (h->out.failed) return MHD_CONTENT_READER_END_WITH_ERROR;
             continue;
         }
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 200 * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        struct timespec ts = wait_deadline();
         const int woken = pthread_cond_timedwait(&r->cv, &s->lock, &ts) == 0;
         pthread_mutex_unlock(&s->lock);
         if (!woken && client_gone(h->conn)) {
@@ -384,12 +386,7 @@ static serve_req *req_new(srv *s, serve_params *p)
     pthread_mutex_lock(&s->lock);
     const uint64_t k = ++s->seq;
     pthread_mutex_unlock(&s->lock);
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    uint64_t x = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30) ^ (k * 0x9E3779B97F4A7C15ull);
-    x ^= x >> 29;
-    x *= 0xBF58476D1CE4E5B9ull;
-    x ^= x >> 32;
+    const uint64_t x = serve_unique_u64(k);
     snprintf(r->id, sizeof r->id, "cmpl-%016llx%08llx", (unsigned long long)x, (unsigned long long)k);
     if (r->p.echo) {
         char *text = NULL;
@@ -618,13 +615,7 @@ static void *accept_main(void *arg)
              * none stays pending for seconds. */
             if (s->n_pending && serve_now() - s->pending_since > 5) s->n_pending = 0;
             if (s->accept_stop || s->n_conns + s->n_pending < s->o.max_connections) break;
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_nsec += 200 * 1000000L;
-            if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-            }
+            struct timespec ts = wait_deadline();
             pthread_cond_timedwait(&s->conn_cv, &s->conn_lock, &ts);
         }
         const int stop = s->accept_stop;

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "cli/serve.h"
+#include "tril/rng.h"
 
 static int sbuf_reserve(sbuf *b, size_t extra)
 {
@@ -62,6 +63,15 @@ void sbuf_free(sbuf *b)
 {
     free(b->p);
     memset(b, 0, sizeof *b);
+}
+
+uint64_t serve_unique_u64(uint64_t k)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t state = ((uint64_t)ts.tv_sec * 1000000007ull) ^ (uint64_t)ts.tv_nsec ^
+                     (k * 0x9E3779B97F4A7C15ull);
+    return tril_splitmix64(&state);
 }
 
 double serve_now(void)
