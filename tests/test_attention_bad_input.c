@@ -12,6 +12,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "attention_test_util.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -55,38 +57,9 @@ static void fixture_init(fixture *f)
     f->a.mask = TRIL_MASK_STRUCTURAL;
 }
 
-/* Asserts validate and forward (reference and auto) both fail with `want`,
- * with a message, and without writing out or lse. */
-static void expect_fail_(fixture *f, tril_status want, const char *what, int line)
-{
-    const float sentinel = 12345.0f;
-    for (size_t i = 0; i < sizeof f->out / sizeof f->out[0]; i++) f->out[i] = sentinel;
-    for (size_t i = 0; i < sizeof f->lse / sizeof f->lse[0]; i++) f->lse[i] = sentinel;
-
-    tril_clear_error();
-    tril_status s = tril_attention_validate(&f->a);
-    if (s != want)
-        fail_msg("line %d, %s: validate returned %d (%s), want %d (%s); message \"%s\"", line, what,
-                 (int)s, tril_status_name(s), (int)want, tril_status_name(want), tril_last_error());
-    if (tril_last_error()[0] == '\0') fail_msg("line %d, %s: validate left no message", line, what);
-
-    const tril_attn_kernel kernels[] = {TRIL_ATTN_REFERENCE, TRIL_ATTN_AUTO};
-    for (size_t k = 0; k < 2; k++) {
-        tril_clear_error();
-        s = tril_attention_forward(&f->a, kernels[k]);
-        if (s != want)
-            fail_msg("line %d, %s: forward(%s) returned %d (%s), want %d (%s); message \"%s\"",
-                     line, what, tril_attn_kernel_name(kernels[k]), (int)s, tril_status_name(s),
-                     (int)want, tril_status_name(want), tril_last_error());
-        if (tril_last_error()[0] == '\0')
-            fail_msg("line %d, %s: forward left no message", line, what);
-    }
-    for (size_t i = 0; i < sizeof f->out / sizeof f->out[0]; i++)
-        if (f->out[i] != sentinel) fail_msg("line %d, %s: out written on error", line, what);
-    for (size_t i = 0; i < sizeof f->lse / sizeof f->lse[0]; i++)
-        if (f->lse[i] != sentinel) fail_msg("line %d, %s: lse written on error", line, what);
-}
-#define expect_fail(f, want, what) expect_fail_((f), (want), (what), __LINE__)
+#define expect_fail(f, want, what)                                                          \
+    attention_expect_fail(&(f)->a, (f)->out, sizeof (f)->out / sizeof (f)->out[0], (f)->lse,  \
+                          sizeof (f)->lse / sizeof (f)->lse[0], (want), (what), __LINE__)
 
 /* The baseline itself is accepted, so each mutation below is what fails. */
 static void test_baseline_ok(void **state)

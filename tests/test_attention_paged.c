@@ -18,6 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+
+#include "attention_test_util.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -346,34 +348,9 @@ static void vfixture_init(vfixture *f)
     f->a.kv_pages = VPAGES;
 }
 
-/* validate and forward (oracle and auto) both fail with `want` and a
- * message, writing nothing. */
-static void vexpect_fail_(vfixture *f, tril_status want, const char *what, int line)
-{
-    const float sentinel = 12345.0f;
-    for (size_t i = 0; i < sizeof f->out / sizeof f->out[0]; i++) f->out[i] = sentinel;
-    for (size_t i = 0; i < sizeof f->lse / sizeof f->lse[0]; i++) f->lse[i] = sentinel;
-    tril_clear_error();
-    tril_status s = tril_attention_validate(&f->a);
-    if (s != want)
-        fail_msg("line %d, %s: validate returned %s, want %s; message \"%s\"", line, what,
-                 tril_status_name(s), tril_status_name(want), tril_last_error());
-    if (tril_last_error()[0] == '\0') fail_msg("line %d, %s: no message", line, what);
-    const tril_attn_kernel kernels[] = {TRIL_ATTN_REFERENCE, TRIL_ATTN_AUTO};
-    for (size_t k = 0; k < 2; k++) {
-        tril_clear_error();
-        s = tril_attention_forward(&f->a, kernels[k]);
-        if (s != want || tril_last_error()[0] == '\0')
-            fail_msg("line %d, %s: forward(%s) returned %s, want %s; message \"%s\"", line, what,
-                     tril_attn_kernel_name(kernels[k]), tril_status_name(s),
-                     tril_status_name(want), tril_last_error());
-    }
-    for (size_t i = 0; i < sizeof f->out / sizeof f->out[0]; i++)
-        if (f->out[i] != sentinel) fail_msg("line %d, %s: out written on error", line, what);
-    for (size_t i = 0; i < sizeof f->lse / sizeof f->lse[0]; i++)
-        if (f->lse[i] != sentinel) fail_msg("line %d, %s: lse written on error", line, what);
-}
-#define vexpect_fail(f, want, what) vexpect_fail_((f), (want), (what), __LINE__)
+#define vexpect_fail(f, want, what)                                                          \
+    attention_expect_fail(&(f)->a, (f)->out, sizeof (f)->out / sizeof (f)->out[0], (f)->lse,  \
+                          sizeof (f)->lse / sizeof (f)->lse[0], (want), (what), __LINE__)
 
 static void expect_message(const char *needle)
 {
