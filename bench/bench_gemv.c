@@ -10,7 +10,14 @@
  * and the head: tril_lm_head / tril_lm_head_bf16 for one row.
  * Prints GB/s, and each as a fraction of the streaming-read limit
  * (tril_cpu_stream_gbps) measured right before it (the machine's bandwidth
- * drifts). Usage: bench_gemv [rounds] */
+ * drifts). Usage: bench_gemv [rounds] [--rows N]
+ *
+ * With --rows N (tril serve: one decoding token of each of N sequences),
+ * times instead the several-row kernels tril_matvec_rows,
+ * tril_matvec_bf16_rows and tril_lm_head_rows for N rows, and prints
+ * GFLOP/s against the machine's measured peak beside GB/s: with many rows
+ * the weights are read once for all of them and the FMA units, not the
+ * memory, should set the pace. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +40,7 @@ typedef struct {
     float *head;                  // [V, C]
     uint16_t *head16;             // [V, C]
     float *x, *y, *partials;
+    int64_t rows; // several-row mode: rows per pass (0: one-row kernels)
     double bytes32;
 } bench_set;
 
@@ -54,7 +62,9 @@ static void fill(float *x, int64_t n, uint32_t seed)
 
 static void setup(bench_set *b)
 {
+    const int64_t rows = b->rows;
     memset(b, 0, sizeof *b);
+    b->rows = rows;
     for (int l = 0; l < LAYERS; l++)
         for (int s = 0; s < SHAPES; s++) {
             const int64_t in = shape[s][0], out = shape[s][1];
@@ -69,10 +79,11 @@ static void setup(bench_set *b)
     b->head16 = must(malloc((size_t)50257 * 768 * 2));
     fill(b->head, 50257 * 768, 99);
     tril_convert_from_f32(b->head16, TRIL_BF16, b->head, (size_t)50257 * 768);
-    b->x = must(malloc(3072 * 4));
-    b->y = must(malloc(50257 * 4));
-    b->partials = must(malloc((size_t)TRIL_MATVEC_PARTIALS(3072) * 4));
-    fill(b->x, 3072, 5);
+    const int64_t n = b->rows > 0 ? b->rows : 1;
+    b->x = must(malloc((size_t)n * 3072 * 4));
+    b->y = must(malloc((size_t)n * 50257 * 4));
+    b->partials = must(malloc((size_t)(n * TRIL_MATVEC_PARTIALS(3072)) * 4));
+    fill(b->x, n * 3072, 5);
 }
 
 static void layers(bench_set *b, int kind)
@@ -85,6 +96,10 @@ static void layers(bench_set *b, int kind)
                             (blasint)out, b->x, 1, 0.0f, b->y, 1);
             else if (kind == 2)
                 tril_matvec(b->y, b->x, b->w[l][s], NULL, in, out, b->partials);
+            else if (kind == 6)
+                tril_matvec_rows(b->y, b->x, b->w[l][s], NULL, b->rows, in, out, b->partials);
+            else if (kind == 7)
+                tril_matvec_bf16_rows(b->y, b->x, b->wt[l][s], NULL, b->rows, in, out);
             else
                 tril_matvec_bf16(b->y, b->x, b->wt[l][s], NULL, in, out);
         }
@@ -98,6 +113,8 @@ static double best_seconds(bench_set *b, int kind, int rounds)
         switch (kind) {
         case 4: tril_lm_head(b->y, b->x, b->head, 1, 768, 50257); break;
         case 5: tril_lm_head_bf16(b->y, b->x, b->head16, 1, 768, 50257, NULL, 0); break;
+        case 8: tril_lm_head_rows(b->y, b->x, b->head, NULL, b->rows, 768, 50257); break;
+        case 9: tril_lm_head_rows(b->y, b->x, NULL, b->head16, b->rows, 768, 50257); break;
         default: layers(b, kind); break;
         }
         double dt = tril_now() - t0;
@@ -106,15 +123,42 @@ static double best_seconds(bench_set *b, int kind, int rounds)
     return best;
 }
 
+static int rows_mode(bench_set *b, int rounds)
+{
+    const double head = 50257.0 * 768, layer_weights = b->bytes32 / 4;
+    const struct { const char *name; int kind; double weights, bytes_per_weight; } runs[] = {
+        {"tril_matvec_rows", 6, layer_weights, 4}, {"tril_matvec_bf16_rows", 7, layer_weights, 2},
+        {"tril_lm_head_rows", 8, head, 4}, {"tril_lm_head_rows_bf16", 9, head, 2},
+    };
+    const double peak = tril_cpu_peak_gflops(0.3);
+    for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
+        const double limit = tril_cpu_stream_gbps(0.3);
+        const double t = best_seconds(b, runs[i].kind, rounds);
+        const double gflops = 2.0 * runs[i].weights * (double)b->rows / t * 1e-9;
+        const double gbps = runs[i].weights * runs[i].bytes_per_weight / t * 1e-9;
+        printf("bench=gemv_rows kernel=%s rows=%lld ms=%.2f gflops=%.1f peak_gflops=%.1f "
+               "of_peak=%.3f gbps=%.1f limit_gbps=%.1f\n",
+               runs[i].name, (long long)b->rows, t * 1e3, gflops, peak, gflops / peak, gbps, limit);
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
-    const int rounds = argc > 1 ? atoi(argv[1]) : 10;
-    if (rounds < 1 || rounds > 1000) {
-        fprintf(stderr, "usage: bench_gemv [rounds 1..1000]\n");
+    int rounds = 10;
+    int64_t rows = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--rows") && i + 1 < argc) rows = atoll(argv[++i]);
+        else rounds = atoi(argv[i]);
+    }
+    if (rounds < 1 || rounds > 1000 || rows < 0 || rows > 256) {
+        fprintf(stderr, "usage: bench_gemv [rounds 1..1000] [--rows 1..256]\n");
         return 2;
     }
     bench_set b;
+    b.rows = rows;
     setup(&b);
+    if (rows > 0) return rows_mode(&b, rounds);
     const double head32 = 50257.0 * 768 * 4;
     const struct { const char *name; int kind; double bytes; } runs[] = {
         {"openblas_sgemv", 1, b.bytes32}, {"tril_matvec", 2, b.bytes32},

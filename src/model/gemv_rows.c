@@ -26,28 +26,32 @@
  * a register over all of [i0, i1) gives exactly its result. Here it is kept
  * in registers for a tile of XW_ROWS rows x XW_VECS vectors: each weight
  * vector loaded serves XW_ROWS rows, and the tile's band of weights (in x
- * XW_VECS vectors) stays in L2 for the next rows. */
+ * XW_VECS vectors) stays in cache for the next rows. */
 #define XW_ROWS 4
 #define XW_VECS 4
+/* constant-count loops unrolled whole, so a tile's sums stay in registers */
+#define UNROLL _Pragma("GCC unroll 16")
 
 VINLINE void tile_into(float *acc, int64_t acc_stride, const float *x, int64_t in, const float *w,
                        int64_t i0, int64_t i1, int64_t out, int64_t o, int64_t r0, const int nr,
                        const int nv)
 {
-    vf a[XW_ROWS][XW_VECS];
-    for (int r = 0; r < nr; r++)
-        for (int v = 0; v < nv; v++) a[r][v] = vload(acc + (r0 + r) * acc_stride + o + v * TRIL_VL);
+    vf a[XW_ROWS][XW_VECS]; /* only [nr][nv] used; all set, which GCC needs to see */
+    UNROLL for (int r = 0; r < XW_ROWS; r++)
+        UNROLL for (int v = 0; v < XW_VECS; v++) a[r][v] = vbcast(0.0f);
+    UNROLL for (int r = 0; r < nr; r++)
+        UNROLL for (int v = 0; v < nv; v++) a[r][v] = vload(acc + (r0 + r) * acc_stride + o + v * TRIL_VL);
     for (int64_t i = i0; i < i1; i++) {
         const float *wr = w + i * out + o;
         vf wv[XW_VECS];
-        for (int v = 0; v < nv; v++) wv[v] = vload(wr + v * TRIL_VL);
-        for (int r = 0; r < nr; r++) {
+        UNROLL for (int v = 0; v < nv; v++) wv[v] = vload(wr + v * TRIL_VL);
+        UNROLL for (int r = 0; r < nr; r++) {
             const vf xr = vbcast(x[(r0 + r) * in + i]);
-            for (int v = 0; v < nv; v++) a[r][v] += xr * wv[v];
+            UNROLL for (int v = 0; v < nv; v++) a[r][v] += xr * wv[v];
         }
     }
-    for (int r = 0; r < nr; r++)
-        for (int v = 0; v < nv; v++) vstore(acc + (r0 + r) * acc_stride + o + v * TRIL_VL, a[r][v]);
+    UNROLL for (int r = 0; r < nr; r++)
+        UNROLL for (int v = 0; v < nv; v++) vstore(acc + (r0 + r) * acc_stride + o + v * TRIL_VL, a[r][v]);
 }
 
 /* Few rows: gemv.c's rows_into walk (eight adjacent weight rows per pass,
@@ -97,7 +101,8 @@ static void rows_into_few(float *acc, int64_t acc_stride, const float *x, int64_
 /* tile_into for the full 4 x 4 tile, its sixteen sums spelled out so the
  * compiler keeps them in registers (as an array they went to the stack). */
 static void tile_4x4(float *acc, int64_t acc_stride, const float *x, int64_t in, const float *w,
-                     int64_t i0, int64_t i1, int64_t out, int64_t o, int64_t r0)
+                     int64_t i0, int64_t i1, int64_t out, int64_t o, int64_t r0,
+                     const float *next)
 {
     float *a0p = acc + r0 * acc_stride + o, *a1p = a0p + acc_stride;
     float *a2p = a1p + acc_stride, *a3p = a2p + acc_stride;
@@ -112,6 +117,9 @@ static void tile_4x4(float *acc, int64_t acc_stride, const float *x, int64_t in,
 #undef TRIL_LOAD_ROW
     for (int64_t i = i0; i < i1; i++) {
         const float *wr = w + i * out + o;
+        if (next)
+            for (int64_t b = 0; b < XW_VECS * TRIL_VL * (int64_t)sizeof(float); b += 64)
+                vprefetch_l2((const char *)(next + i * out) + b);
         const vf w0 = vload(wr), w1 = vload(wr + TRIL_VL), w2 = vload(wr + 2 * TRIL_VL),
                  w3 = vload(wr + 3 * TRIL_VL);
 #define TRIL_FMA_ROW(r)                     \
@@ -150,10 +158,26 @@ static void rows_into_multi(float *acc, int64_t acc_stride, const float *x, int6
         const int nv = full - o >= XW_VECS * TRIL_VL ? XW_VECS : (int)((full - o) / TRIL_VL);
         int64_t r0 = 0;
         for (; r0 + XW_ROWS <= n; r0 += XW_ROWS) {
-            if (nv == XW_VECS) tile_4x4(acc, acc_stride, x, in, w, i0, i1, out, o, r0);
+            /* the first row tile also fetches the next band into L2: the
+             * band's weights come from memory in short runs, one per
+             * weight row, which the hardware prefetcher does not follow */
+            const float *next =
+                r0 == 0 && o + 2 * XW_VECS * TRIL_VL <= full ? w + o + XW_VECS * TRIL_VL : NULL;
+            if (nv == XW_VECS) tile_4x4(acc, acc_stride, x, in, w, i0, i1, out, o, r0, next);
             else tile_into(acc, acc_stride, x, in, w, i0, i1, out, o, r0, XW_ROWS, nv);
         }
-        for (; r0 < n; r0++) tile_into(acc, acc_stride, x, in, w, i0, i1, out, o, r0, 1, nv);
+        /* the rows left over, one tile (a constant row count, so its sums
+         * stay in registers) */
+#define TRIL_TILE_LEFT(nr)                                                                 \
+    (nv == XW_VECS ? tile_into(acc, acc_stride, x, in, w, i0, i1, out, o, r0, nr, XW_VECS)  \
+                   : tile_into(acc, acc_stride, x, in, w, i0, i1, out, o, r0, nr, nv))
+        switch (n - r0) {
+        case 1: TRIL_TILE_LEFT(1); break;
+        case 2: TRIL_TILE_LEFT(2); break;
+        case 3: TRIL_TILE_LEFT(3); break;
+        default: break;
+        }
+#undef TRIL_TILE_LEFT
     }
     if (full == out) return;
     /* the columns past the last whole vector: written exactly as rows_into
@@ -213,129 +237,104 @@ void TRIL_ISA_FN(tril_gemv_xw_rows)(float *y, const float *x, const float *w, in
     }
 }
 
-/* Two weight rows against two x rows: four dot products of gemv_dot_wx's exact
- * arithmetic, with each weight and x vector loaded once for two products
- * (as many loads as FMAs: the FMA units set the pace, not the loads). */
-VINLINE void dot_wx22(const float *wv, const float *wu, const float *xr, const float *xs,
-                      int64_t cols, float *y_vr, float *y_vs, float *y_ur, float *y_us)
-{
-    vf p[4][4];
-    for (int j = 0; j < 4; j++)
-        for (int q = 0; q < 4; q++) p[j][q] = vbcast(0.0f);
-    int64_t c = 0;
-    for (; c + 4 * TRIL_VL <= cols; c += 4 * TRIL_VL)
-        for (int q = 0; q < 4; q++) {
-            const vf w0 = vload(wv + c + q * TRIL_VL), w1 = vload(wu + c + q * TRIL_VL);
-            const vf x0 = vload(xr + c + q * TRIL_VL), x1 = vload(xs + c + q * TRIL_VL);
-            p[0][q] += w0 * x0;
-            p[1][q] += w0 * x1;
-            p[2][q] += w1 * x0;
-            p[3][q] += w1 * x1;
-        }
-    for (; c + TRIL_VL <= cols; c += TRIL_VL) {
-        const vf w0 = vload(wv + c), w1 = vload(wu + c), x0 = vload(xr + c), x1 = vload(xs + c);
-        p[0][0] += w0 * x0;
-        p[1][0] += w0 * x1;
-        p[2][0] += w1 * x0;
-        p[3][0] += w1 * x1;
-    }
-    float acc[4];
-    for (int j = 0; j < 4; j++) acc[j] = vhsum((p[j][0] + p[j][1]) + (p[j][2] + p[j][3]));
-    for (; c < cols; c++) {
-        acc[0] += wv[c] * xr[c];
-        acc[1] += wv[c] * xs[c];
-        acc[2] += wu[c] * xr[c];
-        acc[3] += wu[c] * xs[c];
-    }
-    *y_vr = acc[0];
-    *y_vs = acc[1];
-    *y_ur = acc[2];
-    *y_us = acc[3];
-}
+/* The head and the bf16 matrices: y[r, v] = w[v, :] . x_r, each dot
+ * product gemv_dot_wx's (fp32: four interleaved sums, one per vector lane
+ * q of each 4-vector step) or gemv_dot_bf16's (two), exactly. A tile of
+ * WX_TW weight rows x WX_TX x rows runs each lane's sums as a pass of its
+ * own: one sum per product in registers, so each weight vector loaded
+ * serves WX_TX products and each x vector WX_TW (interleaving the lanes
+ * would need four registers per product, and the loads, not the FMA units,
+ * would set the pace). The lanes' sums are then combined as the one-row
+ * kernel combines them. The tile's rows (WX_TW + WX_TX rows of cols
+ * floats) stay in L1 across the passes. */
+#if TRIL_VL >= 16
+#define WX_TW 4 /* 16 sums + 8 loads in 32 registers */
+#else
+#define WX_TW 2 /* 16 registers */
+#endif
+#define WX_TX 4
 
-/* Two bf16 weight rows against two x rows, each product gemv_dot_bf16's. */
-VINLINE void dot_bf16_22(const uint16_t *wv, const uint16_t *wu, const float *xr, const float *xs,
-                         int64_t cols, float *y_vr, float *y_vs, float *y_ur, float *y_us)
-{
-    vf p[4][2];
-    for (int j = 0; j < 4; j++) p[j][0] = p[j][1] = vbcast(0.0f);
-    int64_t c = 0;
-    for (; c + 2 * TRIL_VL <= cols; c += 2 * TRIL_VL)
-        for (int q = 0; q < 2; q++) {
-            const vf w0 = vload_bf16(wv + c + q * TRIL_VL), w1 = vload_bf16(wu + c + q * TRIL_VL);
-            const vf x0 = vload(xr + c + q * TRIL_VL), x1 = vload(xs + c + q * TRIL_VL);
-            p[0][q] += w0 * x0;
-            p[1][q] += w0 * x1;
-            p[2][q] += w1 * x0;
-            p[3][q] += w1 * x1;
-        }
-    for (; c + TRIL_VL <= cols; c += TRIL_VL) {
-        const vf w0 = vload_bf16(wv + c), w1 = vload_bf16(wu + c);
-        const vf x0 = vload(xr + c), x1 = vload(xs + c);
-        p[0][0] += w0 * x0;
-        p[1][0] += w0 * x1;
-        p[2][0] += w1 * x0;
-        p[3][0] += w1 * x1;
+#define TRIL_DOTS_TILE(NAME, W, LOADW, LANES, COMBINE, SCALARW)                                \
+    static void NAME(const W *w, const float *x, int64_t cols, float *y, int64_t y_stride)      \
+    {                                                                                         \
+        const int64_t step = (LANES) * TRIL_VL, body = cols / step * step;                    \
+        vf part[LANES][WX_TW][WX_TX];                                                         \
+        UNROLL for (int q = 0; q < (LANES); q++) {                                                   \
+            vf a[WX_TW][WX_TX];                                                               \
+            UNROLL for (int v = 0; v < WX_TW; v++)                                                   \
+                UNROLL for (int r = 0; r < WX_TX; r++) a[v][r] = vbcast(0.0f);                       \
+            for (int64_t c = q * TRIL_VL; c < body; c += step) {                              \
+                vf wv[WX_TW], xv[WX_TX];                                                      \
+                UNROLL for (int v = 0; v < WX_TW; v++) wv[v] = LOADW(w + v * cols + c);              \
+                UNROLL for (int r = 0; r < WX_TX; r++) xv[r] = vload(x + r * cols + c);              \
+                UNROLL for (int v = 0; v < WX_TW; v++)                                               \
+                    UNROLL for (int r = 0; r < WX_TX; r++) a[v][r] += wv[v] * xv[r];                 \
+            }                                                                                 \
+            if (q == 0) /* the whole vectors past the last full step: lane 0's */            \
+                for (int64_t c = body; c + TRIL_VL <= cols; c += TRIL_VL) {                   \
+                    vf wv[WX_TW], xv[WX_TX];                                                  \
+                    UNROLL for (int v = 0; v < WX_TW; v++) wv[v] = LOADW(w + v * cols + c);          \
+                    UNROLL for (int r = 0; r < WX_TX; r++) xv[r] = vload(x + r * cols + c);          \
+                    UNROLL for (int v = 0; v < WX_TW; v++)                                           \
+                        UNROLL for (int r = 0; r < WX_TX; r++) a[v][r] += wv[v] * xv[r];             \
+                }                                                                             \
+            UNROLL for (int v = 0; v < WX_TW; v++)                                                   \
+                UNROLL for (int r = 0; r < WX_TX; r++) part[q][v][r] = a[v][r];                      \
+        }                                                                                     \
+        const int64_t tail = cols / TRIL_VL * TRIL_VL;                                        \
+        UNROLL for (int v = 0; v < WX_TW; v++)                                                       \
+            UNROLL for (int r = 0; r < WX_TX; r++) {                                                 \
+                const W *wr = w + v * cols;                                                   \
+                const float *xr = x + r * cols;                                               \
+                float acc = vhsum(COMBINE(part, v, r));                                       \
+                for (int64_t c = tail; c < cols; c++) acc += SCALARW(wr[c]) * xr[c];          \
+                y[r * y_stride + v] = acc;                                                    \
+            }                                                                                 \
     }
-    float acc[4];
-    for (int j = 0; j < 4; j++) acc[j] = vhsum(p[j][0] + p[j][1]);
-    for (; c < cols; c++) {
-        const float w0 = bf16_scalar(wv[c]), w1 = bf16_scalar(wu[c]);
-        acc[0] += w0 * xr[c];
-        acc[1] += w0 * xs[c];
-        acc[2] += w1 * xr[c];
-        acc[3] += w1 * xs[c];
-    }
-    *y_vr = acc[0];
-    *y_vs = acc[1];
-    *y_ur = acc[2];
-    *y_us = acc[3];
-}
+
+#define WX_COMBINE4(p, v, r) ((p[0][v][r] + p[1][v][r]) + (p[2][v][r] + p[3][v][r]))
+#define WX_COMBINE2(p, v, r) (p[0][v][r] + p[1][v][r])
+#define WX_SCALAR_F32(w) (w)
+
+TRIL_DOTS_TILE(dots_tile_f32, float, vload, 4, WX_COMBINE4, WX_SCALAR_F32)
+TRIL_DOTS_TILE(dots_tile_bf16, uint16_t, vload_bf16, 2, WX_COMBINE2, bf16_scalar)
 
 /* y[r, v] = w[v, :] . x_r for n rows x_r (x + r * cols), y_r = y + r *
- * rows: the one-row kernel's dot products (DOT), each weight row read once
- * for all x_r. Threads take 64 weight rows at a time (192 KB for GPT-2's
- * fp32 head: they stay in L2) and run them past four x rows at a time
- * (12 KB: they stay in L1), two weight rows by two x rows per pass (DOT22).
- * One body for the fp32 and bf16 weights (W: the element type). */
+ * rows, each product the one-row kernel's (DOT). Threads take 64 weight
+ * rows at a time (192 KB for GPT-2's fp32 head: they stay in L2) and run
+ * them past WX_TX x rows at a time in tiles; the rows and x rows that do
+ * not fill a tile go one product at a time. One body for the fp32 and bf16
+ * weights (W: the element type). */
 #define WX_ROWS_CHUNK 64
-#define WX_X_GROUP 4
-#define TRIL_WX_ROWS_BODY(W, DOT, DOT22)                                                      \
+#define TRIL_WX_ROWS_BODY(W, DOT, TILE)                                                       \
     const int64_t chunks = (rows + WX_ROWS_CHUNK - 1) / WX_ROWS_CHUNK;                      \
     const int threads = gemv_threads_rows((int64_t)sizeof(W) * rows * cols, n);             \
     _Pragma("omp parallel for schedule(dynamic, 1) num_threads(threads)")                   \
     for (int64_t ch = 0; ch < chunks; ch++) {                                               \
         const int64_t v0 = ch * WX_ROWS_CHUNK;                                              \
         const int64_t v1 = v0 + WX_ROWS_CHUNK < rows ? v0 + WX_ROWS_CHUNK : rows;           \
-        for (int64_t g = 0; g < n; g += WX_X_GROUP) {                                       \
-            const int64_t g1 = g + WX_X_GROUP < n ? g + WX_X_GROUP : n;                     \
+        int64_t g = 0;                                                                      \
+        for (; g + WX_TX <= n; g += WX_TX) {                                                \
             int64_t v = v0;                                                                 \
-            for (; v + 2 <= v1; v += 2) {                                                   \
-                const W *wv = w + v * cols, *wu = wv + cols;                                \
-                int64_t r = g;                                                              \
-                for (; r + 2 <= g1; r += 2)                                                 \
-                    DOT22(wv, wu, x + r * cols, x + (r + 1) * cols, cols, &y[r * rows + v], \
-                          &y[(r + 1) * rows + v], &y[r * rows + v + 1],                     \
-                          &y[(r + 1) * rows + v + 1]);                                      \
-                for (; r < g1; r++) {                                                       \
-                    y[r * rows + v] = DOT(wv, x + r * cols, cols, 0);                       \
-                    y[r * rows + v + 1] = DOT(wu, x + r * cols, cols, 0);                   \
-                }                                                                           \
-            }                                                                               \
+            for (; v + WX_TW <= v1; v += WX_TW)                                             \
+                TILE(w + v * cols, x + g * cols, cols, y + g * rows + v, rows);             \
             for (; v < v1; v++)                                                             \
-                for (int64_t r = g; r < g1; r++)                                            \
+                for (int64_t r = g; r < g + WX_TX; r++)                                     \
                     y[r * rows + v] = DOT(w + v * cols, x + r * cols, cols, 0);             \
         }                                                                                   \
+        for (int64_t v = v0; v < v1; v++)                                                   \
+            for (int64_t r = g; r < n; r++)                                                 \
+                y[r * rows + v] = DOT(w + v * cols, x + r * cols, cols, 0);                 \
     }
 
 void TRIL_ISA_FN(tril_gemv_wx_rows)(float *y, const float *w, const float *x, int64_t n,
                                     int64_t rows, int64_t cols)
 {
-    TRIL_WX_ROWS_BODY(float, gemv_dot_wx, dot_wx22)
+    TRIL_WX_ROWS_BODY(float, gemv_dot_wx, dots_tile_f32)
 }
 
 void TRIL_ISA_FN(tril_gemv_wx_bf16_rows)(float *y, const uint16_t *w, const float *x, int64_t n,
                                          int64_t rows, int64_t cols)
 {
-    TRIL_WX_ROWS_BODY(uint16_t, gemv_dot_bf16, dot_bf16_22)
+    TRIL_WX_ROWS_BODY(uint16_t, gemv_dot_bf16, dots_tile_bf16)
 }
