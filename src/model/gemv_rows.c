@@ -254,36 +254,36 @@ void TRIL_ISA_FN(tril_gemv_xw_rows)(float *y, const float *x, const float *w, in
 #endif
 #define WX_TX 4
 
-#define TRIL_DOTS_TILE(NAME, W, LOADW, LANES, COMBINE, SCALARW)                                \
+#define TRIL_DOTS_TILE(NAME, W, LOADW, LANES, COMBINE, SCALARW, TX)                                \
     static void NAME(const W *w, const float *x, int64_t cols, float *y, int64_t y_stride)      \
     {                                                                                         \
         const int64_t step = (LANES) * TRIL_VL, body = cols / step * step;                    \
-        vf part[LANES][WX_TW][WX_TX];                                                         \
+        vf part[LANES][WX_TW][(TX)];                                                         \
         UNROLL for (int q = 0; q < (LANES); q++) {                                                   \
-            vf a[WX_TW][WX_TX];                                                               \
+            vf a[WX_TW][(TX)];                                                               \
             UNROLL for (int v = 0; v < WX_TW; v++)                                                   \
-                UNROLL for (int r = 0; r < WX_TX; r++) a[v][r] = vbcast(0.0f);                       \
+                UNROLL for (int r = 0; r < (TX); r++) a[v][r] = vbcast(0.0f);                       \
             for (int64_t c = q * TRIL_VL; c < body; c += step) {                              \
-                vf wv[WX_TW], xv[WX_TX];                                                      \
+                vf wv[WX_TW], xv[(TX)];                                                      \
                 UNROLL for (int v = 0; v < WX_TW; v++) wv[v] = LOADW(w + v * cols + c);              \
-                UNROLL for (int r = 0; r < WX_TX; r++) xv[r] = vload(x + r * cols + c);              \
+                UNROLL for (int r = 0; r < (TX); r++) xv[r] = vload(x + r * cols + c);              \
                 UNROLL for (int v = 0; v < WX_TW; v++)                                               \
-                    UNROLL for (int r = 0; r < WX_TX; r++) a[v][r] += wv[v] * xv[r];                 \
+                    UNROLL for (int r = 0; r < (TX); r++) a[v][r] += wv[v] * xv[r];                 \
             }                                                                                 \
             if (q == 0) /* the whole vectors past the last full step: lane 0's */            \
                 for (int64_t c = body; c + TRIL_VL <= cols; c += TRIL_VL) {                   \
-                    vf wv[WX_TW], xv[WX_TX];                                                  \
+                    vf wv[WX_TW], xv[(TX)];                                                  \
                     UNROLL for (int v = 0; v < WX_TW; v++) wv[v] = LOADW(w + v * cols + c);          \
-                    UNROLL for (int r = 0; r < WX_TX; r++) xv[r] = vload(x + r * cols + c);          \
+                    UNROLL for (int r = 0; r < (TX); r++) xv[r] = vload(x + r * cols + c);          \
                     UNROLL for (int v = 0; v < WX_TW; v++)                                           \
-                        UNROLL for (int r = 0; r < WX_TX; r++) a[v][r] += wv[v] * xv[r];             \
+                        UNROLL for (int r = 0; r < (TX); r++) a[v][r] += wv[v] * xv[r];             \
                 }                                                                             \
             UNROLL for (int v = 0; v < WX_TW; v++)                                                   \
-                UNROLL for (int r = 0; r < WX_TX; r++) part[q][v][r] = a[v][r];                      \
+                UNROLL for (int r = 0; r < (TX); r++) part[q][v][r] = a[v][r];                      \
         }                                                                                     \
         const int64_t tail = cols / TRIL_VL * TRIL_VL;                                        \
         UNROLL for (int v = 0; v < WX_TW; v++)                                                       \
-            UNROLL for (int r = 0; r < WX_TX; r++) {                                                 \
+            UNROLL for (int r = 0; r < (TX); r++) {                                                 \
                 const W *wr = w + v * cols;                                                   \
                 const float *xr = x + r * cols;                                               \
                 float acc = vhsum(COMBINE(part, v, r));                                       \
@@ -296,45 +296,57 @@ void TRIL_ISA_FN(tril_gemv_xw_rows)(float *y, const float *x, const float *w, in
 #define WX_COMBINE2(p, v, r) (p[0][v][r] + p[1][v][r])
 #define WX_SCALAR_F32(w) (w)
 
-TRIL_DOTS_TILE(dots_tile_f32, float, vload, 4, WX_COMBINE4, WX_SCALAR_F32)
-TRIL_DOTS_TILE(dots_tile_bf16, uint16_t, vload_bf16, 2, WX_COMBINE2, bf16_scalar)
+TRIL_DOTS_TILE(dots_tile_f32, float, vload, 4, WX_COMBINE4, WX_SCALAR_F32, WX_TX)
+TRIL_DOTS_TILE(dots_pair_f32, float, vload, 4, WX_COMBINE4, WX_SCALAR_F32, 2)
+TRIL_DOTS_TILE(dots_one_f32, float, vload, 4, WX_COMBINE4, WX_SCALAR_F32, 1)
+TRIL_DOTS_TILE(dots_tile_bf16, uint16_t, vload_bf16, 2, WX_COMBINE2, bf16_scalar, WX_TX)
+TRIL_DOTS_TILE(dots_pair_bf16, uint16_t, vload_bf16, 2, WX_COMBINE2, bf16_scalar, 2)
+TRIL_DOTS_TILE(dots_one_bf16, uint16_t, vload_bf16, 2, WX_COMBINE2, bf16_scalar, 1)
 
 /* y[r, v] = w[v, :] . x_r for n rows x_r (x + r * cols), y_r = y + r *
  * rows, each product the one-row kernel's (DOT). Threads take 64 weight
- * rows at a time (192 KB for GPT-2's fp32 head: they stay in L2) and run
- * them past WX_TX x rows at a time in tiles; the rows and x rows that do
- * not fill a tile go one product at a time. One body for the fp32 and bf16
- * weights (W: the element type). */
+ * rows at a time (192 KB for GPT-2's fp32 head: they stay in L2), two
+ * tiles' weight rows at a time past all the x rows (WX_TX, then 2, then 1
+ * at a time), so each x row read from L2 serves two tiles and the two
+ * tiles' weight rows stay in L1. The weight rows that do not fill a tile
+ * go one product at a time. One body for the fp32 and bf16 weights (W:
+ * the element type). */
 #define WX_ROWS_CHUNK 64
-#define TRIL_WX_ROWS_BODY(W, DOT, TILE)                                                       \
+#define TRIL_WX_X_PASS(TILE, PAIR, ONE, wv, nw)                                              \
+    {                                                                                       \
+        int64_t g = 0;                                                                      \
+        for (; g + WX_TX <= n; g += WX_TX)                                                  \
+            for (int64_t t = 0; t < (nw); t += WX_TW)                                       \
+                TILE((wv) + t * cols, x + g * cols, cols, y + g * rows + (wv - w) / cols + t, rows); \
+        for (; g + 2 <= n; g += 2)                                                          \
+            for (int64_t t = 0; t < (nw); t += WX_TW)                                       \
+                PAIR((wv) + t * cols, x + g * cols, cols, y + g * rows + (wv - w) / cols + t, rows); \
+        for (; g < n; g++)                                                                  \
+            for (int64_t t = 0; t < (nw); t += WX_TW)                                       \
+                ONE((wv) + t * cols, x + g * cols, cols, y + g * rows + (wv - w) / cols + t, rows); \
+    }
+#define TRIL_WX_ROWS_BODY(W, DOT, TILE, PAIR, ONE)                                           \
     const int64_t chunks = (rows + WX_ROWS_CHUNK - 1) / WX_ROWS_CHUNK;                      \
     const int threads = gemv_threads_rows((int64_t)sizeof(W) * rows * cols, n);             \
     _Pragma("omp parallel for schedule(dynamic, 1) num_threads(threads)")                   \
     for (int64_t ch = 0; ch < chunks; ch++) {                                               \
         const int64_t v0 = ch * WX_ROWS_CHUNK;                                              \
         const int64_t v1 = v0 + WX_ROWS_CHUNK < rows ? v0 + WX_ROWS_CHUNK : rows;           \
-        int64_t g = 0;                                                                      \
-        for (; g + WX_TX <= n; g += WX_TX) {                                                \
-            int64_t v = v0;                                                                 \
-            for (; v + WX_TW <= v1; v += WX_TW)                                             \
-                TILE(w + v * cols, x + g * cols, cols, y + g * rows + v, rows);             \
-            for (; v < v1; v++)                                                             \
-                for (int64_t r = g; r < g + WX_TX; r++)                                     \
-                    y[r * rows + v] = DOT(w + v * cols, x + r * cols, cols, 0);             \
-        }                                                                                   \
-        for (int64_t v = v0; v < v1; v++)                                                   \
-            for (int64_t r = g; r < n; r++)                                                 \
-                y[r * rows + v] = DOT(w + v * cols, x + r * cols, cols, 0);                 \
+        int64_t v = v0;                                                                     \
+        for (; v + 2 * WX_TW <= v1; v += 2 * WX_TW) TRIL_WX_X_PASS(TILE, PAIR, ONE, w + v * cols, 2 * WX_TW) \
+        for (; v + WX_TW <= v1; v += WX_TW) TRIL_WX_X_PASS(TILE, PAIR, ONE, w + v * cols, WX_TW) \
+        for (; v < v1; v++)                                                                 \
+            for (int64_t r = 0; r < n; r++) y[r * rows + v] = DOT(w + v * cols, x + r * cols, cols, 0); \
     }
 
 void TRIL_ISA_FN(tril_gemv_wx_rows)(float *y, const float *w, const float *x, int64_t n,
                                     int64_t rows, int64_t cols)
 {
-    TRIL_WX_ROWS_BODY(float, gemv_dot_wx, dots_tile_f32)
+    TRIL_WX_ROWS_BODY(float, gemv_dot_wx, dots_tile_f32, dots_pair_f32, dots_one_f32)
 }
 
 void TRIL_ISA_FN(tril_gemv_wx_bf16_rows)(float *y, const uint16_t *w, const float *x, int64_t n,
                                          int64_t rows, int64_t cols)
 {
-    TRIL_WX_ROWS_BODY(uint16_t, gemv_dot_bf16, dots_tile_bf16)
+    TRIL_WX_ROWS_BODY(uint16_t, gemv_dot_bf16, dots_tile_bf16, dots_pair_bf16, dots_one_bf16)
 }
