@@ -13,6 +13,7 @@
 
 #include "model/engine_internal.h"
 #include "tril/attention.h"
+#include "tril/cpu.h"
 #include "tril/ops.h"
 
 /* y = x w + b over the step's rows: the single-row sequences together
@@ -73,6 +74,34 @@ static tril_status attend(tril_engine *e, const engine_seq *s, int64_t l)
     return tril_attention_forward(&a, TRIL_ATTN_AUTO);
 }
 
+/* Layer l's attention for every sequence of the step. A decoding sequence
+ * (one row) is a few microseconds of work: they run one per thread, all
+ * at once, instead of one parallel region each (the kernel's split of the
+ * keys into chunks, and so its result, does not depend on the threads
+ * that run it). Prompt chunks then run one by one on all the threads. */
+static tril_status attend_all(tril_engine *e, int64_t n_seqs, int64_t l)
+{
+    int64_t failed_at = -1;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(tril_get_num_threads())
+    for (int64_t k = 0; k < n_seqs; k++) {
+        const engine_seq *s = &e->seqs[e->order[k]];
+        if (s->rows == 1 && attend(e, s, l) != TRIL_OK) {
+#pragma omp critical(tril_engine_attend)
+            if (failed_at < 0 || k < failed_at) failed_at = k;
+        }
+    }
+    /* the error message is the failing thread's: make it again here */
+    if (failed_at >= 0) return attend(e, &e->seqs[e->order[failed_at]], l);
+    for (int64_t k = 0; k < n_seqs; k++) {
+        const engine_seq *s = &e->seqs[e->order[k]];
+        if (s->rows > 1) {
+            const tril_status st = attend(e, s, l);
+            if (st != TRIL_OK) return st;
+        }
+    }
+    return TRIL_OK;
+}
+
 tril_status tril_engine_forward(tril_engine *e, int64_t n_seqs, int64_t n_single, int64_t rows)
 {
     const tril_gpt2 *m = e->model;
@@ -91,7 +120,7 @@ tril_status tril_engine_forward(tril_engine *e, int64_t n_seqs, int64_t n_single
         tril_layernorm(e->ln, e->x, L->ln1_w, L->ln1_b, rows, C, eps);
         st = dense(e, n_seqs, n_single, e->qkv, e->ln, L->attn_w, L->attn_wt16, L->attn_b, C,
                    3 * C);
-        for (int64_t k = 0; k < n_seqs && st == TRIL_OK; k++) st = attend(e, &e->seqs[e->order[k]], l);
+        if (st == TRIL_OK) st = attend_all(e, n_seqs, l);
         if (st != TRIL_OK) break;
         st = dense(e, n_seqs, n_single, e->proj, e->att, L->proj_w, L->proj_wt16, L->proj_b, C, C);
         if (st != TRIL_OK) break;
