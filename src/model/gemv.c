@@ -127,7 +127,7 @@ void TRIL_ISA_FN(tril_gemv_wx_bf16)(float *y, const uint16_t *w, const float *x,
                                                int64_t rows, int64_t cols)
 {
 #pragma omp parallel for schedule(dynamic, 64) num_threads(gemv_threads(2 * rows * cols))
-    for (int64_t r = 0; r < rows; r++) y[r] = gemv_dot_bf16(w + r * cols, x, cols, 0);
+    for (int64_t r = 0; r < rows; r++) y[r] = gemv_dot_bf16(w + r * cols, x, cols, 1);
 }
 
 void TRIL_ISA_FN(tril_widen_bf16)(float *dst, const uint16_t *src, int64_t n)
