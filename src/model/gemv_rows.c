@@ -264,6 +264,10 @@ void TRIL_ISA_FN(tril_gemv_xw_rows)(float *y, const float *x, const float *w, in
             UNROLL for (int v = 0; v < WX_TW; v++)                                                   \
                 UNROLL for (int r = 0; r < (TX); r++) a[v][r] = vbcast(0.0f);                       \
             for (int64_t c = q * TRIL_VL; c < body; c += step) {                              \
+                /* the rows ahead into L2: with few x rows the walk is    \
+                 * bound by memory */                                                         \
+                UNROLL for (int v = 0; v < WX_TW; v++)                                        \
+                    vprefetch_l2((const char *)(w + v * cols + c) + TRIL_PREFETCH_BYTES);     \
                 vf wv[WX_TW], xv[(TX)];                                                      \
                 UNROLL for (int v = 0; v < WX_TW; v++) wv[v] = LOADW(w + v * cols + c);              \
                 UNROLL for (int r = 0; r < (TX); r++) xv[r] = vload(x + r * cols + c);              \

@@ -49,13 +49,17 @@ void tril_matvec_rows(float *y, const float *x, const float *w, const float *b, 
                       int64_t in, int64_t out, float *partials)
 {
     init_rows(y, b, n, out);
-    kernels()->gemv_xw_rows(y, x, w, n, in, out, partials);
+    /* one row: the one-row kernel itself (the same arithmetic by design),
+     * tuned for streaming */
+    if (n == 1) kernels()->gemv_xw(y, x, w, in, out, partials);
+    else kernels()->gemv_xw_rows(y, x, w, n, in, out, partials);
 }
 
 void tril_matvec_bf16_rows(float *y, const float *x, const uint16_t *wt, const float *b,
                            int64_t n, int64_t in, int64_t out)
 {
-    kernels()->gemv_wx_bf16_rows(y, wt, x, n, out, in);
+    if (n == 1) kernels()->gemv_wx_bf16(y, wt, x, out, in);
+    else kernels()->gemv_wx_bf16_rows(y, wt, x, n, out, in);
     if (b)
         for (int64_t r = 0; r < n; r++)
             for (int64_t o = 0; o < out; o++) y[r * out + o] += b[o];
@@ -64,7 +68,9 @@ void tril_matvec_bf16_rows(float *y, const float *x, const uint16_t *wt, const f
 void tril_lm_head_rows(float *logits, const float *x, const float *wte, const uint16_t *wte16,
                        int64_t n, int64_t C, int64_t V)
 {
-    if (wte16) kernels()->gemv_wx_bf16_rows(logits, wte16, x, n, V, C);
+    if (n == 1 && wte16) kernels()->gemv_wx_bf16(logits, wte16, x, V, C);
+    else if (n == 1) kernels()->gemv_wx(logits, wte, x, V, C);
+    else if (wte16) kernels()->gemv_wx_bf16_rows(logits, wte16, x, n, V, C);
     else kernels()->gemv_wx_rows(logits, wte, x, n, V, C);
 }
 
