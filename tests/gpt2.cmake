@@ -29,6 +29,7 @@ endif()
 tril_c_test(test_gpt2_config)
 tril_c_test(test_sampler)
 tril_c_test(test_ops)
+tril_c_test(test_ops_q8)
 # The serving engine: a request's tokens do not depend on the batch.
 tril_c_test(test_engine)
 

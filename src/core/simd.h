@@ -41,6 +41,9 @@ VINLINE vf vload_bf16(const uint16_t *p)
     vh16 h = *(const vh16 *)p;
     return (vf)(__builtin_convertvector(h, vu32) << 16);
 }
+/* int8 (the int8 model's weights) to fp32: exact. */
+typedef int8_t vi8 __attribute__((vector_size(TRIL_VL), aligned(1), may_alias));
+VINLINE vf vload_i8(const int8_t *p) { return __builtin_convertvector(*(const vi8 *)p, vf); }
 static inline float bf16_scalar(uint16_t h)
 {
     union { uint32_t u; float f; } v = {(uint32_t)h << 16};

@@ -7,6 +7,7 @@
 
 #include "core/parallel.h"
 #include "core/simd.h"
+#include "tril/ops.h" /* TRIL_Q8_BLOCK */
 
 /* Below this many weights one pass on one thread (the block split, and so
  * the rounding, depends only on the shape, never on the thread count). */
@@ -67,6 +68,38 @@ VINLINE float gemv_dot_bf16(const uint16_t *row, const float *x, int64_t cols, c
     for (; c + TRIL_VL <= cols; c += TRIL_VL) a0 += vload_bf16(row + c) * vload(x + c);
     float acc = vhsum(a0 + a1);
     for (; c < cols; c++) acc += bf16_scalar(row[c]) * x[c];
+    return acc;
+}
+
+/* int8 weights (Q8_0): w = q * scale, one scale per TRIL_Q8_BLOCK weights
+ * of the row. Each block's 32 products are summed in fp32 (exactly
+ * widened q, not yet scaled), then scaled into one of two chains (even and
+ * odd blocks): one multiply by the scale per 32 weights, not per weight. */
+VINLINE vf q8_block(const int8_t *q, const float *x)
+{
+    vf s = vload_i8(q) * vload(x);
+    for (int k = TRIL_VL; k < TRIL_Q8_BLOCK; k += TRIL_VL) s += vload_i8(q + k) * vload(x + k);
+    return s;
+}
+
+VINLINE float gemv_dot_q8(const int8_t *row, const float *scales, const float *x, int64_t cols,
+                          const int prefetch)
+{
+    enum { QB = TRIL_Q8_BLOCK };
+    vf a0 = vbcast(0.0f), a1 = a0;
+    int64_t c = 0, b = 0;
+    for (; c + 2 * QB <= cols; c += 2 * QB, b += 2) {
+        if (prefetch) vprefetch_l2((const char *)(row + c) + TRIL_PREFETCH_BYTES);
+        a0 += vbcast(scales[b]) * q8_block(row + c, x + c);
+        a1 += vbcast(scales[b + 1]) * q8_block(row + c + QB, x + c + QB);
+    }
+    for (; c + QB <= cols; c += QB, b++) a0 += vbcast(scales[b]) * q8_block(row + c, x + c);
+    float acc = vhsum(a0 + a1);
+    if (c < cols) { /* a last, shorter block */
+        float s = 0.0f;
+        for (; c < cols; c++) s += (float)row[c] * x[c];
+        acc += scales[b] * s;
+    }
     return acc;
 }
 

@@ -354,3 +354,15 @@ void TRIL_ISA_FN(tril_gemv_wx_bf16_rows)(float *y, const uint16_t *w, const floa
 {
     TRIL_WX_ROWS_BODY(uint16_t, gemv_dot_bf16, dots_tile_bf16, dots_pair_bf16, dots_one_bf16)
 }
+
+/* int8: each weight row (C bytes) past every x row while it is in L1, the
+ * one-row kernel's dot product for each. */
+void TRIL_ISA_FN(tril_gemv_wx_q8_rows)(float *y, const int8_t *q, const float *scales,
+                                       const float *x, int64_t n, int64_t rows, int64_t cols)
+{
+    const int64_t blocks = (cols + TRIL_Q8_BLOCK - 1) / TRIL_Q8_BLOCK;
+#pragma omp parallel for schedule(dynamic, 64) num_threads(gemv_threads_rows(rows * cols, n))
+    for (int64_t v = 0; v < rows; v++)
+        for (int64_t r = 0; r < n; r++)
+            y[r * rows + v] = gemv_dot_q8(q + v * cols, scales + v * blocks, x + r * cols, cols, r == 0);
+}

@@ -7,6 +7,10 @@ void TRIL_ISA_FN(tril_gemv_wx)(float *y, const float *w, const float *x, int64_t
                                int64_t cols);
 void TRIL_ISA_FN(tril_gemv_wx_bf16)(float *y, const uint16_t *w, const float *x, int64_t rows,
                                     int64_t cols);
+void TRIL_ISA_FN(tril_gemv_wx_q8)(float *y, const int8_t *q, const float *scales, const float *x,
+                                  int64_t rows, int64_t cols);
+void TRIL_ISA_FN(tril_gemv_wx_q8_rows)(float *y, const int8_t *q, const float *scales,
+                                       const float *x, int64_t n, int64_t rows, int64_t cols);
 void TRIL_ISA_FN(tril_widen_bf16)(float *dst, const uint16_t *src, int64_t n);
 void TRIL_ISA_FN(tril_gemv_xw_rows)(float *y, const float *x, const float *w, int64_t n,
                                     int64_t in, int64_t out, float *partials);
@@ -22,6 +26,8 @@ const tril_model_kernels TRIL_ISA_FN(tril_model_kernels) = {
     .gemv_xw = TRIL_ISA_FN(tril_gemv_xw),
     .gemv_wx = TRIL_ISA_FN(tril_gemv_wx),
     .gemv_wx_bf16 = TRIL_ISA_FN(tril_gemv_wx_bf16),
+    .gemv_wx_q8 = TRIL_ISA_FN(tril_gemv_wx_q8),
+    .gemv_wx_q8_rows = TRIL_ISA_FN(tril_gemv_wx_q8_rows),
     .widen_bf16 = TRIL_ISA_FN(tril_widen_bf16),
     .gemv_xw_rows = TRIL_ISA_FN(tril_gemv_xw_rows),
     .gemv_wx_rows = TRIL_ISA_FN(tril_gemv_wx_rows),

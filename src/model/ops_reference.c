@@ -52,3 +52,19 @@ void tril_ref_gelu(float *y, const float *x, int64_t n)
         y[i] = (float)(0.5 * v * (1.0 + tanh(k * (v + 0.044715 * v * v * v))));
     }
 }
+
+void tril_ref_gemv_q8(float *y, const int8_t *q, const float *scales, const float *x,
+                      int64_t rows, int64_t cols)
+{
+    const int64_t nb = (cols + TRIL_Q8_BLOCK - 1) / TRIL_Q8_BLOCK;
+    for (int64_t r = 0; r < rows; r++) {
+        double acc = 0.0;
+        for (int64_t b = 0; b < nb; b++) {
+            double s = 0.0;
+            for (int64_t c = b * TRIL_Q8_BLOCK; c < cols && c < (b + 1) * TRIL_Q8_BLOCK; c++)
+                s += (double)q[r * cols + c] * (double)x[c];
+            acc += (double)scales[r * nb + b] * s;
+        }
+        y[r] = (float)acc;
+    }
+}

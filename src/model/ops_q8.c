@@ -1,0 +1,116 @@
+/* int8 weights (Q8_0): quantising at load, and the ops of the int8 model
+ * (one-row GEMV, several-row GEMV, prefill GEMM through dequantised fp32,
+ * the head and the embedding). */
+#include <math.h>
+#include <string.h>
+
+#include "model/gemm.h"
+#include "model/kernels.h"
+#include "tril/ops.h"
+
+static inline const tril_model_kernels *kernels(void)
+{
+    return TRIL_ISA_TABLE(tril_model_kernels);
+}
+
+static int64_t blocks_of(int64_t cols) { return (cols + TRIL_Q8_BLOCK - 1) / TRIL_Q8_BLOCK; }
+
+void tril_q8_quantize(int8_t *q, float *scales, const float *w, int64_t rows, int64_t cols)
+{
+    const int64_t nb = blocks_of(cols);
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t b = 0; b < nb; b++) {
+            const int64_t c0 = b * TRIL_Q8_BLOCK;
+            const int64_t c1 = c0 + TRIL_Q8_BLOCK < cols ? c0 + TRIL_Q8_BLOCK : cols;
+            const float *wr = w + r * cols;
+            float amax = 0.0f;
+            for (int64_t c = c0; c < c1; c++) amax = fabsf(wr[c]) > amax ? fabsf(wr[c]) : amax;
+            const float scale = amax / 127.0f, inv = scale > 0.0f ? 1.0f / scale : 0.0f;
+            scales[r * nb + b] = scale;
+            for (int64_t c = c0; c < c1; c++) {
+                /* |w * inv| <= 127 up to rounding of inv: clamp */
+                long v = lrintf(wr[c] * inv);
+                q[r * cols + c] = (int8_t)(v > 127 ? 127 : v < -127 ? -127 : v);
+            }
+        }
+}
+
+void tril_q8_dequantize(float *w, const int8_t *q, const float *scales, int64_t rows, int64_t cols)
+{
+    const int64_t nb = blocks_of(cols);
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t c = 0; c < cols; c++)
+            w[r * cols + c] = (float)q[r * cols + c] * scales[r * nb + c / TRIL_Q8_BLOCK];
+}
+
+/* dst rows [r0, r0 + n) of a dequantised matrix, threads over rows. */
+static void dequantize_rows(float *dst, const int8_t *q, const float *scales, int64_t n,
+                            int64_t cols)
+{
+    const int64_t nb = blocks_of(cols);
+#pragma omp parallel for schedule(static) if (n * cols > 65536)
+    for (int64_t r = 0; r < n; r++) tril_q8_dequantize(dst + r * cols, q + r * cols, scales + r * nb, 1, cols);
+}
+
+tril_status tril_matmul_q8(float *y, const float *x, const int8_t *q, const float *scales,
+                           const float *b, int64_t T, int64_t in, int64_t out, float *wbuf)
+{
+    if (T == 1) {
+        kernels()->gemv_wx_q8(y, q, scales, x, out, in);
+        if (b)
+            for (int64_t o = 0; o < out; o++) y[o] += b[o];
+        return TRIL_OK;
+    }
+    dequantize_rows(wbuf, q, scales, out, in);
+    if (b)
+        for (int64_t t = 0; t < T; t++) memcpy(y + t * out, b, (size_t)out * sizeof(float));
+    return tril_sgemm(CblasNoTrans, CblasTrans, T, out, in, 1.0f, x, in, wbuf, in,
+                      b ? 1.0f : 0.0f, y, out);
+}
+
+void tril_matvec_q8_rows(float *y, const float *x, const int8_t *q, const float *scales,
+                         const float *b, int64_t n, int64_t in, int64_t out)
+{
+    if (n == 1) kernels()->gemv_wx_q8(y, q, scales, x, out, in);
+    else kernels()->gemv_wx_q8_rows(y, q, scales, x, n, out, in);
+    if (b)
+        for (int64_t r = 0; r < n; r++)
+            for (int64_t o = 0; o < out; o++) y[r * out + o] += b[o];
+}
+
+tril_status tril_lm_head_q8(float *logits, const float *x, const int8_t *q, const float *scales,
+                            int64_t T, int64_t C, int64_t V, float *panel, int64_t panel_rows)
+{
+    if (T == 1) {
+        kernels()->gemv_wx_q8(logits, q, scales, x, V, C);
+        return TRIL_OK;
+    }
+    const int64_t nb = blocks_of(C);
+    for (int64_t v0 = 0; v0 < V; v0 += panel_rows) {
+        const int64_t rows = V - v0 < panel_rows ? V - v0 : panel_rows;
+        dequantize_rows(panel, q + v0 * C, scales + v0 * nb, rows, C);
+        tril_status st = tril_sgemm(CblasNoTrans, CblasTrans, T, rows, C, 1.0f, x, C, panel, C,
+                                    0.0f, logits + v0, V);
+        if (st != TRIL_OK) return st;
+    }
+    return TRIL_OK;
+}
+
+void tril_lm_head_q8_rows(float *logits, const float *x, const int8_t *q, const float *scales,
+                          int64_t n, int64_t C, int64_t V)
+{
+    if (n == 1) kernels()->gemv_wx_q8(logits, q, scales, x, V, C);
+    else kernels()->gemv_wx_q8_rows(logits, q, scales, x, n, V, C);
+}
+
+void tril_embed_q8(float *x, const int32_t *ids, int64_t T, int64_t pos0, const int8_t *q,
+                   const float *scales, const float *wpe, int64_t C)
+{
+    const int64_t nb = blocks_of(C);
+    for (int64_t t = 0; t < T; t++) {
+        float *row = x + t * C;
+        const float *pos = wpe + (pos0 + t) * C;
+        tril_q8_dequantize(row, q + (int64_t)ids[t] * C, scales + (int64_t)ids[t] * nb, 1, C);
+        for (int64_t c = 0; c < C; c++) row[c] += pos[c];
+    }
+}

@@ -1,0 +1,146 @@
+/* The int8 (Q8_0) weights: quantisation error bounds, and every int8 kernel
+ * against its scalar oracle (tril_ref_gemv_q8) on shapes with short last
+ * blocks and vector tails; run under every ISA (test_ops_q8_<isa>).
+ * Tolerance: relative 1e-5 of the output's scale, as the fp32 kernels. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "test_util.h"
+#include "tril/cpu.h"
+#include "tril/ops.h"
+
+static float *randn(test_rng *r, int64_t n, float scale)
+{
+    float *x = malloc((size_t)n * sizeof *x);
+    for (int64_t i = 0; i < n; i++) x[i] = scale * test_rng_normal(r);
+    return x;
+}
+
+static double rel_err(const float *a, const float *b, int64_t n)
+{
+    double worst = 0.0, scale = 1e-30;
+    for (int64_t i = 0; i < n; i++) scale = fmax(scale, fabs((double)b[i]));
+    for (int64_t i = 0; i < n; i++) worst = fmax(worst, fabs((double)a[i] - b[i]));
+    return worst / scale;
+}
+
+/* Each weight comes back within half a step (scale / 2) of its block, the
+ * block's largest magnitude exactly (q = +-127), zeros stay zero, and an
+ * all-zero block has scale 0. */
+static void test_quantize_bounds(void **state)
+{
+    (void)state;
+    test_rng r = {11};
+    const int64_t rows = 5, cols = 77; /* 2 whole blocks and one of 13 */
+    float *w = randn(&r, rows * cols, 0.3f), *back = malloc((size_t)(rows * cols) * 4);
+    for (int64_t c = 32; c < 64; c++) w[2 * cols + c] = 0.0f; /* row 2, block 1: zeros */
+    w[3 * cols + 70] = 1e-30f;                                 /* tiny beside its block */
+    int8_t *q = malloc((size_t)(rows * cols));
+    float *scales = malloc((size_t)TRIL_Q8_SCALES(rows, cols) * 4);
+    assert_int_equal(TRIL_Q8_SCALES(rows, cols), rows * 3);
+    tril_q8_quantize(q, scales, w, rows, cols);
+    tril_q8_dequantize(back, q, scales, rows, cols);
+    for (int64_t i = 0; i < rows; i++)
+        for (int64_t b = 0; b < 3; b++) {
+            const float s = scales[i * 3 + b];
+            float amax = 0.0f;
+            int qmax = 0;
+            for (int64_t c = b * 32; c < cols && c < (b + 1) * 32; c++) {
+                const int64_t k = i * cols + c;
+                if (fabsf(back[k] - w[k]) > 0.5f * s * (1.0f + 1e-6f))
+                    fail_msg("row %lld col %lld: %g -> %g, scale %g", (long long)i, (long long)c,
+                             (double)w[k], (double)back[k], (double)s);
+                if (w[k] == 0.0f) assert_int_equal(q[k], 0);
+                amax = fmaxf(amax, fabsf(w[k]));
+                qmax = abs(q[k]) > qmax ? abs(q[k]) : qmax;
+            }
+            assert_true(s == amax / 127.0f);
+            assert_int_equal(qmax, amax > 0.0f ? 127 : 0);
+        }
+    assert_true(scales[2 * 3 + 1] == 0.0f);
+    free(w); free(back); free(q); free(scales);
+}
+
+/* The GEMV, its several-row form (each row bit for bit the one-row result),
+ * the prefill GEMM, the head (one row, panels) and the embedding. */
+static void test_q8_kernels(void **state)
+{
+    (void)state;
+    const int saved_threads = tril_get_num_threads();
+    test_rng r = {12};
+    const int64_t shapes[][2] = {{768, 2304}, {3072, 768}, {77, 131}, {13, 5}, {64, 4099}};
+    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
+        const int64_t in = shapes[k][0], out = shapes[k][1], T = 5;
+        float *x = randn(&r, T * in, 1.0f), *w = randn(&r, out * in, 0.05f), *b = randn(&r, out, 0.1f);
+        int8_t *q = malloc((size_t)(out * in));
+        float *scales = malloc((size_t)TRIL_Q8_SCALES(out, in) * 4);
+        tril_q8_quantize(q, scales, w, out, in);
+        float *wd = malloc((size_t)(out * in) * 4); /* the values the int8 model holds */
+        tril_q8_dequantize(wd, q, scales, out, in);
+        float *y = malloc((size_t)(T * out) * 4), *ref = malloc((size_t)(T * out) * 4);
+        float *one = malloc((size_t)out * 4), *wbuf = malloc((size_t)(out * in) * 4);
+        for (int threads = 1; threads <= 3; threads += 2) {
+            tril_set_num_threads(threads);
+            /* one row against the block-wise oracle, plus the bias */
+            assert_int_equal(tril_matmul_q8(y, x, q, scales, b, 1, in, out, wbuf), TRIL_OK);
+            tril_ref_gemv_q8(ref, q, scales, x, out, in);
+            for (int64_t o = 0; o < out; o++) ref[o] += b[o];
+            if (rel_err(y, ref, out) > 1e-5)
+                fail_msg("gemv_q8 %lldx%lld threads=%d: rel err %.3g", (long long)in, (long long)out,
+                         threads, rel_err(y, ref, out));
+            /* several rows: each exactly the one-row result */
+            tril_matvec_q8_rows(y, x, q, scales, b, T, in, out);
+            for (int64_t t = 0; t < T; t++) {
+                assert_int_equal(tril_matmul_q8(one, x + t * in, q, scales, b, 1, in, out, NULL), TRIL_OK);
+                if (memcmp(one, y + t * out, (size_t)out * 4) != 0)
+                    fail_msg("matvec_q8_rows %lldx%lld row %lld differs", (long long)in,
+                             (long long)out, (long long)t);
+            }
+            /* prefill: the dequantised matrix through a GEMM */
+            assert_int_equal(tril_matmul_q8(y, x, q, scales, b, T, in, out, wbuf), TRIL_OK);
+            for (int64_t t = 0; t < T; t++) {
+                tril_ref_gemv_q8(ref + t * out, q, scales, x + t * in, out, in);
+                for (int64_t o = 0; o < out; o++) ref[t * out + o] += b[o];
+            }
+            assert_true(rel_err(y, ref, T * out) <= 1e-5);
+            /* the head: wte [V = out, C = in] */
+            assert_int_equal(tril_lm_head_q8(y, x, q, scales, 1, in, out, NULL, 0), TRIL_OK);
+            tril_ref_lm_head(ref, x, wd, 1, in, out);
+            assert_true(rel_err(y, ref, out) <= 1e-5);
+            assert_int_equal(tril_lm_head_q8(y, x, q, scales, T, in, out, wbuf, 7), TRIL_OK);
+            tril_ref_lm_head(ref, x, wd, T, in, out);
+            assert_true(rel_err(y, ref, T * out) <= 1e-5);
+            tril_lm_head_q8_rows(y, x, q, scales, T, in, out);
+            for (int64_t t = 0; t < T; t++) {
+                assert_int_equal(tril_lm_head_q8(one, x + t * in, q, scales, 1, in, out, NULL, 0), TRIL_OK);
+                assert_memory_equal(one, y + t * out, (size_t)out * 4);
+            }
+        }
+        /* the embedding: row ids[t] dequantised, plus the position row */
+        const int32_t ids[2] = {(int32_t)(out - 1), 0};
+        float *pos = randn(&r, 3 * in, 0.1f), *emb = malloc((size_t)(2 * in) * 4);
+        tril_embed_q8(emb, ids, 2, 1, q, scales, pos, in);
+        for (int64_t t = 0; t < 2; t++)
+            for (int64_t c = 0; c < in; c++)
+                assert_true(emb[t * in + c] == wd[ids[t] * in + c] + pos[(1 + t) * in + c]);
+        free(pos); free(emb);
+        free(x); free(w); free(b); free(q); free(scales); free(wd); free(y); free(ref); free(one);
+        free(wbuf);
+    }
+    tril_set_num_threads(saved_threads);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_quantize_bounds),
+        cmocka_unit_test(test_q8_kernels),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
