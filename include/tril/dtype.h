@@ -19,13 +19,16 @@ extern "C" {
 typedef enum {
     TRIL_F32 = 0,
     TRIL_F16 = 1,
-    TRIL_BF16 = 2
+    TRIL_BF16 = 2,
+    /* 8-bit integers; as model weights, with a scale per block (Q8_0,
+     * tril/ops.h); as plain elements, the integer's value */
+    TRIL_INT8 = 3
 } tril_dtype;
 
-/* "fp32", "fp16", "bf16"; NULL for an invalid value. */
+/* "fp32", "fp16", "bf16", "int8"; NULL for an invalid value. */
 const char *tril_dtype_name(tril_dtype dtype);
-/* Parses "fp32"/"f32"/"float32", "fp16"/"f16"/"float16", "bf16"/"bfloat16"
- * into *out; anything else (NULL too) is TRIL_ERR_INVALID_ARG naming it and
+/* Parses "fp32"/"f32"/"float32", "fp16"/"f16"/"float16", "bf16"/"bfloat16",
+ * "int8"/"i8"/"q8_0" into *out; anything else (NULL too) is TRIL_ERR_INVALID_ARG naming it and
  * the accepted names. */
 tril_status tril_dtype_parse(const char *name, tril_dtype *out);
 /* Bytes per element (4 or 2); 0 for an invalid dtype. */

@@ -79,7 +79,8 @@ tril_status tril_gpt2_param_table(const tril_gpt2_config *cfg, tril_param_info *
 
 typedef struct {
     int copy_to_arena; /* 1: always copy into an owned, writable arena (training) */
-    /* TRIL_BF16: the bf16 model (tril_gpt2_use_bf16). Inference only. */
+    /* TRIL_BF16 / TRIL_INT8: the bf16 or int8 model (tril_gpt2_use_dtype),
+     * converted tensor by tensor from the mapping. Inference only. */
     tril_dtype weight_dtype;
 } tril_gpt2_load_opts;
 
@@ -104,6 +105,10 @@ void tril_gpt2_free(tril_gpt2 *model);
  * (TRIL_ERR_FORMAT) or one beyond bf16's range (TRIL_ERR_RANGE) is refused
  * and the model left unchanged. */
 tril_status tril_gpt2_use_bf16(tril_gpt2 *model);
+/* The same for TRIL_BF16 or TRIL_INT8: the int8 model keeps wte and the
+ * matrices as int8 with a scale per block of 32 (Q8_0, tril/ops.h), the
+ * rest in fp32 as it was. Inference only, like bf16. */
+tril_status tril_gpt2_use_dtype(tril_gpt2 *model, tril_dtype dtype);
 /* GPT-2 initialisation of an owned arena: N(0, 0.02) matrices and
  * embeddings, N(0, 0.02/sqrt(2L)) residual projections, zero biases, unit
  * LayerNorm weights. Deterministic in the seed. */
@@ -124,7 +129,9 @@ typedef enum {
     /* fp32 weights used in place from the file's read-only mapping. */
     TRIL_GPT2_MAPPED,
     /* The bf16 model (tril_gpt2_use_bf16): inference only. */
-    TRIL_GPT2_BF16
+    TRIL_GPT2_BF16,
+    /* The int8 model (tril_gpt2_use_dtype): inference only. */
+    TRIL_GPT2_INT8
 } tril_gpt2_storage;
 
 /* The model's config (owned by the model; NULL for a NULL model). */
@@ -143,12 +150,17 @@ const tril_param_info *tril_gpt2_get_params(const tril_gpt2 *model, size_t *coun
 typedef struct {
     const tril_param_info *info; /* name, shape as in the file (Conv1D matrices
                                     [in, out]), numel, arena offset, decay */
-    tril_dtype dtype;            /* of data: TRIL_F32, or TRIL_BF16 for what the
-                                    bf16 model keeps only in bf16 (wte and every
-                                    layer's four matrices) */
+    tril_dtype dtype;            /* of data: TRIL_F32, or TRIL_BF16 / TRIL_INT8
+                                    for what the bf16 / int8 model keeps only
+                                    in that dtype (wte and every layer's four
+                                    matrices) */
     int transposed;              /* 1: data is the matrix transposed,
-                                    [shape[1], shape[0]] (the bf16 matrices) */
+                                    [shape[1], shape[0]] (the bf16 / int8
+                                    matrices) */
     const void *data;            /* info->numel values, read-only */
+    const float *scales;         /* TRIL_INT8: a scale per block of
+                                    TRIL_Q8_BLOCK values of each row of data
+                                    (tril/ops.h); else NULL */
 } tril_gpt2_tensor;
 
 /* Looks a parameter up by its table name (e.g. "h.0.attn.c_attn.weight").

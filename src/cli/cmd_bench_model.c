@@ -7,6 +7,7 @@
 #include "cli/cli.h"
 #include "tril/cpu.h"
 #include "tril/gpt2.h"
+#include "tril/ops.h"
 #include "tril/rng.h"
 #include "tril/timing.h"
 #include "tril/train.h"
@@ -39,7 +40,7 @@ static void model_ready(model_opts *o)
      .help = "timed runs (default " default_repeats ")"},                                      \
     {"--threads", "N", CLI_ARG_CUSTOM, 0, F(threads), .custom = &cli_threads_arg,              \
      .help = "OpenMP threads (default: all cores)"},                                           \
-    {"--dtype", "fp32|bf16", CLI_ARG_CUSTOM, 0, F(dtype), .custom = &cli_weight_dtype_arg,     \
+    {"--dtype", "fp32|bf16|int8", CLI_ARG_CUSTOM, 0, F(dtype), .custom = &cli_weight_dtype_arg,     \
      .help = dtype_help}
 
 static const cli_opt forward_options[] = {
@@ -76,7 +77,7 @@ static int bench_model(const char *spec, tril_dtype dtype, tril_gpt2 **m)
     tril_gpt2_config cfg;
     if (tril_gpt2_config_by_name(spec, &cfg) == TRIL_OK) {
         if (tril_gpt2_create(&cfg, m) != TRIL_OK || tril_gpt2_init_random(*m, 1) != TRIL_OK ||
-            (dtype == TRIL_BF16 && tril_gpt2_use_bf16(*m) != TRIL_OK))
+            (dtype != TRIL_F32 && tril_gpt2_use_dtype(*m, dtype) != TRIL_OK))
             return cli_lib_error(CMD, "cannot create the model");
         return CLI_OK;
     }
@@ -181,6 +182,22 @@ done:
     return rc;
 }
 
+/* Bytes of weights one decoded token reads: each tensor in the dtype the
+ * model holds it in (int8: plus a 4-byte scale per 32), wpe's one row. */
+static double token_weight_bytes(const tril_gpt2 *m)
+{
+    size_t count;
+    const tril_param_info *p = tril_gpt2_get_params(m, &count);
+    double bytes = 0.0;
+    for (size_t i = 0; i < count; i++) {
+        tril_gpt2_tensor t;
+        if (tril_gpt2_find_param(m, p[i].name, &t) != TRIL_OK) continue;
+        const double n = strcmp(p[i].name, "wpe.weight") == 0 ? (double)p[i].shape[1] : (double)p[i].numel;
+        bytes += n * (double)tril_dtype_size(t.dtype) + (t.scales ? n / TRIL_Q8_BLOCK * 4.0 : 0.0);
+    }
+    return bytes;
+}
+
 int cmd_bench_decode(int argc, char **argv)
 {
     model_opts o = {.repeats = 20, .dtype = TRIL_F32};
@@ -194,7 +211,7 @@ int cmd_bench_decode(int argc, char **argv)
         return rc;
     tril_gpt2 *m = run.m;
     const tril_gpt2_config *c = tril_gpt2_get_config(m);
-    const int bf16 = tril_gpt2_get_weight_dtype(m) == TRIL_BF16;
+    const tril_dtype dtype = tril_gpt2_get_weight_dtype(m);
     if (o.position > 0 && tril_gpt2_forward(m, run.s, run.ids, o.position, run.logits, NULL) != TRIL_OK) {
         rc = cli_lib_error(CMD, "prefill failed");
         goto done;
@@ -209,15 +226,16 @@ int cmd_bench_decode(int argc, char **argv)
         times[r] = tril_now() - t0;
     }
     double ms = tril_median(times + 1, (int)o.repeats) * 1e3;
-    /* every weight read once per token (2 bytes each for bf16), and the
-     * keys and values cached so far (fp32) */
-    double bytes = (double)tril_gpt2_num_params(c) * (bf16 ? 2.0 : 4.0) +
+    /* what one token reads: every weight once (in the dtype the model
+     * holds it in) but wpe's one row, and the keys and values cached so far
+     * (fp32) */
+    double bytes = token_weight_bytes(m) +
                    2.0 * (double)c->n_layer * (double)(o.position + 1) * (double)c->n_embd * 4.0;
     double rss_mb = tril_peak_rss_bytes() / 1048576.0; /* the probe allocates 256 MiB */
     double limit = tril_cpu_stream_gbps(0.5);
     printf("bench=decode model=%s dtype=%s position=%lld threads=%d ms_per_token=%.2f gbps=%.1f "
            "limit_gbps=%.1f of_limit=%.3f peak_rss_mb=%.1f load_peak_rss_mb=%.1f\n",
-           o.model, bf16 ? "bf16" : "fp32", (long long)o.position, tril_get_num_threads(), ms,
+           o.model, tril_dtype_name(dtype), (long long)o.position, tril_get_num_threads(), ms,
            bytes / ms * 1e-6, limit,
            bytes / ms * 1e-6 / limit, rss_mb, o.load_peak_mb);
 done:

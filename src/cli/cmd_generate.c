@@ -58,7 +58,7 @@ static const cli_opt options[] = {
              "same chunk gives the same tokens"},
     {"--ids", NULL, CLI_ARG_FLAG, 0, F(ids),
      .help = "print only the generated token ids, space-separated"},
-    {"--dtype", "fp32|bf16", CLI_ARG_CUSTOM, 0, F(dtype), .custom = &cli_weight_dtype_arg,
+    {"--dtype", "fp32|bf16|int8", CLI_ARG_CUSTOM, 0, F(dtype), .custom = &cli_weight_dtype_arg,
      .help = "weights: bf16 rounds them and halves what each\n"
              "decoding step reads (default fp32)"},
     {"--threads", "N", CLI_ARG_CUSTOM, 0, F(threads), .custom = &cli_threads_arg,

@@ -19,7 +19,7 @@
 static const cli_opt options[] = {
     {"--model", "DIR", CLI_ARG_PATH, 0, F(model),
      .help = "Hugging Face GPT-2 folder; default: the bundled model"},
-    {"--dtype", "fp32|bf16", CLI_ARG_CUSTOM, 0, F(dtype), .custom = &cli_weight_dtype_arg,
+    {"--dtype", "fp32|bf16|int8", CLI_ARG_CUSTOM, 0, F(dtype), .custom = &cli_weight_dtype_arg,
      .help = "weights: bf16 halves what each step reads (default fp32)"},
     {"--threads", "N", CLI_ARG_CUSTOM, 0, F(threads), .custom = &cli_threads_arg,
      .help = "compute threads of the engine (default: $TRIL_NUM_THREADS,\nelse all cores)"},
@@ -64,7 +64,7 @@ static const cli_opt options[] = {
 const cli_spec cmd_serve_spec = {
     CMD,
     "usage: tril serve [--model DIR] [--host ADDR] [--port N] [--slots N] [--threads N]\n"
-    "                  [--dtype fp32|bf16] [--api-key KEY] [--prefill-chunk N]\n"
+    "                  [--dtype fp32|bf16|int8] [--api-key KEY] [--prefill-chunk N]\n"
     "                  [--kv-memory MB] [--max-queue N] [--timeout S] [options]\n\n"
     "Serves the model over HTTP with OpenAI's completions API: POST /v1/completions\n"
     "(streaming as server-sent events), GET /v1/models, GET /health, GET /metrics\n"

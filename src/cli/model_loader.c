@@ -47,7 +47,7 @@ int cli_load_model(const char *cmd, const char *model_arg, tril_gpt2 **model, tr
 int cli_parse_weight_dtype(const char *cmd, const char *text, tril_dtype *out)
 {
     if (tril_dtype_parse(text, out) != 0 || *out == TRIL_F16) {
-        fprintf(stderr, "tril %s: --dtype expects fp32 or bf16, got '%s'\n", cmd, text);
+        fprintf(stderr, "tril %s: --dtype expects fp32, bf16 or int8, got '%s'\n", cmd, text);
         return CLI_USAGE;
     }
     return CLI_OK;

@@ -24,6 +24,7 @@ const char *tril_dtype_name(tril_dtype dtype)
     case TRIL_F32: return "fp32";
     case TRIL_F16: return "fp16";
     case TRIL_BF16: return "bf16";
+    case TRIL_INT8: return "int8";
     }
     return NULL;
 }
@@ -34,6 +35,7 @@ tril_status tril_dtype_parse(const char *name, tril_dtype *out)
         {"fp32", TRIL_F32}, {"f32", TRIL_F32}, {"float32", TRIL_F32},
         {"fp16", TRIL_F16}, {"f16", TRIL_F16}, {"float16", TRIL_F16},
         {"bf16", TRIL_BF16}, {"bfloat16", TRIL_BF16},
+        {"int8", TRIL_INT8}, {"i8", TRIL_INT8}, {"q8_0", TRIL_INT8},
     };
     for (size_t i = 0; name && i < sizeof table / sizeof table[0]; i++) {
         if (strcmp(name, table[i].name) == 0) {
@@ -42,8 +44,8 @@ tril_status tril_dtype_parse(const char *name, tril_dtype *out)
         }
     }
     return TRIL_FAIL(TRIL_ERR_INVALID_ARG,
-                     "unknown dtype '%s' (expected fp32/f32/float32, fp16/f16/float16 or "
-                     "bf16/bfloat16)",
+                     "unknown dtype '%s' (expected fp32/f32/float32, fp16/f16/float16, "
+                     "bf16/bfloat16 or int8/i8/q8_0)",
                      name ? name : "(null)");
 }
 
@@ -53,6 +55,7 @@ size_t tril_dtype_size(tril_dtype dtype)
     case TRIL_F32: return 4;
     case TRIL_F16:
     case TRIL_BF16: return 2;
+    case TRIL_INT8: return 1;
     }
     return 0;
 }
@@ -63,6 +66,7 @@ float tril_dtype_min(tril_dtype dtype)
     case TRIL_F32: return -3.4028234663852886e38f;
     case TRIL_F16: return -65504.0f;
     case TRIL_BF16: return -3.3895313892515355e38f;
+    case TRIL_INT8: return -128.0f;
     }
     return NAN;
 }
@@ -113,12 +117,21 @@ uint16_t tril_f32_to_bf16(float f)
     return (uint16_t)(u >> 16);
 }
 
+/* The nearest int8 (ties to even), saturating; NaN is 0. */
+static int8_t int8_of(float x)
+{
+    if (!(x == x)) return 0;
+    const float r = x > 127.0f ? 127.0f : x < -128.0f ? -128.0f : nearbyintf(x);
+    return (int8_t)r;
+}
+
 float tril_round_to_dtype(float x, tril_dtype dtype)
 {
     switch (dtype) {
     case TRIL_F32: return x;
     case TRIL_F16: return tril_f16_to_f32(tril_f32_to_f16(x));
     case TRIL_BF16: return tril_bf16_to_f32(tril_f32_to_bf16(x));
+    case TRIL_INT8: return (float)int8_of(x);
     }
     return NAN;
 }
@@ -147,6 +160,7 @@ float tril_load_f32(const void *buf, tril_dtype dtype, size_t i)
     case TRIL_F32: return load32(buf, i);
     case TRIL_F16: return tril_f16_to_f32(load16(buf, i));
     case TRIL_BF16: return tril_bf16_to_f32(load16(buf, i));
+    case TRIL_INT8: return (float)((const int8_t *)buf)[i];
     }
     return NAN;
 }
@@ -159,6 +173,7 @@ void tril_store_f32(void *buf, tril_dtype dtype, size_t i, float x)
     case TRIL_F32: memcpy(p + i * 4, &x, sizeof x); break;
     case TRIL_F16: h = tril_f32_to_f16(x); memcpy(p + i * 2, &h, sizeof h); break;
     case TRIL_BF16: h = tril_f32_to_bf16(x); memcpy(p + i * 2, &h, sizeof h); break;
+    case TRIL_INT8: ((int8_t *)buf)[i] = int8_of(x); break;
     }
 }
 
@@ -180,6 +195,9 @@ void tril_convert_from_f32(void *dst, tril_dtype dtype, const float *src, size_t
             memcpy(p + i * 2, &h, sizeof h);
         }
         break;
+    case TRIL_INT8:
+        for (size_t i = 0; i < n; i++) ((int8_t *)dst)[i] = int8_of(load32(src, i));
+        break;
     }
 }
 
@@ -192,6 +210,9 @@ void tril_convert_to_f32(float *dst, const void *src, tril_dtype dtype, size_t n
         break;
     case TRIL_BF16:
         for (size_t i = 0; i < n; i++) dst[i] = tril_bf16_to_f32(load16(src, i));
+        break;
+    case TRIL_INT8:
+        for (size_t i = 0; i < n; i++) dst[i] = (float)((const int8_t *)src)[i];
         break;
     }
 }
@@ -237,6 +258,7 @@ size_t tril_find_nonfinite(const void *buf, tril_dtype dtype, size_t n)
     case TRIL_F32: return first_nonfinite32(buf, n);
     case TRIL_F16: return first_nonfinite16(buf, n, 0x7c00u);
     case TRIL_BF16: return first_nonfinite16(buf, n, 0x7f80u);
+    case TRIL_INT8: return n; /* integers are finite */
     }
     return 0;
 }

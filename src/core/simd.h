@@ -41,9 +41,28 @@ VINLINE vf vload_bf16(const uint16_t *p)
     vh16 h = *(const vh16 *)p;
     return (vf)(__builtin_convertvector(h, vu32) << 16);
 }
-/* int8 (the int8 model's weights) to fp32: exact. */
-typedef int8_t vi8 __attribute__((vector_size(TRIL_VL), aligned(1), may_alias));
-VINLINE vf vload_i8(const int8_t *p) { return __builtin_convertvector(*(const vi8 *)p, vf); }
+/* int8 (the int8 model's weights) to fp32: exact. Intrinsics on x86: GCC
+ * lowers a vector-extension int8 -> int32 conversion to a scalar loop. */
+#if defined(__AVX512F__)
+#include <immintrin.h>
+VINLINE vf vload_i8(const int8_t *p)
+{
+    return (vf)_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)p)));
+}
+#elif defined(__AVX2__)
+#include <immintrin.h>
+VINLINE vf vload_i8(const int8_t *p)
+{
+    return (vf)_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)p)));
+}
+#else
+VINLINE vf vload_i8(const int8_t *p)
+{
+    vf v;
+    for (int k = 0; k < TRIL_VL; k++) v[k] = (float)p[k];
+    return v;
+}
+#endif
 static inline float bf16_scalar(uint16_t h)
 {
     union { uint32_t u; float f; } v = {(uint32_t)h << 16};

@@ -9,6 +9,7 @@ const tril_gpt2_config *tril_gpt2_get_config(const tril_gpt2 *m) { return m ? &m
 tril_gpt2_storage tril_gpt2_get_storage(const tril_gpt2 *m)
 {
     if (m && m->weight_dtype == TRIL_BF16) return TRIL_GPT2_BF16;
+    if (m && m->weight_dtype == TRIL_INT8) return TRIL_GPT2_INT8;
     return m && m->arena ? TRIL_GPT2_ARENA : TRIL_GPT2_MAPPED;
 }
 
@@ -39,13 +40,14 @@ tril_status tril_gpt2_find_param(const tril_gpt2 *m, const char *name, tril_gpt2
                          "wpe.weight, h.0.ln_1.weight .. h.%lld.mlp.c_proj.bias, ln_f.weight, "
                          "ln_f.bias)",
                          name, (long long)(m->cfg.n_layer - 1));
-    const uint16_t *d16 = m->param_data16 ? m->param_data16[i] : NULL;
+    const tril_lowp *low = m->param_lowp && m->param_lowp[i].data ? &m->param_lowp[i] : NULL;
     out->info = &m->params[i];
-    out->dtype = d16 ? TRIL_BF16 : TRIL_F32;
-    /* wte keeps its [V, C] layout in bf16; the Conv1D matrices are turned to
-     * [out, in] for decoding */
-    out->transposed = d16 && d16 != m->wte16;
-    out->data = d16 ? (const void *)d16 : (const void *)m->param_data[i];
+    out->dtype = low ? m->weight_dtype : TRIL_F32;
+    /* wte keeps its [V, C] layout in bf16 / int8; the Conv1D matrices are
+     * turned to [out, in] for decoding */
+    out->transposed = low && low->data != m->wte_lowp.data;
+    out->data = low ? low->data : (const void *)m->param_data[i];
+    out->scales = low ? low->scales : NULL;
     return TRIL_OK;
 }
 
@@ -57,7 +59,8 @@ tril_status tril_gpt2_get_arena(tril_gpt2 *m, float **data, int64_t *numel)
     if (!m->arena)
         return TRIL_FAIL(TRIL_ERR_UNSUPPORTED,
                          "the model has no writable fp32 arena (%s): load it with copy_to_arena",
-                         m->weight_dtype == TRIL_BF16 ? "bf16 weights"
-                                                      : "weights used in place from the file");
+                         m->weight_dtype == TRIL_BF16   ? "bf16 weights"
+                         : m->weight_dtype == TRIL_INT8 ? "int8 weights"
+                                                        : "weights used in place from the file");
     return TRIL_OK;
 }

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "model/engine_internal.h"
+#include "model/lowp.h"
 #include "tril/attention.h"
 #include "tril/cpu.h"
 #include "tril/ops.h"
@@ -19,11 +20,12 @@
 /* y = x w + b over the step's rows: the single-row sequences together
  * (rows [0, n_single)), each longer sequence alone. */
 static tril_status dense(tril_engine *e, int64_t n_seqs, int64_t n_single, float *y,
-                         const float *x, const float *w, const uint16_t *wt16, const float *b,
+                         const float *x, const float *w, tril_lowp wt, const float *b,
                          int64_t in, int64_t out)
 {
+    const tril_dtype d = e->model->weight_dtype;
     if (n_single > 0) {
-        if (wt16) tril_matvec_bf16_rows(y, x, wt16, b, n_single, in, out);
+        if (wt.data) lowp_matvec_rows(d, wt, y, x, b, n_single, in, out);
         else tril_matvec_rows(y, x, w, b, n_single, in, out, e->partials);
     }
     for (int64_t k = 0; k < n_seqs; k++) {
@@ -31,8 +33,8 @@ static tril_status dense(tril_engine *e, int64_t n_seqs, int64_t n_single, float
         if (s->rows <= 1) continue;
         const float *xs = x + s->row0 * in;
         float *ys = y + s->row0 * out;
-        tril_status st = wt16 ? tril_matmul_bf16(ys, xs, wt16, b, s->rows, in, out, e->wbuf)
-                              : tril_matmul(ys, xs, w, b, s->rows, in, out);
+        tril_status st = wt.data ? lowp_matmul(d, wt, ys, xs, b, s->rows, in, out, e->wbuf)
+                                 : tril_matmul(ys, xs, w, b, s->rows, in, out);
         if (st != TRIL_OK) return st;
     }
     return TRIL_OK;
@@ -111,25 +113,25 @@ tril_status tril_engine_forward(tril_engine *e, int64_t n_seqs, int64_t n_single
         const engine_seq *s = &e->seqs[e->order[k]];
         float *x = e->x + s->row0 * C;
         const int32_t *ids = e->ids + s->row0;
-        if (m->wte16) tril_embed_bf16(x, ids, s->rows, s->pos, m->wte16, m->wpe, C);
+        if (m->wte_lowp.data) lowp_embed(m->weight_dtype, m->wte_lowp, x, ids, s->rows, s->pos, m->wpe, C);
         else tril_embed(x, ids, s->rows, s->pos, m->wte, m->wpe, C);
     }
     tril_status st = TRIL_OK;
     for (int64_t l = 0; l < e->L && st == TRIL_OK; l++) {
         const tril_gpt2_layer *L = &m->layers[l];
         tril_layernorm(e->ln, e->x, L->ln1_w, L->ln1_b, rows, C, eps);
-        st = dense(e, n_seqs, n_single, e->qkv, e->ln, L->attn_w, L->attn_wt16, L->attn_b, C,
+        st = dense(e, n_seqs, n_single, e->qkv, e->ln, L->attn_w, L->attn_wt, L->attn_b, C,
                    3 * C);
         if (st == TRIL_OK) st = attend_all(e, n_seqs, l);
         if (st != TRIL_OK) break;
-        st = dense(e, n_seqs, n_single, e->proj, e->att, L->proj_w, L->proj_wt16, L->proj_b, C, C);
+        st = dense(e, n_seqs, n_single, e->proj, e->att, L->proj_w, L->proj_wt, L->proj_b, C, C);
         if (st != TRIL_OK) break;
         tril_add_inplace(e->x, e->proj, rows * C);
         tril_layernorm(e->ln, e->x, L->ln2_w, L->ln2_b, rows, C, eps);
-        st = dense(e, n_seqs, n_single, e->fc, e->ln, L->fc_w, L->fc_wt16, L->fc_b, C, I);
+        st = dense(e, n_seqs, n_single, e->fc, e->ln, L->fc_w, L->fc_wt, L->fc_b, C, I);
         if (st != TRIL_OK) break;
         tril_gelu(e->fc, e->fc, rows * I);
-        st = dense(e, n_seqs, n_single, e->proj, e->fc, L->fcproj_w, L->fcproj_wt16, L->fcproj_b,
+        st = dense(e, n_seqs, n_single, e->proj, e->fc, L->fcproj_w, L->fcproj_wt, L->fcproj_b,
                    I, C);
         if (st != TRIL_OK) break;
         tril_add_inplace(e->x, e->proj, rows * C);
@@ -144,6 +146,9 @@ tril_status tril_engine_forward(tril_engine *e, int64_t n_seqs, int64_t n_single
                        m->lnf_b, 1, C, eps);
         heads++;
     }
-    if (heads > 0) tril_lm_head_rows(e->logits, e->head_in, m->wte, m->wte16, heads, C, e->V);
+    if (heads > 0 && m->wte_lowp.data)
+        lowp_head_rows(m->weight_dtype, m->wte_lowp, e->logits, e->head_in, heads, C, e->V);
+    else if (heads > 0)
+        tril_lm_head_rows(e->logits, e->head_in, m->wte, NULL, heads, C, e->V);
     return TRIL_OK;
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "model/gpt2_internal.h"
+#include "model/lowp.h"
 #include "tril/attention.h"
 #include "tril/cpu.h"
 #include "tril/ops.h"
@@ -27,7 +28,7 @@ struct tril_gpt2_state {
     float *fc;          // [max_batch, I] (I: the MLP width)
     int64_t wide;       /* W = max(3C, I): the widest layer output */
     float *partials;    // [TRIL_MATVEC_BLOCKS - 1, W] fp32 decoding: block sums
-    float *wbuf;        // [W, C] bf16 model with batches > 1: one widened matrix
+    float *wbuf;        // [W, C] bf16 / int8 model, batches > 1: one widened matrix
 };
 
 static float *alloc_floats(int64_t n) { return malloc((size_t)n * sizeof(float)); }
@@ -60,7 +61,7 @@ tril_status tril_gpt2_state_create(const tril_gpt2 *model, int64_t max_tokens,
     s->proj = alloc_floats(B * C);
     s->fc = alloc_floats(B * I);
     int scratch_ok = (s->partials = alloc_floats(TRIL_MATVEC_PARTIALS(s->wide))) != NULL;
-    if (model->weight_dtype == TRIL_BF16 && B > 1)
+    if (model->weight_dtype != TRIL_F32 && B > 1)
         scratch_ok &= (s->wbuf = alloc_floats(s->wide * C)) != NULL;
     if (!s->k_cache || !s->v_cache || !s->x || !s->ln || !s->qkv || !s->att || !s->proj || !s->fc ||
         !scratch_ok) {
@@ -134,13 +135,13 @@ static tril_status attend(const tril_gpt2 *m, tril_gpt2_state *s, int64_t l, int
     return tril_attention_forward(&a, TRIL_ATTN_AUTO);
 }
 
-/* y[n, out] = x[n, in] w + b: the bf16 model's transposed copy if it has
- * one, our GEMV for one fp32 row (decoding), BLAS otherwise. */
-static tril_status layer_matmul(const tril_gpt2_state *s, float *y, const float *x, const float *w,
-                                const uint16_t *wt16, const float *b, int64_t n, int64_t in,
-                                int64_t out)
+/* y[n, out] = x[n, in] w + b: the bf16 / int8 model's transposed copy if
+ * it has one, our GEMV for one fp32 row (decoding), BLAS otherwise. */
+static tril_status layer_matmul(const tril_gpt2 *m, const tril_gpt2_state *s, float *y,
+                                const float *x, const float *w, tril_lowp wt, const float *b,
+                                int64_t n, int64_t in, int64_t out)
 {
-    if (wt16) return tril_matmul_bf16(y, x, wt16, b, n, in, out, s->wbuf);
+    if (wt.data) return lowp_matmul(m->weight_dtype, wt, y, x, b, n, in, out, s->wbuf);
     if (n > 1) return tril_matmul(y, x, w, b, n, in, out);
     tril_matvec(y, x, w, b, in, out, s->partials);
     return TRIL_OK;
@@ -148,7 +149,7 @@ static tril_status layer_matmul(const tril_gpt2_state *s, float *y, const float 
 
 static void embed(const tril_gpt2 *m, tril_gpt2_state *s, const int32_t *ids, int64_t n, int64_t pos)
 {
-    if (m->wte16) tril_embed_bf16(s->x, ids, n, pos, m->wte16, m->wpe, m->cfg.n_embd);
+    if (m->wte_lowp.data) lowp_embed(m->weight_dtype, m->wte_lowp, s->x, ids, n, pos, m->wpe, m->cfg.n_embd);
     else tril_embed(s->x, ids, n, pos, m->wte, m->wpe, m->cfg.n_embd);
 }
 
@@ -161,17 +162,17 @@ static tril_status run_blocks(const tril_gpt2 *m, tril_gpt2_state *s, int64_t n,
     for (int64_t l = 0; l < layers && st == TRIL_OK; l++) {
         const tril_gpt2_layer *L = &m->layers[l];
         tril_layernorm(s->ln, s->x, L->ln1_w, L->ln1_b, n, C, eps);
-        st = layer_matmul(s, s->qkv, s->ln, L->attn_w, L->attn_wt16, L->attn_b, n, C, 3 * C);
+        st = layer_matmul(m, s, s->qkv, s->ln, L->attn_w, L->attn_wt, L->attn_b, n, C, 3 * C);
         if (st == TRIL_OK) st = attend(m, s, l, n);
         if (st != TRIL_OK) break;
-        st = layer_matmul(s, s->proj, s->att, L->proj_w, L->proj_wt16, L->proj_b, n, C, C);
+        st = layer_matmul(m, s, s->proj, s->att, L->proj_w, L->proj_wt, L->proj_b, n, C, C);
         if (st != TRIL_OK) break;
         tril_add_inplace(s->x, s->proj, n * C);
         tril_layernorm(s->ln, s->x, L->ln2_w, L->ln2_b, n, C, eps);
-        st = layer_matmul(s, s->fc, s->ln, L->fc_w, L->fc_wt16, L->fc_b, n, C, I);
+        st = layer_matmul(m, s, s->fc, s->ln, L->fc_w, L->fc_wt, L->fc_b, n, C, I);
         if (st != TRIL_OK) break;
         tril_gelu(s->fc, s->fc, n * I);
-        st = layer_matmul(s, s->proj, s->fc, L->fcproj_w, L->fcproj_wt16, L->fcproj_b, n, I, C);
+        st = layer_matmul(m, s, s->proj, s->fc, L->fcproj_w, L->fcproj_wt, L->fcproj_b, n, I, C);
         if (st != TRIL_OK) break;
         tril_add_inplace(s->x, s->proj, n * C);
     }
@@ -203,16 +204,18 @@ tril_status tril_gpt2_forward(const tril_gpt2 *m, tril_gpt2_state *s, const int3
     /* The head costs V*C per row: only the rows asked for. */
     if (logits_all) {
         tril_layernorm(s->ln, s->x, m->lnf_w, m->lnf_b, n, C, m->cfg.layer_norm_epsilon);
-        st = m->wte16 ? tril_lm_head_bf16(logits_all, s->ln, m->wte16, n, C, V, s->wbuf, s->wide)
-                      : tril_lm_head(logits_all, s->ln, m->wte, n, C, V);
+        st = m->wte_lowp.data
+                 ? lowp_head(m->weight_dtype, m->wte_lowp, logits_all, s->ln, n, C, V, s->wbuf, s->wide)
+                 : tril_lm_head(logits_all, s->ln, m->wte, n, C, V);
         if (st != TRIL_OK) return st;
         if (logits_last) memcpy(logits_last, logits_all + (n - 1) * V, (size_t)V * sizeof(float));
         return tril_gpt2_check_logits(logits_all, n, V, s->pos - n, n);
     } else if (logits_last) {
         tril_layernorm(s->ln, s->x + (n - 1) * C, m->lnf_w, m->lnf_b, 1, C,
                        m->cfg.layer_norm_epsilon);
-        st = m->wte16 ? tril_lm_head_bf16(logits_last, s->ln, m->wte16, 1, C, V, NULL, 0)
-                      : tril_lm_head(logits_last, s->ln, m->wte, 1, C, V);
+        st = m->wte_lowp.data
+                 ? lowp_head(m->weight_dtype, m->wte_lowp, logits_last, s->ln, 1, C, V, NULL, 0)
+                 : tril_lm_head(logits_last, s->ln, m->wte, 1, C, V);
         if (st != TRIL_OK) return st;
         return tril_gpt2_check_logits(logits_last, 1, V, s->pos - 1, 1);
     }
@@ -240,7 +243,7 @@ tril_status tril_gpt2_attention_probs(const tril_gpt2 *m, const int32_t *ids, in
         embed(m, s, ids, n, 0);
         if ((st = run_blocks(m, s, n, layer)) == TRIL_OK) {
             tril_layernorm(s->ln, s->x, L->ln1_w, L->ln1_b, n, C, m->cfg.layer_norm_epsilon);
-            st = layer_matmul(s, s->qkv, s->ln, L->attn_w, L->attn_wt16, L->attn_b, n, C, 3 * C);
+            st = layer_matmul(m, s, s->qkv, s->ln, L->attn_w, L->attn_wt, L->attn_b, n, C, 3 * C);
         }
         if (st == TRIL_OK) {
             /* Written out (not fused): the picture needs the probabilities. */

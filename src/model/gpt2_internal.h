@@ -9,8 +9,18 @@
 
 #include "tril/gpt2.h"
 
-/* Per-layer views. Shapes: C = n_embd. In a bf16 model the four matrices
- * exist only as the transposed bf16 copies (the fp32 pointers are NULL). */
+/* A matrix of the bf16 or int8 model in the decoding layout [rows, cols]
+ * (the Conv1D matrices transposed to [out, in]; wte as stored, [V, C]):
+ * bf16 (uint16_t), or int8 with a scale per TRIL_Q8_BLOCK of each row
+ * (tril/ops.h). data NULL: the fp32 model. */
+typedef struct {
+    const void *data;
+    const float *scales; /* int8: [rows, ceil(cols / TRIL_Q8_BLOCK)] */
+} tril_lowp;
+
+/* Per-layer views. Shapes: C = n_embd. In a bf16 or int8 model the four
+ * matrices exist only as the transposed low-precision copies (the fp32
+ * pointers are NULL). */
 typedef struct {
     const float *ln1_w, *ln1_b;     // [C], [C]
     const float *attn_w, *attn_b;   // [C, 3C] (Conv1D: in x out), [3C]
@@ -18,11 +28,11 @@ typedef struct {
     const float *ln2_w, *ln2_b;     // [C], [C]
     const float *fc_w, *fc_b;       // [C, I], [I]  (I: the MLP width, 4C by default)
     const float *fcproj_w, *fcproj_b; // [I, C], [C]
-    /* bf16 model: the matrices transposed to [out, in] (NULL otherwise) */
-    const uint16_t *attn_wt16;   // [3C, C]
-    const uint16_t *proj_wt16;   // [C, C]
-    const uint16_t *fc_wt16;     // [I, C]
-    const uint16_t *fcproj_wt16; // [C, I]
+    /* bf16 / int8 model: the matrices transposed to [out, in] */
+    tril_lowp attn_wt;   // [3C, C]
+    tril_lowp proj_wt;   // [C, C]
+    tril_lowp fc_wt;     // [I, C]
+    tril_lowp fcproj_wt; // [C, I]
 } tril_gpt2_layer;
 
 struct tril_gpt2 {
@@ -30,22 +40,26 @@ struct tril_gpt2 {
     size_t n_params;               /* entries in params */
     tril_param_info *params;       /* [n_params] table, arena layout order */
     const float **param_data;      /* [n_params] where each tensor's values are
-                                      (NULL for a bf16 model's matrices) */
-    const uint16_t **param_data16; /* [n_params] bf16 model: wte [V, C] and the
-                                      transposed matrices [out, in]; else NULL */
+                                      (NULL for a bf16/int8 model's matrices) */
+    tril_lowp *param_lowp;         /* [n_params] bf16 / int8 model: wte [V, C]
+                                      and the transposed matrices [out, in];
+                                      NULL (the array, or .data) where fp32 */
     float *arena;                  /* [num_params] owned copy, or NULL if mapped
                                       or bf16 */
     int64_t arena_numel;
-    const float *wte;              // [V, C] token embeddings, also the LM head (NULL if bf16)
+    const float *wte;              // [V, C] token embeddings, also the LM head (NULL if bf16/int8)
     const float *wpe;              // [P, C] position embeddings
     tril_gpt2_layer *layers;       // [n_layer]
     const float *lnf_w, *lnf_b;    // [C], [C]
     char stored_dtype[8];          /* dtype in the file: "F32", "F16", "BF16" */
-    tril_dtype weight_dtype;       /* TRIL_F32, or TRIL_BF16 (see tril_gpt2_use_bf16) */
-    const uint16_t *wte16;         // [V, C] bf16 wte (bf16 model), or NULL
-    uint16_t *bf16_arena;          /* bf16 model: owns wte16 and the matrices */
-    float *f32_small;              /* bf16 model: owns the fp32 rest (wpe,
-                                      biases, LayerNorm), rounded to bf16 */
+    tril_dtype weight_dtype;       /* TRIL_F32, TRIL_BF16 or TRIL_INT8
+                                      (tril_gpt2_use_dtype) */
+    tril_lowp wte_lowp;            // [V, C] wte of the bf16 / int8 model
+    void *lowp_arena;              /* bf16 / int8 model: owns the matrices and wte */
+    float *scales_arena;           /* int8 model: owns their scales */
+    float *f32_small;              /* bf16 / int8 model: owns the fp32 rest
+                                      (wpe, biases, LayerNorm); rounded to
+                                      bf16 in the bf16 model */
     void *file;                    /* the safetensors mapping (tril_safetensors *) */
 };
 

@@ -9,6 +9,7 @@
 
 #include "model/gpt2_internal.h"
 #include "tril/file.h"
+#include "tril/ops.h"
 #include "tril/safetensors.h"
 
 static tril_status alloc_model(const tril_gpt2_config *cfg, tril_gpt2 **out)
@@ -57,18 +58,19 @@ static size_t layer_index(const tril_gpt2 *m, int64_t layer, const char *suffix)
     return index_of(m, name);
 }
 
-/* Named views for the forward pass (fp32 values; bf16 copies if any). */
+/* Named views for the forward pass (fp32 values; bf16 / int8 copies if
+ * any). */
 static void bind_views(tril_gpt2 *m)
 {
     const float **p = m->param_data;
-    const uint16_t *const *p16 = m->param_data16;
+    const tril_lowp *lp = m->param_lowp, none = {NULL, NULL};
     m->wte = p[index_of(m, "wte.weight")];
-    m->wte16 = p16 ? p16[index_of(m, "wte.weight")] : NULL;
+    m->wte_lowp = lp ? lp[index_of(m, "wte.weight")] : none;
     m->wpe = p[index_of(m, "wpe.weight")];
     for (int64_t l = 0; l < m->cfg.n_layer; l++) {
         tril_gpt2_layer *L = &m->layers[l];
 #define VIEW(field, suffix) (L->field = p[layer_index(m, l, suffix)])
-#define VIEW16(field, suffix) (L->field = p16 ? p16[layer_index(m, l, suffix)] : NULL)
+#define VIEW_LOWP(field, suffix) (L->field = lp ? lp[layer_index(m, l, suffix)] : none)
         VIEW(ln1_w, "ln_1.weight");
         VIEW(ln1_b, "ln_1.bias");
         VIEW(attn_w, "attn.c_attn.weight");
@@ -81,12 +83,12 @@ static void bind_views(tril_gpt2 *m)
         VIEW(fc_b, "mlp.c_fc.bias");
         VIEW(fcproj_w, "mlp.c_proj.weight");
         VIEW(fcproj_b, "mlp.c_proj.bias");
-        VIEW16(attn_wt16, "attn.c_attn.weight");
-        VIEW16(proj_wt16, "attn.c_proj.weight");
-        VIEW16(fc_wt16, "mlp.c_fc.weight");
-        VIEW16(fcproj_wt16, "mlp.c_proj.weight");
+        VIEW_LOWP(attn_wt, "attn.c_attn.weight");
+        VIEW_LOWP(proj_wt, "attn.c_proj.weight");
+        VIEW_LOWP(fc_wt, "mlp.c_fc.weight");
+        VIEW_LOWP(fcproj_wt, "mlp.c_proj.weight");
 #undef VIEW
-#undef VIEW16
+#undef VIEW_LOWP
     }
     m->lnf_w = p[index_of(m, "ln_f.weight")];
     m->lnf_b = p[index_of(m, "ln_f.bias")];
@@ -112,10 +114,11 @@ void tril_gpt2_free(tril_gpt2 *m)
     if (!m) return;
     free(m->params);
     free(m->param_data);
-    free(m->param_data16);
+    free(m->param_lowp);
     free(m->layers);
     free(m->arena);
-    free(m->bf16_arena);
+    free(m->lowp_arena);
+    free(m->scales_arena);
     free(m->f32_small);
     tril_safetensors_close(m->file);
     free(m);
@@ -211,14 +214,18 @@ static tril_status check_finite(const param_src *s, int64_t numel, const char *w
                      where, s->name, isnan(x) ? "nan" : x > 0 ? "inf" : "-inf", k);
 }
 
-/* dst[out, in] = bf16 of src[in, out] (src in any dtype and alignment): the
- * transposed copy decoding walks row by row. Each 32 x 32 block goes
- * through an fp32 tile on the stack: source rows widened 32 at a time, then
- * 32 contiguous bf16 per output row (one 64-byte line). */
-static void transpose_to_bf16(uint16_t *dst, const void *src, tril_dtype d, int64_t in, int64_t out)
+/* dst[out, in] = src[in, out] transposed, in bf16 or int8 (src in any dtype
+ * and alignment): the copy decoding walks row by row. Each 32 x 32 block
+ * goes through an fp32 tile on the stack: source rows widened 32 at a
+ * time, then 32 contiguous values per output row (one 64-byte line of
+ * bf16; for int8, exactly one block of TRIL_Q8_BLOCK with its scale). */
+static void transpose_to_lowp(void *dst, float *scales, const void *src, tril_dtype d,
+                              tril_dtype to, int64_t in, int64_t out)
 {
     enum { B = 32 };
+    _Static_assert(B == TRIL_Q8_BLOCK, "a tile row is one int8 block");
     const size_t esize = tril_dtype_size(d);
+    const int64_t blocks = (in + B - 1) / B;
 #pragma omp parallel for schedule(static) if (in * out > 65536)
     for (int64_t o0 = 0; o0 < out; o0 += B) {
         float tile[B][B], col[B];
@@ -232,110 +239,148 @@ static void transpose_to_bf16(uint16_t *dst, const void *src, tril_dtype d, int6
                                     d, (size_t)no);
             for (int64_t o = 0; o < no; o++) {
                 for (int64_t i = 0; i < ni; i++) col[i] = tile[i][o];
-                tril_convert_from_f32(dst + (o0 + o) * in + i0, TRIL_BF16, col, (size_t)ni);
+                const int64_t at = (o0 + o) * in + i0;
+                if (to == TRIL_BF16) tril_convert_from_f32((uint16_t *)dst + at, TRIL_BF16, col, (size_t)ni);
+                else tril_q8_quantize((int8_t *)dst + at, scales + (o0 + o) * blocks + i0 / B, col, 1, ni);
             }
         }
     }
 }
 
-/* dst = bf16 of n values of any dtype, through a stack buffer. */
-static void convert_to_bf16(uint16_t *dst, const void *src, tril_dtype d, int64_t n)
+/* dst = n values of any dtype as bf16, or (int8) rows of `cols` values
+ * quantised row by row, through a stack buffer. */
+static void convert_to_lowp(void *dst, float *scales, const void *src, tril_dtype d,
+                            tril_dtype to, int64_t n, int64_t cols)
 {
     enum { CHUNK = 4096 };
     float buf[CHUNK];
     const size_t esize = tril_dtype_size(d);
-    for (int64_t k = 0; k < n; k += CHUNK) {
-        const size_t len = (size_t)(n - k < CHUNK ? n - k : CHUNK);
+    /* int8: whole rows per chunk (a GPT-2 row is at most a few thousand) */
+    const int64_t step = to == TRIL_INT8 && cols <= CHUNK ? CHUNK / cols * cols : CHUNK;
+    for (int64_t k = 0; k < n; k += step) {
+        const size_t len = (size_t)(n - k < step ? n - k : step);
         tril_convert_to_f32(buf, (const unsigned char *)src + (size_t)k * esize, d, len);
-        tril_convert_from_f32(dst + k, TRIL_BF16, buf, len);
+        if (to == TRIL_BF16) tril_convert_from_f32((uint16_t *)dst + k, TRIL_BF16, buf, len);
+        else
+            tril_q8_quantize((int8_t *)dst + k, scales + TRIL_Q8_SCALES(k / cols, cols), buf,
+                             (int64_t)len / cols, cols);
     }
 }
 
-/* The tensors a bf16 model keeps only as bf16: wte and every layer's four
- * matrices (all the 2-D tensors but wpe). */
-static int kept_as_bf16(const tril_param_info *p)
+/* The tensors a bf16 or int8 model keeps only in that dtype: wte and every
+ * layer's four matrices (all the 2-D tensors but wpe). */
+static int kept_low(const tril_param_info *p)
 {
     return p->ndim == 2 && strcmp(p->name, "wpe.weight") != 0;
 }
 
-/* Builds the bf16 model from each parameter's values (src, table order),
- * tensor by tensor: only the bf16 result and the one tensor being converted
- * are ever held, never a whole fp32 copy, so loading peaks near the model's
- * own size. With a file, each tensor's mapped pages are released once it is
- * converted. Every value must be finite, and stay finite in bf16. On failure
- * the model is left as it was. */
-static tril_status build_bf16(tril_gpt2 *m, const param_src *src, const char *where,
-                              const tril_safetensors *file)
+/* Rows and columns of a kept tensor in the decoding layout. */
+static void lowp_shape(const tril_param_info *p, int64_t *rows, int64_t *cols)
 {
-    int64_t total16 = 0, small = 0;
+    const int wte = strcmp(p->name, "wte.weight") == 0; /* [V, C] as stored */
+    *rows = wte ? p->shape[0] : p->shape[1];
+    *cols = wte ? p->shape[1] : p->shape[0];
+}
+
+/* Builds the bf16 or int8 model from each parameter's values (src, table
+ * order), tensor by tensor: only the result and the one tensor being
+ * converted are ever held, never a whole fp32 copy, so loading peaks near
+ * the model's own size. With a file, each tensor's mapped pages are
+ * released once it is converted. Every value must be finite (and, for
+ * bf16, stay finite in bf16). The bf16 model rounds the fp32 rest (wpe,
+ * biases, LayerNorm) to bf16 values too; the int8 model keeps it exact.
+ * On failure the model is left as it was. */
+static tril_status build_lowp(tril_gpt2 *m, const param_src *src, const char *where,
+                              const tril_safetensors *file, tril_dtype to)
+{
+    const size_t esize = tril_dtype_size(to);
+    int64_t total = 0, small = 0, nscales = 0;
     for (size_t i = 0; i < m->n_params; i++) {
-        if (kept_as_bf16(&m->params[i])) total16 += m->params[i].numel;
-        else small += m->params[i].numel;
+        if (!kept_low(&m->params[i])) {
+            small += m->params[i].numel;
+            continue;
+        }
+        int64_t rows, cols;
+        lowp_shape(&m->params[i], &rows, &cols);
+        total += m->params[i].numel;
+        if (to == TRIL_INT8) nscales += TRIL_Q8_SCALES(rows, cols);
     }
-    uint16_t *w16 = malloc((size_t)total16 * sizeof *w16);
+    unsigned char *low = malloc((size_t)total * esize);
+    float *scales = nscales ? malloc((size_t)nscales * sizeof *scales) : NULL;
     float *rest = malloc((size_t)small * sizeof *rest);
-    uint16_t **dst16 = calloc(m->n_params, sizeof *dst16);
+    tril_lowp *dst_low = calloc(m->n_params, sizeof *dst_low);
     float **dst32 = calloc(m->n_params, sizeof *dst32);
     tril_status st = TRIL_OK;
-    if (!w16 || !rest || !dst16 || !dst32)
-        st = TRIL_FAIL(TRIL_ERR_NOMEM, "cannot allocate %.1f MB of bf16 weights", total16 * 2.0 / 1e6);
-    uint16_t *p = w16;
-    float *q = rest;
+    if (!low || (nscales && !scales) || !rest || !dst_low || !dst32)
+        st = TRIL_FAIL(TRIL_ERR_NOMEM, "cannot allocate %.1f MB of %s weights",
+                       (double)total * (double)esize / 1e6, tril_dtype_name(to));
+    unsigned char *p = low;
+    float *ps = scales, *q = rest;
     for (size_t i = 0; i < m->n_params && st == TRIL_OK; i++) {
         const param_src *s = &src[i];
         const int64_t n = m->params[i].numel;
         if ((st = check_finite(s, n, where)) != TRIL_OK) break;
-        size_t bad; /* index in the source of a value that overflows bf16 */
-        const int bf16 = kept_as_bf16(&m->params[i]);
-        if (bf16 && strcmp(m->params[i].name, "wte.weight") == 0) { /* [V, C] as stored */
-            convert_to_bf16(p, s->data, s->dtype, n);
-            bad = tril_find_nonfinite(p, TRIL_BF16, (size_t)n);
-        } else if (bf16) { /* a Conv1D matrix [in, out], kept as [out, in] */
-            const int64_t in = m->params[i].shape[0], out = m->params[i].shape[1];
-            transpose_to_bf16(p, s->data, s->dtype, in, out);
-            bad = tril_find_nonfinite(p, TRIL_BF16, (size_t)n);
-            if (bad < (size_t)n) bad = bad % (size_t)in * (size_t)out + bad / (size_t)in;
-        } else { /* the rest: rounded to bf16 values too (the model is the
-                    bf16 model everywhere), kept as fp32 */
+        size_t bad = (size_t)n; /* index in the source of a value that overflows bf16 */
+        const int kept = kept_low(&m->params[i]);
+        int64_t rows = 0, cols = 0;
+        if (kept) lowp_shape(&m->params[i], &rows, &cols);
+        if (kept && strcmp(m->params[i].name, "wte.weight") == 0) { /* [V, C] as stored */
+            convert_to_lowp(p, ps, s->data, s->dtype, to, n, cols);
+            if (to == TRIL_BF16) bad = tril_find_nonfinite(p, TRIL_BF16, (size_t)n);
+        } else if (kept) { /* a Conv1D matrix [in, out], kept as [out, in] */
+            transpose_to_lowp(p, ps, s->data, s->dtype, to, cols, rows);
+            if (to == TRIL_BF16) bad = tril_find_nonfinite(p, TRIL_BF16, (size_t)n);
+            if (bad < (size_t)n) bad = bad % (size_t)cols * (size_t)rows + bad / (size_t)cols;
+        } else { /* the rest, kept as fp32 */
             tril_convert_to_f32(q, s->data, s->dtype, (size_t)n);
-            for (int64_t k = 0; k < n; k++) q[k] = tril_round_to_dtype(q[k], TRIL_BF16);
-            bad = tril_find_nonfinite(q, TRIL_F32, (size_t)n);
+            if (to == TRIL_BF16) {
+                for (int64_t k = 0; k < n; k++) q[k] = tril_round_to_dtype(q[k], TRIL_BF16);
+                bad = tril_find_nonfinite(q, TRIL_F32, (size_t)n);
+            }
         }
         if (bad < (size_t)n) {
             st = TRIL_FAIL(TRIL_ERR_RANGE, "%s: tensor '%s' value %g at index %zu overflows bf16",
                            where, s->name, (double)tril_load_f32(s->data, s->dtype, bad), bad);
             break;
         }
-        if (bf16) dst16[i] = p, p += n;
-        else dst32[i] = q, q += n;
+        if (kept) {
+            dst_low[i] = (tril_lowp){p, to == TRIL_INT8 ? ps : NULL};
+            p += (size_t)n * esize;
+            if (to == TRIL_INT8) ps += TRIL_Q8_SCALES(rows, cols);
+        } else {
+            dst32[i] = q;
+            q += n;
+        }
         if (file) st = tril_safetensors_release(file, s->data, (size_t)n * tril_dtype_size(s->dtype));
     }
     if (st == TRIL_OK) {
-        for (size_t i = 0; i < m->n_params; i++) m->param_data[i] = dst32[i]; /* NULL if bf16 */
-        m->param_data16 = (const uint16_t **)dst16; /* NULL where fp32 */
-        dst16 = NULL;
+        for (size_t i = 0; i < m->n_params; i++) m->param_data[i] = dst32[i]; /* NULL if kept low */
+        m->param_lowp = dst_low; /* .data NULL where fp32 */
+        dst_low = NULL;
         free(m->arena);
         m->arena = NULL;
         m->arena_numel = 0;
-        m->bf16_arena = w16;
+        m->lowp_arena = low;
+        m->scales_arena = scales;
         m->f32_small = rest;
-        m->weight_dtype = TRIL_BF16;
+        m->weight_dtype = to;
         bind_views(m);
     } else {
-        free(w16);
+        free(low);
+        free(scales);
         free(rest);
     }
-    free(dst16);
+    free(dst_low);
     free(dst32);
     return st;
 }
 
 /* Finds and checks the parameters in the file, then makes the model: F32
- * used in place (if aligned and !copy), the bf16 model (bf16), or an fp32
- * arena. Copies are made tensor by tensor and the mapped pages of each are
+ * used in place (if aligned and !copy), the bf16 or int8 model (to), or an
+ * fp32 arena. Copies are made tensor by tensor and the mapped pages of each are
  * released once copied. */
 static tril_status load_tensors(tril_gpt2 *m, tril_safetensors *st, const char *path, int copy,
-                                int bf16)
+                                tril_dtype to)
 {
     const char *prefix = tril_safetensors_find(st, "wte.weight")                 ? ""
                          : tril_safetensors_find(st, "transformer.wte.weight") ? "transformer."
@@ -385,7 +430,7 @@ static tril_status load_tensors(tril_gpt2 *m, tril_safetensors *st, const char *
         for (size_t k = 0; k < m->n_params && !known; k++) known = found[k] == t;
         if (known) continue;
         const char *base = strncmp(t->name, prefix, plen) == 0 ? t->name + plen : t->name;
-        if ((status = check_extra(m, t, base, found[0], path)) == TRIL_OK && (copy || bf16))
+        if ((status = check_extra(m, t, base, found[0], path)) == TRIL_OK && (copy || to != TRIL_F32))
             status = tril_safetensors_release(st, t->data, (size_t)t->nbytes);
     }
     /* Untied (tie_word_embeddings: false), HF computes the head from
@@ -399,8 +444,8 @@ static tril_status load_tensors(tril_gpt2 *m, tril_safetensors *st, const char *
                            path);
     if (status == TRIL_OK) {
         snprintf(m->stored_dtype, sizeof m->stored_dtype, "%s", tril_st_dtype_name(found[0]->dtype));
-        if (bf16) {
-            status = build_bf16(m, src, path, st);
+        if (to != TRIL_F32) {
+            status = build_lowp(m, src, path, st, to);
         } else if (all_f32 && !copy) {
             for (size_t i = 0; i < m->n_params && status == TRIL_OK; i++) {
                 status = check_finite(&src[i], m->params[i].numel, path);
@@ -414,26 +459,33 @@ static tril_status load_tensors(tril_gpt2 *m, tril_safetensors *st, const char *
                 status = tril_safetensors_release(st, src[i].data, n * tril_dtype_size(src[i].dtype));
             }
         }
-        if (status == TRIL_OK && !bf16) bind_views(m);
+        if (status == TRIL_OK && to == TRIL_F32) bind_views(m);
     }
     free(found);
     free(src);
     return status;
 }
 
-tril_status tril_gpt2_use_bf16(tril_gpt2 *m)
+tril_status tril_gpt2_use_dtype(tril_gpt2 *m, tril_dtype dtype)
 {
-    if (!m) return TRIL_FAIL(TRIL_ERR_INVALID_ARG, "bf16: NULL model");
-    if (m->weight_dtype == TRIL_BF16) return TRIL_OK;
-    if (!m->arena) return TRIL_FAIL(TRIL_ERR_INVALID_ARG, "bf16: the model needs an owned arena");
+    if (!m) return TRIL_FAIL(TRIL_ERR_INVALID_ARG, "weights: NULL model");
+    if (m->weight_dtype == dtype) return TRIL_OK;
+    if (dtype != TRIL_BF16 && dtype != TRIL_INT8)
+        return TRIL_FAIL(TRIL_ERR_UNSUPPORTED, "weights can be turned into bf16 or int8, not %s",
+                         tril_dtype_name(dtype) ? tril_dtype_name(dtype) : "?");
+    if (!m->arena)
+        return TRIL_FAIL(TRIL_ERR_INVALID_ARG, "%s: the model needs an owned fp32 arena",
+                         tril_dtype_name(dtype));
     param_src *src = malloc(m->n_params * sizeof *src);
-    if (!src) return TRIL_FAIL(TRIL_ERR_NOMEM, "bf16: out of memory");
+    if (!src) return TRIL_FAIL(TRIL_ERR_NOMEM, "%s: out of memory", tril_dtype_name(dtype));
     for (size_t i = 0; i < m->n_params; i++)
         src[i] = (param_src){m->param_data[i], TRIL_F32, m->params[i].name};
-    tril_status st = build_bf16(m, src, "bf16", NULL);
+    tril_status st = build_lowp(m, src, tril_dtype_name(dtype), NULL, dtype);
     free(src);
     return st;
 }
+
+tril_status tril_gpt2_use_bf16(tril_gpt2 *m) { return tril_gpt2_use_dtype(m, TRIL_BF16); }
 
 tril_status tril_gpt2_load(const char *dir, const tril_gpt2_load_opts *opts, tril_gpt2 **out)
 {
@@ -455,16 +507,16 @@ tril_status tril_gpt2_load(const char *dir, const tril_gpt2_load_opts *opts, tri
         return st;
     }
     m->file = file;
-    const int bf16 = opts && opts->weight_dtype == TRIL_BF16;
-    if (opts && opts->weight_dtype != TRIL_F32 && !bf16) {
+    const tril_dtype to = opts ? opts->weight_dtype : TRIL_F32;
+    if (to != TRIL_F32 && to != TRIL_BF16 && to != TRIL_INT8) {
         tril_gpt2_free(m);
-        return TRIL_FAIL(TRIL_ERR_UNSUPPORTED, "weights can be fp32 or bf16");
+        return TRIL_FAIL(TRIL_ERR_UNSUPPORTED, "weights can be fp32, bf16 or int8");
     }
-    if ((st = load_tensors(m, file, path, opts && opts->copy_to_arena, bf16)) != TRIL_OK) {
+    if ((st = load_tensors(m, file, path, opts && opts->copy_to_arena, to)) != TRIL_OK) {
         tril_gpt2_free(m);
         return st;
     }
-    if (m->arena || m->weight_dtype == TRIL_BF16) { /* nothing points into the mapping any more */
+    if (m->arena || m->weight_dtype != TRIL_F32) { /* nothing points into the mapping any more */
         tril_safetensors_close(file);
         m->file = NULL;
     }

@@ -133,12 +133,12 @@ tril_status tril_trainer_create(const tril_gpt2 *m, int64_t B, int64_t T, int ca
                                 tril_trainer **out)
 {
     if (!m || !out) return TRIL_FAIL(TRIL_ERR_INVALID_ARG, "trainer: NULL argument");
-    /* The bf16 model has no fp32 wte or matrices to train (or to run the
-     * full-sequence forward with). */
+    /* The bf16 and int8 models have no fp32 wte or matrices to train (or to
+     * run the full-sequence forward with). */
     if (m->weight_dtype != TRIL_F32 || !m->wte)
         return TRIL_FAIL(TRIL_ERR_UNSUPPORTED,
                          "trainer: the model has %s weights; training needs the fp32 model "
-                         "(load it without weight_dtype = TRIL_BF16)",
+                         "(load it with weight_dtype = TRIL_F32)",
                          tril_dtype_name(m->weight_dtype) ? tril_dtype_name(m->weight_dtype)
                                                           : "non-fp32");
     const tril_gpt2_config *c = &m->cfg;

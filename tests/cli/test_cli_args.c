@@ -236,7 +236,7 @@ static void test_out_of_range(void **state)
     REFUSED("tril t: --path expects a path, got ''", "--path", "");
     REFUSED("--threads expects an integer in [1, 1024], got '0'", "--threads", "0");
     REFUSED("--max-file-mb expects an integer", "--max-file-mb", "0");
-    REFUSED("--dtype expects fp32 or bf16, got 'fp16'", "--dtype", "fp16");
+    REFUSED("--dtype expects fp32, bf16 or int8, got 'fp16'", "--dtype", "fp16");
 }
 
 static void test_repeats(void **state)

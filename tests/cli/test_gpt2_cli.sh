@@ -120,7 +120,7 @@ same "$(wc -w <"$tmp/out" | tr -d ' ')" "6" "6 ids with bf16 weights"
 expect 0 "eval bf16" -- "$TRIL" eval --model "$M" --file "$tmp/text.txt" --context 32 --dtype bf16
 contains "$tmp/out" "loss=" "bf16 eval line"
 expect 2 "dtype fp16 refused" -- "$TRIL" generate --model "$M" --prompt x --dtype fp16
-contains "$tmp/err" "--dtype expects fp32 or bf16" "dtype message"
+contains "$tmp/err" "--dtype expects fp32, bf16 or int8" "dtype message"
 expect 0 "bench decode bf16" -- "$TRIL" bench decode --model "$M" --position 4 --repeats 2 --dtype bf16
 contains "$tmp/out" "dtype=bf16" "bench reports bf16"
 expect 2 "bench train bf16 refused" -- "$TRIL" bench train --model "$M" --batch 2 --seq 8 --dtype bf16
