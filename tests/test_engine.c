@@ -40,7 +40,7 @@ typedef struct {
     tril_finish_reason reason;
 } req_case;
 
-static tril_gpt2 *make_model(int bf16)
+static tril_gpt2 *make_model(tril_dtype dtype)
 {
     tril_gpt2_config cfg;
     memset(&cfg, 0, sizeof cfg);
@@ -60,7 +60,7 @@ static tril_gpt2 *make_model(int bf16)
     assert_int_equal(tril_gpt2_get_arena(m, &arena, &numel), TRIL_OK);
     test_rng r = {99};
     for (int64_t i = 0; i < numel; i++) arena[i] += 0.05f * test_rng_normal(&r);
-    if (bf16) assert_int_equal(tril_gpt2_use_bf16(m), TRIL_OK);
+    if (dtype != TRIL_F32) assert_int_equal(tril_gpt2_use_dtype(m, dtype), TRIL_OK);
     return m;
 }
 
@@ -173,11 +173,11 @@ static void run_together(tril_gpt2 *m, req_case *cases, int64_t slots, int64_t k
     tril_engine_free(e);
 }
 
-static void check_batch_independence(int bf16)
+static void check_batch_independence(tril_dtype dtype)
 {
-    tril_gpt2 *m = make_model(bf16);
+    tril_gpt2 *m = make_model(dtype);
     req_case *cases = calloc(N_REQ, sizeof *cases);
-    make_cases(cases, 7 + (uint64_t)bf16);
+    make_cases(cases, 7 + (uint64_t)dtype);
     for (int i = 0; i < N_REQ; i++) {
         int64_t gen = 0;
         tril_stop_reason why;
@@ -227,13 +227,19 @@ static void check_batch_independence(int bf16)
 static void test_batch_independent_fp32(void **state)
 {
     (void)state;
-    check_batch_independence(0);
+    check_batch_independence(TRIL_F32);
 }
 
 static void test_batch_independent_bf16(void **state)
 {
     (void)state;
-    check_batch_independence(1);
+    check_batch_independence(TRIL_BF16);
+}
+
+static void test_batch_independent_int8(void **state)
+{
+    (void)state;
+    check_batch_independence(TRIL_INT8);
 }
 
 static int cancel_after_two(const tril_engine_event *ev, void *ctx)
@@ -246,7 +252,7 @@ static int cancel_after_two(const tril_engine_event *ev, void *ctx)
 static void test_refusals_and_cancel(void **state)
 {
     (void)state;
-    tril_gpt2 *m = make_model(0);
+    tril_gpt2 *m = make_model(TRIL_F32);
     tril_engine_config cfg = tril_engine_config_default();
     cfg.slots = 2;
     cfg.max_queue = 2;
@@ -336,7 +342,7 @@ static int check_logprobs(const tril_engine_event *ev, void *ctx)
 static void test_logprobs(void **state)
 {
     (void)state;
-    tril_gpt2 *m = make_model(0);
+    tril_gpt2 *m = make_model(TRIL_F32);
     tril_engine *e = NULL;
     assert_int_equal(tril_engine_create(m, NULL, &e), TRIL_OK);
     int32_t prompt[4] = {1, 2, 3, 4};
@@ -363,6 +369,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_batch_independent_fp32),
         cmocka_unit_test(test_batch_independent_bf16),
+        cmocka_unit_test(test_batch_independent_int8),
         cmocka_unit_test(test_refusals_and_cancel),
         cmocka_unit_test(test_logprobs),
     };

@@ -361,6 +361,26 @@ static void test_accessors(void **state)
     assert_int_equal(tril_gpt2_find_param(b16, "h.0.ln_2.bias", &t), TRIL_OK);
     assert_true(t.dtype == TRIL_F32 && !t.transposed);
     tril_gpt2_free(b16);
+    /* the int8 model: Q8_0 blocks along each row of the decoding layout,
+     * the matrices transposed, the rest fp32 exactly as stored */
+    tril_gpt2_load_opts o8 = {0, TRIL_INT8};
+    if (tril_gpt2_load(dir, &o8, &b16) != TRIL_OK) fail_msg("%s", tril_last_error());
+    assert_int_equal(tril_gpt2_get_storage(b16), TRIL_GPT2_INT8);
+    assert_int_equal(tril_gpt2_get_weight_dtype(b16), TRIL_INT8);
+    assert_int_equal(tril_gpt2_find_param(b16, "h.0.attn.c_attn.weight", &t), TRIL_OK);
+    assert_true(t.dtype == TRIL_INT8 && t.transposed && t.scales);
+    { /* row 3 of [24, 8] is column 3 of the arena's [8, 24]: one block of 8 */
+        float col[8], amax = 0.0f;
+        for (int i = 0; i < 8; i++) col[i] = w[i * 24 + 3], amax = fmaxf(amax, fabsf(col[i]));
+        assert_true(t.scales[3] == amax / 127.0f);
+        for (int i = 0; i < 8; i++)
+            assert_true(fabsf(((const int8_t *)t.data)[3 * 8 + i] * t.scales[3] - col[i]) <=
+                        0.5f * t.scales[3] * 1.0001f);
+    }
+    assert_int_equal(tril_gpt2_find_param(b16, "h.0.ln_2.bias", &t), TRIL_OK);
+    assert_true(t.dtype == TRIL_F32 && !t.scales);
+    assert_memory_equal(t.data, arena + t.info->offset, 8 * sizeof(float));
+    tril_gpt2_free(b16);
     tril_gpt2_free(mapped);
     tril_gpt2_free(m);
     /* NULL-safe queries */

@@ -178,20 +178,21 @@ static void test_bad_ids(void **state)
     tril_gpt2_free(m);
 }
 
-/* bf16 weights: decoding through the bf16 GEMVs gives the logits of the
- * bf16-rounded model (recomputed through the fp32 GEMM on the same rounded
- * values), and the accuracy cost against fp32 is small and measured. */
-static void test_bf16_weights(void **state)
+/* bf16 / int8 weights: decoding through their GEMVs gives the logits of
+ * the rounded model (recomputed through the fp32 GEMM on the same rounded
+ * values), and the accuracy cost against fp32 is small and measured:
+ * eval loss within max_rel of fp32's. */
+static void check_low_precision(tril_dtype dtype, double max_rel)
 {
-    (void)state;
     char dir[2048];
     snprintf(dir, sizeof dir, "%s/small_f32", cases_dir());
     tril_gpt2 *m32, *m16;
-    tril_gpt2_load_opts o32 = {0, TRIL_F32}, o16 = {0, TRIL_BF16};
+    tril_gpt2_load_opts o32 = {0, TRIL_F32}, o16 = {0, dtype};
     assert_int_equal(tril_gpt2_load(dir, &o32, &m32), TRIL_OK);
     assert_int_equal(tril_gpt2_load(dir, &o16, &m16), TRIL_OK);
+    assert_int_equal(tril_gpt2_get_weight_dtype(m16), dtype);
     const tril_gpt2_tensor wte = test_param(m16, "wte.weight");
-    assert_non_null(wte.dtype == TRIL_BF16 ? wte.data : NULL);
+    assert_non_null(wte.dtype == dtype ? wte.data : NULL);
     const int64_t V = tril_gpt2_get_config(m16)->vocab_size, T = 20;
     int32_t ids[20];
     for (int64_t t = 0; t < T; t++) ids[t] = (int32_t)((t * 7919 + 13) % V);
@@ -207,7 +208,8 @@ static void test_bf16_weights(void **state)
         worst = fmax(worst, max_diff(cached, full, V));
         if (t < T) assert_int_equal(tril_gpt2_forward(m16, inc, ids + t, 1, cached, NULL), TRIL_OK);
     }
-    printf("  bf16 decode vs bf16 recompute: max abs diff %.3g\n", worst);
+    printf("  %s decode vs %s recompute: max abs diff %.3g\n", tril_dtype_name(dtype),
+           tril_dtype_name(dtype), worst);
     assert_true(worst <= TOL);
     /* the cost of rounding the weights, on the eval ids of the reference */
     int32_t *eval_ids = NULL;
@@ -220,9 +222,10 @@ static void test_bf16_weights(void **state)
     assert_int_equal(tril_gpt2_eval(m32, eval_ids, n, 32, &n32, &c32), TRIL_OK);
     assert_int_equal(tril_gpt2_eval(m16, eval_ids, n, 32, &n16, &c16), TRIL_OK);
     double rel = fabs(n16 / c16 - n32 / c32) / (n32 / c32);
-    printf("  eval loss fp32 %.6f, bf16 %.6f: relative difference %.2e\n", n32 / c32, n16 / c16, rel);
+    printf("  eval loss fp32 %.6f, %s %.6f: relative difference %.2e\n", n32 / c32,
+           tril_dtype_name(dtype), n16 / c16, rel);
     assert_int_equal(c16, c32);
-    assert_true(rel <= 1e-3);
+    assert_true(rel <= max_rel);
     free(eval_ids);
     tril_gpt2_state_free(inc);
     tril_gpt2_state_free(re);
@@ -230,6 +233,18 @@ static void test_bf16_weights(void **state)
     free(full);
     tril_gpt2_free(m32);
     tril_gpt2_free(m16);
+}
+
+static void test_bf16_weights(void **state)
+{
+    (void)state;
+    check_low_precision(TRIL_BF16, 1e-3);
+}
+
+static void test_int8_weights(void **state)
+{
+    (void)state;
+    check_low_precision(TRIL_INT8, 1e-2);
 }
 
 int main(void)
@@ -240,6 +255,7 @@ int main(void)
         cmocka_unit_test(test_generate_context_full),
         cmocka_unit_test(test_bad_ids),
         cmocka_unit_test(test_bf16_weights),
+        cmocka_unit_test(test_int8_weights),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

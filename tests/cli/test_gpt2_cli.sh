@@ -124,6 +124,14 @@ contains "$tmp/err" "--dtype expects fp32, bf16 or int8" "dtype message"
 expect 0 "bench decode bf16" -- "$TRIL" bench decode --model "$M" --position 4 --repeats 2 --dtype bf16
 contains "$tmp/out" "dtype=bf16" "bench reports bf16"
 expect 2 "bench train bf16 refused" -- "$TRIL" bench train --model "$M" --batch 2 --seq 8 --dtype bf16
+# int8 weights (Q8_0): the same interface
+expect 0 "generate int8" -- "$TRIL" generate --model "$M" --prompt "The dog" --tokens 6 --temperature 0 --ids --dtype int8
+same "$(wc -w <"$tmp/out" | tr -d ' ')" "6" "6 ids with int8 weights"
+expect 0 "eval int8" -- "$TRIL" eval --model "$M" --file "$tmp/text.txt" --context 32 --dtype int8
+contains "$tmp/out" "loss=" "int8 eval line"
+expect 0 "bench decode int8" -- "$TRIL" bench decode --model "$M" --position 4 --repeats 2 --dtype int8
+contains "$tmp/out" "dtype=int8" "bench reports int8"
+expect 2 "bench train int8 refused" -- "$TRIL" bench train --model "$M" --batch 2 --seq 8 --dtype int8
 
 # model benchmarks (a smoke pass: figures are not judged)
 expect 0 "bench forward" -- "$TRIL" bench forward --model "$M" --tokens 16 --repeats 1

@@ -47,6 +47,8 @@ expect 1 "generate, NaN weight" -- "$TRIL" generate --model "$N" --prompt "The d
 contains "$tmp/err" "$want" "generate names the NaN"
 expect 1 "generate bf16, NaN weight" -- "$TRIL" generate --model "$N" --prompt "The dog" --tokens 4 --dtype bf16
 contains "$tmp/err" "$want" "generate bf16 names the NaN"
+expect 1 "generate int8, NaN weight" -- "$TRIL" generate --model "$N" --prompt "The dog" --tokens 4 --dtype int8
+contains "$tmp/err" "$want" "generate int8 names the NaN"
 expect 1 "eval, NaN weight" -- "$TRIL" eval --model "$N" --file "$tmp/text.txt" --context 32
 contains "$tmp/err" "$want" "eval names the NaN"
 expect 1 "leakcheck, NaN weight" -- "$TRIL" leakcheck --model "$N" --trials 2 --seq 8
@@ -61,7 +63,7 @@ O=$tmp/overflow
 make_model "$O" "ln_f.weight:0:64:0" "ln_f.bias:0:64:1" "wte.weight:3200000:3200064:-3e38" ||
     bad "make the overflow model"
 expect 0 "info, finite weights" -- "$TRIL" info --model "$O"
-for dtype in fp32 bf16; do
+for dtype in fp32 bf16 int8; do
     expect 1 "generate $dtype, overflow" -- "$TRIL" generate --model "$O" --prompt "The dog" --tokens 4 --temperature 0 --dtype $dtype
     contains "$tmp/err" "non-finite logit (-inf)" "generate $dtype reports the overflow"
     check "cmp -s <(tr -d '\\000' <'$tmp/out') '$tmp/out'" "generate $dtype printed no NUL bytes"
