@@ -11,6 +11,7 @@ if(TRIL_TORCH) # tests/CMakeLists.txt: torch importable
 endif()
 tril_c_test(test_train_dataset)
 tril_c_test(test_train_checkpoint)
+tril_c_test(test_train_shard)
 
 add_test(NAME train_cli COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/cli/test_train_cli.sh
                                 $<TARGET_FILE:tril_cli> ${PROJECT_SOURCE_DIR}/data/tinyshakespeare.txt)

@@ -266,11 +266,11 @@ tril_status tril_checkpoint_load_shard(const char *dir, int rank, int world, tri
 {
     if (!dir || !model || !opt || !state)
         return TRIL_FAIL(TRIL_ERR_INVALID_ARG, "checkpoint load: NULL argument");
-    if (world < 1 || rank < 0 || rank >= world)
-        return TRIL_FAIL(TRIL_ERR_INVALID_ARG, "checkpoint load: rank %d of %d", rank, world);
     *model = NULL;
     memset(opt, 0, sizeof *opt);
     memset(state, 0, sizeof *state);
+    if (world < 1 || rank < 0 || rank >= world)
+        return TRIL_FAIL(TRIL_ERR_INVALID_ARG, "checkpoint load: rank %d of %d", rank, world);
     if (!tril_is_dir(dir)) return TRIL_FAIL(TRIL_ERR_IO, "checkpoint '%s' does not exist", dir);
     char path[PATH_MAX];
     char *json = NULL;
