@@ -583,6 +583,13 @@ static int setup_shards(train_run *r, int resumed)
     if (!resumed && (whole ? tril_adamw_create(n, &r->opt)
                            : tril_adamw_create_shard(r->lo, r->hi - r->lo, &r->opt)) != TRIL_OK)
         rc = train_lib_error("cannot create the optimizer");
+    /* a resumed rank read the moments of the same shard (tril_shard_range) */
+    if (rc == CLI_OK && (whole ? r->opt.lo != 0 || r->opt.n != n
+                               : r->opt.lo != r->lo || r->opt.n != r->hi - r->lo)) {
+        train_errorf("its optimizer state covers [%lld, %lld) of the weights, not its shard",
+                     (long long)r->opt.lo, (long long)(r->opt.lo + r->opt.n));
+        rc = CLI_FAIL;
+    }
     const int64_t total = whole ? n : (r->hi > r->lo ? r->hi - r->lo : 1);
     r->total = malloc((size_t)total * sizeof *r->total);
     r->grads = a->accum > 1 ? malloc((size_t)n * sizeof *r->grads) : NULL;
