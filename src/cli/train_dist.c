@@ -217,6 +217,14 @@ int dist_same_as_root(const train_dist *d, const void *data, size_t size)
     return 1;
 }
 
+void dist_barrier(const train_dist *d)
+{
+#ifdef TRIL_HAVE_MPI
+    if (d->size > 1) CHECK(d, MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");
+#endif
+    (void)d;
+}
+
 void dist_allgather_floats(const train_dist *d, const float *mine, int count, float *all)
 {
 #ifdef TRIL_HAVE_MPI

@@ -37,6 +37,8 @@ int dist_bcast_int(const train_dist *d, int v);
 int dist_bcast_text(const train_dist *d, char **text);
 /* Whether this rank's bytes equal rank 0's (compared by a 64-bit hash). */
 int dist_same_as_root(const train_dist *d, const void *data, size_t size);
+/* Returns once every rank has called it. */
+void dist_barrier(const train_dist *d);
 /* Every rank's `count` floats, rank by rank, into all [size * count]. */
 void dist_allgather_floats(const train_dist *d, const float *mine, int count, float *all);
 /* Every rank's value into all [size]. */

@@ -153,9 +153,11 @@ static int stop_nonfinite(const train_run *r, const char *what, double value, in
     return CLI_FAIL;
 }
 
-/* Where one step's time goes, in seconds (rank 0's, for the summary). */
+/* Where one step's time goes, in seconds (rank 0's, for the summary):
+ * waiting for the slowest rank is told apart from moving bytes, so that a
+ * busy machine's imbalance does not pass for the cost of the exchange. */
 typedef struct {
-    double compute, exchange, optimizer;
+    double compute, wait, exchange, optimizer;
 } step_times;
 
 /* This rank's buffers of one micro-batch, and of the others' (drawn too,
@@ -189,8 +191,11 @@ static tril_status micro_steps(train_run *r, step_bufs *b, step_times *tm)
         if ((st = tril_trainer_backward(r->trainer, g, scale)) != TRIL_OK) return st;
         const double t1 = tril_now();
         tm->compute += t1 - t;
+        dist_barrier(d); /* only to time the wait apart: the exchange would wait anyway */
+        const double t2 = tril_now();
+        tm->wait += t2 - t1;
         dist_reduce_scatter(r->exchange, g, shard_total, k == 0);
-        tm->exchange += tril_now() - t1;
+        tm->exchange += tril_now() - t2;
     }
     return TRIL_OK;
 }
@@ -229,8 +234,8 @@ static void summary(const train_run *r, const tril_train_log_row *row, double la
     }
     if (steps_run > 0) {
         const double ms = 1e3 / (double)steps_run;
-        printf("step_ms compute=%.1f exchange=%.1f optimizer=%.1f ranks=%d\n", tm->compute * ms,
-               tm->exchange * ms, tm->optimizer * ms, d->size);
+        printf("step_ms compute=%.1f wait=%.1f exchange=%.1f optimizer=%.1f ranks=%d\n",
+               tm->compute * ms, tm->wait * ms, tm->exchange * ms, tm->optimizer * ms, d->size);
     }
     printf("final step=%lld train_loss=%.4f val_loss=%.4f tokens_per_s=%.0f\n",
            (long long)r->state.step, row->train_loss, last_val, tps);
@@ -272,7 +277,7 @@ int train_loop(train_run *r)
     const int tty = isatty(fileno(stderr));
     const int64_t start = r->state.step;
     double train_time = 0.0, last_val = NAN, last_print = 0.0;
-    step_times tm = {0, 0, 0};
+    step_times tm = {0, 0, 0, 0};
     tril_train_log_row row = {start, NAN, NAN, 0.0, 0.0};
     if (r->state.log.count) row = r->state.log.rows[r->state.log.count - 1];
     tril_status st = TRIL_OK;
