@@ -24,7 +24,8 @@ struct dist_exchange {
     int *counts, *displs;             /* [size] every shard's length and start, in floats */
     int *chunk_counts, *chunk_displs; /* [size] every shard's norm chunks */
     double *chunk_sums;               /* [chunks of n] */
-    float *recv[2];                   /* [hi - lo] two ranks' parts of this shard in flight */
+    float *recv[2];                   /* [hi - lo] two ranks' parts of this shard in flight
+                                         (one with two ranks) */
 #ifdef TRIL_HAVE_MPI
     MPI_Request *sends; /* [size] */
 #endif
@@ -312,10 +313,10 @@ int dist_exchange_create(const train_dist *d, int64_t n, dist_exchange **out, in
         }
     }
     const int64_t mine = x->hi - x->lo;
-    if (d->size > 1 && mine > 0) {
+    if (d->size > 1 && mine > 0) { /* a second buffer only when two parts can be in flight */
         x->recv[0] = malloc((size_t)mine * sizeof(float));
-        x->recv[1] = malloc((size_t)mine * sizeof(float));
-        if (!x->recv[0] || !x->recv[1]) {
+        x->recv[1] = d->size > 2 ? malloc((size_t)mine * sizeof(float)) : NULL;
+        if (!x->recv[0] || (d->size > 2 && !x->recv[1])) {
             dist_exchange_free(x);
             train_errorf("out of memory for the gradient exchange");
             return CLI_FAIL;
@@ -326,6 +327,22 @@ int dist_exchange_create(const train_dist *d, int64_t n, dist_exchange **out, in
     *out = x;
     return CLI_OK;
 }
+
+#ifdef TRIL_HAVE_MPI
+/* Posts the receive of the next rank's part of this shard (ranks in order,
+ * this one skipped) into the next of the two buffers. */
+static void post_next(dist_exchange *x, MPI_Request pending[2], int *next, int *slot)
+{
+    const train_dist *d = x->d;
+    if (*next == d->rank) ++*next;
+    if (*next >= d->size) return;
+    CHECK(d, MPI_Irecv(x->recv[*slot], (int)(x->hi - x->lo), MPI_FLOAT, *next, 1, MPI_COMM_WORLD,
+                       &pending[*slot]),
+          "MPI_Irecv");
+    *slot ^= 1;
+    ++*next;
+}
+#endif
 
 void dist_reduce_scatter(dist_exchange *x, const float *grads, float *shard_total, int first)
 {
@@ -346,34 +363,21 @@ void dist_reduce_scatter(dist_exchange *x, const float *grads, float *shard_tota
     /* This shard's parts arrive into two buffers in turn: one is added to
      * the total while the next is on its way. The adds go in rank order,
      * this rank's own part in its place, whatever order the bytes land. */
-    MPI_Request pending[2] = {MPI_REQUEST_NULL, MPI_REQUEST_NULL};
-    int next = 0; /* the next rank to post a receive for */
-    int slot = 0; /* buffer of the next receive posted */
-#define POST_NEXT()                                                                              \
-    do {                                                                                         \
-        while (next < N && next == me) next++;                                                   \
-        if (next < N && mine > 0) {                                                              \
-            CHECK(d, MPI_Irecv(x->recv[slot], (int)mine, MPI_FLOAT, next, 1, MPI_COMM_WORLD,     \
-                               &pending[slot]),                                                  \
-                  "MPI_Irecv");                                                                  \
-            slot ^= 1;                                                                           \
-        }                                                                                        \
-        next++;                                                                                  \
-    } while (0)
-    POST_NEXT();
-    int use = 0; /* buffer of the next part to add */
-    for (int q = 0; q < N; q++) {
-        if (q == me) {
-            tril_grad_fold(shard_total, grads + x->lo, mine, first && q == 0);
-            continue;
+    if (mine > 0) {
+        MPI_Request pending[2] = {MPI_REQUEST_NULL, MPI_REQUEST_NULL};
+        int next = 0, slot = 0, use = 0;
+        post_next(x, pending, &next, &slot);
+        for (int q = 0; q < N; q++) {
+            if (q == me) {
+                tril_grad_fold(shard_total, grads + x->lo, mine, first && q == 0);
+                continue;
+            }
+            post_next(x, pending, &next, &slot);
+            CHECK(d, MPI_Wait(&pending[use], MPI_STATUS_IGNORE), "MPI_Wait");
+            tril_grad_fold(shard_total, x->recv[use], mine, first && q == 0);
+            use ^= 1;
         }
-        POST_NEXT();
-        if (mine == 0) continue;
-        CHECK(d, MPI_Wait(&pending[use], MPI_STATUS_IGNORE), "MPI_Wait");
-        tril_grad_fold(shard_total, x->recv[use], mine, first && q == 0);
-        use ^= 1;
     }
-#undef POST_NEXT
     CHECK(d, MPI_Waitall(sends, x->sends, MPI_STATUSES_IGNORE), "MPI_Waitall");
 #endif
 }
