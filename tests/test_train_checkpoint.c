@@ -503,10 +503,57 @@ static void test_earlier_run(void **state)
                                         sizeof kept), TRIL_ERR_IO);
 }
 
+/* One rank's part of a checkpoint: the weights whole, the moments of its
+ * tril_shard_range slice only, for every world size; a shard alone cannot be
+ * saved as a checkpoint (it would not be the whole run). */
+static void test_load_shard(void **state)
+{
+    (void)state;
+    run a;
+    make_run(&a, 20000, "bytes"); /* 160k+ values: three chunks of the norm */
+    assert_true(tril_grad_chunks(a.opt.n) == 3);
+    char ck[512];
+    snprintf(ck, sizeof ck, "%s", path_of("shard"));
+    assert_int_equal(tril_checkpoint_save(ck, a.model, &a.opt, &a.cfg, &a.st, NULL), TRIL_OK);
+    int64_t na;
+    const float *wa = test_arena(a.model, &na);
+    for (int world = 1; world <= 4; world++) {
+        int64_t covered = 0;
+        for (int rank = 0; rank < world; rank++) {
+            run b;
+            assert_int_equal(tril_checkpoint_load_shard(ck, rank, world, &b.model, &b.opt, &b.st),
+                             TRIL_OK);
+            int64_t lo, hi, nb;
+            tril_shard_range(na, rank, world, &lo, &hi);
+            assert_true(b.opt.lo == lo && b.opt.n == hi - lo && b.opt.step == 7);
+            assert_memory_equal(b.opt.m, a.opt.m + lo, (size_t)(hi - lo) * 4);
+            assert_memory_equal(b.opt.v, a.opt.v + lo, (size_t)(hi - lo) * 4);
+            const float *wb = test_arena(b.model, &nb);
+            assert_true(nb == na);
+            assert_memory_equal(wb, wa, (size_t)na * 4);
+            covered += hi - lo;
+            if (world > 1 && hi > lo) { /* a shard is not a checkpoint */
+                assert_int_equal(tril_checkpoint_save(path_of("shard-bad"), b.model, &b.opt, &a.cfg,
+                                                      &b.st, NULL),
+                                 TRIL_ERR_SHAPE);
+            }
+            free_run(&b);
+        }
+        assert_true(covered == na);
+    }
+    run c;
+    assert_int_equal(tril_checkpoint_load_shard(ck, 2, 2, &c.model, &c.opt, &c.st),
+                     TRIL_ERR_INVALID_ARG);
+    assert_int_equal(tril_checkpoint_load_shard(ck, -1, 2, &c.model, &c.opt, &c.st),
+                     TRIL_ERR_INVALID_ARG);
+    free_run(&a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_load_shard),
         cmocka_unit_test(test_model_save),
         cmocka_unit_test(test_bad_checkpoints),
         cmocka_unit_test(test_cleanup),

@@ -89,7 +89,8 @@ typedef struct {
 tril_status tril_model_save(const char *dir, const tril_gpt2 *model, const char *tokenizer,
                             const char *tokenizer_dir);
 
-/* Writes a whole checkpoint folder crash-safely (see above). */
+/* Writes a whole checkpoint folder crash-safely (see above). opt must cover
+ * the whole arena (lo = 0). */
 tril_status tril_checkpoint_save(const char *dir, const tril_gpt2 *model, const tril_adamw *opt,
                                  const tril_adamw_config *opt_cfg, const tril_train_state *state,
                                  const char *tokenizer_dir);
@@ -101,6 +102,14 @@ tril_status tril_checkpoint_save(const char *dir, const tril_gpt2 *model, const 
  * the model, a malformed trainer_state.json (FORMAT, saying what). */
 tril_status tril_checkpoint_load(const char *dir, tril_gpt2 **model, tril_adamw *opt,
                                  tril_train_state *state);
+/* The same for rank `rank` of `world` in a distributed run: *opt holds the
+ * moments of its shard only (tril_shard_range over the arena; only that
+ * slice of optimizer.safetensors is read), so no rank needs the whole
+ * optimizer. Rank 0 of 1 is tril_checkpoint_load. A checkpoint does not
+ * depend on the number of ranks that wrote it: tril_checkpoint_save takes
+ * the whole optimizer (a distributed run gathers the shards first). */
+tril_status tril_checkpoint_load_shard(const char *dir, int rank, int world, tril_gpt2 **model,
+                                       tril_adamw *opt, tril_train_state *state);
 
 /* Tidies a run's output folder after a crash: for entries NAME.tmp-<pid>
  * and NAME.old-<pid> left by a process that no longer runs, a NAME.old-<pid>

@@ -83,21 +83,33 @@ typedef struct {
 
 tril_adamw_config tril_adamw_config_default(void);
 
+/* The moments of arena elements [lo, lo + n): the whole arena (lo = 0,
+ * n = the arena's length), or one shard of it when the ranks of a
+ * distributed run each keep their own (ZeRO-1, tril_shard_range). */
 typedef struct {
-    float *m;     /* [n] first moment, arena layout */
+    float *m;     /* [n] first moment of elements lo .. lo + n - 1 */
     float *v;     /* [n] second moment */
     int64_t n;
     int64_t step; /* steps taken (bias correction uses step + 1) */
+    int64_t lo;   /* the first arena element m[0] and v[0] belong to */
 } tril_adamw;
 
+/* Zeroed moments for the whole arena of n values (lo = 0). */
 tril_status tril_adamw_create(int64_t n, tril_adamw *opt);
+/* Zeroed moments for arena elements [lo, lo + n) only; n may be 0 (a rank
+ * whose shard is empty). */
+tril_status tril_adamw_create_shard(int64_t lo, int64_t n, tril_adamw *opt);
 void tril_adamw_free(tril_adamw *opt);
-/* One AdamW step at learning rate lr over the whole arena. */
+/* One AdamW step at learning rate lr over the elements the optimizer
+ * covers: params is the whole arena (params[lo .. lo + n) change), grads
+ * is indexed like the moments (grads[i] is the gradient of element lo + i).
+ * For the whole arena that is one step over everything. */
 void tril_adamw_step(tril_adamw *opt, const tril_adamw_config *cfg, float *params,
                      const float *grads, const tril_param_info *table, size_t n_params, float lr);
 /* The same step on grads * grad_scale (each product rounded to float, as if
  * the gradients had been scaled in place first): clipping fused into the
- * update, one pass over the gradients fewer. */
+ * update, one pass over the gradients fewer. The update is element-wise,
+ * so a shard's elements come out exactly as in a step over the whole arena. */
 void tril_adamw_step_scaled(tril_adamw *opt, const tril_adamw_config *cfg, float *params,
                             const float *grads, float grad_scale, const tril_param_info *table,
                             size_t n_params, float lr);
@@ -110,8 +122,21 @@ double tril_adamw_step_clipped(tril_adamw *opt, const tril_adamw_config *cfg, fl
                                const float *grads, const tril_param_info *table, size_t n_params,
                                float lr, float max_norm);
 
-/* Global L2 norm of grads [n]; bit-identical whatever the thread count. */
+/* Global L2 norm of grads [n]; bit-identical whatever the thread count:
+ * the squares are summed per chunk of TRIL_GRAD_CHUNK values
+ * (tril_grad_chunk_sumsq) and the chunks' sums added in chunk order
+ * (tril_grad_norm_of_chunks), which a distributed run does too, each rank
+ * over the chunks of its shard. */
 double tril_grad_norm(const float *grads, int64_t n);
+#define TRIL_GRAD_CHUNK ((int64_t)1 << 16)
+/* Chunks of TRIL_GRAD_CHUNK values (the last may be shorter) in n values. */
+int64_t tril_grad_chunks(int64_t n);
+/* The sum of squares (in double) of each chunk of grads [n] into
+ * sums[tril_grad_chunks(n)]. grads must start on a chunk boundary of the
+ * whole gradient for its sums to be the whole gradient's. */
+void tril_grad_chunk_sumsq(const float *grads, int64_t n, double *sums);
+/* sqrt of the chunks' sums added in order: the norm of the whole gradient. */
+double tril_grad_norm_of_chunks(const double *sums, int64_t chunks);
 /* torch.nn.utils.clip_grad_norm_'s factor for a norm: max_norm / (norm +
  * 1e-6) when that is below 1, else 1 (also for max_norm <= 0: no clipping,
  * and for a non-finite norm). */
@@ -119,6 +144,20 @@ float tril_clip_coef(double norm, float max_norm);
 /* Scales grads so their global L2 norm is at most max_norm (if > 0).
  * Returns the norm before clipping. */
 double tril_clip_grad_norm(float *grads, int64_t n, float max_norm);
+
+/* ---- data-parallel pieces (any transport: src/cli/train_dist.c is MPI's) ---
+ * A distributed run splits the arena into one contiguous shard per rank,
+ * whole TRIL_GRAD_CHUNK chunks each, so that every chunk of the norm lies
+ * in one shard. The split depends only on n and the number of ranks. */
+
+/* Shard `rank` of `world` over n values: [*lo, *hi). Ranks past the last
+ * chunk get an empty shard (*lo == *hi). */
+void tril_shard_range(int64_t n, int rank, int world, int64_t *lo, int64_t *hi);
+/* The one order in which micro-batch gradients are added up, whether one
+ * process or many compute them: total = g (first) or total += g, element by
+ * element, so the sum over micro-batches 0, 1, 2, ... is
+ * ((g0 + g1) + g2) + ... in float. */
+void tril_grad_fold(float *total, const float *grads, int64_t n, int first);
 
 /* Linear warm-up over `warmup` steps to max_lr, then cosine decay to
  * min_lr at step `total`. step counts from 0. */

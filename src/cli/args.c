@@ -245,6 +245,39 @@ static int store(const cli_spec *s, const cli_opt *o, const char *text, int argc
     return -1;
 }
 
+void cli_option_value(const cli_opt *o, const void *opts, char *buf, size_t size)
+{
+    const char *field = (const char *)opts + o->offset;
+    if (o->flags & CLI_REPEAT) { /* every value, space separated */
+        size_t used = 0;
+        buf[0] = '\0';
+        if (o->type == CLI_ARG_INT) {
+            const cli_i64_list *l = (const cli_i64_list *)field;
+            for (size_t i = 0; i < l->n && used < size; i++)
+                used += (size_t)snprintf(buf + used, size - used, "%s%lld", i ? " " : "",
+                                         (long long)l->v[i]);
+        } else {
+            const cli_str_list *l = (const cli_str_list *)field;
+            for (size_t i = 0; i < l->n && used < size; i++)
+                used += (size_t)snprintf(buf + used, size - used, "%s%s", i ? " " : "", l->v[i]);
+        }
+        return;
+    }
+    switch (o->type) {
+    case CLI_ARG_FLAG: snprintf(buf, size, "%d", *(const int *)field); return;
+    case CLI_ARG_STRING:
+    case CLI_ARG_PATH: snprintf(buf, size, "%s", *(const char *const *)field); return;
+    case CLI_ARG_INT: snprintf(buf, size, "%lld", (long long)*(const int64_t *)field); return;
+    case CLI_ARG_DOUBLE: snprintf(buf, size, "%.17g", *(const double *)field); return;
+    case CLI_ARG_CHOICE: snprintf(buf, size, "%s", o->choices[*(const int *)field]); return;
+    case CLI_ARG_CUSTOM: /* the field's bytes: equal values, equal text */
+        buf[0] = '\0';
+        for (size_t i = 0, used = 0; i < o->size && used + 3 <= size; i++, used += 2)
+            snprintf(buf + used, size - used, "%02x", (unsigned char)field[i]);
+        return;
+    }
+}
+
 /* The positional that takes the next bare argument, or NULL. */
 static const cli_opt *next_positional(const cli_spec *s, const int *count)
 {

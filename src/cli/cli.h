@@ -99,6 +99,10 @@ typedef struct {
  * how often each option of the table was given. Returns CLI_OK, or
  * CLI_USAGE after printing why (out's lists are then freed). */
 int cli_parse(const cli_spec *spec, int argc, char **argv, void *out, int *given);
+/* The value option o holds in opts (a struct cli_parse filled) as text:
+ * numbers in full precision, a choice by name, a custom field's bytes in
+ * hex, a list's values space separated; equal values give equal text. */
+void cli_option_value(const cli_opt *o, const void *opts, char *buf, size_t size);
 /* Frees the cli_*_list fields of out. */
 void cli_args_free(const cli_spec *spec, void *out);
 /* The whole help: usage, options, footer. */

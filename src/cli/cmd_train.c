@@ -1,6 +1,8 @@
 /* tril train: train a GPT-2-family model on a text file, from scratch, from
- * a model folder (fine-tuning) or from a checkpoint (resume). This file
- * reads the options and sets the run up; src/cli/train_loop.c runs it. */
+ * a model folder (fine-tuning) or from a checkpoint (resume), in one process
+ * or data-parallel on the ranks of an MPI job. This file reads the options
+ * and sets the run up (rank 0 first, then the others); src/cli/train_loop.c
+ * runs it. */
 #include <errno.h>
 #include <float.h>
 #include <limits.h>
@@ -20,7 +22,7 @@
 enum { O_LAYERS, O_HEADS, O_EMBD, O_CONTEXT, O_TOKENIZER, O_INIT, O_RESUME, O_DATA, O_OUT,
        O_STEPS, O_BATCH, O_SEQ, O_ACCUM, O_LR, O_MIN_LR, O_WARMUP, O_WD, O_CLIP, O_EVAL_EVERY,
        O_EVAL_BATCHES, O_SAVE_EVERY, O_VAL, O_MAX_FILE, O_SEED, O_NO_CAUSAL, O_LOG, O_THREADS,
-       O_OVERWRITE, O_COUNT };
+       O_OVERWRITE, O_REPLICATE, O_COUNT };
 
 typedef struct {
     int64_t layers, heads, embd, context, steps, batch, seq, accum, warmup, eval_every,
@@ -28,7 +30,7 @@ typedef struct {
     double lr, min_lr, wd, clip, val;
     const char *init, *resume, *data, *out, *log;
     int tokenizer; /* index into tokenizers */
-    int no_causal, overwrite, threads;
+    int no_causal, overwrite, threads, replicate;
     size_t max_file;
     int given[O_COUNT]; /* how often each option was given */
 } opts;
@@ -57,7 +59,9 @@ static const cli_opt options[O_COUNT] = {
                           "the uninterrupted run bit for bit. Only --steps, --out,\n"
                           "--log, --data (the same text moved), --eval-every,\n"
                           "--eval-batches, --save-every, --threads and\n"
-                          "--max-file-mb may change."},
+                          "--max-file-mb may change; under MPI, the number of\n"
+                          "processes N too, with N x --accum the run's micro-\n"
+                          "batches per step."},
     [O_DATA] = {"--data", "FILE", CLI_ARG_PATH, 0, F(data), .section = "options:",
                 .help = "the text to train on (required unless --resume)"},
     [O_OUT] = {"--out", "DIR", CLI_ARG_PATH, CLI_REQUIRED, F(out),
@@ -68,7 +72,8 @@ static const cli_opt options[O_COUNT] = {
     [O_SEQ] = {"--seq", "T", INT(1, 1 << 24), F(seq),
                .help = "tokens per sequence, <= context (default min(context, 128))"},
     [O_ACCUM] = {"--accum", "K", INT(1, 1 << 20), F(accum),
-                 .help = "micro-batches per step (default 1)"},
+                 .help = "micro-batches per step (default 1); under MPI per process:\n"
+                         "N processes take N x K per step"},
     [O_LR] = {"--lr", "X", NUM(CLI_MIN_OPEN), F(lr), .help = "peak learning rate (default 1e-3)"},
     [O_MIN_LR] = {"--min-lr", "X", NUM(0), F(min_lr), .help = "final learning rate (default lr / 10)"},
     [O_WARMUP] = {"--warmup", "N", INT(0, INT32_MAX), F(warmup),
@@ -106,6 +111,11 @@ static const cli_opt options[O_COUNT] = {
                              "checkpoint-N folders are removed before training (other\n"
                              "files are kept). Without it a new run refuses a DIR that\n"
                              "holds one; --resume continues a run in place."},
+    [O_REPLICATE] = {"--replicate-optimizer", NULL, CLI_ARG_FLAG, 0, F(replicate),
+                     .help = "under MPI: every process keeps the whole AdamW state and\n"
+                             "updates every weight (as PyTorch DDP does) instead of\n"
+                             "its 1/N shard (ZeRO-1, the default): the same bits,\n"
+                             "8 bytes per parameter more on each process"},
 };
 #undef NUM
 #undef INT
@@ -124,14 +134,19 @@ const cli_spec cmd_train_spec = {
     "*.tmp-PID / *.old-PID entries of interrupted runs are tidied when DIR is next\n"
     "used.\n\n"
     "The tokens of FILE are cached next to it as FILE.<tokenizer>.tokens.\n"
-    "Prints progress on stderr, then peak memory and one line\n"
-    "  final step=N train_loss=X val_loss=Y tokens_per_s=Z\n",
+    "Prints progress on stderr, then peak memory, the time of a step split\n"
+    "into compute, gradient exchange and optimizer, and one line\n"
+    "  final step=N train_loss=X val_loss=Y tokens_per_s=Z\n\n"
+    "Under MPI (mpirun -np N tril train ..., or srun) the N processes train one\n"
+    "model data-parallel: the result is byte for byte that of one process with\n"
+    "--accum N x K. Rank 0 alone prints and writes; every process must be given\n"
+    "the same options (--threads may differ). See docs/DISTRIBUTED.md.\n",
     CLI_OPTS(options),
 };
 
 static int usage_error(const char *msg, const char *detail)
 {
-    fprintf(stderr, "tril train: %s%s (see 'tril train --help')\n", msg, detail ? detail : "");
+    train_errorf("%s%s (see 'tril train --help')", msg, detail ? detail : "");
     return CLI_USAGE;
 }
 
@@ -140,7 +155,6 @@ static int conflicts(const opts *o, const tril_train_args *a)
 {
     const struct { int k; double mine, saved; } checks[] = {
         {O_BATCH, (double)o->batch, (double)a->batch}, {O_SEQ, (double)o->seq, (double)a->seq},
-        {O_ACCUM, (double)o->accum, (double)a->accum},
         {O_WARMUP, (double)o->warmup, (double)a->warmup},
         {O_LAYERS, (double)o->layers, (double)a->model.n_layer},
         {O_HEADS, (double)o->heads, (double)a->model.n_head},
@@ -152,24 +166,24 @@ static int conflicts(const opts *o, const tril_train_args *a)
     };
     for (size_t i = 0; i < sizeof checks / sizeof *checks; i++) {
         if (!o->given[checks[i].k] || checks[i].mine == checks[i].saved) continue;
-        fprintf(stderr, "tril train: %s %.10g disagrees with the checkpoint (%.10g); a resumed "
-                        "run keeps its shapes and settings\n",
-                options[checks[i].k].name, checks[i].mine, checks[i].saved);
+        train_errorf("%s %.10g disagrees with the checkpoint (%.10g); a resumed run keeps its "
+                     "shapes and settings",
+                     options[checks[i].k].name, checks[i].mine, checks[i].saved);
         return CLI_USAGE;
     }
     if (o->given[O_SEED] && (uint64_t)o->seed != a->seed) {
-        fprintf(stderr, "tril train: --seed %lld disagrees with the checkpoint (%llu)\n",
-                (long long)o->seed, (unsigned long long)a->seed);
+        train_errorf("--seed %lld disagrees with the checkpoint (%llu)", (long long)o->seed,
+                     (unsigned long long)a->seed);
         return CLI_USAGE;
     }
     if (o->given[O_TOKENIZER] && strcmp(tokenizers[o->tokenizer], a->tokenizer) != 0) {
-        fprintf(stderr, "tril train: --tokenizer %s disagrees with the checkpoint (%s)\n",
-                tokenizers[o->tokenizer], a->tokenizer);
+        train_errorf("--tokenizer %s disagrees with the checkpoint (%s)", tokenizers[o->tokenizer],
+                     a->tokenizer);
         return CLI_USAGE;
     }
     if (o->given[O_NO_CAUSAL] && a->causal) {
-        fprintf(stderr, "tril train: --no-causal-mask disagrees with the checkpoint (trained with "
-                        "the causal mask)\n");
+        train_errorf("--no-causal-mask disagrees with the checkpoint (trained with the causal "
+                     "mask)");
         return CLI_USAGE;
     }
     return CLI_OK;
@@ -187,8 +201,7 @@ static int prepare_out(const char *dir)
         if (c != '/' && c != '\0') continue;
         *p = '\0';
         if (mkdir(path, 0755) != 0 && errno != EEXIST) {
-            fprintf(stderr, "tril train: cannot create the output folder '%s': %s\n", path,
-                    strerror(errno));
+            train_errorf("cannot create the output folder '%s': %s", path, strerror(errno));
             return CLI_FAIL;
         }
         *p = c;
@@ -197,8 +210,7 @@ static int prepare_out(const char *dir)
     snprintf(path, sizeof path, "%s/.tril-write-test-%ld", dir, (long)getpid());
     FILE *f = fopen(path, "w");
     if (!f || fclose(f) != 0) {
-        fprintf(stderr, "tril train: the output folder '%s' is not writable: %s\n", dir,
-                strerror(errno));
+        train_errorf("the output folder '%s' is not writable: %s", dir, strerror(errno));
         return CLI_FAIL;
     }
     unlink(path);
@@ -211,16 +223,16 @@ static int prepare_out(const char *dir)
 static int claim_out(const opts *o, tril_run_lock *lock)
 {
     const char *dir = o->out;
-    if (tril_run_dir_lock(dir, lock) != TRIL_OK) return cli_lib_error(CMD, "cannot use --out");
+    if (tril_run_dir_lock(dir, lock) != TRIL_OK) return train_lib_error("cannot use --out");
     int tidied = tril_run_dir_cleanup(lock);
     if (tidied > 0)
         fprintf(stderr, "tidied %d leftover(s) of an interrupted run in '%s'\n", tidied, dir);
     char what[512];
     if (!o->given[O_RESUME] && !o->given[O_OVERWRITE] &&
         tril_run_dir_earlier_run(dir, what, sizeof what) > 0) {
-        fprintf(stderr, "tril train: the output folder '%s' holds an earlier run (%s): give "
-                        "--overwrite to replace it, --resume %s/checkpoint-N to continue it, or "
-                        "another --out\n", dir, what, dir);
+        train_errorf("the output folder '%s' holds an earlier run (%s): give --overwrite to "
+                     "replace it, --resume %s/checkpoint-N to continue it, or another --out",
+                     dir, what, dir);
         return CLI_USAGE;
     }
     return CLI_OK;
@@ -236,7 +248,7 @@ static int clear_out(const char *dir, const char *tok_dir)
                      a.st_dev == b.st_dev && a.st_ino == b.st_ino;
     char removed[512], kept[256];
     if (tril_run_dir_clear(dir, keep, removed, sizeof removed, kept, sizeof kept) != TRIL_OK)
-        return cli_lib_error(CMD, "--overwrite cannot remove the earlier run");
+        return train_lib_error("--overwrite cannot remove the earlier run");
     if (removed[0]) fprintf(stderr, "--overwrite: removed %s from '%s'\n", removed, dir);
     if (kept[0])
         fprintf(stderr, "--overwrite: kept %s (they hold files tril did not write)\n", kept);
@@ -251,7 +263,7 @@ static int new_run(const opts *o, train_run *r, tril_tokenizer **tok, char *tok_
     if (o->given[O_INIT]) {
         tril_gpt2_load_opts lo = {1, TRIL_F32};
         if (tril_gpt2_load(o->init, &lo, &r->model) != TRIL_OK)
-            return cli_lib_error(CMD, "cannot load the --init model");
+            return train_lib_error("cannot load the --init model");
         int rc = cli_load_tokenizer(CMD, o->init, tril_gpt2_get_config(r->model)->vocab_size, tok);
         if (rc != CLI_OK) return rc;
         tname = tril_tokenizer_get_kind(*tok) == TRIL_TOKENIZER_GPT2 ? "gpt2" : "bytes";
@@ -265,29 +277,30 @@ static int new_run(const opts *o, train_run *r, tril_tokenizer **tok, char *tok_
                               .vocab_size = strcmp(tname, "gpt2") == 0 ? 50257 : 256,
                               .layer_norm_epsilon = 1e-5f};
         if (tril_gpt2_config_validate(&c) != TRIL_OK) {
-            fprintf(stderr, "tril train: bad model shape: %s\n", tril_last_error());
+            train_errorf("bad model shape: %s", tril_last_error());
             return CLI_USAGE;
         }
         tril_status st;
         if (strcmp(tname, "gpt2") == 0) {
             char v[PATH_MAX + 16], m[PATH_MAX + 16];
             if (cli_gpt2_tokenizer_dir(tok_dir, size) != TRIL_OK)
-                return cli_lib_error(CMD, "no GPT-2 tokenizer");
+                return train_lib_error("no GPT-2 tokenizer");
             snprintf(v, sizeof v, "%s/vocab.json", tok_dir);
             snprintf(m, sizeof m, "%s/merges.txt", tok_dir);
             st = tril_tokenizer_load_gpt2(v, m, tok);
         } else {
             st = tril_tokenizer_create_bytes(tok);
         }
-        if (st != TRIL_OK) return cli_lib_error(CMD, "cannot load the tokenizer");
-        if (tril_gpt2_create(&c, &r->model) != TRIL_OK) return cli_lib_error(CMD, "cannot create the model");
+        if (st != TRIL_OK) return train_lib_error("cannot load the tokenizer");
+        if (tril_gpt2_create(&c, &r->model) != TRIL_OK) return train_lib_error("cannot create the model");
     }
     snprintf(a->tokenizer, sizeof a->tokenizer, "%s", tname);
     a->model = *tril_gpt2_get_config(r->model);
     a->steps = o->given[O_STEPS] ? o->steps : 1000;
     a->batch = o->given[O_BATCH] ? o->batch : 8;
     a->seq = o->given[O_SEQ] ? o->seq : (a->model.n_positions < 128 ? a->model.n_positions : 128);
-    a->accum = o->given[O_ACCUM] ? o->accum : 1;
+    /* the micro-batches of a step of the whole job */
+    a->accum = (o->given[O_ACCUM] ? o->accum : 1) * r->dist->size;
     a->warmup = o->given[O_WARMUP] ? o->warmup : (a->steps / 10 < 100 ? a->steps / 10 : 100);
     a->lr = o->given[O_LR] ? o->lr : 1e-3;
     a->min_lr = o->given[O_MIN_LR] ? o->min_lr : a->lr / 10;
@@ -297,32 +310,59 @@ static int new_run(const opts *o, train_run *r, tril_tokenizer **tok, char *tok_
     a->seed = o->given[O_SEED] ? (uint64_t)o->seed : 1337;
     a->causal = !o->given[O_NO_CAUSAL];
     if (!o->given[O_INIT] && tril_gpt2_init_random(r->model, a->seed) != TRIL_OK)
-        return cli_lib_error(CMD, "cannot initialise the model");
+        return train_lib_error("cannot initialise the model");
     tril_rng_seed(&r->state.rng, a->seed);
-    if (tril_adamw_create(tril_gpt2_num_params(&a->model), &r->opt) != TRIL_OK)
-        return cli_lib_error(CMD, "cannot create the optimizer");
+    return CLI_OK;
+}
+
+/* The micro-batches of a resumed run's step, a->accum, shared by the ranks:
+ * any number of ranks N with N x --accum equal to it. */
+static int resume_accum(const opts *o, const tril_train_args *a, int ranks)
+{
+    const long long M = (long long)a->accum, N = ranks, K = (long long)o->accum;
+    if (o->given[O_ACCUM] && K * N != M) {
+        if (N == 1)
+            train_errorf("--accum %lld disagrees with the checkpoint (%lld); a resumed run keeps "
+                         "its micro-batches per step", K, M);
+        else if (M % N == 0)
+            train_errorf("--accum %lld on %lld processes makes %lld micro-batches per step, but "
+                         "the checkpoint's run takes %lld: give --accum %lld", K, N, K * N, M, M / N);
+        else
+            train_errorf("--accum %lld on %lld processes makes %lld micro-batches per step, but "
+                         "the checkpoint's run takes %lld, which %lld processes cannot share: run "
+                         "on a number of processes that divides %lld", K, N, K * N, M, N, M);
+        return CLI_USAGE;
+    }
+    if (M % N != 0) {
+        train_errorf("the checkpoint's run takes %lld micro-batches per step, which %lld processes "
+                     "cannot share: run on a number of processes that divides %lld", M, N, M);
+        return CLI_USAGE;
+    }
     return CLI_OK;
 }
 
 static int resume_run(const opts *o, train_run *r, tril_tokenizer **tok, char *tok_dir, size_t size)
 {
-    if (tril_checkpoint_load(o->resume, &r->model, &r->opt, &r->state) != TRIL_OK)
-        return cli_lib_error(CMD, "cannot resume");
+    /* each rank reads the moments of its own shard (all of them when replicated) */
+    const int sharded = r->dist->size > 1 && !o->replicate;
+    if (tril_checkpoint_load_shard(o->resume, sharded ? r->dist->rank : 0, sharded ? r->dist->size : 1,
+                                   &r->model, &r->opt, &r->state) != TRIL_OK)
+        return train_lib_error("cannot resume");
     tril_train_args *a = &r->state.args;
     int rc = conflicts(o, a);
+    if (rc == CLI_OK) rc = resume_accum(o, a, r->dist->size);
     if (rc != CLI_OK) return rc;
     if (o->given[O_STEPS]) {
         if (o->steps < r->state.step) {
-            fprintf(stderr, "tril train: --steps %lld is before the checkpoint's step %lld\n",
-                    (long long)o->steps, (long long)r->state.step);
+            train_errorf("--steps %lld is before the checkpoint's step %lld", (long long)o->steps,
+                         (long long)r->state.step);
             return CLI_USAGE;
         }
         a->steps = o->steps;
     }
     if (a->warmup > a->steps) {
-        fprintf(stderr, "tril train: --steps %lld is shorter than the run's warm-up (%lld steps): "
-                        "the peak learning rate would never be reached\n",
-                (long long)a->steps, (long long)a->warmup);
+        train_errorf("--steps %lld is shorter than the run's warm-up (%lld steps): the peak "
+                     "learning rate would never be reached", (long long)a->steps, (long long)a->warmup);
         return CLI_USAGE;
     }
     if (o->given[O_EVAL_EVERY]) a->eval_every = o->eval_every;
@@ -332,118 +372,297 @@ static int resume_run(const opts *o, train_run *r, tril_tokenizer **tok, char *t
     snprintf(tok_dir, size, "%s", o->resume); /* a checkpoint holds its tokenizer's files */
     if (strcmp(a->tokenizer, "gpt2") == 0) {
         if (tril_tokenizer_load_dir(tok_dir, tok) != TRIL_OK)
-            return cli_lib_error(CMD, "cannot load the checkpoint's tokenizer");
+            return train_lib_error("cannot load the checkpoint's tokenizer");
     } else if (tril_tokenizer_create_bytes(tok) != TRIL_OK) {
-        return cli_lib_error(CMD, "cannot create the tokenizer");
+        return train_lib_error("cannot create the tokenizer");
     }
-    fprintf(stderr, "resuming %s at step %lld of %lld\n", o->resume,
-            (long long)r->state.step, (long long)a->steps);
+    if (r->dist->rank == 0)
+        fprintf(stderr, "resuming %s at step %lld of %lld\n", o->resume, (long long)r->state.step,
+                (long long)a->steps);
     return CLI_OK;
+}
+
+/* ---- the ranks' start-up ------------------------------------------------- */
+
+/* The options every rank must share, one "name\tvalue\n" per given option
+ * (--threads aside: the machines of a job may differ in cores). NULL out
+ * of memory. */
+static char *settings_text(const opts *o)
+{
+    size_t len = 0, cap = 1024;
+    char *text = malloc(cap), value[TRIL_TRAIN_PATH_MAX + 64];
+    if (!text) return NULL;
+    text[0] = '\0';
+    for (int k = 0; k < O_COUNT; k++) {
+        if (k == O_THREADS || !o->given[k]) continue;
+        cli_option_value(&options[k], o, value, sizeof value);
+        const size_t need = strlen(options[k].name) + strlen(value) + 3;
+        if (len + need > cap) {
+            char *grown = realloc(text, cap = 2 * (len + need));
+            if (!grown) {
+                free(text);
+                return NULL;
+            }
+            text = grown;
+        }
+        len += (size_t)snprintf(text + len, cap - len, "%s\t%s\n", options[k].name, value);
+    }
+    return text;
+}
+
+/* The value of option `name` in a settings text ("" for a flag's 1), or
+ * NULL when it was not given; copied into buf. */
+static const char *setting(const char *text, const char *name, char *buf, size_t size)
+{
+    const size_t n = strlen(name);
+    for (const char *line = text; *line;) {
+        const char *end = strchr(line, '\n');
+        if (!end) end = line + strlen(line);
+        if (strncmp(line, name, n) == 0 && line[n] == '\t') {
+            snprintf(buf, size, "%.*s", (int)(end - line - n - 1), line + n + 1);
+            return buf;
+        }
+        line = *end ? end + 1 : end;
+    }
+    return NULL;
+}
+
+/* Every rank parses its own command line, rank 0 first: a bad one is
+ * reported once, by rank 0, unless rank 0's is fine and another's is not
+ * (then the processes were started with different options). */
+static int parse_options(const train_dist *d, int argc, char **argv, opts *o)
+{
+    int rc = d->rank == 0 ? cli_parse(&cmd_train_spec, argc, argv, o, o->given) : CLI_OK;
+    if ((rc = dist_bcast_int(d, rc)) != CLI_OK) return rc;
+    if (d->rank != 0 && (rc = cli_parse(&cmd_train_spec, argc, argv, o, o->given)) != CLI_OK)
+        train_errorf("its options do not parse but rank 0's do: every process must be given the "
+                     "same options");
+    return dist_agree(d, rc);
+}
+
+/* Rank 0 sends its settings and the others compare theirs: a job whose
+ * processes were given different options stops before any work, naming
+ * the first that differs. */
+static int same_settings(const train_dist *d, const opts *o)
+{
+    if (d->size == 1) return CLI_OK;
+    char *mine = settings_text(o), *root = d->rank == 0 ? mine : NULL;
+    if (!mine) train_errorf("out of memory");
+    int rc = dist_agree(d, mine ? CLI_OK : CLI_FAIL);
+    if (rc == CLI_OK && dist_bcast_text(d, &root) != 0) rc = CLI_FAIL;
+    for (int k = 0; rc == CLI_OK && d->rank != 0 && k < O_COUNT; k++) {
+        char a[TRIL_TRAIN_PATH_MAX + 64], b[TRIL_TRAIN_PATH_MAX + 64];
+        const char *here = setting(mine, options[k].name, a, sizeof a);
+        const char *there = setting(root, options[k].name, b, sizeof b);
+        if (k == O_THREADS || (!here && !there) || (here && there && strcmp(here, there) == 0))
+            continue;
+        if (options[k].type == CLI_ARG_FLAG)
+            train_errorf("%s is given %s: every process must be given the same options",
+                         options[k].name, here ? "here but not on rank 0" : "on rank 0 but not here");
+        else
+            train_errorf("%s is %s here but %s on rank 0: every process must be given the same "
+                         "options", options[k].name, here ? here : "not given",
+                         there ? there : "not given");
+        rc = CLI_USAGE;
+    }
+    if (d->rank != 0) free(root);
+    free(mine);
+    return dist_agree(d, rc);
+}
+
+/* Usage errors that need no file: rank 0 checks them before it touches the
+ * output folder. */
+static int check_options(const opts *o)
+{
+    if (!o->given[O_DATA] && !o->given[O_RESUME]) return usage_error("--data is required", NULL);
+    if (o->given[O_INIT] && o->given[O_RESUME])
+        return usage_error("--init and --resume exclude each other", NULL);
+    if (o->given[O_OVERWRITE] && o->given[O_RESUME])
+        return usage_error("--overwrite and --resume exclude each other (a resumed run continues "
+                           "in its folder)", NULL);
+    const int shape_flags = o->given[O_LAYERS] || o->given[O_HEADS] || o->given[O_EMBD] ||
+                            o->given[O_CONTEXT] || o->given[O_TOKENIZER];
+    if (o->given[O_INIT] && shape_flags)
+        return usage_error("--init takes the model's shape and tokenizer from its folder: drop "
+                           "--layers/--heads/--embd/--context/--tokenizer", NULL);
+    if (!o->given[O_RESUME] && o->given[O_WARMUP] &&
+        o->warmup > (o->given[O_STEPS] ? o->steps : 1000)) {
+        train_errorf("--warmup %lld is longer than the run (%lld steps): the peak learning rate "
+                     "would never be reached",
+                     (long long)o->warmup, (long long)(o->given[O_STEPS] ? o->steps : 1000));
+        return CLI_USAGE;
+    }
+    return CLI_OK;
+}
+
+/* The model, optimizer state, data and trainer of this rank. Rank 0 runs
+ * it first (and writes the data's token cache); the others after, reading
+ * that cache. */
+static int setup_run(const opts *o, train_run *r, tril_tokenizer **tok, char *tok_dir,
+                     size_t size)
+{
+    const int root = r->dist->rank == 0;
+    int rc = o->given[O_RESUME] ? resume_run(o, r, tok, tok_dir, size)
+                                : new_run(o, r, tok, tok_dir, size);
+    if (rc != CLI_OK) return rc;
+    tril_train_args *a = &r->state.args;
+    if (!o->given[O_RESUME]) {
+        snprintf(a->data_path, sizeof a->data_path, "%s", o->data);
+        a->eval_every = o->given[O_EVAL_EVERY] ? o->eval_every : 100;
+        a->eval_batches = o->given[O_EVAL_BATCHES] ? o->eval_batches : 8;
+        a->save_every = o->given[O_SAVE_EVERY] ? o->save_every : 0;
+    }
+    r->opt_cfg.weight_decay = (float)a->weight_decay;
+    r->tok_dir = strcmp(a->tokenizer, "gpt2") == 0 ? tok_dir : NULL;
+    if (a->seq > a->model.n_positions) {
+        train_errorf("--seq %lld is longer than the model's context (%lld)", (long long)a->seq,
+                     (long long)a->model.n_positions);
+        return CLI_USAGE;
+    }
+    const uint64_t max_bytes = o->max_file;
+    const tril_status dst = tril_dataset_load_capped(a->data_path, *tok, a->tokenizer,
+                                                     a->val_fraction, a->seq + 1, max_bytes, &r->data);
+    if (dst != TRIL_OK)
+        return dst == TRIL_ERR_RANGE ? cli_input_error(CMD, dst)
+                                     : train_lib_error("cannot use the training data");
+    if (root && o->given[O_RESUME] && a->data_tokens && a->data_tokens != r->data.n)
+        train_errorf("warning: the data has %lld tokens but the checkpoint's run had %lld: the "
+                     "data order will not match the original run",
+                     (long long)r->data.n, (long long)a->data_tokens);
+    a->data_tokens = r->data.n;
+    if (r->data.vocab > a->model.vocab_size) {
+        train_errorf("the tokenizer has %lld ids but the model only %lld", (long long)r->data.vocab,
+                     (long long)a->model.vocab_size);
+        return CLI_FAIL;
+    }
+    if (tril_trainer_create(r->model, a->batch, a->seq, a->causal, &r->trainer) != TRIL_OK)
+        return train_lib_error("cannot set up training");
+    return CLI_OK;
+}
+
+/* Rank 0's part: the options, the output folder (made, locked, tidied), its
+ * run, the announcement, and --overwrite's clearing once all is set. */
+static int setup_root(const opts *o, train_run *r, tril_run_lock *lock, tril_tokenizer **tok,
+                      char *tok_dir, size_t size)
+{
+    int rc = check_options(o);
+    if (rc == CLI_OK) rc = prepare_out(o->out);
+    if (rc == CLI_OK) rc = claim_out(o, lock);
+    if (rc == CLI_OK) rc = setup_run(o, r, tok, tok_dir, size);
+    if (rc != CLI_OK) return rc;
+    const tril_train_args *a = &r->state.args;
+    char ranks[64] = "";
+    if (r->dist->size > 1)
+        snprintf(ranks, sizeof ranks, " on %d processes (%lld each)", r->dist->size,
+                 (long long)(a->accum / r->dist->size));
+    fprintf(stderr, "model: %lld layers, %lld heads, %lld embd, context %lld, vocab %lld "
+                    "(%.2fM parameters)%s\ndata: %lld tokens (%lld train, %lld validation); "
+                    "batch %lld x %lld x %lld accum%s, %lld steps\n",
+            (long long)a->model.n_layer, (long long)a->model.n_head, (long long)a->model.n_embd,
+            (long long)a->model.n_positions, (long long)a->model.vocab_size,
+            (double)tril_gpt2_num_params(&a->model) / 1e6, a->causal ? "" : ", NO causal mask",
+            (long long)r->data.n, (long long)r->data.n_train, (long long)(r->data.n - r->data.n_train),
+            (long long)a->batch, (long long)a->seq, (long long)a->accum, ranks, (long long)a->steps);
+    if (o->given[O_OVERWRITE]) rc = clear_out(r->out_dir, r->tok_dir);
+    return rc;
+}
+
+/* Once every rank has its run: the shards, the optimizer of a new run, the
+ * gradient buffers, and proof that every rank starts from rank 0's weights
+ * and data (a machine with another copy of --init, the checkpoint or the
+ * text would train something else). */
+static int setup_shards(train_run *r, int resumed)
+{
+    const train_dist *d = r->dist;
+    const tril_train_args *a = &r->state.args;
+    const int64_t n = tril_gpt2_num_params(&a->model);
+    int rc = dist_exchange_create(d, n, &r->exchange, &r->lo, &r->hi);
+    if ((rc = dist_agree(d, rc)) != CLI_OK) return rc;
+    r->accum_local = a->accum / d->size;
+    const int whole = d->size == 1 || r->replicate; /* the optimizer covers the whole arena */
+    if (!resumed && (whole ? tril_adamw_create(n, &r->opt)
+                           : tril_adamw_create_shard(r->lo, r->hi - r->lo, &r->opt)) != TRIL_OK)
+        rc = train_lib_error("cannot create the optimizer");
+    /* a resumed rank read the moments of the same shard (tril_shard_range) */
+    if (rc == CLI_OK && (whole ? r->opt.lo != 0 || r->opt.n != n
+                               : r->opt.lo != r->lo || r->opt.n != r->hi - r->lo)) {
+        train_errorf("its optimizer state covers [%lld, %lld) of the weights, not its shard",
+                     (long long)r->opt.lo, (long long)(r->opt.lo + r->opt.n));
+        rc = CLI_FAIL;
+    }
+    const int64_t total = whole ? n : (r->hi > r->lo ? r->hi - r->lo : 1);
+    r->total = malloc((size_t)total * sizeof *r->total);
+    r->grads = a->accum > 1 ? malloc((size_t)n * sizeof *r->grads) : NULL;
+    if (rc == CLI_OK && (!r->total || (a->accum > 1 && !r->grads))) {
+        train_errorf("out of memory for the gradients");
+        rc = CLI_FAIL;
+    }
+    if ((rc = dist_agree(d, rc)) != CLI_OK) return rc;
+    float *params = NULL;
+    int64_t n_arena = 0;
+    if (tril_gpt2_get_arena(r->model, &params, &n_arena) != TRIL_OK)
+        return dist_fail(d, train_lib_error("cannot train this model"));
+    if (!dist_same_as_root(d, params, (size_t)n_arena * sizeof *params)) {
+        train_errorf("its starting weights differ from rank 0's: every process must read the same "
+                     "--init folder or checkpoint");
+        rc = CLI_FAIL;
+    }
+    if (!dist_same_as_root(d, r->data.tokens, (size_t)r->data.n * sizeof *r->data.tokens)) {
+        train_errorf("its tokens of '%s' differ from rank 0's: every process must read the same "
+                     "text", a->data_path);
+        rc = CLI_FAIL;
+    }
+    return dist_agree(d, rc);
+}
+
+static void free_run(train_run *r)
+{
+    free(r->grads);
+    free(r->total);
+    dist_exchange_free(r->exchange);
+    tril_trainer_free(r->trainer);
+    tril_dataset_free(&r->data);
+    tril_adamw_free(&r->opt);
+    tril_train_log_free(&r->state.log);
+    tril_gpt2_free(r->model);
+}
+
+/* One rank's whole job: options, start-up (rank 0 first: it writes the
+ * token cache the others read), training. */
+static int train_job(const train_dist *d, int argc, char **argv)
+{
+    opts o = {.max_file = (size_t)CLI_MAX_FILE_MB << 20};
+    int rc = parse_options(d, argc, argv, &o);
+    if (rc == CLI_OK) rc = same_settings(d, &o);
+    if (rc != CLI_OK) return rc;
+    train_run r;
+    memset(&r, 0, sizeof r);
+    r.dist = d;
+    r.opt_cfg = tril_adamw_config_default();
+    r.out_dir = o.out;
+    r.replicate = o.replicate;
+    tril_run_lock lock;
+    memset(&lock, 0, sizeof lock);
+    tril_tokenizer *tok = NULL;
+    char tok_dir[PATH_MAX] = "", log_path[PATH_MAX];
+    snprintf(log_path, sizeof log_path, "%s/log.csv", r.out_dir);
+    r.log_path = o.given[O_LOG] ? o.log : log_path;
+    if (d->rank == 0) rc = setup_root(&o, &r, &lock, &tok, tok_dir, sizeof tok_dir);
+    if ((rc = dist_bcast_int(d, rc)) == CLI_OK && d->rank != 0)
+        rc = setup_run(&o, &r, &tok, tok_dir, sizeof tok_dir);
+    if ((rc = dist_agree(d, rc)) == CLI_OK) rc = setup_shards(&r, o.given[O_RESUME]);
+    if (rc == CLI_OK) rc = train_loop(&r);
+    free_run(&r);
+    tril_tokenizer_free(tok);
+    tril_run_dir_unlock(&lock); /* after the last write into the folder */
+    return rc;
 }
 
 int cmd_train(int argc, char **argv)
 {
-    opts o = {.max_file = (size_t)CLI_MAX_FILE_MB << 20};
-    int rc = cli_parse(&cmd_train_spec, argc, argv, &o, o.given);
-    if (rc != CLI_OK) return rc;
-    if (!o.given[O_DATA] && !o.given[O_RESUME]) return usage_error("--data is required", NULL);
-    if (o.given[O_INIT] && o.given[O_RESUME]) return usage_error("--init and --resume exclude each other", NULL);
-    if (o.given[O_OVERWRITE] && o.given[O_RESUME])
-        return usage_error("--overwrite and --resume exclude each other (a resumed run continues "
-                           "in its folder)", NULL);
-    const int shape_flags = o.given[O_LAYERS] || o.given[O_HEADS] || o.given[O_EMBD] ||
-                            o.given[O_CONTEXT] || o.given[O_TOKENIZER];
-    if (o.given[O_INIT] && shape_flags)
-        return usage_error("--init takes the model's shape and tokenizer from its folder: drop "
-                           "--layers/--heads/--embd/--context/--tokenizer", NULL);
-    /* Checked before the output folder is touched. */
-    if (!o.given[O_RESUME] && o.given[O_WARMUP] &&
-        o.warmup > (o.given[O_STEPS] ? o.steps : 1000)) {
-        fprintf(stderr, "tril train: --warmup %lld is longer than the run (%lld steps): the peak "
-                        "learning rate would never be reached\n",
-                (long long)o.warmup, (long long)(o.given[O_STEPS] ? o.steps : 1000));
-        return CLI_USAGE;
-    }
-    if ((rc = prepare_out(o.out)) != CLI_OK) return rc;
-    tril_run_lock lock;
-    if ((rc = claim_out(&o, &lock)) != CLI_OK) {
-        tril_run_dir_unlock(&lock);
-        return rc;
-    }
-
-    train_run r;
-    memset(&r, 0, sizeof r);
-    r.opt_cfg = tril_adamw_config_default();
-    r.out_dir = o.out;
-    tril_tokenizer *tok = NULL;
-    char tok_dir[PATH_MAX] = "", log_path[PATH_MAX];
-    rc = o.given[O_RESUME] ? resume_run(&o, &r, &tok, tok_dir, sizeof tok_dir)
-                           : new_run(&o, &r, &tok, tok_dir, sizeof tok_dir);
-    if (rc != CLI_OK) goto done;
-    tril_train_args *a = &r.state.args;
-    if (!o.given[O_RESUME]) {
-        snprintf(a->data_path, sizeof a->data_path, "%s", o.data);
-        a->eval_every = o.given[O_EVAL_EVERY] ? o.eval_every : 100;
-        a->eval_batches = o.given[O_EVAL_BATCHES] ? o.eval_batches : 8;
-        a->save_every = o.given[O_SAVE_EVERY] ? o.save_every : 0;
-    }
-    r.opt_cfg.weight_decay = (float)a->weight_decay;
-    r.tok_dir = strcmp(a->tokenizer, "gpt2") == 0 ? tok_dir : NULL;
-    if (a->seq > a->model.n_positions) {
-        fprintf(stderr, "tril train: --seq %lld is longer than the model's context (%lld)\n",
-                (long long)a->seq, (long long)a->model.n_positions);
-        rc = CLI_USAGE;
-        goto done;
-    }
-    const uint64_t max_bytes = o.max_file;
-    const tril_status dst = tril_dataset_load_capped(a->data_path, tok, a->tokenizer,
-                                                     a->val_fraction, a->seq + 1, max_bytes, &r.data);
-    if (dst != TRIL_OK) {
-        rc = dst == TRIL_ERR_RANGE ? cli_input_error(CMD, dst)
-                                   : cli_lib_error(CMD, "cannot use the training data");
-        goto done;
-    }
-    if (o.given[O_RESUME] && a->data_tokens && a->data_tokens != r.data.n)
-        fprintf(stderr, "tril train: warning: the data has %lld tokens but the checkpoint's run "
-                        "had %lld: the data order will not match the original run\n",
-                (long long)r.data.n, (long long)a->data_tokens);
-    a->data_tokens = r.data.n;
-    if (r.data.vocab > a->model.vocab_size) {
-        fprintf(stderr, "tril train: the tokenizer has %lld ids but the model only %lld\n",
-                (long long)r.data.vocab, (long long)a->model.vocab_size);
-        rc = CLI_FAIL;
-        goto done;
-    }
-    if (tril_trainer_create(r.model, a->batch, a->seq, a->causal, &r.trainer) != TRIL_OK) {
-        rc = cli_lib_error(CMD, "cannot set up training");
-        goto done;
-    }
-    r.grads = malloc((size_t)tril_gpt2_num_params(&a->model) * sizeof *r.grads);
-    if (!r.grads) {
-        fprintf(stderr, "tril train: out of memory for the gradients\n");
-        rc = CLI_FAIL;
-        goto done;
-    }
-    snprintf(log_path, sizeof log_path, "%s/log.csv", r.out_dir);
-    r.log_path = o.given[O_LOG] ? o.log : log_path;
-    fprintf(stderr, "model: %lld layers, %lld heads, %lld embd, context %lld, vocab %lld "
-                    "(%.2fM parameters)%s\ndata: %lld tokens (%lld train, %lld validation); "
-                    "batch %lld x %lld x %lld accum, %lld steps\n",
-            (long long)a->model.n_layer, (long long)a->model.n_head, (long long)a->model.n_embd,
-            (long long)a->model.n_positions, (long long)a->model.vocab_size,
-            (double)tril_gpt2_num_params(&a->model) / 1e6, a->causal ? "" : ", NO causal mask",
-            (long long)r.data.n, (long long)r.data.n_train, (long long)(r.data.n - r.data.n_train),
-            (long long)a->batch, (long long)a->seq, (long long)a->accum, (long long)a->steps);
-    if (o.given[O_OVERWRITE] && (rc = clear_out(r.out_dir, r.tok_dir)) != CLI_OK) goto done;
-    rc = train_loop(&r);
-done:
-    free(r.grads);
-    tril_trainer_free(r.trainer);
-    tril_dataset_free(&r.data);
-    tril_adamw_free(&r.opt);
-    tril_train_log_free(&r.state.log);
-    tril_gpt2_free(r.model);
-    tril_tokenizer_free(tok);
-    tril_run_dir_unlock(&lock); /* after the last write into the folder */
+    train_dist d;
+    int rc = dist_start(&d);
+    if (rc == CLI_OK) rc = train_job(&d, argc, argv);
+    dist_finish(&d);
     return rc;
 }

@@ -15,6 +15,7 @@
  * Element-wise and order-independent, so the result does not depend on the
  * thread count. */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,16 +36,28 @@ tril_status tril_adamw_create(int64_t n, tril_adamw *opt)
 {
     if (!opt) return TRIL_FAIL(TRIL_ERR_INVALID_ARG, "adamw: NULL optimizer");
     memset(opt, 0, sizeof *opt);
-    if (n <= 0 || (uint64_t)n > SIZE_MAX / sizeof(float))
-        return TRIL_FAIL(TRIL_ERR_SHAPE, "adamw: %lld parameters", (long long)n);
-    opt->m = calloc((size_t)n, sizeof(float));
-    opt->v = calloc((size_t)n, sizeof(float));
+    if (n <= 0) return TRIL_FAIL(TRIL_ERR_SHAPE, "adamw: %lld parameters", (long long)n);
+    return tril_adamw_create_shard(0, n, opt);
+}
+
+tril_status tril_adamw_create_shard(int64_t lo, int64_t n, tril_adamw *opt)
+{
+    if (!opt) return TRIL_FAIL(TRIL_ERR_INVALID_ARG, "adamw: NULL optimizer");
+    memset(opt, 0, sizeof *opt);
+    if (lo < 0 || n < 0 || (uint64_t)n > SIZE_MAX / sizeof(float) || lo > INT64_MAX - n)
+        return TRIL_FAIL(TRIL_ERR_SHAPE, "adamw: %lld parameters from %lld", (long long)n,
+                         (long long)lo);
+    /* calloc(0) may return NULL: an empty shard holds one dummy value */
+    const size_t alloc = n > 0 ? (size_t)n : 1;
+    opt->m = calloc(alloc, sizeof(float));
+    opt->v = calloc(alloc, sizeof(float));
     if (!opt->m || !opt->v) {
         tril_adamw_free(opt);
         return TRIL_FAIL(TRIL_ERR_NOMEM, "adamw: cannot allocate moments for %lld parameters",
                          (long long)n);
     }
     opt->n = n;
+    opt->lo = lo;
     return TRIL_OK;
 }
 
@@ -54,7 +67,7 @@ void tril_adamw_free(tril_adamw *opt)
     free(opt->m);
     free(opt->v);
     opt->m = opt->v = NULL;
-    opt->n = 0;
+    opt->n = opt->lo = 0;
 }
 
 void tril_adamw_step(tril_adamw *opt, const tril_adamw_config *cfg, float *params,
@@ -81,13 +94,18 @@ void tril_adamw_step_scaled(tril_adamw *opt, const tril_adamw_config *cfg, float
     s.eps = cfg->eps;
     s.neg_step = (float)(-((double)lr / bc1));
     const tril_train_kernels *k = TRIL_ISA_TABLE(tril_train_kernels);
+    /* each tensor's part inside [lo, hi): the whole tensor for the whole arena */
+    const int64_t lo = opt->lo, hi = opt->lo + opt->n;
     for (size_t i = 0; i < n_params; i++) {
         const tril_param_info *p = &table[i];
-        if (p->offset < 0 || p->numel <= 0 || p->offset + p->numel > opt->n) continue;
+        if (p->offset < 0 || p->numel <= 0) continue;
+        const int64_t a = p->offset > lo ? p->offset : lo;
+        const int64_t b = p->offset + p->numel < hi ? p->offset + p->numel : hi;
+        if (a >= b) continue;
         const double wd = p->decay ? (double)cfg->weight_decay : 0.0;
         s.decay_factor = (float)(1.0 - (double)lr * wd);
-        k->adamw_update(params + p->offset, grads + p->offset, opt->m + p->offset,
-                        opt->v + p->offset, p->numel, &s);
+        k->adamw_update(params + a, grads + (a - lo), opt->m + (a - lo), opt->v + (a - lo), b - a,
+                        &s);
     }
     opt->step++;
 }

@@ -182,7 +182,7 @@ tril_status tril_checkpoint_save(const char *dir, const tril_gpt2 *model, const 
 {
     if (!dir || !model || !opt || !opt_cfg || !state)
         return TRIL_FAIL(TRIL_ERR_INVALID_ARG, "checkpoint save: NULL argument");
-    if (opt->n != model->arena_numel || opt->step != state->step)
+    if (opt->lo != 0 || opt->n != model->arena_numel || opt->step != state->step)
         return TRIL_FAIL(TRIL_ERR_SHAPE, "checkpoint save: optimizer (%lld values, step %lld) does "
                                          "not match the model (%lld) and state (step %lld)",
                          (long long)opt->n, (long long)opt->step, (long long)model->arena_numel,
@@ -209,8 +209,10 @@ tril_status tril_checkpoint_save(const char *dir, const tril_gpt2 *model, const 
     return TRIL_OK;
 }
 
-static tril_status load_optimizer(const char *dir, const tril_gpt2 *m, int64_t step,
-                                  tril_adamw *opt)
+/* The moments of arena elements [lo, hi) (the whole arena: 0, arena_numel):
+ * only that slice of the mapped file is read. */
+static tril_status load_optimizer(const char *dir, const tril_gpt2 *m, int64_t step, int64_t lo,
+                                  int64_t hi, tril_adamw *opt)
 {
     char path[PATH_MAX];
     tril_status st = join(path, dir, "optimizer.safetensors");
@@ -238,9 +240,9 @@ static tril_status load_optimizer(const char *dir, const tril_gpt2 *m, int64_t s
                                             "parameters", path, name, (long long)t[i]->numel,
                            (long long)m->arena_numel);
     }
-    if (st == TRIL_OK && (st = tril_adamw_create(m->arena_numel, opt)) == TRIL_OK) {
-        memcpy(opt->m, t[0]->data, (size_t)t[0]->nbytes);
-        memcpy(opt->v, t[1]->data, (size_t)t[1]->nbytes);
+    if (st == TRIL_OK && (st = tril_adamw_create_shard(lo, hi - lo, opt)) == TRIL_OK) {
+        memcpy(opt->m, (const char *)t[0]->data + lo * 4, (size_t)(hi - lo) * sizeof(float));
+        memcpy(opt->v, (const char *)t[1]->data + lo * 4, (size_t)(hi - lo) * sizeof(float));
         opt->step = step;
     }
     tril_safetensors_close(f);
@@ -256,11 +258,19 @@ static int same_shape(const tril_gpt2_config *a, const tril_gpt2_config *b)
 tril_status tril_checkpoint_load(const char *dir, tril_gpt2 **model, tril_adamw *opt,
                                  tril_train_state *state)
 {
+    return tril_checkpoint_load_shard(dir, 0, 1, model, opt, state);
+}
+
+tril_status tril_checkpoint_load_shard(const char *dir, int rank, int world, tril_gpt2 **model,
+                                       tril_adamw *opt, tril_train_state *state)
+{
     if (!dir || !model || !opt || !state)
         return TRIL_FAIL(TRIL_ERR_INVALID_ARG, "checkpoint load: NULL argument");
     *model = NULL;
     memset(opt, 0, sizeof *opt);
     memset(state, 0, sizeof *state);
+    if (world < 1 || rank < 0 || rank >= world)
+        return TRIL_FAIL(TRIL_ERR_INVALID_ARG, "checkpoint load: rank %d of %d", rank, world);
     if (!tril_is_dir(dir)) return TRIL_FAIL(TRIL_ERR_IO, "checkpoint '%s' does not exist", dir);
     char path[PATH_MAX];
     char *json = NULL;
@@ -287,7 +297,9 @@ tril_status tril_checkpoint_load(const char *dir, tril_gpt2 **model, tril_adamw 
     }
     /* config.json has what trainer_state.json does not: eps and the options */
     state->args.model = (*model)->cfg;
-    if ((st = load_optimizer(dir, *model, state->step, opt)) != TRIL_OK) goto fail;
+    int64_t first, end;
+    tril_shard_range((*model)->arena_numel, rank, world, &first, &end);
+    if ((st = load_optimizer(dir, *model, state->step, first, end, opt)) != TRIL_OK) goto fail;
     return TRIL_OK;
 fail:
     tril_gpt2_free(*model);
