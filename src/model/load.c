@@ -248,23 +248,48 @@ static void transpose_to_lowp(void *dst, float *scales, const void *src, tril_dt
 }
 
 /* dst = n values of any dtype as bf16, or (int8) rows of `cols` values
- * quantised row by row, through a stack buffer. */
-static void convert_to_lowp(void *dst, float *scales, const void *src, tril_dtype d,
-                            tril_dtype to, int64_t n, int64_t cols)
+ * quantised row by row, through a stack buffer. With a file, each chunk's
+ * mapped pages are released as soon as it is converted: wte is the largest
+ * tensor (154 MB in fp32 for GPT-2 124M), and holding all of it mapped
+ * while its copy grows would raise the load's peak by that much. */
+static tril_status convert_to_lowp(void *dst, float *scales, const void *src, tril_dtype d,
+                                   tril_dtype to, int64_t n, int64_t cols,
+                                   const tril_safetensors *file)
 {
     enum { CHUNK = 4096 };
     float buf[CHUNK];
     const size_t esize = tril_dtype_size(d);
     /* int8: whole rows per chunk (a GPT-2 row is at most a few thousand) */
     const int64_t step = to == TRIL_INT8 && cols <= CHUNK ? CHUNK / cols * cols : CHUNK;
-    for (int64_t k = 0; k < n; k += step) {
+    tril_status st = TRIL_OK;
+    for (int64_t k = 0; k < n && st == TRIL_OK; k += step) {
         const size_t len = (size_t)(n - k < step ? n - k : step);
-        tril_convert_to_f32(buf, (const unsigned char *)src + (size_t)k * esize, d, len);
+        const unsigned char *from = (const unsigned char *)src + (size_t)k * esize;
+        tril_convert_to_f32(buf, from, d, len);
         if (to == TRIL_BF16) tril_convert_from_f32((uint16_t *)dst + k, TRIL_BF16, buf, len);
         else
             tril_q8_quantize((int8_t *)dst + k, scales + TRIL_Q8_SCALES(k / cols, cols), buf,
                              (int64_t)len / cols, cols);
+        if (file) st = tril_safetensors_release(file, from, len * esize);
     }
+    return st;
+}
+
+/* dst[n] = fp32 of src (any dtype), releasing the mapped source as it goes
+ * (see convert_to_lowp). */
+static tril_status convert_to_arena(float *dst, const void *src, tril_dtype d, int64_t n,
+                                    const tril_safetensors *file)
+{
+    const int64_t step = 1 << 20;
+    const size_t esize = tril_dtype_size(d);
+    tril_status st = TRIL_OK;
+    for (int64_t k = 0; k < n && st == TRIL_OK; k += step) {
+        const size_t len = (size_t)(n - k < step ? n - k : step);
+        const unsigned char *from = (const unsigned char *)src + (size_t)k * esize;
+        tril_convert_to_f32(dst + k, from, d, len);
+        if (file) st = tril_safetensors_release(file, from, len * esize);
+    }
+    return st;
 }
 
 /* The tensors a bf16 or int8 model keeps only in that dtype: wte and every
@@ -320,12 +345,16 @@ static tril_status build_lowp(tril_gpt2 *m, const param_src *src, const char *wh
         const param_src *s = &src[i];
         const int64_t n = m->params[i].numel;
         if ((st = check_finite(s, n, where)) != TRIL_OK) break;
+        /* the check mapped the whole tensor in: let it go (it stays in the
+         * page cache) so that the conversion below holds one chunk at a time */
+        if (file && (st = tril_safetensors_release(file, s->data, (size_t)n * tril_dtype_size(s->dtype))) != TRIL_OK)
+            break;
         size_t bad = (size_t)n; /* index in the source of a value that overflows bf16 */
         const int kept = kept_low(&m->params[i]);
         int64_t rows = 0, cols = 0;
         if (kept) lowp_shape(&m->params[i], &rows, &cols);
         if (kept && strcmp(m->params[i].name, "wte.weight") == 0) { /* [V, C] as stored */
-            convert_to_lowp(p, ps, s->data, s->dtype, to, n, cols);
+            if ((st = convert_to_lowp(p, ps, s->data, s->dtype, to, n, cols, file)) != TRIL_OK) break;
             if (to == TRIL_BF16) bad = tril_find_nonfinite(p, TRIL_BF16, (size_t)n);
         } else if (kept) { /* a Conv1D matrix [in, out], kept as [out, in] */
             transpose_to_lowp(p, ps, s->data, s->dtype, to, cols, rows);
@@ -455,8 +484,10 @@ static tril_status load_tensors(tril_gpt2 *m, tril_safetensors *st, const char *
             for (size_t i = 0; i < m->n_params && status == TRIL_OK; i++) {
                 const size_t n = (size_t)m->params[i].numel;
                 if ((status = check_finite(&src[i], m->params[i].numel, path)) != TRIL_OK) break;
-                tril_convert_to_f32(m->arena + m->params[i].offset, src[i].data, src[i].dtype, n);
-                status = tril_safetensors_release(st, src[i].data, n * tril_dtype_size(src[i].dtype));
+                if ((status = tril_safetensors_release(st, src[i].data, n * tril_dtype_size(src[i].dtype))) != TRIL_OK)
+                    break;
+                status = convert_to_arena(m->arena + m->params[i].offset, src[i].data, src[i].dtype,
+                                          (int64_t)n, st);
             }
         }
         if (status == TRIL_OK && to == TRIL_F32) bind_views(m);
