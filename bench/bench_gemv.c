@@ -7,7 +7,9 @@
  *   openblas cblas_sgemv on the Conv1D layout [in, out],
  *   tril     tril_matvec (blocks of contiguous rows, taken by free threads),
  *   bf16     tril_matvec_bf16 on the transposed bf16 copy (half the bytes),
- * and the head: tril_lm_head / tril_lm_head_bf16 for one row.
+ *   int8     the int8 GEMV on the transposed Q8_0 copy (1.125 bytes a weight),
+ * and the head: tril_lm_head / tril_lm_head_bf16 / tril_lm_head_q8 for one
+ * row.
  * Prints GB/s, and each as a fraction of the streaming-read limit
  * (tril_cpu_stream_gbps) measured right before it (the machine's bandwidth
  * drifts). Usage: bench_gemv [rounds] [--rows N]
@@ -37,6 +39,10 @@ static const int64_t shape[SHAPES][2] = {{768, 2304}, {768, 768}, {768, 3072}, {
 typedef struct {
     float *w[LAYERS][SHAPES];     // [in, out]
     uint16_t *wt[LAYERS][SHAPES]; // [out, in] bf16
+    int8_t *q[LAYERS][SHAPES];    // [out, in] int8
+    float *qs[LAYERS][SHAPES];    // its scales
+    int8_t *headq;                // [V, C] int8
+    float *headqs;
     float *head;                  // [V, C]
     uint16_t *head16;             // [V, C]
     float *x, *y, *partials;
@@ -70,15 +76,25 @@ static void setup(bench_set *b)
             const int64_t in = shape[s][0], out = shape[s][1];
             b->w[l][s] = must(malloc((size_t)(in * out) * 4));
             b->wt[l][s] = must(malloc((size_t)(in * out) * 2));
+            b->q[l][s] = must(malloc((size_t)(in * out)));
+            b->qs[l][s] = must(malloc((size_t)TRIL_Q8_SCALES(out, in) * 4));
             fill(b->w[l][s], in * out, (uint32_t)(l * 7 + s));
             for (int64_t i = 0; i < in; i++)
                 for (int64_t o = 0; o < out; o++) b->wt[l][s][o * in + i] = tril_f32_to_bf16(b->w[l][s][i * out + o]);
+            float *t = must(malloc((size_t)(in * out) * 4)); /* [out, in] for quantising */
+            for (int64_t i = 0; i < in; i++)
+                for (int64_t o = 0; o < out; o++) t[o * in + i] = b->w[l][s][i * out + o];
+            tril_q8_quantize(b->q[l][s], b->qs[l][s], t, out, in);
+            free(t);
             b->bytes32 += (double)(in * out) * 4;
         }
     b->head = must(malloc((size_t)50257 * 768 * 4));
     b->head16 = must(malloc((size_t)50257 * 768 * 2));
     fill(b->head, 50257 * 768, 99);
     tril_convert_from_f32(b->head16, TRIL_BF16, b->head, (size_t)50257 * 768);
+    b->headq = must(malloc((size_t)50257 * 768));
+    b->headqs = must(malloc((size_t)TRIL_Q8_SCALES(50257, 768) * 4));
+    tril_q8_quantize(b->headq, b->headqs, b->head, 50257, 768);
     const int64_t n = b->rows > 0 ? b->rows : 1;
     b->x = must(malloc((size_t)n * 3072 * 4));
     b->y = must(malloc((size_t)n * 50257 * 4));
@@ -96,6 +112,8 @@ static void layers(bench_set *b, int kind)
                             (blasint)out, b->x, 1, 0.0f, b->y, 1);
             else if (kind == 2)
                 tril_matvec(b->y, b->x, b->w[l][s], NULL, in, out, b->partials);
+            else if (kind == 10)
+                tril_matmul_q8(b->y, b->x, b->q[l][s], b->qs[l][s], NULL, 1, in, out, NULL);
             else if (kind == 6)
                 tril_matvec_rows(b->y, b->x, b->w[l][s], NULL, b->rows, in, out, b->partials);
             else if (kind == 7)
@@ -113,6 +131,7 @@ static double best_seconds(bench_set *b, int kind, int rounds)
         switch (kind) {
         case 4: tril_lm_head(b->y, b->x, b->head, 1, 768, 50257); break;
         case 5: tril_lm_head_bf16(b->y, b->x, b->head16, 1, 768, 50257, NULL, 0); break;
+        case 11: tril_lm_head_q8(b->y, b->x, b->headq, b->headqs, 1, 768, 50257, NULL, 0); break;
         case 8: tril_lm_head_rows(b->y, b->x, b->head, NULL, b->rows, 768, 50257); break;
         case 9: tril_lm_head_rows(b->y, b->x, NULL, b->head16, b->rows, 768, 50257); break;
         default: layers(b, kind); break;
@@ -162,8 +181,9 @@ int main(int argc, char **argv)
     const double head32 = 50257.0 * 768 * 4;
     const struct { const char *name; int kind; double bytes; } runs[] = {
         {"openblas_sgemv", 1, b.bytes32}, {"tril_matvec", 2, b.bytes32},
-        {"tril_matvec_bf16", 3, b.bytes32 / 2}, {"tril_lm_head", 4, head32},
-        {"tril_lm_head_bf16", 5, head32 / 2},
+        {"tril_matvec_bf16", 3, b.bytes32 / 2}, {"tril_matvec_q8", 10, b.bytes32 / 4 * 1.125},
+        {"tril_lm_head", 4, head32}, {"tril_lm_head_bf16", 5, head32 / 2},
+        {"tril_lm_head_q8", 11, head32 / 4 * 1.125},
     };
     for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
         const double limit = tril_cpu_stream_gbps(0.3);

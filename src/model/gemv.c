@@ -113,7 +113,7 @@ void TRIL_ISA_FN(tril_gemv_xw)(float *y, const float *x, const float *w, int64_t
 void TRIL_ISA_FN(tril_gemv_wx)(float *y, const float *w, const float *x, int64_t rows,
                                           int64_t cols)
 {
-#pragma omp parallel for schedule(dynamic, 64) num_threads(gemv_threads(4 * rows * cols))
+#pragma omp parallel for schedule(guided, 16) num_threads(gemv_threads(4 * rows * cols))
     for (int64_t r = 0; r < rows; r++) y[r] = gemv_dot_wx(w + r * cols, x, cols, 1);
 }
 
@@ -126,7 +126,7 @@ void TRIL_ISA_FN(tril_gemv_wx)(float *y, const float *w, const float *x, int64_t
 void TRIL_ISA_FN(tril_gemv_wx_bf16)(float *y, const uint16_t *w, const float *x,
                                                int64_t rows, int64_t cols)
 {
-#pragma omp parallel for schedule(dynamic, 64) num_threads(gemv_threads(2 * rows * cols))
+#pragma omp parallel for schedule(guided, 16) num_threads(gemv_threads(2 * rows * cols))
     for (int64_t r = 0; r < rows; r++) y[r] = gemv_dot_bf16(w + r * cols, x, cols, 1);
 }
 
@@ -136,7 +136,7 @@ void TRIL_ISA_FN(tril_gemv_wx_q8)(float *y, const int8_t *q, const float *scales
                                   int64_t rows, int64_t cols)
 {
     const int64_t blocks = (cols + TRIL_Q8_BLOCK - 1) / TRIL_Q8_BLOCK;
-#pragma omp parallel for schedule(dynamic, 64) num_threads(gemv_threads(rows * cols))
+#pragma omp parallel for schedule(guided, 16) num_threads(gemv_threads(rows * cols))
     for (int64_t r = 0; r < rows; r++)
         y[r] = gemv_dot_q8(q + r * cols, scales + r * blocks, x, cols, 1);
 }
