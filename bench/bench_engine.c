@@ -1,7 +1,7 @@
 /* The serving engine without HTTP: N streams decoding together on GPT-2
  * 124M with random weights, against one stream alone, in the same run.
  *
- *   bench_engine [--dtype fp32|bf16] [--streams 1,4,8,16] [--prompt P] [--tokens T]
+ *   bench_engine [--dtype fp32|bf16|int8] [--streams 1,4,8,16] [--prompt P] [--tokens T]
  *
  * Each stream has a P-token prompt (default 16) and generates T tokens
  * (default 64). Prints, per stream count: aggregate generated tokens/s over
@@ -41,9 +41,14 @@ int main(int argc, char **argv)
     }
     tril_gpt2_config cfg;
     tril_gpt2 *m = NULL;
+    tril_dtype weights;
+    if (tril_dtype_parse(dtype, &weights) != TRIL_OK || weights == TRIL_F16) {
+        fprintf(stderr, "bench_engine: --dtype fp32, bf16 or int8\n");
+        return 2;
+    }
     if (tril_gpt2_config_by_name("gpt2-124m", &cfg) != TRIL_OK || tril_gpt2_create(&cfg, &m) != TRIL_OK ||
         tril_gpt2_init_random(m, 1) != TRIL_OK ||
-        (!strcmp(dtype, "bf16") && tril_gpt2_use_bf16(m) != TRIL_OK)) {
+        (weights != TRIL_F32 && tril_gpt2_use_dtype(m, weights) != TRIL_OK)) {
         fprintf(stderr, "bench_engine: %s\n", tril_last_error());
         return 1;
     }

@@ -8,6 +8,7 @@
  * Compiled once per instruction set (src/core/isa.h). */
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "core/isa.h"
 #include "core/parallel.h"
@@ -32,15 +33,18 @@
 /* constant-count loops unrolled whole, so a tile's sums stay in registers */
 #define UNROLL _Pragma("GCC unroll 16")
 
+/* zero: the sums start at 0 rather than at what acc holds (a block's
+ * partial sums: nothing to zero in memory first and read back). */
 VINLINE void tile_into(float *acc, int64_t acc_stride, const float *x, int64_t in, const float *w,
                        int64_t i0, int64_t i1, int64_t out, int64_t o, int64_t r0, const int nr,
-                       const int nv)
+                       const int nv, const int zero)
 {
     vf a[XW_ROWS][XW_VECS]; /* only [nr][nv] used; all set, which GCC needs to see */
     UNROLL for (int r = 0; r < XW_ROWS; r++)
         UNROLL for (int v = 0; v < XW_VECS; v++) a[r][v] = vbcast(0.0f);
-    UNROLL for (int r = 0; r < nr; r++)
-        UNROLL for (int v = 0; v < nv; v++) a[r][v] = vload(acc + (r0 + r) * acc_stride + o + v * TRIL_VL);
+    if (!zero)
+        UNROLL for (int r = 0; r < nr; r++)
+            UNROLL for (int v = 0; v < nv; v++) a[r][v] = vload(acc + (r0 + r) * acc_stride + o + v * TRIL_VL);
     for (int64_t i = i0; i < i1; i++) {
         const float *wr = w + i * out + o;
         vf wv[XW_VECS];
@@ -102,14 +106,16 @@ static void rows_into_few(float *acc, int64_t acc_stride, const float *x, int64_
  * compiler keeps them in registers (as an array they went to the stack). */
 static void tile_4x4(float *acc, int64_t acc_stride, const float *x, int64_t in, const float *w,
                      int64_t i0, int64_t i1, int64_t out, int64_t o, int64_t r0,
-                     const float *next)
+                     const float *next, const int zero)
 {
     float *a0p = acc + r0 * acc_stride + o, *a1p = a0p + acc_stride;
     float *a2p = a1p + acc_stride, *a3p = a2p + acc_stride;
     const float *x0 = x + r0 * in, *x1 = x0 + in, *x2 = x1 + in, *x3 = x2 + in;
-#define TRIL_LOAD_ROW(r) \
-    vf s##r##0 = vload(a##r##p), s##r##1 = vload(a##r##p + TRIL_VL), \
-       s##r##2 = vload(a##r##p + 2 * TRIL_VL), s##r##3 = vload(a##r##p + 3 * TRIL_VL)
+#define TRIL_LOAD_ROW(r)                                                               \
+    vf s##r##0 = vbcast(0.0f), s##r##1 = s##r##0, s##r##2 = s##r##0, s##r##3 = s##r##0; \
+    if (!zero)                                                                         \
+    s##r##0 = vload(a##r##p), s##r##1 = vload(a##r##p + TRIL_VL),                      \
+    s##r##2 = vload(a##r##p + 2 * TRIL_VL), s##r##3 = vload(a##r##p + 3 * TRIL_VL)
     TRIL_LOAD_ROW(0);
     TRIL_LOAD_ROW(1);
     TRIL_LOAD_ROW(2);
@@ -147,9 +153,12 @@ static void tile_4x4(float *acc, int64_t acc_stride, const float *x, int64_t in,
 }
 
 static void rows_into_multi(float *acc, int64_t acc_stride, const float *x, int64_t in,
-                            const float *w, int64_t i0, int64_t i1, int64_t out, int64_t n)
+                            const float *w, int64_t i0, int64_t i1, int64_t out, int64_t n,
+                            const int zero)
 {
     if (n < XW_ROWS) {
+        if (zero)
+            for (int64_t row = 0; row < n; row++) memset(acc + row * acc_stride, 0, (size_t)out * sizeof(float));
         rows_into_few(acc, acc_stride, x, in, w, i0, i1, out, n);
         return;
     }
@@ -163,14 +172,14 @@ static void rows_into_multi(float *acc, int64_t acc_stride, const float *x, int6
              * weight row, which the hardware prefetcher does not follow */
             const float *next =
                 r0 == 0 && o + 2 * XW_VECS * TRIL_VL <= full ? w + o + XW_VECS * TRIL_VL : NULL;
-            if (nv == XW_VECS) tile_4x4(acc, acc_stride, x, in, w, i0, i1, out, o, r0, next);
-            else tile_into(acc, acc_stride, x, in, w, i0, i1, out, o, r0, XW_ROWS, nv);
+            if (nv == XW_VECS) tile_4x4(acc, acc_stride, x, in, w, i0, i1, out, o, r0, next, zero);
+            else tile_into(acc, acc_stride, x, in, w, i0, i1, out, o, r0, XW_ROWS, nv, zero);
         }
         /* the rows left over, one tile (a constant row count, so its sums
          * stay in registers) */
 #define TRIL_TILE_LEFT(nr)                                                                 \
-    (nv == XW_VECS ? tile_into(acc, acc_stride, x, in, w, i0, i1, out, o, r0, nr, XW_VECS)  \
-                   : tile_into(acc, acc_stride, x, in, w, i0, i1, out, o, r0, nr, nv))
+    (nv == XW_VECS ? tile_into(acc, acc_stride, x, in, w, i0, i1, out, o, r0, nr, XW_VECS, zero) \
+                   : tile_into(acc, acc_stride, x, in, w, i0, i1, out, o, r0, nr, nv, zero))
         switch (n - r0) {
         case 1: TRIL_TILE_LEFT(1); break;
         case 2: TRIL_TILE_LEFT(2); break;
@@ -184,6 +193,8 @@ static void rows_into_multi(float *acc, int64_t acc_stride, const float *x, int6
      * writes them, so the compiler contracts them alike */
     for (int64_t row = 0; row < n; row++) {
         float *ar = acc + row * acc_stride;
+        if (zero)
+            for (int64_t oo = full; oo < out; oo++) ar[oo] = 0.0f;
         const float *xr = x + row * in;
         int64_t i = i0;
         for (; i + 8 <= i1; i += 8) {
@@ -205,7 +216,7 @@ void TRIL_ISA_FN(tril_gemv_xw_rows)(float *y, const float *x, const float *w, in
                                     int64_t in, int64_t out, float *partials)
 {
     if (in * out <= GEMV_PARALLEL_MIN || !partials || in < TRIL_MATVEC_BLOCKS) {
-        rows_into_multi(y, out, x, in, w, 0, in, out, n);
+        rows_into_multi(y, out, x, in, w, 0, in, out, n, 0);
         return;
     }
     const int64_t per_row = TRIL_MATVEC_PARTIALS(out);
@@ -215,11 +226,9 @@ void TRIL_ISA_FN(tril_gemv_xw_rows)(float *y, const float *x, const float *w, in
         for (int c = 0; c < TRIL_MATVEC_BLOCKS; c++) {
             float *acc = c == 0 ? y : partials + (int64_t)(c - 1) * out;
             const int64_t stride = c == 0 ? out : per_row;
-            if (c > 0)
-                for (int64_t row = 0; row < n; row++)
-                    for (int64_t o = 0; o < out; o++) acc[row * stride + o] = 0.0f;
+            /* a later block's sums start at zero (in registers) */
             rows_into_multi(acc, stride, x, in, w, in * c / TRIL_MATVEC_BLOCKS,
-                            in * (c + 1) / TRIL_MATVEC_BLOCKS, out, n);
+                            in * (c + 1) / TRIL_MATVEC_BLOCKS, out, n, c > 0);
         }
         /* y += the blocks' sums in block order, columns shared out */
 #ifdef _OPENMP
