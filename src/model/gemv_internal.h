@@ -75,32 +75,53 @@ VINLINE float gemv_dot_bf16(const uint16_t *row, const float *x, int64_t cols, c
  * of the row. Each block's 32 products are summed in fp32 (exactly
  * widened q, not yet scaled), then scaled into one of two chains (even and
  * odd blocks): one multiply by the scale per 32 weights, not per weight. */
-VINLINE vf q8_block(const int8_t *q, const float *x)
+VINLINE vf q8_block(const int8_t *q, const float *wide, const float *x)
 {
-    vf s = vload_i8(q) * vload(x);
-    for (int k = TRIL_VL; k < TRIL_Q8_BLOCK; k += TRIL_VL) s += vload_i8(q + k) * vload(x + k);
+    /* wide: the row already widened to fp32 (the same values). The sum
+     * starts at zero so that every step is one s + w * x: from w0 * x0 +
+     * w1 * x1 the compiler may fuse either product, and did so differently
+     * in two inlined copies. */
+    vf s = vbcast(0.0f);
+    for (int k = 0; k < TRIL_Q8_BLOCK; k += TRIL_VL)
+        s += (wide ? vload(wide + k) : vload_i8(q + k)) * vload(x + k);
     return s;
 }
 
-VINLINE float gemv_dot_q8(const int8_t *row, const float *scales, const float *x, int64_t cols,
-                          const int prefetch)
+/* row: the int8 weights, or wide != NULL: the same row widened to fp32
+ * (the several-row kernel widens a row once for all x rows); the
+ * arithmetic is the same either way. */
+VINLINE float gemv_dot_q8w(const int8_t *row, const float *wide, const float *scales,
+                           const float *x, int64_t cols, const int prefetch)
 {
     enum { QB = TRIL_Q8_BLOCK };
     vf a0 = vbcast(0.0f), a1 = a0;
     int64_t c = 0, b = 0;
     for (; c + 2 * QB <= cols; c += 2 * QB, b += 2) {
         if (prefetch) vprefetch_l2((const char *)(row + c) + TRIL_PREFETCH_BYTES);
-        a0 += vbcast(scales[b]) * q8_block(row + c, x + c);
-        a1 += vbcast(scales[b + 1]) * q8_block(row + c + QB, x + c + QB);
+        a0 += vbcast(scales[b]) * q8_block(row + c, wide ? wide + c : NULL, x + c);
+        a1 += vbcast(scales[b + 1]) * q8_block(row + c + QB, wide ? wide + c + QB : NULL, x + c + QB);
     }
-    for (; c + QB <= cols; c += QB, b++) a0 += vbcast(scales[b]) * q8_block(row + c, x + c);
+    for (; c + QB <= cols; c += QB, b++)
+        a0 += vbcast(scales[b]) * q8_block(row + c, wide ? wide + c : NULL, x + c);
     float acc = vhsum(a0 + a1);
-    if (c < cols) { /* a last, shorter block */
-        float s = 0.0f;
-        for (; c < cols; c++) s += (float)row[c] * x[c];
-        acc += scales[b] * s;
+    if (c < cols) {
+        /* a last, shorter block, zero-padded to a whole one and summed as
+         * the others: a scalar loop here was vectorised (products rounded
+         * apart from their sums) in one inlined copy and not in another */
+        float wt[QB], xt[QB];
+        for (int k = 0; k < QB; k++) {
+            wt[k] = c + k < cols ? (wide ? wide[c + k] : (float)row[c + k]) : 0.0f;
+            xt[k] = c + k < cols ? x[c + k] : 0.0f;
+        }
+        acc += scales[b] * vhsum(q8_block(NULL, wt, xt));
     }
     return acc;
+}
+
+VINLINE float gemv_dot_q8(const int8_t *row, const float *scales, const float *x, int64_t cols,
+                          const int prefetch)
+{
+    return gemv_dot_q8w(row, NULL, scales, x, cols, prefetch);
 }
 
 #endif

@@ -364,14 +364,92 @@ void TRIL_ISA_FN(tril_gemv_wx_bf16_rows)(float *y, const uint16_t *w, const floa
     TRIL_WX_ROWS_BODY(uint16_t, gemv_dot_bf16, dots_tile_bf16, dots_pair_bf16, dots_one_bf16)
 }
 
-/* int8: each weight row (C bytes) past every x row while it is in L1, the
- * one-row kernel's dot product for each. */
+/* Four x rows against one widened int8 weight row: for each, exactly
+ * gemv_dot_q8w's arithmetic (the two block chains, each block summed from
+ * zero, the zero-padded last block), with the weight vectors loaded once
+ * for the four. */
+static void q8_dots4(const float *wide, const float *scales, const float *x, int64_t cols,
+                     float *y, int64_t y_stride)
+{
+    enum { QB = TRIL_Q8_BLOCK, R = 4 };
+    vf a0[R], a1[R];
+    UNROLL for (int r = 0; r < R; r++) a0[r] = a1[r] = vbcast(0.0f);
+    int64_t c = 0, b = 0;
+    for (; c + 2 * QB <= cols; c += 2 * QB, b += 2) {
+        vf s0[R], s1[R];
+        UNROLL for (int r = 0; r < R; r++) s0[r] = s1[r] = vbcast(0.0f);
+        UNROLL for (int k = 0; k < QB; k += TRIL_VL) {
+            const vf w0 = vload(wide + c + k), w1 = vload(wide + c + QB + k);
+            UNROLL for (int r = 0; r < R; r++) {
+                s0[r] += w0 * vload(x + r * cols + c + k);
+                s1[r] += w1 * vload(x + r * cols + c + QB + k);
+            }
+        }
+        const vf sc0 = vbcast(scales[b]), sc1 = vbcast(scales[b + 1]);
+        UNROLL for (int r = 0; r < R; r++) {
+            a0[r] += sc0 * s0[r];
+            a1[r] += sc1 * s1[r];
+        }
+    }
+    for (int r = 0; r < R; r++) {
+        const float *xr = x + r * cols;
+        vf ar0 = a0[r];
+        int64_t cc = c, bb = b;
+        for (; cc + QB <= cols; cc += QB, bb++) ar0 += vbcast(scales[bb]) * q8_block(NULL, wide + cc, xr + cc);
+        float acc = vhsum(ar0 + a1[r]);
+        if (cc < cols) {
+            float wt[QB], xt[QB];
+            for (int k = 0; k < QB; k++) {
+                wt[k] = cc + k < cols ? wide[cc + k] : 0.0f;
+                xt[k] = cc + k < cols ? xr[cc + k] : 0.0f;
+            }
+            acc += scales[bb] * vhsum(q8_block(NULL, wt, xt));
+        }
+        y[r * y_stride] = acc;
+    }
+}
+
+/* int8: a few weight rows at a time widened once (exactly) into L1 (about
+ * 24 KB of them), then run past the x rows four at a time (q8_dots4) and
+ * the rest one at a time, each the one-row kernel's dot product: the
+ * widening is most of an int8 dot product's work, and each group of x rows
+ * read from L2 serves every widened row. */
 void TRIL_ISA_FN(tril_gemv_wx_q8_rows)(float *y, const int8_t *q, const float *scales,
                                        const float *x, int64_t n, int64_t rows, int64_t cols)
 {
     const int64_t blocks = (cols + TRIL_Q8_BLOCK - 1) / TRIL_Q8_BLOCK;
-#pragma omp parallel for schedule(dynamic, 64) num_threads(gemv_threads_rows(rows * cols, n))
-    for (int64_t v = 0; v < rows; v++)
-        for (int64_t r = 0; r < n; r++)
-            y[r * rows + v] = gemv_dot_q8(q + v * cols, scales + v * blocks, x + r * cols, cols, r == 0);
+    enum { WIDE_MAX = 8192, WIDE_GROUP = 6144 }; /* GPT-2's widest row is 6400 */
+    if (cols > WIDE_MAX) {
+#pragma omp parallel for schedule(guided, 16) num_threads(gemv_threads_rows(rows * cols, n))
+        for (int64_t v = 0; v < rows; v++)
+            for (int64_t r = 0; r < n; r++)
+                y[r * rows + v] = gemv_dot_q8(q + v * cols, scales + v * blocks, x + r * cols, cols, r == 0);
+        return;
+    }
+    const int64_t group = cols < WIDE_GROUP ? WIDE_GROUP / cols : 1;
+    const int64_t groups = (rows + group - 1) / group;
+#pragma omp parallel num_threads(gemv_threads_rows(rows * cols, n))
+    {
+        float wide[WIDE_MAX];
+#pragma omp for schedule(guided, 4)
+        for (int64_t g = 0; g < groups; g++) {
+            const int64_t v0 = g * group, v1 = v0 + group < rows ? v0 + group : rows;
+            for (int64_t v = v0; v < v1; v++) {
+                const int8_t *row = q + v * cols;
+                float *wv = wide + (v - v0) * cols;
+                int64_t c = 0;
+                for (; c + TRIL_VL <= cols; c += TRIL_VL) vstore(wv + c, vload_i8(row + c));
+                for (; c < cols; c++) wv[c] = (float)row[c];
+            }
+            int64_t r = 0;
+            for (; r + 4 <= n; r += 4)
+                for (int64_t v = v0; v < v1; v++)
+                    q8_dots4(wide + (v - v0) * cols, scales + v * blocks, x + r * cols, cols,
+                             y + r * rows + v, rows);
+            for (; r < n; r++)
+                for (int64_t v = v0; v < v1; v++)
+                    y[r * rows + v] = gemv_dot_q8w(q + v * cols, wide + (v - v0) * cols,
+                                                   scales + v * blocks, x + r * cols, cols, 0);
+        }
+    }
 }
