@@ -15,21 +15,6 @@
 #include "tril/dtype.h"
 #include "tril/ops.h"
 
-static float *randn(test_rng *r, int64_t n, float scale)
-{
-    float *x = malloc((size_t)n * sizeof *x);
-    for (int64_t i = 0; i < n; i++) x[i] = scale * test_rng_normal(r);
-    return x;
-}
-
-static double rel_err(const float *a, const float *b, int64_t n)
-{
-    double worst = 0.0, scale = 1e-30;
-    for (int64_t i = 0; i < n; i++) scale = fmax(scale, fabs((double)b[i]));
-    for (int64_t i = 0; i < n; i++) worst = fmax(worst, fabs((double)a[i] - b[i]));
-    return worst / scale;
-}
-
 static void test_matmul(void **state)
 {
     (void)state;
@@ -37,12 +22,12 @@ static void test_matmul(void **state)
     const int64_t shapes[][3] = {{1, 64, 192}, {1, 768, 2304}, {7, 33, 65}, {64, 128, 512}, {3, 3072, 768}};
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         int64_t T = shapes[s][0], in = shapes[s][1], out = shapes[s][2];
-        float *x = randn(&r, T * in, 1.0f), *w = randn(&r, in * out, 0.05f), *b = randn(&r, out, 0.1f);
+        float *x = test_randn(&r, T * in, 1.0f), *w = test_randn(&r, in * out, 0.05f), *b = test_randn(&r, out, 0.1f);
         float *y = malloc((size_t)(T * out) * 4), *ref = malloc((size_t)(T * out) * 4);
         for (int with_bias = 0; with_bias < 2; with_bias++) {
             tril_matmul(y, x, w, with_bias ? b : NULL, T, in, out);
             tril_ref_matmul(ref, x, w, with_bias ? b : NULL, T, in, out);
-            double e = rel_err(y, ref, T * out);
+            double e = test_rel_err(y, ref, T * out);
             if (e > 1e-5) fail_msg("matmul %lldx%lldx%lld bias=%d: rel err %.3g", (long long)T,
                                    (long long)in, (long long)out, with_bias, e);
         }
@@ -57,11 +42,11 @@ static void test_lm_head(void **state)
     const int64_t shapes[][3] = {{1, 64, 1000}, {5, 48, 50257}, {1, 768, 4099}};
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         int64_t T = shapes[s][0], C = shapes[s][1], V = shapes[s][2];
-        float *x = randn(&r, T * C, 1.0f), *wte = randn(&r, V * C, 0.02f);
+        float *x = test_randn(&r, T * C, 1.0f), *wte = test_randn(&r, V * C, 0.02f);
         float *y = malloc((size_t)(T * V) * 4), *ref = malloc((size_t)(T * V) * 4);
         tril_lm_head(y, x, wte, T, C, V);
         tril_ref_lm_head(ref, x, wte, T, C, V);
-        assert_true(rel_err(y, ref, T * V) <= 1e-5);
+        assert_true(test_rel_err(y, ref, T * V) <= 1e-5);
         free(x); free(wte); free(y); free(ref);
     }
 }
@@ -71,12 +56,12 @@ static void test_layernorm_gelu(void **state)
     (void)state;
     test_rng r = {3};
     const int64_t T = 17, C = 96;
-    float *x = randn(&r, T * C, 3.0f), *w = randn(&r, C, 1.0f), *b = randn(&r, C, 1.0f);
+    float *x = test_randn(&r, T * C, 3.0f), *w = test_randn(&r, C, 1.0f), *b = test_randn(&r, C, 1.0f);
     for (int64_t i = 0; i < T * C; i++) x[i] += 5.0f; /* a mean far from 0 */
     float *y = malloc((size_t)(T * C) * 4), *ref = malloc((size_t)(T * C) * 4);
     tril_layernorm(y, x, w, b, T, C, 1e-5f);
     tril_ref_layernorm(ref, x, w, b, T, C, 1e-5f);
-    assert_true(rel_err(y, ref, T * C) <= 1e-5);
+    assert_true(test_rel_err(y, ref, T * C) <= 1e-5);
     float g[9] = {-6, -3, -1, -0.5f, 0, 0.5f, 1, 3, 6}, gy[9], gref[9];
     tril_gelu(gy, g, 9);
     tril_ref_gelu(gref, g, 9);
@@ -124,7 +109,7 @@ static void test_bf16_matvec(void **state)
     const int64_t shapes[][2] = {{64, 192}, {77, 131}, {768, 2304}, {13, 5}};
     for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
         const int64_t in = shapes[k][0], out = shapes[k][1], T = 3;
-        float *x = randn(&r, T * in, 1.0f), *w = randn(&r, in * out, 0.05f), *b = randn(&r, out, 0.1f);
+        float *x = test_randn(&r, T * in, 1.0f), *w = test_randn(&r, in * out, 0.05f), *b = test_randn(&r, out, 0.1f);
         uint16_t *wt16 = malloc((size_t)(in * out) * 2);
         for (int64_t i = 0; i < in; i++)
             for (int64_t o = 0; o < out; o++) {
@@ -135,10 +120,10 @@ static void test_bf16_matvec(void **state)
         float *wbuf = malloc((size_t)(in * out) * 4);
         tril_matvec_bf16(y, x, wt16, b, in, out);
         tril_ref_matmul(ref, x, w, b, 1, in, out);
-        assert_true(rel_err(y, ref, out) <= 1e-5);
+        assert_true(test_rel_err(y, ref, out) <= 1e-5);
         tril_matmul_bf16(y, x, wt16, b, T, in, out, wbuf);
         tril_ref_matmul(ref, x, w, b, T, in, out);
-        assert_true(rel_err(y, ref, T * out) <= 1e-5);
+        assert_true(test_rel_err(y, ref, T * out) <= 1e-5);
         /* the head: logits[T, rows = out] = x wt16[out, in]^T, in panels of
          * 7 rows so the last panel is partial */
         float *wt = malloc((size_t)(in * out) * 4); /* [out, in] fp32, as the oracle reads it */
@@ -146,10 +131,10 @@ static void test_bf16_matvec(void **state)
             for (int64_t o = 0; o < out; o++) wt[o * in + i] = w[i * out + o];
         tril_lm_head_bf16(y, x, wt16, 1, in, out, NULL, 0);
         tril_ref_lm_head(ref, x, wt, 1, in, out);
-        assert_true(rel_err(y, ref, out) <= 1e-5);
+        assert_true(test_rel_err(y, ref, out) <= 1e-5);
         tril_lm_head_bf16(y, x, wt16, T, in, out, wbuf, 7);
         tril_ref_lm_head(ref, x, wt, T, in, out);
-        assert_true(rel_err(y, ref, T * out) <= 1e-5);
+        assert_true(test_rel_err(y, ref, T * out) <= 1e-5);
         free(x); free(w); free(b); free(wt16); free(y); free(ref); free(wbuf); free(wt);
     }
 }
@@ -166,7 +151,7 @@ static void test_matvec_threads(void **state)
     const int64_t shapes[][2] = {{768, 2304}, {3072, 768}, {301, 197}, {13, 5}};
     for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
         const int64_t in = shapes[k][0], out = shapes[k][1];
-        float *x = randn(&r, in, 1.0f), *w = randn(&r, in * out, 0.05f), *b = randn(&r, out, 0.1f);
+        float *x = test_randn(&r, in, 1.0f), *w = test_randn(&r, in * out, 0.05f), *b = test_randn(&r, out, 0.1f);
         float *y = malloc((size_t)out * 4), *y1 = malloc((size_t)out * 4);
         float *ref = malloc((size_t)out * 4);
         float *partials = malloc((size_t)TRIL_MATVEC_PARTIALS(out) * 4);
@@ -174,7 +159,7 @@ static void test_matvec_threads(void **state)
         for (int threads = 1; threads <= 4; threads++) {
             tril_set_num_threads(threads);
             tril_matvec(y, x, w, b, in, out, partials);
-            double e = rel_err(y, ref, out);
+            double e = test_rel_err(y, ref, out);
             if (e > 1e-5) fail_msg("matvec %lldx%lld threads=%d: rel err %.3g", (long long)in,
                                    (long long)out, threads, e);
             if (threads == 1) memcpy(y1, y, (size_t)out * 4);
@@ -184,7 +169,7 @@ static void test_matvec_threads(void **state)
         }
         tril_matvec(y, x, w, NULL, in, out, NULL); /* no partials: one pass */
         tril_ref_matmul(ref, x, w, NULL, 1, in, out);
-        assert_true(rel_err(y, ref, out) <= 1e-5);
+        assert_true(test_rel_err(y, ref, out) <= 1e-5);
         free(x); free(w); free(b); free(y); free(y1); free(ref); free(partials);
     }
     tril_set_num_threads(saved_threads);
@@ -215,8 +200,8 @@ static void test_matvec_rows(void **state)
     const int64_t counts[] = {1, 2, 3, 4, 6, 8, 17};
     for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
         const int64_t in = shapes[k][0], out = shapes[k][1], nmax = 17;
-        float *x = randn(&r, nmax * in, 1.0f), *w = randn(&r, in * out, 0.05f);
-        float *b = randn(&r, out, 0.1f), *xh = randn(&r, nmax * out, 1.0f); /* the head's rows */
+        float *x = test_randn(&r, nmax * in, 1.0f), *w = test_randn(&r, in * out, 0.05f);
+        float *b = test_randn(&r, out, 0.1f), *xh = test_randn(&r, nmax * out, 1.0f); /* the head's rows */
         uint16_t *wt16 = malloc((size_t)(in * out) * 2);
         for (int64_t i = 0; i < in * out; i++) wt16[i] = tril_f32_to_bf16(w[i]);
         float *y = malloc((size_t)(nmax * out) * 4), *one = malloc((size_t)out * 4);
@@ -280,7 +265,7 @@ static void test_softmax_xent(void **state)
     (void)state;
     test_rng r = {7};
     const int64_t V = 50257;
-    float *logits = randn(&r, V, 4.0f), *row = malloc((size_t)V * 4);
+    float *logits = test_randn(&r, V, 4.0f), *row = malloc((size_t)V * 4);
     logits[5] = -200.0f; /* e^-200 underflows: p must be exactly 0 */
     logits[77] = 30.0f;  /* the max */
     const int32_t targets[3] = {77, 1234, 5};

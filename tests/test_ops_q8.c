@@ -15,21 +15,6 @@
 #include "tril/cpu.h"
 #include "tril/ops.h"
 
-static float *randn(test_rng *r, int64_t n, float scale)
-{
-    float *x = malloc((size_t)n * sizeof *x);
-    for (int64_t i = 0; i < n; i++) x[i] = scale * test_rng_normal(r);
-    return x;
-}
-
-static double rel_err(const float *a, const float *b, int64_t n)
-{
-    double worst = 0.0, scale = 1e-30;
-    for (int64_t i = 0; i < n; i++) scale = fmax(scale, fabs((double)b[i]));
-    for (int64_t i = 0; i < n; i++) worst = fmax(worst, fabs((double)a[i] - b[i]));
-    return worst / scale;
-}
-
 /* Each weight comes back within half a step (scale / 2) of its block, the
  * block's largest magnitude exactly (q = +-127), zeros stay zero, and an
  * all-zero block has scale 0. */
@@ -38,7 +23,7 @@ static void test_quantize_bounds(void **state)
     (void)state;
     test_rng r = {11};
     const int64_t rows = 5, cols = 77; /* 2 whole blocks and one of 13 */
-    float *w = randn(&r, rows * cols, 0.3f), *back = malloc((size_t)(rows * cols) * 4);
+    float *w = test_randn(&r, rows * cols, 0.3f), *back = malloc((size_t)(rows * cols) * 4);
     for (int64_t c = 32; c < 64; c++) w[2 * cols + c] = 0.0f; /* row 2, block 1: zeros */
     w[3 * cols + 70] = 1e-30f;                                 /* tiny beside its block */
     int8_t *q = malloc((size_t)(rows * cols));
@@ -77,7 +62,7 @@ static void test_q8_kernels(void **state)
     const int64_t shapes[][2] = {{768, 2304}, {3072, 768}, {77, 131}, {13, 5}, {64, 4099}};
     for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
         const int64_t in = shapes[k][0], out = shapes[k][1], T = 5;
-        float *x = randn(&r, T * in, 1.0f), *w = randn(&r, out * in, 0.05f), *b = randn(&r, out, 0.1f);
+        float *x = test_randn(&r, T * in, 1.0f), *w = test_randn(&r, out * in, 0.05f), *b = test_randn(&r, out, 0.1f);
         int8_t *q = malloc((size_t)(out * in));
         float *scales = malloc((size_t)TRIL_Q8_SCALES(out, in) * 4);
         tril_q8_quantize(q, scales, w, out, in);
@@ -91,9 +76,9 @@ static void test_q8_kernels(void **state)
             assert_int_equal(tril_matmul_q8(y, x, q, scales, b, 1, in, out, wbuf), TRIL_OK);
             tril_ref_gemv_q8(ref, q, scales, x, out, in);
             for (int64_t o = 0; o < out; o++) ref[o] += b[o];
-            if (rel_err(y, ref, out) > 1e-5)
+            if (test_rel_err(y, ref, out) > 1e-5)
                 fail_msg("gemv_q8 %lldx%lld threads=%d: rel err %.3g", (long long)in, (long long)out,
-                         threads, rel_err(y, ref, out));
+                         threads, test_rel_err(y, ref, out));
             /* several rows: each exactly the one-row result */
             tril_matvec_q8_rows(y, x, q, scales, b, T, in, out);
             for (int64_t t = 0; t < T; t++) {
@@ -108,14 +93,14 @@ static void test_q8_kernels(void **state)
                 tril_ref_gemv_q8(ref + t * out, q, scales, x + t * in, out, in);
                 for (int64_t o = 0; o < out; o++) ref[t * out + o] += b[o];
             }
-            assert_true(rel_err(y, ref, T * out) <= 1e-5);
+            assert_true(test_rel_err(y, ref, T * out) <= 1e-5);
             /* the head: wte [V = out, C = in] */
             assert_int_equal(tril_lm_head_q8(y, x, q, scales, 1, in, out, NULL, 0), TRIL_OK);
             tril_ref_lm_head(ref, x, wd, 1, in, out);
-            assert_true(rel_err(y, ref, out) <= 1e-5);
+            assert_true(test_rel_err(y, ref, out) <= 1e-5);
             assert_int_equal(tril_lm_head_q8(y, x, q, scales, T, in, out, wbuf, 7), TRIL_OK);
             tril_ref_lm_head(ref, x, wd, T, in, out);
-            assert_true(rel_err(y, ref, T * out) <= 1e-5);
+            assert_true(test_rel_err(y, ref, T * out) <= 1e-5);
             tril_lm_head_q8_rows(y, x, q, scales, T, in, out);
             for (int64_t t = 0; t < T; t++) {
                 assert_int_equal(tril_lm_head_q8(one, x + t * in, q, scales, 1, in, out, NULL, 0), TRIL_OK);
@@ -124,7 +109,7 @@ static void test_q8_kernels(void **state)
         }
         /* the embedding: row ids[t] dequantised, plus the position row */
         const int32_t ids[2] = {(int32_t)(out - 1), 0};
-        float *pos = randn(&r, 3 * in, 0.1f), *emb = malloc((size_t)(2 * in) * 4);
+        float *pos = test_randn(&r, 3 * in, 0.1f), *emb = malloc((size_t)(2 * in) * 4);
         tril_embed_q8(emb, ids, 2, 1, q, scales, pos, in);
         for (int64_t t = 0; t < 2; t++)
             for (int64_t c = 0; c < in; c++)

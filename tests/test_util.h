@@ -45,6 +45,24 @@ static inline void *test_random_buffer(test_rng *r, size_t n, tril_dtype dtype)
     return buf;
 }
 
+/* n normal values times scale (malloc'd; aborts when out of memory). */
+static inline float *test_randn(test_rng *r, int64_t n, float scale)
+{
+    float *x = malloc((size_t)n * sizeof *x);
+    if (!x) abort();
+    for (int64_t i = 0; i < n; i++) x[i] = scale * test_rng_normal(r);
+    return x;
+}
+
+/* max |a - b| / max |b| (b: the reference; 1e-30 floor for all-zero b). */
+static inline double test_rel_err(const float *a, const float *b, int64_t n)
+{
+    double worst = 0.0, scale = 1e-30;
+    for (int64_t i = 0; i < n; i++) scale = fmax(scale, fabs((double)b[i]));
+    for (int64_t i = 0; i < n; i++) worst = fmax(worst, fabs((double)a[i] - b[i]));
+    return worst / scale;
+}
+
 /* max |x - ref| / max |ref| against a double reference (the plain max abs
  * error when ref is all 0); NaN anywhere counts as infinite. */
 static inline double test_rel_err_f64(const float *x, const double *ref, size_t n)

@@ -263,6 +263,17 @@ void TRIL_ISA_FN(tril_gemv_xw_rows)(float *y, const float *x, const float *w, in
 #endif
 #define WX_TX 4
 
+/* One vector of columns (at c) of a tile's products: each weight vector
+ * loaded once for the TX x rows, each x vector once for the WX_TW rows. */
+#define TRIL_DOTS_STEP(LOADW, TX, c)                                                          \
+    {                                                                                         \
+        vf wv[WX_TW], xv[(TX)];                                                               \
+        UNROLL for (int v = 0; v < WX_TW; v++) wv[v] = LOADW(w + v * cols + (c));             \
+        UNROLL for (int r = 0; r < (TX); r++) xv[r] = vload(x + r * cols + (c));              \
+        UNROLL for (int v = 0; v < WX_TW; v++)                                                \
+            UNROLL for (int r = 0; r < (TX); r++) a[v][r] += wv[v] * xv[r];                   \
+    }
+
 #define TRIL_DOTS_TILE(NAME, W, LOADW, LANES, COMBINE, SCALARW, TX)                                \
     static void NAME(const W *w, const float *x, int64_t cols, float *y, int64_t y_stride)      \
     {                                                                                         \
@@ -277,19 +288,11 @@ void TRIL_ISA_FN(tril_gemv_xw_rows)(float *y, const float *x, const float *w, in
                  * bound by memory */                                                         \
                 UNROLL for (int v = 0; v < WX_TW; v++)                                        \
                     vprefetch_l2((const char *)(w + v * cols + c) + TRIL_PREFETCH_BYTES);     \
-                vf wv[WX_TW], xv[(TX)];                                                      \
-                UNROLL for (int v = 0; v < WX_TW; v++) wv[v] = LOADW(w + v * cols + c);              \
-                UNROLL for (int r = 0; r < (TX); r++) xv[r] = vload(x + r * cols + c);              \
-                UNROLL for (int v = 0; v < WX_TW; v++)                                               \
-                    UNROLL for (int r = 0; r < (TX); r++) a[v][r] += wv[v] * xv[r];                 \
+                TRIL_DOTS_STEP(LOADW, TX, c)                                                  \
             }                                                                                 \
             if (q == 0) /* the whole vectors past the last full step: lane 0's */            \
                 for (int64_t c = body; c + TRIL_VL <= cols; c += TRIL_VL) {                   \
-                    vf wv[WX_TW], xv[(TX)];                                                  \
-                    UNROLL for (int v = 0; v < WX_TW; v++) wv[v] = LOADW(w + v * cols + c);          \
-                    UNROLL for (int r = 0; r < (TX); r++) xv[r] = vload(x + r * cols + c);          \
-                    UNROLL for (int v = 0; v < WX_TW; v++)                                           \
-                        UNROLL for (int r = 0; r < (TX); r++) a[v][r] += wv[v] * xv[r];             \
+                    TRIL_DOTS_STEP(LOADW, TX, c)                                              \
                 }                                                                             \
             UNROLL for (int v = 0; v < WX_TW; v++)                                                   \
                 UNROLL for (int r = 0; r < (TX); r++) part[q][v][r] = a[v][r];                      \
