@@ -102,15 +102,18 @@ static void rows_into_few(float *acc, int64_t acc_stride, const float *x, int64_
     }
 }
 
-/* tile_into for the full 4 x 4 tile, its sixteen sums spelled out so the
- * compiler keeps them in registers (as an array they went to the stack). */
-static void tile_4x4(float *acc, int64_t acc_stride, const float *x, int64_t in, const float *w,
-                     int64_t i0, int64_t i1, int64_t out, int64_t o, int64_t r0,
-                     const float *next, const int zero)
+/* tile_into for a full tile of 4 or (six) 6 rows x 4 vectors, its sums
+ * spelled out so the compiler keeps them in registers (as an array they
+ * went to the stack). */
+VINLINE void tile_rows_x4(float *acc, int64_t acc_stride, const float *x, int64_t in,
+                          const float *w, int64_t i0, int64_t i1, int64_t out, int64_t o,
+                          int64_t r0, const float *next, const int zero, const int six)
 {
     float *a0p = acc + r0 * acc_stride + o, *a1p = a0p + acc_stride;
     float *a2p = a1p + acc_stride, *a3p = a2p + acc_stride;
+    float *a4p = a3p + (six ? acc_stride : 0), *a5p = a4p + (six ? acc_stride : 0);
     const float *x0 = x + r0 * in, *x1 = x0 + in, *x2 = x1 + in, *x3 = x2 + in;
+    const float *x4 = x3 + (six ? in : 0), *x5 = x4 + (six ? in : 0);
 #define TRIL_LOAD_ROW(r)                                                               \
     vf s##r##0 = vbcast(0.0f), s##r##1 = s##r##0, s##r##2 = s##r##0, s##r##3 = s##r##0; \
     if (!zero)                                                                         \
@@ -120,6 +123,8 @@ static void tile_4x4(float *acc, int64_t acc_stride, const float *x, int64_t in,
     TRIL_LOAD_ROW(1);
     TRIL_LOAD_ROW(2);
     TRIL_LOAD_ROW(3);
+    TRIL_LOAD_ROW(4);
+    TRIL_LOAD_ROW(5);
 #undef TRIL_LOAD_ROW
     for (int64_t i = i0; i < i1; i++) {
         const float *wr = w + i * out + o;
@@ -140,6 +145,10 @@ static void tile_4x4(float *acc, int64_t acc_stride, const float *x, int64_t in,
         TRIL_FMA_ROW(1)
         TRIL_FMA_ROW(2)
         TRIL_FMA_ROW(3)
+        if (six) {
+            TRIL_FMA_ROW(4)
+            TRIL_FMA_ROW(5)
+        }
 #undef TRIL_FMA_ROW
     }
 #define TRIL_STORE_ROW(r)                                                              \
@@ -149,8 +158,28 @@ static void tile_4x4(float *acc, int64_t acc_stride, const float *x, int64_t in,
     TRIL_STORE_ROW(1);
     TRIL_STORE_ROW(2);
     TRIL_STORE_ROW(3);
+    if (six) {
+        TRIL_STORE_ROW(4);
+        TRIL_STORE_ROW(5);
+    }
 #undef TRIL_STORE_ROW
 }
+
+static void tile_4x4(float *acc, int64_t acc_stride, const float *x, int64_t in, const float *w,
+                     int64_t i0, int64_t i1, int64_t out, int64_t o, int64_t r0,
+                     const float *next, const int zero)
+{
+    tile_rows_x4(acc, acc_stride, x, in, w, i0, i1, out, o, r0, next, zero, 0);
+}
+
+#if TRIL_VL >= 16 /* 24 sums + 4 weights + 1 broadcast of 32 registers */
+static void tile_6x4(float *acc, int64_t acc_stride, const float *x, int64_t in, const float *w,
+                     int64_t i0, int64_t i1, int64_t out, int64_t o, int64_t r0,
+                     const float *next, const int zero)
+{
+    tile_rows_x4(acc, acc_stride, x, in, w, i0, i1, out, o, r0, next, zero, 1);
+}
+#endif
 
 static void rows_into_multi(float *acc, int64_t acc_stride, const float *x, int64_t in,
                             const float *w, int64_t i0, int64_t i1, int64_t out, int64_t n,
@@ -166,6 +195,15 @@ static void rows_into_multi(float *acc, int64_t acc_stride, const float *x, int6
     for (int64_t o = 0; o < full; o += XW_VECS * TRIL_VL) {
         const int nv = full - o >= XW_VECS * TRIL_VL ? XW_VECS : (int)((full - o) / TRIL_VL);
         int64_t r0 = 0;
+#if TRIL_VL >= 16
+        /* six-row tiles (a band read from cache fewer times) while they
+         * leave no 8 rows, which two four-row tiles take better */
+        for (; nv == XW_VECS && n - r0 >= 6 && n - r0 != 8; r0 += 6) {
+            const float *next =
+                r0 == 0 && o + 2 * XW_VECS * TRIL_VL <= full ? w + o + XW_VECS * TRIL_VL : NULL;
+            tile_6x4(acc, acc_stride, x, in, w, i0, i1, out, o, r0, next, zero);
+        }
+#endif
         for (; r0 + XW_ROWS <= n; r0 += XW_ROWS) {
             /* the first row tile also fetches the next band into L2: the
              * band's weights come from memory in short runs, one per
