@@ -1,9 +1,16 @@
 # Shared helpers for the tril serve tests (sourced after tests/cli/lib.sh;
-# the script sets $TRIL and $tmp).
+# the script sets $TRIL and $tmp). On exit, whatever happened: the server
+# and any background client are killed and $tmp removed.
 HELP="$(dirname "${BASH_SOURCE[0]}")/helpers.py"
 SPID=
 PORT=
 U=
+serve_cleanup() {
+    [ -n "$SPID" ] && kill -KILL "$SPID" 2>/dev/null
+    jobs -p | xargs -r kill 2>/dev/null
+    rm -rf "$tmp"
+}
+trap serve_cleanup EXIT
 # py ARGS...: the Python helper (JSON queries, SSE checks, odd clients)
 py() { python3 "$HELP" "$@"; }
 

@@ -12,11 +12,6 @@ here=$(dirname "$0")
 source "$here/../cli/lib.sh"
 # shellcheck source=lib.sh
 source "$here/lib.sh"
-cleanup() {
-    [ -n "$SPID" ] && kill -KILL "$SPID" 2>/dev/null
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
 
 long1="First Citizen:
 Before we proceed any further, hear me speak.

@@ -11,11 +11,6 @@ here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../cli/lib.sh"
 # shellcheck source=lib.sh
 source "$here/lib.sh"
-cleanup() {
-    [ -n "$SPID" ] && kill -KILL "$SPID" 2>/dev/null
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
 
 if ! command -v node >/dev/null; then
     echo "FAIL: node (Node.js >= 18) is not installed: the openai client test needs it"

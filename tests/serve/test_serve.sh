@@ -11,12 +11,6 @@ here=$(dirname "$0")
 source "$here/../cli/lib.sh"
 # shellcheck source=lib.sh
 source "$here/lib.sh"
-cleanup() {
-    [ -n "$SPID" ] && kill -KILL "$SPID" 2>/dev/null
-    jobs -p | xargs -r kill 2>/dev/null
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
 
 start_server main --slots 4 --prefill-chunk 32 || { finish serve; exit 1; }
 
