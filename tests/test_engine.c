@@ -117,6 +117,24 @@ static int collect(const tril_engine_event *ev, void *ctx)
     return 0;
 }
 
+/* Submits case c (its prompt, length, sampling; no end-of-text token)
+ * with `logprobs` top log-probabilities per token; c collects from 0. */
+static void submit_case(tril_engine *e, req_case *c, int logprobs)
+{
+    tril_engine_request q;
+    memset(&q, 0, sizeof q);
+    q.prompt = c->prompt;
+    q.n_prompt = c->n_prompt;
+    q.max_tokens = c->max_tokens;
+    q.sampling = c->sampling;
+    q.eot = -1;
+    q.logprobs = logprobs;
+    q.user = c;
+    c->n_got = 0;
+    uint64_t id;
+    assert_int_equal(tril_engine_submit(e, &q, &id), TRIL_OK);
+}
+
 static void run_together(tril_gpt2 *m, req_case *cases, int64_t slots, int64_t kv_mb)
 {
     tril_engine_config cfg = tril_engine_config_default();
@@ -126,19 +144,8 @@ static void run_together(tril_gpt2 *m, req_case *cases, int64_t slots, int64_t k
     tril_engine *e = NULL;
     assert_int_equal(tril_engine_create(m, &cfg, &e), TRIL_OK);
     for (int i = 0; i < N_REQ; i++) {
-        cases[i].n_got = 0;
         cases[i].done = 0;
-        tril_engine_request q;
-        memset(&q, 0, sizeof q);
-        q.prompt = cases[i].prompt;
-        q.n_prompt = cases[i].n_prompt;
-        q.max_tokens = cases[i].max_tokens;
-        q.sampling = cases[i].sampling;
-        q.eot = -1;
-        q.logprobs = 1 + i % 4; /* every token's log p, compared below */
-        q.user = &cases[i];
-        uint64_t id;
-        assert_int_equal(tril_engine_submit(e, &q, &id), TRIL_OK);
+        submit_case(e, &cases[i], 1 + i % 4); /* every token's log p, compared below */
     }
     int64_t steps = 0, most_rows = 0;
     while (tril_engine_busy(e)) {
@@ -198,18 +205,7 @@ static void check_batch_independence(tril_dtype dtype)
         cfg.prefill_chunk = CHUNK;
         tril_engine *e = NULL;
         assert_int_equal(tril_engine_create(m, &cfg, &e), TRIL_OK);
-        tril_engine_request q;
-        memset(&q, 0, sizeof q);
-        q.prompt = one[i].prompt;
-        q.n_prompt = one[i].n_prompt;
-        q.max_tokens = one[i].max_tokens;
-        q.sampling = one[i].sampling;
-        q.eot = -1;
-        q.logprobs = 1;
-        q.user = &one[i];
-        uint64_t id;
-        one[i].n_got = 0;
-        assert_int_equal(tril_engine_submit(e, &q, &id), TRIL_OK);
+        submit_case(e, &one[i], 1);
         while (tril_engine_busy(e)) assert_int_equal(tril_engine_step(e, collect, NULL), TRIL_OK);
         tril_engine_free(e);
         assert_int_equal(one[i].n_got, cases[i].n_alone);
