@@ -381,6 +381,18 @@ static void test_accessors(void **state)
     assert_true(t.dtype == TRIL_F32 && !t.scales);
     assert_memory_equal(t.data, arena + t.info->offset, 8 * sizeof(float));
     tril_gpt2_free(b16);
+    /* refused, with the reason: fp16 weights, a conversion without an owned
+     * fp32 arena, a conversion to fp16 */
+    tril_gpt2_load_opts ohalf = {0, TRIL_F16};
+    b16 = NULL;
+    assert_int_equal(tril_gpt2_load(dir, &ohalf, &b16), TRIL_ERR_UNSUPPORTED);
+    assert_non_null(strstr(tril_last_error(), "fp32, bf16 or int8"));
+    assert_null(b16);
+    assert_int_equal(tril_gpt2_use_dtype(mapped, TRIL_INT8), TRIL_ERR_INVALID_ARG);
+    assert_non_null(strstr(tril_last_error(), "owned fp32 arena"));
+    assert_int_equal(tril_gpt2_use_dtype(m, TRIL_F16), TRIL_ERR_UNSUPPORTED);
+    assert_non_null(strstr(tril_last_error(), "bf16 or int8, not fp16"));
+    assert_int_equal(tril_gpt2_get_weight_dtype(m), TRIL_F32); /* left as it was */
     tril_gpt2_free(mapped);
     tril_gpt2_free(m);
     /* NULL-safe queries */

@@ -64,6 +64,8 @@ contains "$tmp/out" "bench=attention" "bench line"
 contains "$tmp/out" " ms=" "bench ms"
 contains "$tmp/out" "limit_gflops=" "bench limit"
 expect 0 "bench fp16 reference" -- "$TRIL" bench attention --seq 8 --heads 1 --head-dim 8 --kernel reference --dtype fp16 --repeats 1
+expect 2 "bench attention int8 refused" -- "$TRIL" bench attention --seq 8 --heads 1 --head-dim 8 --dtype int8
+contains "$tmp/err" "unknown dtype 'int8' (fp32, fp16 or bf16)" "bench attention int8 message"
 expect 2 "bench D=0" -- "$TRIL" bench attention --seq 10 --heads 2 --head-dim 0
 contains "$tmp/err" "--head-dim expects" "bench D=0 message"
 expect 2 "bench T=0" -- "$TRIL" bench attention --seq 0 --heads 2 --head-dim 16
