@@ -90,6 +90,38 @@ static void test_names_and_buffers(void **state)
     assert_true(back[0] == 1.5f && back[1] == -2.25f && fabsf(back[2] - 1e-3f) < 1e-6f);
 }
 
+/* int8 as plain elements: the integer's value; stores round to nearest
+ * (ties to even) and saturate to [-128, 127]; NaN stores 0. */
+static void test_int8_elements(void **state)
+{
+    (void)state;
+    tril_dtype d;
+    const char *names[] = {"int8", "i8", "q8_0"};
+    for (int k = 0; k < 3; k++) {
+        assert_int_equal(tril_dtype_parse(names[k], &d), TRIL_OK);
+        assert_int_equal(d, TRIL_INT8);
+    }
+    assert_string_equal(tril_dtype_name(TRIL_INT8), "int8");
+    assert_int_equal(tril_dtype_size(TRIL_INT8), 1);
+    assert_true(tril_dtype_min(TRIL_INT8) == -128.0f);
+    const float src[8] = {3.6f, -2.5f, 2.5f, 300.0f, -300.0f, NAN, -128.0f, 127.0f};
+    const int8_t want[8] = {4, -2, 2, 127, -128, 0, -128, 127};
+    int8_t q[8];
+    tril_convert_from_f32(q, TRIL_INT8, src, 8);
+    assert_memory_equal(q, want, sizeof want);
+    float back[8];
+    tril_convert_to_f32(back, q, TRIL_INT8, 8);
+    for (int k = 0; k < 8; k++) {
+        assert_true(back[k] == (float)want[k]);
+        assert_true(tril_load_f32(q, TRIL_INT8, (size_t)k) == (float)want[k]);
+        assert_true(tril_round_to_dtype(src[k], TRIL_INT8) == (float)want[k]);
+        int8_t one;
+        tril_store_f32(&one, TRIL_INT8, 0, src[k]);
+        assert_int_equal(one, want[k]);
+    }
+    assert_int_equal(tril_find_nonfinite(q, TRIL_INT8, 8), 8); /* integers are finite */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -98,6 +130,7 @@ int main(void)
         cmocka_unit_test(test_f16_known_values),
         cmocka_unit_test(test_bf16_known_values),
         cmocka_unit_test(test_names_and_buffers),
+        cmocka_unit_test(test_int8_elements),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
