@@ -40,9 +40,9 @@ typedef struct {
     float *w[LAYERS][SHAPES];     // [in, out]
     uint16_t *wt[LAYERS][SHAPES]; // [out, in] bf16
     int8_t *q[LAYERS][SHAPES];    // [out, in] int8
-    float *qs[LAYERS][SHAPES];    // its scales
+    uint16_t *qs[LAYERS][SHAPES]; // its fp16 scales
     int8_t *headq;                // [V, C] int8
-    float *headqs;
+    uint16_t *headqs;
     float *head;                  // [V, C]
     uint16_t *head16;             // [V, C]
     float *x, *y, *partials;
@@ -77,14 +77,14 @@ static void setup(bench_set *b)
             b->w[l][s] = must(malloc((size_t)(in * out) * 4));
             b->wt[l][s] = must(malloc((size_t)(in * out) * 2));
             b->q[l][s] = must(malloc((size_t)(in * out)));
-            b->qs[l][s] = must(malloc((size_t)TRIL_Q8_SCALES(out, in) * 4));
+            b->qs[l][s] = must(malloc((size_t)TRIL_Q8_SCALES(out, in) * sizeof(uint16_t)));
             fill(b->w[l][s], in * out, (uint32_t)(l * 7 + s));
             for (int64_t i = 0; i < in; i++)
                 for (int64_t o = 0; o < out; o++) b->wt[l][s][o * in + i] = tril_f32_to_bf16(b->w[l][s][i * out + o]);
             float *t = must(malloc((size_t)(in * out) * 4)); /* [out, in] for quantising */
             for (int64_t i = 0; i < in; i++)
                 for (int64_t o = 0; o < out; o++) t[o * in + i] = b->w[l][s][i * out + o];
-            tril_q8_quantize(b->q[l][s], b->qs[l][s], t, out, in);
+            if (tril_q8_quantize(b->q[l][s], b->qs[l][s], t, out, in) != TRIL_OK) must(NULL);
             free(t);
             b->bytes32 += (double)(in * out) * 4;
         }
@@ -93,8 +93,8 @@ static void setup(bench_set *b)
     fill(b->head, 50257 * 768, 99);
     tril_convert_from_f32(b->head16, TRIL_BF16, b->head, (size_t)50257 * 768);
     b->headq = must(malloc((size_t)50257 * 768));
-    b->headqs = must(malloc((size_t)TRIL_Q8_SCALES(50257, 768) * 4));
-    tril_q8_quantize(b->headq, b->headqs, b->head, 50257, 768);
+    b->headqs = must(malloc((size_t)TRIL_Q8_SCALES(50257, 768) * sizeof(uint16_t)));
+    if (tril_q8_quantize(b->headq, b->headqs, b->head, 50257, 768) != TRIL_OK) must(NULL);
     const int64_t n = b->rows > 0 ? b->rows : 1;
     b->x = must(malloc((size_t)n * 3072 * 4));
     b->y = must(malloc((size_t)n * 50257 * 4));

@@ -13,11 +13,14 @@
 
 #include "test_util.h"
 #include "tril/cpu.h"
+#include "tril/dtype.h"
 #include "tril/ops.h"
 
-/* Each weight comes back within half a step (scale / 2) of its block, the
- * block's largest magnitude exactly (q = +-127), zeros stay zero, and an
- * all-zero block has scale 0. */
+/* Each weight comes back within half a step (scale / 2) of its block; the
+ * fp16 scale is max |w| / 127 rounded, or one step up so that q fits;
+ * q reaches +-127 wherever the scale is a normal fp16; zeros stay zero; an
+ * all-zero block has scale 0; blocks too small for a normal (or any) fp16
+ * scale keep the bound; one too large for fp16 is refused. */
 static void test_quantize_bounds(void **state)
 {
     (void)state;
@@ -26,14 +29,16 @@ static void test_quantize_bounds(void **state)
     float *w = test_randn(&r, rows * cols, 0.3f), *back = malloc((size_t)(rows * cols) * 4);
     for (int64_t c = 32; c < 64; c++) w[2 * cols + c] = 0.0f; /* row 2, block 1: zeros */
     w[3 * cols + 70] = 1e-30f;                                 /* tiny beside its block */
+    for (int64_t c = 0; c < 32; c++) w[4 * cols + c] *= 1e-6f; /* row 4, block 0: a subnormal fp16 scale */
+    for (int64_t c = 64; c < 77; c++) w[4 * cols + c] *= 1e-9f; /* row 4, block 2: below fp16's smallest */
     int8_t *q = malloc((size_t)(rows * cols));
-    float *scales = malloc((size_t)TRIL_Q8_SCALES(rows, cols) * 4);
+    uint16_t *scales = malloc((size_t)TRIL_Q8_SCALES(rows, cols) * sizeof *scales);
     assert_int_equal(TRIL_Q8_SCALES(rows, cols), rows * 3);
-    tril_q8_quantize(q, scales, w, rows, cols);
+    assert_int_equal(tril_q8_quantize(q, scales, w, rows, cols), TRIL_OK);
     tril_q8_dequantize(back, q, scales, rows, cols);
     for (int64_t i = 0; i < rows; i++)
         for (int64_t b = 0; b < 3; b++) {
-            const float s = scales[i * 3 + b];
+            const float s = tril_f16_to_f32(scales[i * 3 + b]);
             float amax = 0.0f;
             int qmax = 0;
             for (int64_t c = b * 32; c < cols && c < (b + 1) * 32; c++) {
@@ -45,10 +50,22 @@ static void test_quantize_bounds(void **state)
                 amax = fmaxf(amax, fabsf(w[k]));
                 qmax = abs(q[k]) > qmax ? abs(q[k]) : qmax;
             }
-            assert_true(s == amax / 127.0f);
-            assert_int_equal(qmax, amax > 0.0f ? 127 : 0);
+            /* the fp16 nearest to max |w| / 127, or one step up where that
+             * fell below it */
+            const uint16_t nearest = tril_f32_to_f16(amax / 127.0f);
+            assert_true(scales[i * 3 + b] == nearest || scales[i * 3 + b] == nearest + 1);
+            assert_true(s * 127.0f >= amax);
+            /* a scale that is normal in fp16 uses the full range of q */
+            if (s >= 6.103515625e-05f) assert_int_equal(qmax, 127);
+            if (amax == 0.0f) assert_int_equal(qmax, 0);
         }
-    assert_true(scales[2 * 3 + 1] == 0.0f);
+    assert_true(scales[2 * 3 + 1] == 0);
+    assert_true(tril_f16_to_f32(scales[4 * 3 + 0]) < 6.103515625e-05f); /* the cases were reached */
+    assert_int_equal(scales[4 * 3 + 2], 1); /* rounded to 0, one step up: the smallest */
+    /* a block whose scale would overflow fp16 is refused, naming its row */
+    w[1 * cols + 5] = 1e10f;
+    assert_int_equal(tril_q8_quantize(q, scales, w, rows, cols), TRIL_ERR_RANGE);
+    assert_non_null(strstr(tril_last_error(), "row 1"));
     free(w); free(back); free(q); free(scales);
 }
 
@@ -64,8 +81,8 @@ static void test_q8_kernels(void **state)
         const int64_t in = shapes[k][0], out = shapes[k][1], T = 5;
         float *x = test_randn(&r, T * in, 1.0f), *w = test_randn(&r, out * in, 0.05f), *b = test_randn(&r, out, 0.1f);
         int8_t *q = malloc((size_t)(out * in));
-        float *scales = malloc((size_t)TRIL_Q8_SCALES(out, in) * 4);
-        tril_q8_quantize(q, scales, w, out, in);
+        uint16_t *scales = malloc((size_t)TRIL_Q8_SCALES(out, in) * sizeof *scales);
+        assert_int_equal(tril_q8_quantize(q, scales, w, out, in), TRIL_OK);
         float *wd = malloc((size_t)(out * in) * 4); /* the values the int8 model holds */
         tril_q8_dequantize(wd, q, scales, out, in);
         float *y = malloc((size_t)(T * out) * 4), *ref = malloc((size_t)(T * out) * 4);

@@ -158,7 +158,7 @@ typedef struct {
                                     [shape[1], shape[0]] (the bf16 / int8
                                     matrices) */
     const void *data;            /* info->numel values, read-only */
-    const float *scales;         /* TRIL_INT8: a scale per block of
+    const uint16_t *scales;      /* TRIL_INT8: an fp16 scale per block of
                                     TRIL_Q8_BLOCK values of each row of data
                                     (tril/ops.h); else NULL */
 } tril_gpt2_tensor;

@@ -193,7 +193,7 @@ static double token_weight_bytes(const tril_gpt2 *m)
         tril_gpt2_tensor t;
         if (tril_gpt2_find_param(m, p[i].name, &t) != TRIL_OK) continue;
         const double n = strcmp(p[i].name, "wpe.weight") == 0 ? (double)p[i].shape[1] : (double)p[i].numel;
-        bytes += n * (double)tril_dtype_size(t.dtype) + (t.scales ? n / TRIL_Q8_BLOCK * 4.0 : 0.0);
+        bytes += n * (double)tril_dtype_size(t.dtype) + (t.scales ? n / TRIL_Q8_BLOCK * 2.0 : 0.0);
     }
     return bytes;
 }

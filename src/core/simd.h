@@ -63,6 +63,16 @@ VINLINE vf vload_i8(const int8_t *p)
     return v;
 }
 #endif
+/* fp16 bits (the int8 model's block scales) to fp32, exact: one
+ * instruction with F16C (every AVX2 and AVX-512 target), else the library's
+ * bit conversion. */
+#if defined(__F16C__)
+#include <immintrin.h>
+VINLINE float f16_scalar(uint16_t h) { return _cvtsh_ss(h); }
+#else
+float tril_f16_to_f32(uint16_t h);
+VINLINE float f16_scalar(uint16_t h) { return tril_f16_to_f32(h); }
+#endif
 static inline float bf16_scalar(uint16_t h)
 {
     union { uint32_t u; float f; } v = {(uint32_t)h << 16};

@@ -132,7 +132,7 @@ void TRIL_ISA_FN(tril_gemv_wx_bf16)(float *y, const uint16_t *w, const float *x,
 
 /* int8 weights: a quarter of fp32's bytes, widened exactly, scaled per
  * block (gemv_dot_q8). */
-void TRIL_ISA_FN(tril_gemv_wx_q8)(float *y, const int8_t *q, const float *scales, const float *x,
+void TRIL_ISA_FN(tril_gemv_wx_q8)(float *y, const int8_t *q, const uint16_t *scales, const float *x,
                                   int64_t rows, int64_t cols)
 {
     const int64_t blocks = (cols + TRIL_Q8_BLOCK - 1) / TRIL_Q8_BLOCK;

@@ -90,7 +90,7 @@ VINLINE vf q8_block(const int8_t *q, const float *wide, const float *x)
 /* row: the int8 weights, or wide != NULL: the same row widened to fp32
  * (the several-row kernel widens a row once for all x rows); the
  * arithmetic is the same either way. */
-VINLINE float gemv_dot_q8w(const int8_t *row, const float *wide, const float *scales,
+VINLINE float gemv_dot_q8w(const int8_t *row, const float *wide, const uint16_t *scales,
                            const float *x, int64_t cols, const int prefetch)
 {
     enum { QB = TRIL_Q8_BLOCK };
@@ -98,11 +98,11 @@ VINLINE float gemv_dot_q8w(const int8_t *row, const float *wide, const float *sc
     int64_t c = 0, b = 0;
     for (; c + 2 * QB <= cols; c += 2 * QB, b += 2) {
         if (prefetch) vprefetch_l2((const char *)(row + c) + TRIL_PREFETCH_BYTES);
-        a0 += vbcast(scales[b]) * q8_block(row + c, wide ? wide + c : NULL, x + c);
-        a1 += vbcast(scales[b + 1]) * q8_block(row + c + QB, wide ? wide + c + QB : NULL, x + c + QB);
+        a0 += vbcast(f16_scalar(scales[b])) * q8_block(row + c, wide ? wide + c : NULL, x + c);
+        a1 += vbcast(f16_scalar(scales[b + 1])) * q8_block(row + c + QB, wide ? wide + c + QB : NULL, x + c + QB);
     }
     for (; c + QB <= cols; c += QB, b++)
-        a0 += vbcast(scales[b]) * q8_block(row + c, wide ? wide + c : NULL, x + c);
+        a0 += vbcast(f16_scalar(scales[b])) * q8_block(row + c, wide ? wide + c : NULL, x + c);
     float acc = vhsum(a0 + a1);
     if (c < cols) {
         /* a last, shorter block, zero-padded to a whole one and summed as
@@ -113,12 +113,12 @@ VINLINE float gemv_dot_q8w(const int8_t *row, const float *wide, const float *sc
             wt[k] = c + k < cols ? (wide ? wide[c + k] : (float)row[c + k]) : 0.0f;
             xt[k] = c + k < cols ? x[c + k] : 0.0f;
         }
-        acc += scales[b] * vhsum(q8_block(NULL, wt, xt));
+        acc += f16_scalar(scales[b]) * vhsum(q8_block(NULL, wt, xt));
     }
     return acc;
 }
 
-VINLINE float gemv_dot_q8(const int8_t *row, const float *scales, const float *x, int64_t cols,
+VINLINE float gemv_dot_q8(const int8_t *row, const uint16_t *scales, const float *x, int64_t cols,
                           const int prefetch)
 {
     return gemv_dot_q8w(row, NULL, scales, x, cols, prefetch);

@@ -409,7 +409,7 @@ void TRIL_ISA_FN(tril_gemv_wx_bf16_rows)(float *y, const uint16_t *w, const floa
  * gemv_dot_q8w's arithmetic (the two block chains, each block summed from
  * zero, the zero-padded last block), with the weight vectors loaded once
  * for the four. */
-static void q8_dots4(const float *wide, const float *scales, const float *x, int64_t cols,
+static void q8_dots4(const float *wide, const uint16_t *scales, const float *x, int64_t cols,
                      float *y, int64_t y_stride)
 {
     enum { QB = TRIL_Q8_BLOCK, R = 4 };
@@ -426,7 +426,7 @@ static void q8_dots4(const float *wide, const float *scales, const float *x, int
                 s1[r] += w1 * vload(x + r * cols + c + QB + k);
             }
         }
-        const vf sc0 = vbcast(scales[b]), sc1 = vbcast(scales[b + 1]);
+        const vf sc0 = vbcast(f16_scalar(scales[b])), sc1 = vbcast(f16_scalar(scales[b + 1]));
         UNROLL for (int r = 0; r < R; r++) {
             a0[r] += sc0 * s0[r];
             a1[r] += sc1 * s1[r];
@@ -436,7 +436,7 @@ static void q8_dots4(const float *wide, const float *scales, const float *x, int
         const float *xr = x + r * cols;
         vf ar0 = a0[r];
         int64_t cc = c, bb = b;
-        for (; cc + QB <= cols; cc += QB, bb++) ar0 += vbcast(scales[bb]) * q8_block(NULL, wide + cc, xr + cc);
+        for (; cc + QB <= cols; cc += QB, bb++) ar0 += vbcast(f16_scalar(scales[bb])) * q8_block(NULL, wide + cc, xr + cc);
         float acc = vhsum(ar0 + a1[r]);
         if (cc < cols) {
             float wt[QB], xt[QB];
@@ -444,7 +444,7 @@ static void q8_dots4(const float *wide, const float *scales, const float *x, int
                 wt[k] = cc + k < cols ? wide[cc + k] : 0.0f;
                 xt[k] = cc + k < cols ? xr[cc + k] : 0.0f;
             }
-            acc += scales[bb] * vhsum(q8_block(NULL, wt, xt));
+            acc += f16_scalar(scales[bb]) * vhsum(q8_block(NULL, wt, xt));
         }
         y[r * y_stride] = acc;
     }
@@ -455,7 +455,7 @@ static void q8_dots4(const float *wide, const float *scales, const float *x, int
  * the rest one at a time, each the one-row kernel's dot product: the
  * widening is most of an int8 dot product's work, and each group of x rows
  * read from L2 serves every widened row. */
-void TRIL_ISA_FN(tril_gemv_wx_q8_rows)(float *y, const int8_t *q, const float *scales,
+void TRIL_ISA_FN(tril_gemv_wx_q8_rows)(float *y, const int8_t *q, const uint16_t *scales,
                                        const float *x, int64_t n, int64_t rows, int64_t cols)
 {
     const int64_t blocks = (cols + TRIL_Q8_BLOCK - 1) / TRIL_Q8_BLOCK;

@@ -15,7 +15,7 @@
  * (tril/ops.h). data NULL: the fp32 model. */
 typedef struct {
     const void *data;
-    const float *scales; /* int8: [rows, ceil(cols / TRIL_Q8_BLOCK)] */
+    const uint16_t *scales; /* int8: [rows, ceil(cols / TRIL_Q8_BLOCK)] */
 } tril_lowp;
 
 /* Per-layer views. Shapes: C = n_embd. In a bf16 or int8 model the four
@@ -56,7 +56,7 @@ struct tril_gpt2 {
                                       (tril_gpt2_use_dtype) */
     tril_lowp wte_lowp;            // [V, C] wte of the bf16 / int8 model
     void *lowp_arena;              /* bf16 / int8 model: owns the matrices and wte */
-    float *scales_arena;           /* int8 model: owns their scales */
+    uint16_t *scales_arena;           /* int8 model: owns their scales */
     float *f32_small;              /* bf16 / int8 model: owns the fp32 rest
                                       (wpe, biases, LayerNorm); rounded to
                                       bf16 in the bf16 model */

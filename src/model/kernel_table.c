@@ -7,9 +7,9 @@ void TRIL_ISA_FN(tril_gemv_wx)(float *y, const float *w, const float *x, int64_t
                                int64_t cols);
 void TRIL_ISA_FN(tril_gemv_wx_bf16)(float *y, const uint16_t *w, const float *x, int64_t rows,
                                     int64_t cols);
-void TRIL_ISA_FN(tril_gemv_wx_q8)(float *y, const int8_t *q, const float *scales, const float *x,
+void TRIL_ISA_FN(tril_gemv_wx_q8)(float *y, const int8_t *q, const uint16_t *scales, const float *x,
                                   int64_t rows, int64_t cols);
-void TRIL_ISA_FN(tril_gemv_wx_q8_rows)(float *y, const int8_t *q, const float *scales,
+void TRIL_ISA_FN(tril_gemv_wx_q8_rows)(float *y, const int8_t *q, const uint16_t *scales,
                                        const float *x, int64_t n, int64_t rows, int64_t cols);
 void TRIL_ISA_FN(tril_widen_bf16)(float *dst, const uint16_t *src, int64_t n);
 void TRIL_ISA_FN(tril_gemv_xw_rows)(float *y, const float *x, const float *w, int64_t n,

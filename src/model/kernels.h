@@ -19,7 +19,7 @@ typedef struct {
     void (*gemv_wx)(float *y, const float *w, const float *x, int64_t rows, int64_t cols);
     void (*gemv_wx_bf16)(float *y, const uint16_t *w, const float *x, int64_t rows, int64_t cols);
     /* int8 weights q [rows, cols], a scale per TRIL_Q8_BLOCK of each row */
-    void (*gemv_wx_q8)(float *y, const int8_t *q, const float *scales, const float *x,
+    void (*gemv_wx_q8)(float *y, const int8_t *q, const uint16_t *scales, const float *x,
                        int64_t rows, int64_t cols);
     /* dst[n] = the fp32 values of bf16 src[n] (exact). */
     void (*widen_bf16)(float *dst, const uint16_t *src, int64_t n);
@@ -32,7 +32,7 @@ typedef struct {
                          int64_t cols);
     void (*gemv_wx_bf16_rows)(float *y, const uint16_t *w, const float *x, int64_t n,
                               int64_t rows, int64_t cols);
-    void (*gemv_wx_q8_rows)(float *y, const int8_t *q, const float *scales, const float *x,
+    void (*gemv_wx_q8_rows)(float *y, const int8_t *q, const uint16_t *scales, const float *x,
                             int64_t n, int64_t rows, int64_t cols);
     void (*gelu)(float *y, const float *x, int64_t n);
     void (*gelu_backward)(float *dx, const float *dy, const float *x, int64_t n);

@@ -219,14 +219,15 @@ static tril_status check_finite(const param_src *s, int64_t numel, const char *w
  * goes through an fp32 tile on the stack: source rows widened 32 at a
  * time, then 32 contiguous values per output row (one 64-byte line of
  * bf16; for int8, exactly one block of TRIL_Q8_BLOCK with its scale). */
-static void transpose_to_lowp(void *dst, float *scales, const void *src, tril_dtype d,
-                              tril_dtype to, int64_t in, int64_t out)
+static tril_status transpose_to_lowp(void *dst, uint16_t *scales, const void *src, tril_dtype d,
+                                     tril_dtype to, int64_t in, int64_t out)
 {
     enum { B = 32 };
     _Static_assert(B == TRIL_Q8_BLOCK, "a tile row is one int8 block");
     const size_t esize = tril_dtype_size(d);
     const int64_t blocks = (in + B - 1) / B;
-#pragma omp parallel for schedule(static) if (in * out > 65536)
+    int failed = 0; /* an int8 scale beyond fp16 (the message is set below, on this thread) */
+#pragma omp parallel for schedule(static) if (in * out > 65536) reduction(| : failed)
     for (int64_t o0 = 0; o0 < out; o0 += B) {
         float tile[B][B], col[B];
         const int64_t no = out - o0 < B ? out - o0 : B;
@@ -241,10 +242,15 @@ static void transpose_to_lowp(void *dst, float *scales, const void *src, tril_dt
                 for (int64_t i = 0; i < ni; i++) col[i] = tile[i][o];
                 const int64_t at = (o0 + o) * in + i0;
                 if (to == TRIL_BF16) tril_convert_from_f32((uint16_t *)dst + at, TRIL_BF16, col, (size_t)ni);
-                else tril_q8_quantize((int8_t *)dst + at, scales + (o0 + o) * blocks + i0 / B, col, 1, ni);
+                else if (tril_q8_quantize((int8_t *)dst + at, scales + (o0 + o) * blocks + i0 / B,
+                                          col, 1, ni) != TRIL_OK)
+                    failed = 1;
             }
         }
     }
+    return failed ? TRIL_FAIL(TRIL_ERR_RANGE, "a weight beyond what an fp16 int8 block scale holds "
+                                              "(magnitude over 127 x 65504)")
+                  : TRIL_OK;
 }
 
 /* dst = n values of any dtype as bf16, or (int8) rows of `cols` values
@@ -252,7 +258,7 @@ static void transpose_to_lowp(void *dst, float *scales, const void *src, tril_dt
  * mapped pages are released as soon as it is converted: wte is the largest
  * tensor (154 MB in fp32 for GPT-2 124M), and holding all of it mapped
  * while its copy grows would raise the load's peak by that much. */
-static tril_status convert_to_lowp(void *dst, float *scales, const void *src, tril_dtype d,
+static tril_status convert_to_lowp(void *dst, uint16_t *scales, const void *src, tril_dtype d,
                                    tril_dtype to, int64_t n, int64_t cols,
                                    const tril_safetensors *file)
 {
@@ -268,9 +274,9 @@ static tril_status convert_to_lowp(void *dst, float *scales, const void *src, tr
         tril_convert_to_f32(buf, from, d, len);
         if (to == TRIL_BF16) tril_convert_from_f32((uint16_t *)dst + k, TRIL_BF16, buf, len);
         else
-            tril_q8_quantize((int8_t *)dst + k, scales + TRIL_Q8_SCALES(k / cols, cols), buf,
-                             (int64_t)len / cols, cols);
-        if (file) st = tril_safetensors_release(file, from, len * esize);
+            st = tril_q8_quantize((int8_t *)dst + k, scales + TRIL_Q8_SCALES(k / cols, cols), buf,
+                                  (int64_t)len / cols, cols);
+        if (file && st == TRIL_OK) st = tril_safetensors_release(file, from, len * esize);
     }
     return st;
 }
@@ -331,7 +337,7 @@ static tril_status build_lowp(tril_gpt2 *m, const param_src *src, const char *wh
         if (to == TRIL_INT8) nscales += TRIL_Q8_SCALES(rows, cols);
     }
     unsigned char *low = malloc((size_t)total * esize);
-    float *scales = nscales ? malloc((size_t)nscales * sizeof *scales) : NULL;
+    uint16_t *scales = nscales ? malloc((size_t)nscales * sizeof *scales) : NULL;
     float *rest = malloc((size_t)small * sizeof *rest);
     tril_lowp *dst_low = calloc(m->n_params, sizeof *dst_low);
     float **dst32 = calloc(m->n_params, sizeof *dst32);
@@ -340,7 +346,8 @@ static tril_status build_lowp(tril_gpt2 *m, const param_src *src, const char *wh
         st = TRIL_FAIL(TRIL_ERR_NOMEM, "cannot allocate %.1f MB of %s weights",
                        (double)total * (double)esize / 1e6, tril_dtype_name(to));
     unsigned char *p = low;
-    float *ps = scales, *q = rest;
+    uint16_t *ps = scales;
+    float *q = rest;
     for (size_t i = 0; i < m->n_params && st == TRIL_OK; i++) {
         const param_src *s = &src[i];
         const int64_t n = m->params[i].numel;
@@ -354,10 +361,16 @@ static tril_status build_lowp(tril_gpt2 *m, const param_src *src, const char *wh
         int64_t rows = 0, cols = 0;
         if (kept) lowp_shape(&m->params[i], &rows, &cols);
         if (kept && strcmp(m->params[i].name, "wte.weight") == 0) { /* [V, C] as stored */
-            if ((st = convert_to_lowp(p, ps, s->data, s->dtype, to, n, cols, file)) != TRIL_OK) break;
+            if ((st = convert_to_lowp(p, ps, s->data, s->dtype, to, n, cols, file)) != TRIL_OK) {
+                st = TRIL_FAIL(st, "%s: tensor '%s': %s", where, s->name, tril_last_error());
+                break;
+            }
             if (to == TRIL_BF16) bad = tril_find_nonfinite(p, TRIL_BF16, (size_t)n);
         } else if (kept) { /* a Conv1D matrix [in, out], kept as [out, in] */
-            transpose_to_lowp(p, ps, s->data, s->dtype, to, cols, rows);
+            if ((st = transpose_to_lowp(p, ps, s->data, s->dtype, to, cols, rows)) != TRIL_OK) {
+                st = TRIL_FAIL(st, "%s: tensor '%s': %s", where, s->name, tril_last_error());
+                break;
+            }
             if (to == TRIL_BF16) bad = tril_find_nonfinite(p, TRIL_BF16, (size_t)n);
             if (bad < (size_t)n) bad = bad % (size_t)cols * (size_t)rows + bad / (size_t)cols;
         } else { /* the rest, kept as fp32 */

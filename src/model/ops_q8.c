@@ -6,6 +6,7 @@
 
 #include "model/gemm.h"
 #include "model/kernels.h"
+#include "tril/dtype.h"
 #include "tril/ops.h"
 
 static inline const tril_model_kernels *kernels(void)
@@ -15,7 +16,8 @@ static inline const tril_model_kernels *kernels(void)
 
 static int64_t blocks_of(int64_t cols) { return (cols + TRIL_Q8_BLOCK - 1) / TRIL_Q8_BLOCK; }
 
-void tril_q8_quantize(int8_t *q, float *scales, const float *w, int64_t rows, int64_t cols)
+tril_status tril_q8_quantize(int8_t *q, uint16_t *scales, const float *w, int64_t rows,
+                             int64_t cols)
 {
     const int64_t nb = blocks_of(cols);
     for (int64_t r = 0; r < rows; r++)
@@ -25,26 +27,42 @@ void tril_q8_quantize(int8_t *q, float *scales, const float *w, int64_t rows, in
             const float *wr = w + r * cols;
             float amax = 0.0f;
             for (int64_t c = c0; c < c1; c++) amax = fabsf(wr[c]) > amax ? fabsf(wr[c]) : amax;
-            const float scale = amax / 127.0f, inv = scale > 0.0f ? 1.0f / scale : 0.0f;
-            scales[r * nb + b] = scale;
+            uint16_t s16 = tril_f32_to_f16(amax / 127.0f);
+            /* rounded below max |w| / 127: one step up (fp16 bits of positive
+             * values count upwards), so no q needs more than 127 */
+            if (tril_f16_to_f32(s16) * 127.0f < amax) s16++;
+            const float scale = tril_f16_to_f32(s16);
+            if (!isfinite(scale))
+                return TRIL_FAIL(TRIL_ERR_RANGE,
+                                 "int8 quantisation: row %lld has a weight of magnitude %g, "
+                                 "beyond what an fp16 block scale holds (127 x 65504)",
+                                 (long long)r, (double)amax);
+            const float inv = scale > 0.0f ? 1.0f / scale : 0.0f;
+            scales[r * nb + b] = s16;
             for (int64_t c = c0; c < c1; c++) {
                 /* |w * inv| <= 127 up to rounding of inv: clamp */
                 long v = lrintf(wr[c] * inv);
                 q[r * cols + c] = (int8_t)(v > 127 ? 127 : v < -127 ? -127 : v);
             }
         }
+    return TRIL_OK;
 }
 
-void tril_q8_dequantize(float *w, const int8_t *q, const float *scales, int64_t rows, int64_t cols)
+void tril_q8_dequantize(float *w, const int8_t *q, const uint16_t *scales, int64_t rows,
+                        int64_t cols)
 {
     const int64_t nb = blocks_of(cols);
     for (int64_t r = 0; r < rows; r++)
-        for (int64_t c = 0; c < cols; c++)
-            w[r * cols + c] = (float)q[r * cols + c] * scales[r * nb + c / TRIL_Q8_BLOCK];
+        for (int64_t b = 0; b < nb; b++) {
+            const float scale = tril_f16_to_f32(scales[r * nb + b]);
+            const int64_t c0 = b * TRIL_Q8_BLOCK;
+            const int64_t c1 = c0 + TRIL_Q8_BLOCK < cols ? c0 + TRIL_Q8_BLOCK : cols;
+            for (int64_t c = c0; c < c1; c++) w[r * cols + c] = (float)q[r * cols + c] * scale;
+        }
 }
 
 /* dst rows [r0, r0 + n) of a dequantised matrix, threads over rows. */
-static void dequantize_rows(float *dst, const int8_t *q, const float *scales, int64_t n,
+static void dequantize_rows(float *dst, const int8_t *q, const uint16_t *scales, int64_t n,
                             int64_t cols)
 {
     const int64_t nb = blocks_of(cols);
@@ -52,7 +70,7 @@ static void dequantize_rows(float *dst, const int8_t *q, const float *scales, in
     for (int64_t r = 0; r < n; r++) tril_q8_dequantize(dst + r * cols, q + r * cols, scales + r * nb, 1, cols);
 }
 
-tril_status tril_matmul_q8(float *y, const float *x, const int8_t *q, const float *scales,
+tril_status tril_matmul_q8(float *y, const float *x, const int8_t *q, const uint16_t *scales,
                            const float *b, int64_t T, int64_t in, int64_t out, float *wbuf)
 {
     if (T == 1) {
@@ -68,7 +86,7 @@ tril_status tril_matmul_q8(float *y, const float *x, const int8_t *q, const floa
                       b ? 1.0f : 0.0f, y, out);
 }
 
-void tril_matvec_q8_rows(float *y, const float *x, const int8_t *q, const float *scales,
+void tril_matvec_q8_rows(float *y, const float *x, const int8_t *q, const uint16_t *scales,
                          const float *b, int64_t n, int64_t in, int64_t out)
 {
     if (n == 1) kernels()->gemv_wx_q8(y, q, scales, x, out, in);
@@ -78,7 +96,7 @@ void tril_matvec_q8_rows(float *y, const float *x, const int8_t *q, const float 
             for (int64_t o = 0; o < out; o++) y[r * out + o] += b[o];
 }
 
-tril_status tril_lm_head_q8(float *logits, const float *x, const int8_t *q, const float *scales,
+tril_status tril_lm_head_q8(float *logits, const float *x, const int8_t *q, const uint16_t *scales,
                             int64_t T, int64_t C, int64_t V, float *panel, int64_t panel_rows)
 {
     if (T == 1) {
@@ -96,7 +114,7 @@ tril_status tril_lm_head_q8(float *logits, const float *x, const int8_t *q, cons
     return TRIL_OK;
 }
 
-void tril_lm_head_q8_rows(float *logits, const float *x, const int8_t *q, const float *scales,
+void tril_lm_head_q8_rows(float *logits, const float *x, const int8_t *q, const uint16_t *scales,
                           int64_t n, int64_t C, int64_t V)
 {
     if (n == 1) kernels()->gemv_wx_q8(logits, q, scales, x, V, C);
@@ -104,7 +122,7 @@ void tril_lm_head_q8_rows(float *logits, const float *x, const int8_t *q, const 
 }
 
 void tril_embed_q8(float *x, const int32_t *ids, int64_t T, int64_t pos0, const int8_t *q,
-                   const float *scales, const float *wpe, int64_t C)
+                   const uint16_t *scales, const float *wpe, int64_t C)
 {
     const int64_t nb = blocks_of(C);
     for (int64_t t = 0; t < T; t++) {

@@ -2,6 +2,7 @@
  * Accumulate in double so they are a step more exact than what they check. */
 #include <math.h>
 
+#include "tril/dtype.h"
 #include "tril/ops.h"
 
 void tril_ref_matmul(float *y, const float *x, const float *w, const float *b, int64_t T,
@@ -53,7 +54,7 @@ void tril_ref_gelu(float *y, const float *x, int64_t n)
     }
 }
 
-void tril_ref_gemv_q8(float *y, const int8_t *q, const float *scales, const float *x,
+void tril_ref_gemv_q8(float *y, const int8_t *q, const uint16_t *scales, const float *x,
                       int64_t rows, int64_t cols)
 {
     const int64_t nb = (cols + TRIL_Q8_BLOCK - 1) / TRIL_Q8_BLOCK;
@@ -63,7 +64,7 @@ void tril_ref_gemv_q8(float *y, const int8_t *q, const float *scales, const floa
             double s = 0.0;
             for (int64_t c = b * TRIL_Q8_BLOCK; c < cols && c < (b + 1) * TRIL_Q8_BLOCK; c++)
                 s += (double)q[r * cols + c] * (double)x[c];
-            acc += (double)scales[r * nb + b] * s;
+            acc += (double)tril_f16_to_f32(scales[r * nb + b]) * s;
         }
         y[r] = (float)acc;
     }
