@@ -6,11 +6,23 @@
 #
 #   bench/decode_sizes.sh [--tril build/tril] [--dir /tmp/tril-sizes]
 #                         [--sizes "124m 355m 774m 1558m"] [--dtypes "fp32 bf16 int8"]
-#                         [--position 16] [--repeats 20]
+#                         [--position 16] [--repeats 20] [--threads N] [--torch]
+#
+# --threads N goes to tril (and with --torch to PyTorch too); default
+# $TRIL_NUM_THREADS, else nproc (which honours OMP_NUM_THREADS).
+# --torch also runs bench/decode_torch.py (/usr/bin/python3, PyTorch with a
+# KV cache: fp32, bf16 = model.to(bfloat16), int8 = quantize_dynamic) on the
+# same folder, dtype, position, repeats and threads, and adds the columns
+# torch_ms (its ms/token) and tril_vs_torch (torch_ms / ms_per_token: how many
+# times faster tril is); a failed PyTorch run shows "-" and the table goes on.
+# PyTorch runs in this script's environment: OPENBLAS_CORETYPE=SKYLAKEX
+# GOMP_SPINCOUNT=1000 (what tril sets for itself) before the command give it
+# tril's settings. Its loader holds the weights in float64 while loading:
+# about 3x the F32 file (19 GB at 1558M).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tril=build/tril dir=/tmp/tril-sizes sizes="124m 355m 774m 1558m" dtypes="fp32 bf16 int8"
-position=16 repeats=20
+position=16 repeats=20 threads=${TRIL_NUM_THREADS:-$(nproc)} torch=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --tril) tril=$2; shift 2 ;;
@@ -19,7 +31,9 @@ while [ $# -gt 0 ]; do
         --dtypes) dtypes=$2; shift 2 ;;
         --position) position=$2; shift 2 ;;
         --repeats) repeats=$2; shift 2 ;;
-        -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+        --threads) threads=$2; shift 2 ;;
+        --torch) torch=1; shift ;;
+        -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
         *) echo "decode_sizes.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -32,7 +46,18 @@ shape() { # layers heads embd
 }
 mkdir -p "$dir"
 echo "# host: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; $(date -u +%F)"
-printf '%-6s %-5s %12s %8s %10s %9s %9s %12s\n' size dtype ms_per_token gbps limit_gbps of_limit rss_mb load_peak_mb
+row() { # 8 columns, or 10 with --torch
+    printf '%-6s %-5s %12s %8s %10s %9s %9s %12s' "${@:1:8}"
+    if [ $# -gt 8 ]; then printf ' %9s %13s' "${@:9}"; fi
+    printf '\n'
+}
+if [ "$torch" = 1 ]; then
+    errs=$(mktemp) && trap 'rm -f "$errs"' EXIT
+    echo "# threads: $threads; torch $(/usr/bin/python3 -c 'import torch; print(torch.__version__)')"
+    row size dtype ms_per_token gbps limit_gbps of_limit rss_mb load_peak_mb torch_ms tril_vs_torch
+else
+    row size dtype ms_per_token gbps limit_gbps of_limit rss_mb load_peak_mb
+fi
 for size in $sizes; do
     read -r layers heads embd <<<"$(shape "$size")"
     model=$dir/gpt2-$size
@@ -43,10 +68,23 @@ for size in $sizes; do
     fi
     for dtype in $dtypes; do
         line=$("$tril" bench decode --model "$model" --position "$position" --repeats "$repeats" \
-                   --dtype "$dtype" | tail -1)
+                   --dtype "$dtype" --threads "$threads" | tail -1)
         get() { tr ' ' '\n' <<<"$line" | sed -n "s/^$1=//p"; }
-        printf '%-6s %-5s %12s %8s %10s %9s %9s %12s\n' "$size" "$dtype" "$(get ms_per_token)" \
-            "$(get gbps)" "$(get limit_gbps)" "$(get of_limit)" "$(get peak_rss_mb)" \
-            "$(get load_peak_rss_mb)"
+        cols=("$size" "$dtype" "$(get ms_per_token)" "$(get gbps)" "$(get limit_gbps)" \
+              "$(get of_limit)" "$(get peak_rss_mb)" "$(get load_peak_rss_mb)")
+        if [ "$torch" = 1 ]; then
+            tril_ms=$(get ms_per_token)
+            # its check's notes (stderr) are shown only when it fails
+            line=$(/usr/bin/python3 bench/decode_torch.py --model "$model" --position "$position" \
+                       --repeats "$repeats" --dtype "$dtype" --threads "$threads" \
+                       2>"$errs" | tail -1) || { line=; cat "$errs" >&2; }
+            torch_ms=$(get ms_per_token)
+            if [ -n "$torch_ms" ]; then
+                cols+=("$torch_ms" "$(awk -v a="$torch_ms" -v b="$tril_ms" 'BEGIN { printf "%.2f", a / b }')")
+            else
+                cols+=(- -)
+            fi
+        fi
+        row "${cols[@]}"
     done
 done
