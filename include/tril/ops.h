@@ -86,25 +86,46 @@ tril_status tril_q8_quantize(int8_t *q, uint16_t *scales, const float *w, int64_
                              int64_t cols);
 void tril_q8_dequantize(float *w, const int8_t *q, const uint16_t *scales, int64_t rows,
                         int64_t cols);
+/* Decoding (one row, or several independent rows) quantises the
+ * activations too, as ggml's Q8_0 x Q8_0 dot product: each x row gets a
+ * scale per TRIL_Q8_BLOCK values, max |x| / 127 in fp32, and int8 values
+ * x / scale rounded to nearest (ties to even); a block with a non-finite
+ * value gets a NaN scale (so the output is NaN, as fp32's would be), one
+ * whose max |x| is below TRIL_Q8_X_TINY is zero. The weights' and the
+ * activations' int8 products are summed exactly in int32 per block, then
+ * scaled by the two scales. Prefill (T > 1) keeps fp32 activations: the
+ * weights are dequantised into one fp32 GEMM. xq holds TRIL_Q8_X_LEN(cols)
+ * values per row (zeros past cols), xs TRIL_Q8_X_SCALES(cols) (zeros past
+ * the blocks), so that kernels read whole vectors. */
+#define TRIL_Q8_X_TINY 1e-30f
+#define TRIL_Q8_X_LEN(cols) ((((cols) + 63) / 64) * 64)
+#define TRIL_Q8_X_SCALES(cols) (((((cols) + TRIL_Q8_BLOCK - 1) / TRIL_Q8_BLOCK + 15) / 16) * 16)
+/* n rows x[n, cols] into xq[n, TRIL_Q8_X_LEN], xs[n, TRIL_Q8_X_SCALES]. */
+void tril_q8_quantize_x(int8_t *xq, float *xs, const float *x, int64_t n, int64_t cols);
+/* Oracle: the same, plain scalar (the kernels must match it bit for bit). */
+void tril_ref_q8_quantize_x(int8_t *xq, float *xs, const float *x, int64_t n, int64_t cols);
 /* y[T, out] = x[T, in] @ W + b with W [out, in] int8: T == 1 runs the int8
- * GEMV; more rows dequantise W into wbuf [out, in] once and run one fp32
- * GEMM. */
+ * GEMV (x quantised as above); more rows dequantise W into wbuf [out, in]
+ * once and run one fp32 GEMM. TRIL_ERR_NOMEM if the quantised x cannot be
+ * allocated. */
 tril_status tril_matmul_q8(float *y, const float *x, const int8_t *q, const uint16_t *scales,
                            const float *b, int64_t T, int64_t in, int64_t out, float *wbuf);
 /* n independent rows, each bit for bit the T == 1 result alone. */
-void tril_matvec_q8_rows(float *y, const float *x, const int8_t *q, const uint16_t *scales,
-                         const float *b, int64_t n, int64_t in, int64_t out);
+tril_status tril_matvec_q8_rows(float *y, const float *x, const int8_t *q,
+                                const uint16_t *scales, const float *b, int64_t n, int64_t in,
+                                int64_t out);
 /* logits[T, V] = x[T, C] @ wte^T with int8 wte [V, C]; for T > 1 the
  * vocabulary is dequantised panel_rows rows at a time into panel. */
 tril_status tril_lm_head_q8(float *logits, const float *x, const int8_t *q, const uint16_t *scales,
                             int64_t T, int64_t C, int64_t V, float *panel, int64_t panel_rows);
 /* n independent rows (each sequence's last), each the T == 1 result. */
-void tril_lm_head_q8_rows(float *logits, const float *x, const int8_t *q, const uint16_t *scales,
-                          int64_t n, int64_t C, int64_t V);
+tril_status tril_lm_head_q8_rows(float *logits, const float *x, const int8_t *q,
+                                 const uint16_t *scales, int64_t n, int64_t C, int64_t V);
 /* x[t] = wte[ids[t]] (dequantised) + wpe[pos0 + t] with int8 wte. */
 void tril_embed_q8(float *x, const int32_t *ids, int64_t T, int64_t pos0, const int8_t *q,
                    const uint16_t *scales, const float *wpe, int64_t C);
-/* Oracle: y[r] = sum over blocks of scale * (sum of q * x), in double. */
+/* Oracle of the decoding GEMV: x quantised by tril_ref_q8_quantize_x, then
+ * y[r] = sum over blocks of wscale * xscale * (sum of q * xq), in double. */
 void tril_ref_gemv_q8(float *y, const int8_t *q, const uint16_t *scales, const float *x,
                       int64_t rows, int64_t cols);
 

@@ -25,8 +25,12 @@ static tril_status dense(tril_engine *e, int64_t n_seqs, int64_t n_single, float
 {
     const tril_dtype d = e->model->weight_dtype;
     if (n_single > 0) {
-        if (wt.data) lowp_matvec_rows(d, wt, y, x, b, n_single, in, out);
-        else tril_matvec_rows(y, x, w, b, n_single, in, out, e->partials);
+        if (wt.data) {
+            tril_status st = lowp_matvec_rows(d, wt, y, x, b, n_single, in, out);
+            if (st != TRIL_OK) return st;
+        } else {
+            tril_matvec_rows(y, x, w, b, n_single, in, out, e->partials);
+        }
     }
     for (int64_t k = 0; k < n_seqs; k++) {
         const engine_seq *s = &e->seqs[e->order[k]];
@@ -147,8 +151,8 @@ tril_status tril_engine_forward(tril_engine *e, int64_t n_seqs, int64_t n_single
         heads++;
     }
     if (heads > 0 && m->wte_lowp.data)
-        lowp_head_rows(m->weight_dtype, m->wte_lowp, e->logits, e->head_in, heads, C, e->V);
-    else if (heads > 0)
+        return lowp_head_rows(m->weight_dtype, m->wte_lowp, e->logits, e->head_in, heads, C, e->V);
+    if (heads > 0)
         tril_lm_head_rows(e->logits, e->head_in, m->wte, NULL, heads, C, e->V);
     return TRIL_OK;
 }

@@ -130,17 +130,6 @@ void TRIL_ISA_FN(tril_gemv_wx_bf16)(float *y, const uint16_t *w, const float *x,
     for (int64_t r = 0; r < rows; r++) y[r] = gemv_dot_bf16(w + r * cols, x, cols, 1);
 }
 
-/* int8 weights: a quarter of fp32's bytes, widened exactly, scaled per
- * block (gemv_dot_q8). */
-void TRIL_ISA_FN(tril_gemv_wx_q8)(float *y, const int8_t *q, const uint16_t *scales, const float *x,
-                                  int64_t rows, int64_t cols)
-{
-    const int64_t blocks = (cols + TRIL_Q8_BLOCK - 1) / TRIL_Q8_BLOCK;
-#pragma omp parallel for schedule(guided, 16) num_threads(gemv_threads(rows * cols))
-    for (int64_t r = 0; r < rows; r++)
-        y[r] = gemv_dot_q8(q + r * cols, scales + r * blocks, x, cols, 1);
-}
-
 void TRIL_ISA_FN(tril_widen_bf16)(float *dst, const uint16_t *src, int64_t n)
 {
     const int64_t full = n / TRIL_VL * TRIL_VL;

@@ -1,5 +1,5 @@
 /* The model layer's per-ISA kernels (src/core/isa.h): gemv.c,
- * gelu_kernels.c and softmax_kernels.c, gathered per build by
+ * gemv_q8.c, gelu_kernels.c and softmax_kernels.c, gathered per build by
  * kernel_table.c; the ops in ops.c reach them through
  * TRIL_ISA_TABLE(tril_model_kernels). */
 #ifndef TRIL_MODEL_KERNELS_H
@@ -18,9 +18,12 @@ typedef struct {
      * matrix (stored transposed, [out, in], for exactly this walk). */
     void (*gemv_wx)(float *y, const float *w, const float *x, int64_t rows, int64_t cols);
     void (*gemv_wx_bf16)(float *y, const uint16_t *w, const float *x, int64_t rows, int64_t cols);
-    /* int8 weights q [rows, cols], a scale per TRIL_Q8_BLOCK of each row */
-    void (*gemv_wx_q8)(float *y, const int8_t *q, const uint16_t *scales, const float *x,
-                       int64_t rows, int64_t cols);
+    /* int8 weights q [rows, cols], an fp16 scale per TRIL_Q8_BLOCK of each
+     * row, against x quantised by q8_quantize_x (gemv_q8.c) */
+    void (*gemv_wx_q8)(float *y, const int8_t *q, const uint16_t *scales, const int8_t *xq,
+                       const float *xs, int64_t rows, int64_t cols);
+    /* tril_q8_quantize_x (tril/ops.h), bit for bit the oracle's */
+    void (*q8_quantize_x)(int8_t *xq, float *xs, const float *x, int64_t n, int64_t cols);
     /* dst[n] = the fp32 values of bf16 src[n] (exact). */
     void (*widen_bf16)(float *dst, const uint16_t *src, int64_t n);
     /* The same for n independent rows at once, each row's arithmetic
@@ -32,8 +35,9 @@ typedef struct {
                          int64_t cols);
     void (*gemv_wx_bf16_rows)(float *y, const uint16_t *w, const float *x, int64_t n,
                               int64_t rows, int64_t cols);
-    void (*gemv_wx_q8_rows)(float *y, const int8_t *q, const uint16_t *scales, const float *x,
-                            int64_t n, int64_t rows, int64_t cols);
+    void (*gemv_wx_q8_rows)(float *y, const int8_t *q, const uint16_t *scales,
+                            const int8_t *xq, const float *xs, int64_t n, int64_t rows,
+                            int64_t cols);
     void (*gelu)(float *y, const float *x, int64_t n);
     void (*gelu_backward)(float *dx, const float *dy, const float *x, int64_t n);
     /* row[V] = softmax(row) in place; returns the cross-entropy

@@ -226,8 +226,10 @@ static tril_status transpose_to_lowp(void *dst, uint16_t *scales, const void *sr
     _Static_assert(B == TRIL_Q8_BLOCK, "a tile row is one int8 block");
     const size_t esize = tril_dtype_size(d);
     const int64_t blocks = (in + B - 1) / B;
-    int failed = 0; /* an int8 scale beyond fp16 (the message is set below, on this thread) */
-#pragma omp parallel for schedule(static) if (in * out > 65536) reduction(| : failed)
+    /* an output row (a stored column) whose int8 scale is beyond fp16; the
+     * message is set below, on this thread */
+    int64_t bad_row = -1;
+#pragma omp parallel for schedule(static) if (in * out > 65536) reduction(max : bad_row)
     for (int64_t o0 = 0; o0 < out; o0 += B) {
         float tile[B][B], col[B];
         const int64_t no = out - o0 < B ? out - o0 : B;
@@ -244,13 +246,15 @@ static tril_status transpose_to_lowp(void *dst, uint16_t *scales, const void *sr
                 if (to == TRIL_BF16) tril_convert_from_f32((uint16_t *)dst + at, TRIL_BF16, col, (size_t)ni);
                 else if (tril_q8_quantize((int8_t *)dst + at, scales + (o0 + o) * blocks + i0 / B,
                                           col, 1, ni) != TRIL_OK)
-                    failed = 1;
+                    bad_row = o0 + o;
             }
         }
     }
-    return failed ? TRIL_FAIL(TRIL_ERR_RANGE, "a weight beyond what an fp16 int8 block scale holds "
-                                              "(magnitude over 127 x 65504)")
-                  : TRIL_OK;
+    return bad_row >= 0 ? TRIL_FAIL(TRIL_ERR_RANGE,
+                                     "int8 quantisation: column %lld has a weight beyond what an "
+                                     "fp16 block scale holds (magnitude over 127 x 65504)",
+                                     (long long)bad_row)
+                        : TRIL_OK;
 }
 
 /* dst = n values of any dtype as bf16, or (int8) rows of `cols` values
@@ -274,8 +278,14 @@ static tril_status convert_to_lowp(void *dst, uint16_t *scales, const void *src,
         tril_convert_to_f32(buf, from, d, len);
         if (to == TRIL_BF16) tril_convert_from_f32((uint16_t *)dst + k, TRIL_BF16, buf, len);
         else
-            st = tril_q8_quantize((int8_t *)dst + k, scales + TRIL_Q8_SCALES(k / cols, cols), buf,
-                                  (int64_t)len / cols, cols);
+            for (int64_t r = 0; r < (int64_t)len / cols && st == TRIL_OK; r++)
+                if (tril_q8_quantize((int8_t *)dst + k + r * cols,
+                                     scales + TRIL_Q8_SCALES(k / cols + r, cols), buf + r * cols, 1,
+                                     cols) != TRIL_OK)
+                    st = TRIL_FAIL(TRIL_ERR_RANGE,
+                                   "int8 quantisation: row %lld has a weight beyond what an fp16 "
+                                   "block scale holds (magnitude over 127 x 65504)",
+                                   (long long)(k / cols + r));
         if (file && st == TRIL_OK) st = tril_safetensors_release(file, from, len * esize);
     }
     return st;

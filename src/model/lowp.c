@@ -9,11 +9,12 @@ tril_status lowp_matmul(tril_dtype d, tril_lowp w, float *y, const float *x, con
     return tril_matmul_bf16(y, x, w.data, b, T, in, out, wbuf);
 }
 
-void lowp_matvec_rows(tril_dtype d, tril_lowp w, float *y, const float *x, const float *b,
-                      int64_t n, int64_t in, int64_t out)
+tril_status lowp_matvec_rows(tril_dtype d, tril_lowp w, float *y, const float *x,
+                             const float *b, int64_t n, int64_t in, int64_t out)
 {
-    if (d == TRIL_INT8) tril_matvec_q8_rows(y, x, w.data, w.scales, b, n, in, out);
-    else tril_matvec_bf16_rows(y, x, w.data, b, n, in, out);
+    if (d == TRIL_INT8) return tril_matvec_q8_rows(y, x, w.data, w.scales, b, n, in, out);
+    tril_matvec_bf16_rows(y, x, w.data, b, n, in, out);
+    return TRIL_OK;
 }
 
 tril_status lowp_head(tril_dtype d, tril_lowp wte, float *logits, const float *x, int64_t T,
@@ -23,11 +24,12 @@ tril_status lowp_head(tril_dtype d, tril_lowp wte, float *logits, const float *x
     return tril_lm_head_bf16(logits, x, wte.data, T, C, V, panel, panel_rows);
 }
 
-void lowp_head_rows(tril_dtype d, tril_lowp wte, float *logits, const float *x, int64_t n,
-                    int64_t C, int64_t V)
+tril_status lowp_head_rows(tril_dtype d, tril_lowp wte, float *logits, const float *x,
+                           int64_t n, int64_t C, int64_t V)
 {
-    if (d == TRIL_INT8) tril_lm_head_q8_rows(logits, x, wte.data, wte.scales, n, C, V);
-    else tril_lm_head_rows(logits, x, NULL, wte.data, n, C, V);
+    if (d == TRIL_INT8) return tril_lm_head_q8_rows(logits, x, wte.data, wte.scales, n, C, V);
+    tril_lm_head_rows(logits, x, NULL, wte.data, n, C, V);
+    return TRIL_OK;
 }
 
 void lowp_embed(tril_dtype d, tril_lowp wte, float *x, const int32_t *ids, int64_t T,

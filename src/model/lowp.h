@@ -10,13 +10,13 @@
 tril_status lowp_matmul(tril_dtype d, tril_lowp w, float *y, const float *x, const float *b,
                         int64_t T, int64_t in, int64_t out, float *wbuf);
 /* n independent rows, each exactly the T == 1 result. */
-void lowp_matvec_rows(tril_dtype d, tril_lowp w, float *y, const float *x, const float *b,
-                      int64_t n, int64_t in, int64_t out);
+tril_status lowp_matvec_rows(tril_dtype d, tril_lowp w, float *y, const float *x,
+                             const float *b, int64_t n, int64_t in, int64_t out);
 /* logits[T, V] = x @ wte^T (panels of panel_rows for T > 1). */
 tril_status lowp_head(tril_dtype d, tril_lowp wte, float *logits, const float *x, int64_t T,
                       int64_t C, int64_t V, float *panel, int64_t panel_rows);
-void lowp_head_rows(tril_dtype d, tril_lowp wte, float *logits, const float *x, int64_t n,
-                    int64_t C, int64_t V);
+tril_status lowp_head_rows(tril_dtype d, tril_lowp wte, float *logits, const float *x,
+                           int64_t n, int64_t C, int64_t V);
 void lowp_embed(tril_dtype d, tril_lowp wte, float *x, const int32_t *ids, int64_t T,
                 int64_t pos0, const float *wpe, int64_t C);
 

@@ -1,7 +1,8 @@
 /* int8 weights (Q8_0): quantising at load, and the ops of the int8 model
- * (one-row GEMV, several-row GEMV, prefill GEMM through dequantised fp32,
- * the head and the embedding). */
+ * (one-row and several-row GEMVs against quantised activations, prefill
+ * GEMM through dequantised fp32, the head and the embedding). */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "model/gemm.h"
@@ -70,15 +71,51 @@ static void dequantize_rows(float *dst, const int8_t *q, const uint16_t *scales,
     for (int64_t r = 0; r < n; r++) tril_q8_dequantize(dst + r * cols, q + r * cols, scales + r * nb, 1, cols);
 }
 
+void tril_q8_quantize_x(int8_t *xq, float *xs, const float *x, int64_t n, int64_t cols)
+{
+    kernels()->q8_quantize_x(xq, xs, x, n, cols);
+}
+
+/* n rows of x quantised for the int8 GEMVs, in one allocation. */
+typedef struct {
+    int8_t *q;
+    float *s;
+} quantised_x;
+
+static tril_status quantise(quantised_x *out, const float *x, int64_t n, int64_t cols)
+{
+    const size_t qbytes = (size_t)(n * TRIL_Q8_X_LEN(cols)); /* a multiple of 64 */
+    const size_t sbytes = (size_t)(n * TRIL_Q8_X_SCALES(cols)) * sizeof(float);
+    void *buf = malloc(qbytes + sbytes);
+    if (!buf)
+        return TRIL_FAIL(TRIL_ERR_NOMEM, "cannot allocate %.1f KB for %lld quantised rows",
+                         (double)(qbytes + sbytes) / 1e3, (long long)n);
+    out->q = buf;
+    out->s = (float *)((char *)buf + qbytes);
+    kernels()->q8_quantize_x(out->q, out->s, x, n, cols);
+    return TRIL_OK;
+}
+
+/* y[n, rows] = the int8 GEMV of each x row (+ b). */
+static tril_status gemv_rows(float *y, const float *x, const int8_t *q, const uint16_t *scales,
+                             const float *b, int64_t n, int64_t cols, int64_t rows)
+{
+    quantised_x xq;
+    tril_status st = quantise(&xq, x, n, cols);
+    if (st != TRIL_OK) return st;
+    if (n == 1) kernels()->gemv_wx_q8(y, q, scales, xq.q, xq.s, rows, cols);
+    else kernels()->gemv_wx_q8_rows(y, q, scales, xq.q, xq.s, n, rows, cols);
+    free(xq.q);
+    if (b)
+        for (int64_t r = 0; r < n; r++)
+            for (int64_t o = 0; o < rows; o++) y[r * rows + o] += b[o];
+    return TRIL_OK;
+}
+
 tril_status tril_matmul_q8(float *y, const float *x, const int8_t *q, const uint16_t *scales,
                            const float *b, int64_t T, int64_t in, int64_t out, float *wbuf)
 {
-    if (T == 1) {
-        kernels()->gemv_wx_q8(y, q, scales, x, out, in);
-        if (b)
-            for (int64_t o = 0; o < out; o++) y[o] += b[o];
-        return TRIL_OK;
-    }
+    if (T == 1) return gemv_rows(y, x, q, scales, b, 1, in, out);
     dequantize_rows(wbuf, q, scales, out, in);
     if (b)
         for (int64_t t = 0; t < T; t++) memcpy(y + t * out, b, (size_t)out * sizeof(float));
@@ -86,23 +123,17 @@ tril_status tril_matmul_q8(float *y, const float *x, const int8_t *q, const uint
                       b ? 1.0f : 0.0f, y, out);
 }
 
-void tril_matvec_q8_rows(float *y, const float *x, const int8_t *q, const uint16_t *scales,
-                         const float *b, int64_t n, int64_t in, int64_t out)
+tril_status tril_matvec_q8_rows(float *y, const float *x, const int8_t *q,
+                                const uint16_t *scales, const float *b, int64_t n, int64_t in,
+                                int64_t out)
 {
-    if (n == 1) kernels()->gemv_wx_q8(y, q, scales, x, out, in);
-    else kernels()->gemv_wx_q8_rows(y, q, scales, x, n, out, in);
-    if (b)
-        for (int64_t r = 0; r < n; r++)
-            for (int64_t o = 0; o < out; o++) y[r * out + o] += b[o];
+    return gemv_rows(y, x, q, scales, b, n, in, out);
 }
 
 tril_status tril_lm_head_q8(float *logits, const float *x, const int8_t *q, const uint16_t *scales,
                             int64_t T, int64_t C, int64_t V, float *panel, int64_t panel_rows)
 {
-    if (T == 1) {
-        kernels()->gemv_wx_q8(logits, q, scales, x, V, C);
-        return TRIL_OK;
-    }
+    if (T == 1) return gemv_rows(logits, x, q, scales, NULL, 1, C, V);
     const int64_t nb = blocks_of(C);
     for (int64_t v0 = 0; v0 < V; v0 += panel_rows) {
         const int64_t rows = V - v0 < panel_rows ? V - v0 : panel_rows;
@@ -114,11 +145,10 @@ tril_status tril_lm_head_q8(float *logits, const float *x, const int8_t *q, cons
     return TRIL_OK;
 }
 
-void tril_lm_head_q8_rows(float *logits, const float *x, const int8_t *q, const uint16_t *scales,
-                          int64_t n, int64_t C, int64_t V)
+tril_status tril_lm_head_q8_rows(float *logits, const float *x, const int8_t *q,
+                                 const uint16_t *scales, int64_t n, int64_t C, int64_t V)
 {
-    if (n == 1) kernels()->gemv_wx_q8(logits, q, scales, x, V, C);
-    else kernels()->gemv_wx_q8_rows(logits, q, scales, x, n, V, C);
+    return gemv_rows(logits, x, q, scales, NULL, n, C, V);
 }
 
 void tril_embed_q8(float *x, const int32_t *ids, int64_t T, int64_t pos0, const int8_t *q,

@@ -1,6 +1,7 @@
 /* Scalar reference ops: the oracles every fast op is tested against.
  * Accumulate in double so they are a step more exact than what they check. */
 #include <math.h>
+#include <stdlib.h>
 
 #include "tril/dtype.h"
 #include "tril/ops.h"
@@ -54,18 +55,63 @@ void tril_ref_gelu(float *y, const float *x, int64_t n)
     }
 }
 
+void tril_ref_q8_quantize_x(int8_t *xq, float *xs, const float *x, int64_t n, int64_t cols)
+{
+    const int64_t len = TRIL_Q8_X_LEN(cols), ns = TRIL_Q8_X_SCALES(cols);
+    const int64_t nb = (cols + TRIL_Q8_BLOCK - 1) / TRIL_Q8_BLOCK;
+    for (int64_t r = 0; r < n; r++) {
+        int8_t *q = xq + r * len;
+        float *s = xs + r * ns;
+        const float *xr = x + r * cols;
+        for (int64_t i = 0; i < len; i++) q[i] = 0;
+        for (int64_t b = 0; b < ns; b++) s[b] = 0.0f;
+        for (int64_t b = 0; b < nb; b++) {
+            const int64_t c0 = b * TRIL_Q8_BLOCK;
+            const int64_t c1 = c0 + TRIL_Q8_BLOCK < cols ? c0 + TRIL_Q8_BLOCK : cols;
+            float amax = 0.0f;
+            int finite = 1;
+            for (int64_t c = c0; c < c1; c++) {
+                if (!isfinite(xr[c])) finite = 0;
+                else if (fabsf(xr[c]) > amax) amax = fabsf(xr[c]);
+            }
+            if (!finite) {
+                s[b] = NAN;
+                continue;
+            }
+            if (amax < TRIL_Q8_X_TINY) continue;
+            s[b] = amax / 127.0f;
+            const float inv = 1.0f / s[b];
+            for (int64_t c = c0; c < c1; c++) {
+                const float v = rintf(xr[c] * inv);
+                q[c] = (int8_t)(v > 127.0f ? 127 : v < -127.0f ? -127 : (int)v);
+            }
+        }
+    }
+}
+
 void tril_ref_gemv_q8(float *y, const int8_t *q, const uint16_t *scales, const float *x,
                       int64_t rows, int64_t cols)
 {
     const int64_t nb = (cols + TRIL_Q8_BLOCK - 1) / TRIL_Q8_BLOCK;
+    int8_t *xq = malloc((size_t)TRIL_Q8_X_LEN(cols));
+    float *xs = malloc((size_t)TRIL_Q8_X_SCALES(cols) * sizeof *xs);
+    if (!xq || !xs) { /* the oracle has no status: an impossible answer */
+        for (int64_t r = 0; r < rows; r++) y[r] = NAN;
+        free(xq);
+        free(xs);
+        return;
+    }
+    tril_ref_q8_quantize_x(xq, xs, x, 1, cols);
     for (int64_t r = 0; r < rows; r++) {
         double acc = 0.0;
         for (int64_t b = 0; b < nb; b++) {
-            double s = 0.0;
+            int64_t s = 0;
             for (int64_t c = b * TRIL_Q8_BLOCK; c < cols && c < (b + 1) * TRIL_Q8_BLOCK; c++)
-                s += (double)q[r * cols + c] * (double)x[c];
-            acc += (double)tril_f16_to_f32(scales[r * nb + b]) * s;
+                s += (int64_t)q[r * cols + c] * xq[c];
+            acc += (double)tril_f16_to_f32(scales[r * nb + b]) * (double)xs[b] * (double)s;
         }
         y[r] = (float)acc;
     }
+    free(xq);
+    free(xs);
 }

@@ -63,11 +63,22 @@ O=$tmp/overflow
 make_model "$O" "ln_f.weight:0:64:0" "ln_f.bias:0:64:1" "wte.weight:3200000:3200064:-3e38" ||
     bad "make the overflow model"
 expect 0 "info, finite weights" -- "$TRIL" info --model "$O"
+# int8 holds a block's scale (max |w| / 127) in fp16: -3e38 is refused at
+# load, naming the tensor. Its overflow model keeps |w| within fp16's range
+# (8e6) and makes ln_f's constant 1e32: 1e32 x 64 x -8e6 is -inf in fp32,
+# in the GEMM (eval) and the quantised GEMV (decoding) alike.
+expect 1 "generate int8, weight beyond an fp16 scale" -- "$TRIL" generate --model "$O" --prompt "The dog" --tokens 4 --dtype int8
+contains "$tmp/err" "tensor 'wte.weight': int8 quantisation: row 50000 has a weight beyond what an fp16 block scale holds" "int8 names the weight it cannot scale"
+O8=$tmp/overflow8
+make_model "$O8" "ln_f.weight:0:64:0" "ln_f.bias:0:64:1e32" "wte.weight:3200000:3200064:-8e6" ||
+    bad "make the int8 overflow model"
 for dtype in fp32 bf16 int8; do
-    expect 1 "generate $dtype, overflow" -- "$TRIL" generate --model "$O" --prompt "The dog" --tokens 4 --temperature 0 --dtype $dtype
+    model=$O
+    [ $dtype = int8 ] && model=$O8
+    expect 1 "generate $dtype, overflow" -- "$TRIL" generate --model "$model" --prompt "The dog" --tokens 4 --temperature 0 --dtype $dtype
     contains "$tmp/err" "non-finite logit (-inf)" "generate $dtype reports the overflow"
     check "cmp -s <(tr -d '\\000' <'$tmp/out') '$tmp/out'" "generate $dtype printed no NUL bytes"
-    expect 1 "eval $dtype, overflow" -- "$TRIL" eval --model "$O" --file "$tmp/text.txt" --context 32 --dtype $dtype
+    expect 1 "eval $dtype, overflow" -- "$TRIL" eval --model "$model" --file "$tmp/text.txt" --context 32 --dtype $dtype
     contains "$tmp/err" "non-finite logit (-inf)" "eval $dtype reports the overflow"
     check "! grep -q 'loss=' '$tmp/out'" "eval $dtype printed no loss"
 done

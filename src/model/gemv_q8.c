@@ -1,0 +1,232 @@
+/* int8 decoding GEMVs: Q8_0 weights against Q8_0 activations, as ggml's
+ * vec_dot_q8_0_q8_0. Compiled once per instruction set.
+ *
+ * Why the activations are quantised too: widening every int8 weight to
+ * fp32 (sign-extend, convert, FMA: 7 vector instructions per 32 weights)
+ * capped one core at 15-20 G weights/s with the matrix in cache, barely
+ * above what memory delivers to two cores, so int8 decoding was bound by
+ * instructions, not bytes (and fp16 scales, one conversion more per block,
+ * made it slower). Products of two int8 vectors are summed exactly in int32
+ * by the integer dot instructions (maddubs + madd: 5 instructions per 64
+ * weights), and the float work is one convert and one FMA per two blocks.
+ *
+ * Each x row is quantised once per GEMV (q8_quantize_x): a scale per
+ * block of TRIL_Q8_BLOCK, max |x| / 127, values rounded to nearest, the
+ * same bits as the scalar oracle's (tril_ref_q8_quantize_x). A block's
+ * integer dot product is exact, so only the fp32 accumulation of the
+ * scaled block sums depends on the ISA; each row of the several-row kernel
+ * runs exactly the one-row kernel's code (q8_dot), so it is bit for bit the
+ * one-row result. */
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "core/isa.h"
+#include "core/simd.h"
+#include "model/gemv_internal.h"
+#include "tril/ops.h"
+
+enum { QB = TRIL_Q8_BLOCK };
+
+/* One row: sum over blocks b of (wscale_b * xscale_b) * (sum of q * xq in
+ * the block). w: cols int8; ws: its fp16 block scales; xq: TRIL_Q8_X_LEN
+ * (cols) int8 (zero past cols); xs: TRIL_Q8_X_SCALES(cols) floats (zero
+ * past the blocks). prefetch: stream the row ahead into L2 (the one-row
+ * walk reads it from memory; rows reused for several x rows are cached). */
+#if defined(__AVX512BW__)
+/* 64 weights (two blocks) against x: the exact int32 sums, lanes 0-7 the
+ * first block's, 8-15 the second's. |w| (unsigned) times x with w's sign:
+ * maddubs wants one unsigned operand; |q| <= 127 keeps pairs below 2^15. */
+VINLINE __m512i q8_pair_sums(__m512i wv, __m512i xv)
+{
+    const __m512i xs_signed = _mm512_mask_sub_epi8(xv, _mm512_movepi8_mask(wv), _mm512_setzero_si512(), xv);
+    return _mm512_madd_epi16(_mm512_maddubs_epi16(_mm512_abs_epi8(wv), xs_signed), _mm512_set1_epi16(1));
+}
+
+VINLINE float q8_dot(const int8_t *w, const uint16_t *ws, const int8_t *xq, const float *xs,
+                     int64_t cols, const int prefetch)
+{
+    const int64_t nb = (cols + QB - 1) / QB;
+    const __m512i two = _mm512_set1_epi32(2);
+    const __m512i pair = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+    /* two chains (even and odd pairs of blocks): one FMA chain alone held
+     * the loop to its 4-cycle latency */
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0;
+    for (int64_t g = 0; g < nb; g += 16) {
+        const int64_t gb = nb - g < 16 ? nb - g : 16;
+        const __m512 sc = _mm512_mul_ps(
+            _mm512_cvtph_ps(_mm256_maskz_loadu_epi16((__mmask16)((1u << gb) - 1u), ws + g)),
+            _mm512_loadu_ps(xs + g));
+        __m512i lane = pair;
+        int64_t b = g;
+        for (; b + 4 <= g + gb && (b + 4) * QB <= cols; b += 4) {
+            const int64_t c = b * QB;
+            if (prefetch) {
+                vprefetch_l2(w + c + TRIL_PREFETCH_BYTES);
+                vprefetch_l2(w + c + 64 + TRIL_PREFETCH_BYTES);
+            }
+            const __m512i s0 = q8_pair_sums(_mm512_loadu_si512(w + c), _mm512_loadu_si512(xq + c));
+            const __m512i s1 = q8_pair_sums(_mm512_loadu_si512(w + c + 64), _mm512_loadu_si512(xq + c + 64));
+            acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s0), _mm512_permutexvar_ps(lane, sc), acc0);
+            lane = _mm512_add_epi32(lane, two);
+            acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s1), _mm512_permutexvar_ps(lane, sc), acc1);
+            lane = _mm512_add_epi32(lane, two);
+        }
+        for (; b < g + gb; b += 2, lane = _mm512_add_epi32(lane, two)) {
+            const int64_t c = b * QB;
+            if (prefetch) vprefetch_l2(w + c + TRIL_PREFETCH_BYTES);
+            const __m512i wv = cols - c >= 64
+                                   ? _mm512_loadu_si512(w + c)
+                                   : _mm512_maskz_loadu_epi8((1ULL << (cols - c)) - 1ULL, w + c);
+            const __m512i s0 = q8_pair_sums(wv, _mm512_loadu_si512(xq + c));
+            acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s0), _mm512_permutexvar_ps(lane, sc), acc0);
+        }
+    }
+    return vhsum((vf)_mm512_add_ps(acc0, acc1));
+}
+#elif defined(__AVX2__)
+VINLINE float q8_dot(const int8_t *w, const uint16_t *ws, const int8_t *xq, const float *xs,
+                     int64_t cols, const int prefetch)
+{
+    const int64_t nb = (cols + QB - 1) / QB;
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t g = 0; g < nb; g += 8) {
+        const int64_t gb = nb - g < 8 ? nb - g : 8;
+        uint16_t part[8] = {0};
+        memcpy(part, ws + g, (size_t)gb * sizeof *part);
+        const __m256 sc = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)part)),
+                                        _mm256_loadu_ps(xs + g));
+        for (int64_t k = 0; k < gb; k++) {
+            const int64_t c = (g + k) * QB;
+            if (prefetch && !(k & 1)) vprefetch_l2(w + c + TRIL_PREFETCH_BYTES);
+            __m256i wv;
+            if (cols - c >= QB) {
+                wv = _mm256_loadu_si256((const __m256i *)(w + c));
+            } else { /* the row's last, short block: zeros past its end */
+                int8_t tail[QB] = {0};
+                memcpy(tail, w + c, (size_t)(cols - c));
+                wv = _mm256_loadu_si256((const __m256i *)tail);
+            }
+            const __m256i xv = _mm256_loadu_si256((const __m256i *)(xq + c));
+            const __m256i sums = _mm256_madd_epi16(
+                _mm256_maddubs_epi16(_mm256_abs_epi8(wv), _mm256_sign_epi8(xv, wv)), ones);
+            acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums),
+                                  _mm256_permutevar8x32_ps(sc, _mm256_set1_epi32((int)k)), acc);
+        }
+    }
+    return vhsum((vf)acc);
+}
+#else
+VINLINE float q8_dot(const int8_t *w, const uint16_t *ws, const int8_t *xq, const float *xs,
+                     int64_t cols, const int prefetch)
+{
+    (void)prefetch;
+    const int64_t nb = (cols + QB - 1) / QB;
+    float acc = 0.0f;
+    for (int64_t b = 0; b < nb; b++) {
+        const int64_t c1 = (b + 1) * QB < cols ? (b + 1) * QB : cols;
+        int32_t s = 0;
+        for (int64_t c = b * QB; c < c1; c++) s += (int32_t)w[c] * (int32_t)xq[c];
+        const float scale = f16_scalar(ws[b]) * xs[b];
+        acc += (float)s * scale;
+    }
+    return acc;
+}
+#endif
+
+/* x values rounded to the nearest integer (ties to even, as rintf and the
+ * conversion instructions in the default rounding mode), clamped to
+ * [-127, 127], stored as int8. */
+VINLINE void round_store_i8(int8_t *q, vf v)
+{
+#if defined(__AVX512F__)
+    __m512i i = _mm512_cvtps_epi32((__m512)v);
+    i = _mm512_max_epi32(_mm512_min_epi32(i, _mm512_set1_epi32(127)), _mm512_set1_epi32(-127));
+    _mm_storeu_si128((__m128i *)q, _mm512_cvtepi32_epi8(i));
+#elif defined(__AVX2__)
+    __m256i i = _mm256_cvtps_epi32((__m256)v);
+    i = _mm256_max_epi32(_mm256_min_epi32(i, _mm256_set1_epi32(127)), _mm256_set1_epi32(-127));
+    int32_t t[8];
+    _mm256_storeu_si256((__m256i *)t, i);
+    for (int k = 0; k < 8; k++) q[k] = (int8_t)t[k];
+#else
+    for (int k = 0; k < TRIL_VL; k++) {
+        const float r = rintf(v[k]);
+        q[k] = (int8_t)(r > 127.0f ? 127 : r < -127.0f ? -127 : (int)r);
+    }
+#endif
+}
+
+/* One block of 32 values (zero-padded by the caller when short). */
+VINLINE void quantize_x_block(int8_t *q, float *scale, const float *x)
+{
+    vf m = vbcast(0.0f), nonfinite = vbcast(0.0f);
+    for (int k = 0; k < QB; k += TRIL_VL) {
+        const vf v = vload(x + k);
+        m = vmax(m, (vf)((vi)v & 0x7fffffff));
+        nonfinite += v - v; /* NaN in a lane that held inf or NaN */
+    }
+    const float amax = vhmax(m);
+    if (vhsum(nonfinite) != 0.0f || amax < TRIL_Q8_X_TINY) {
+        /* NaN scale: a non-finite activation makes the products NaN, as
+         * the fp32 product would be, and the logits check reports it */
+        *scale = amax < TRIL_Q8_X_TINY && vhsum(nonfinite) == 0.0f ? 0.0f : NAN;
+        memset(q, 0, QB);
+        return;
+    }
+    const float s = amax / 127.0f, inv = 1.0f / s;
+    *scale = s;
+    for (int k = 0; k < QB; k += TRIL_VL) round_store_i8(q + k, vload(x + k) * vbcast(inv));
+}
+
+void TRIL_ISA_FN(tril_q8_quantize_x)(int8_t *xq, float *xs, const float *x, int64_t n,
+                                     int64_t cols)
+{
+    const int64_t len = TRIL_Q8_X_LEN(cols), ns = TRIL_Q8_X_SCALES(cols);
+    const int64_t nb = (cols + QB - 1) / QB;
+    for (int64_t r = 0; r < n; r++) {
+        int8_t *q = xq + r * len;
+        float *s = xs + r * ns;
+        const float *xr = x + r * cols;
+        int64_t b = 0;
+        for (; (b + 1) * QB <= cols; b++) quantize_x_block(q + b * QB, s + b, xr + b * QB);
+        if (b < nb) {
+            float tail[QB] = {0};
+            memcpy(tail, xr + b * QB, (size_t)(cols - b * QB) * sizeof *tail);
+            quantize_x_block(q + b * QB, s + b, tail);
+            b++;
+        }
+        memset(q + b * QB, 0, (size_t)(len - b * QB));
+        for (; b < ns; b++) s[b] = 0.0f;
+    }
+}
+
+void TRIL_ISA_FN(tril_gemv_wx_q8)(float *y, const int8_t *q, const uint16_t *scales,
+                                  const int8_t *xq, const float *xs, int64_t rows, int64_t cols)
+{
+    const int64_t blocks = (cols + QB - 1) / QB;
+#pragma omp parallel for schedule(guided, 16) num_threads(gemv_threads_rows(rows * cols, 1))
+    for (int64_t r = 0; r < rows; r++)
+        y[r] = q8_dot(q + r * cols, scales + r * blocks, xq, xs, cols, 1);
+}
+
+/* n x rows: a group of weight rows (about 16 KB, in L1 after the first x
+ * row) runs past every x row, each dot product q8_dot's exactly. */
+void TRIL_ISA_FN(tril_gemv_wx_q8_rows)(float *y, const int8_t *q, const uint16_t *scales,
+                                       const int8_t *xq, const float *xs, int64_t n,
+                                       int64_t rows, int64_t cols)
+{
+    const int64_t blocks = (cols + QB - 1) / QB;
+    const int64_t len = TRIL_Q8_X_LEN(cols), ns = TRIL_Q8_X_SCALES(cols);
+    const int64_t group = cols < 16384 ? 16384 / cols : 1;
+    const int64_t groups = (rows + group - 1) / group;
+#pragma omp parallel for schedule(guided, 4) num_threads(gemv_threads_rows(rows * cols, n))
+    for (int64_t g = 0; g < groups; g++) {
+        const int64_t v0 = g * group, v1 = v0 + group < rows ? v0 + group : rows;
+        for (int64_t r = 0; r < n; r++)
+            for (int64_t v = v0; v < v1; v++)
+                y[r * rows + v] = q8_dot(q + v * cols, scales + v * blocks, xq + r * len,
+                                         xs + r * ns, cols, r == 0);
+    }
+}
