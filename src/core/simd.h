@@ -41,28 +41,6 @@ VINLINE vf vload_bf16(const uint16_t *p)
     vh16 h = *(const vh16 *)p;
     return (vf)(__builtin_convertvector(h, vu32) << 16);
 }
-/* int8 (the int8 model's weights) to fp32: exact. Intrinsics on x86: GCC
- * lowers a vector-extension int8 -> int32 conversion to a scalar loop. */
-#if defined(__AVX512F__)
-#include <immintrin.h>
-VINLINE vf vload_i8(const int8_t *p)
-{
-    return (vf)_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)p)));
-}
-#elif defined(__AVX2__)
-#include <immintrin.h>
-VINLINE vf vload_i8(const int8_t *p)
-{
-    return (vf)_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)p)));
-}
-#else
-VINLINE vf vload_i8(const int8_t *p)
-{
-    vf v;
-    for (int k = 0; k < TRIL_VL; k++) v[k] = (float)p[k];
-    return v;
-}
-#endif
 /* fp16 bits (the int8 model's block scales) to fp32, exact: one
  * instruction with F16C (every AVX2 and AVX-512 target), else the library's
  * bit conversion. */
