@@ -31,35 +31,45 @@
 
 enum { QB = TRIL_Q8_BLOCK };
 
-/* One row: sum over blocks b of (wscale_b * xscale_b) * (sum of q * xq in
- * the block). w: cols int8; ws: its fp16 block scales; xq: TRIL_Q8_X_LEN
- * (cols) int8 (zero past cols); xs: TRIL_Q8_X_SCALES(cols) floats (zero
- * past the blocks). prefetch: stream the row ahead into L2 (the one-row
- * walk reads it from memory; rows reused for several x rows are cached). */
+#define UNROLL _Pragma("GCC unroll 8")
+
+/* R x rows against one weight row: out[r] = sum over blocks b of
+ * (wscale_b * xscale_rb) * (sum of q * xq_r in the block). w: cols int8;
+ * ws: its fp16 block scales; xq: R rows of TRIL_Q8_X_LEN(cols) int8 (zero
+ * past cols), `len` apart; xs: R rows of TRIL_Q8_X_SCALES(cols) floats
+ * (zero past the blocks), `ns` apart. R is a constant at each call (1 for
+ * the one-row kernel, 4 for the several-row tiles): every row's arithmetic
+ * is the same whatever R, because only the weights' work (loads, |w|,
+ * signs, scale conversion) is shared. prefetch: stream the row ahead into
+ * L2 (the one-row walk reads it from memory; rows reused for several x
+ * rows are cached). */
 #if defined(__AVX512BW__)
-/* 64 weights (two blocks) against x: the exact int32 sums, lanes 0-7 the
- * first block's, 8-15 the second's. |w| (unsigned) times x with w's sign:
- * maddubs wants one unsigned operand; |q| <= 127 keeps pairs below 2^15. */
-VINLINE __m512i q8_pair_sums(__m512i wv, __m512i xv)
+/* 64 weights (two blocks) against one x row: the exact int32 sums, lanes
+ * 0-7 the first block's, 8-15 the second's. |w| (unsigned) times x with
+ * w's sign: maddubs wants one unsigned operand; |q| <= 127 keeps the
+ * pairs below 2^15. */
+VINLINE __m512i q8_pair_sums(__m512i abs_w, __mmask64 neg_w, __m512i xv)
 {
-    const __m512i xs_signed = _mm512_mask_sub_epi8(xv, _mm512_movepi8_mask(wv), _mm512_setzero_si512(), xv);
-    return _mm512_madd_epi16(_mm512_maddubs_epi16(_mm512_abs_epi8(wv), xs_signed), _mm512_set1_epi16(1));
+    const __m512i x_signed = _mm512_mask_sub_epi8(xv, neg_w, _mm512_setzero_si512(), xv);
+    return _mm512_madd_epi16(_mm512_maddubs_epi16(abs_w, x_signed), _mm512_set1_epi16(1));
 }
 
-VINLINE float q8_dot(const int8_t *w, const uint16_t *ws, const int8_t *xq, const float *xs,
-                     int64_t cols, const int prefetch)
+VINLINE void q8_dots(const int8_t *w, const uint16_t *ws, const int8_t *xq, const float *xs,
+                     int64_t len, int64_t ns, int64_t cols, const int prefetch, const int R,
+                     float *out, int64_t out_stride)
 {
     const int64_t nb = (cols + QB - 1) / QB;
     const __m512i two = _mm512_set1_epi32(2);
     const __m512i pair = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
-    /* two chains (even and odd pairs of blocks): one FMA chain alone held
-     * the loop to its 4-cycle latency */
-    __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0;
+    /* two chains per row (alternate pairs of blocks): one FMA chain alone
+     * held the loop to its 4-cycle latency */
+    __m512 acc0[4], acc1[4], sc[4];
+    UNROLL for (int r = 0; r < R; r++) acc0[r] = acc1[r] = _mm512_setzero_ps();
     for (int64_t g = 0; g < nb; g += 16) {
         const int64_t gb = nb - g < 16 ? nb - g : 16;
-        const __m512 sc = _mm512_mul_ps(
-            _mm512_cvtph_ps(_mm256_maskz_loadu_epi16((__mmask16)((1u << gb) - 1u), ws + g)),
-            _mm512_loadu_ps(xs + g));
+        const __m512 wsc =
+            _mm512_cvtph_ps(_mm256_maskz_loadu_epi16((__mmask16)((1u << gb) - 1u), ws + g));
+        UNROLL for (int r = 0; r < R; r++) sc[r] = _mm512_mul_ps(wsc, _mm512_loadu_ps(xs + r * ns + g));
         __m512i lane = pair;
         int64_t b = g;
         for (; b + 4 <= g + gb && (b + 4) * QB <= cols; b += 4) {
@@ -68,12 +78,18 @@ VINLINE float q8_dot(const int8_t *w, const uint16_t *ws, const int8_t *xq, cons
                 vprefetch_l2(w + c + TRIL_PREFETCH_BYTES);
                 vprefetch_l2(w + c + 64 + TRIL_PREFETCH_BYTES);
             }
-            const __m512i s0 = q8_pair_sums(_mm512_loadu_si512(w + c), _mm512_loadu_si512(xq + c));
-            const __m512i s1 = q8_pair_sums(_mm512_loadu_si512(w + c + 64), _mm512_loadu_si512(xq + c + 64));
-            acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s0), _mm512_permutexvar_ps(lane, sc), acc0);
-            lane = _mm512_add_epi32(lane, two);
-            acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s1), _mm512_permutexvar_ps(lane, sc), acc1);
-            lane = _mm512_add_epi32(lane, two);
+            const __m512i w0 = _mm512_loadu_si512(w + c), w1 = _mm512_loadu_si512(w + c + 64);
+            const __m512i a0 = _mm512_abs_epi8(w0), a1 = _mm512_abs_epi8(w1);
+            const __mmask64 n0 = _mm512_movepi8_mask(w0), n1 = _mm512_movepi8_mask(w1);
+            const __m512i lane1 = _mm512_add_epi32(lane, two);
+            UNROLL for (int r = 0; r < R; r++) {
+                const int8_t *xr = xq + r * len + c;
+                const __m512i s0 = q8_pair_sums(a0, n0, _mm512_loadu_si512(xr));
+                const __m512i s1 = q8_pair_sums(a1, n1, _mm512_loadu_si512(xr + 64));
+                acc0[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s0), _mm512_permutexvar_ps(lane, sc[r]), acc0[r]);
+                acc1[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s1), _mm512_permutexvar_ps(lane1, sc[r]), acc1[r]);
+            }
+            lane = _mm512_add_epi32(lane1, two);
         }
         for (; b < g + gb; b += 2, lane = _mm512_add_epi32(lane, two)) {
             const int64_t c = b * QB;
@@ -81,25 +97,31 @@ VINLINE float q8_dot(const int8_t *w, const uint16_t *ws, const int8_t *xq, cons
             const __m512i wv = cols - c >= 64
                                    ? _mm512_loadu_si512(w + c)
                                    : _mm512_maskz_loadu_epi8((1ULL << (cols - c)) - 1ULL, w + c);
-            const __m512i s0 = q8_pair_sums(wv, _mm512_loadu_si512(xq + c));
-            acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s0), _mm512_permutexvar_ps(lane, sc), acc0);
+            const __m512i aw = _mm512_abs_epi8(wv);
+            const __mmask64 nw = _mm512_movepi8_mask(wv);
+            UNROLL for (int r = 0; r < R; r++) {
+                const __m512i s0 = q8_pair_sums(aw, nw, _mm512_loadu_si512(xq + r * len + c));
+                acc0[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s0), _mm512_permutexvar_ps(lane, sc[r]), acc0[r]);
+            }
         }
     }
-    return vhsum((vf)_mm512_add_ps(acc0, acc1));
+    UNROLL for (int r = 0; r < R; r++) out[r * out_stride] = vhsum((vf)_mm512_add_ps(acc0[r], acc1[r]));
 }
 #elif defined(__AVX2__)
-VINLINE float q8_dot(const int8_t *w, const uint16_t *ws, const int8_t *xq, const float *xs,
-                     int64_t cols, const int prefetch)
+VINLINE void q8_dots(const int8_t *w, const uint16_t *ws, const int8_t *xq, const float *xs,
+                     int64_t len, int64_t ns, int64_t cols, const int prefetch, const int R,
+                     float *out, int64_t out_stride)
 {
     const int64_t nb = (cols + QB - 1) / QB;
     const __m256i ones = _mm256_set1_epi16(1);
-    __m256 acc = _mm256_setzero_ps();
+    __m256 acc[4], sc[4];
+    UNROLL for (int r = 0; r < R; r++) acc[r] = _mm256_setzero_ps();
     for (int64_t g = 0; g < nb; g += 8) {
         const int64_t gb = nb - g < 8 ? nb - g : 8;
         uint16_t part[8] = {0};
         memcpy(part, ws + g, (size_t)gb * sizeof *part);
-        const __m256 sc = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)part)),
-                                        _mm256_loadu_ps(xs + g));
+        const __m256 wsc = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)part));
+        UNROLL for (int r = 0; r < R; r++) sc[r] = _mm256_mul_ps(wsc, _mm256_loadu_ps(xs + r * ns + g));
         for (int64_t k = 0; k < gb; k++) {
             const int64_t c = (g + k) * QB;
             if (prefetch && !(k & 1)) vprefetch_l2(w + c + TRIL_PREFETCH_BYTES);
@@ -111,30 +133,38 @@ VINLINE float q8_dot(const int8_t *w, const uint16_t *ws, const int8_t *xq, cons
                 memcpy(tail, w + c, (size_t)(cols - c));
                 wv = _mm256_loadu_si256((const __m256i *)tail);
             }
-            const __m256i xv = _mm256_loadu_si256((const __m256i *)(xq + c));
-            const __m256i sums = _mm256_madd_epi16(
-                _mm256_maddubs_epi16(_mm256_abs_epi8(wv), _mm256_sign_epi8(xv, wv)), ones);
-            acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums),
-                                  _mm256_permutevar8x32_ps(sc, _mm256_set1_epi32((int)k)), acc);
+            const __m256i aw = _mm256_abs_epi8(wv);
+            const __m256i lane = _mm256_set1_epi32((int)k);
+            UNROLL for (int r = 0; r < R; r++) {
+                const __m256i xv = _mm256_loadu_si256((const __m256i *)(xq + r * len + c));
+                const __m256i sums =
+                    _mm256_madd_epi16(_mm256_maddubs_epi16(aw, _mm256_sign_epi8(xv, wv)), ones);
+                acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums),
+                                         _mm256_permutevar8x32_ps(sc[r], lane), acc[r]);
+            }
         }
     }
-    return vhsum((vf)acc);
+    UNROLL for (int r = 0; r < R; r++) out[r * out_stride] = vhsum((vf)acc[r]);
 }
 #else
-VINLINE float q8_dot(const int8_t *w, const uint16_t *ws, const int8_t *xq, const float *xs,
-                     int64_t cols, const int prefetch)
+VINLINE void q8_dots(const int8_t *w, const uint16_t *ws, const int8_t *xq, const float *xs,
+                     int64_t len, int64_t ns, int64_t cols, const int prefetch, const int R,
+                     float *out, int64_t out_stride)
 {
     (void)prefetch;
     const int64_t nb = (cols + QB - 1) / QB;
-    float acc = 0.0f;
-    for (int64_t b = 0; b < nb; b++) {
-        const int64_t c1 = (b + 1) * QB < cols ? (b + 1) * QB : cols;
-        int32_t s = 0;
-        for (int64_t c = b * QB; c < c1; c++) s += (int32_t)w[c] * (int32_t)xq[c];
-        const float scale = f16_scalar(ws[b]) * xs[b];
-        acc += (float)s * scale;
+    for (int r = 0; r < R; r++) {
+        const int8_t *xr = xq + r * len;
+        float acc = 0.0f;
+        for (int64_t b = 0; b < nb; b++) {
+            const int64_t c1 = (b + 1) * QB < cols ? (b + 1) * QB : cols;
+            int32_t s = 0;
+            for (int64_t c = b * QB; c < c1; c++) s += (int32_t)w[c] * (int32_t)xr[c];
+            const float scale = f16_scalar(ws[b]) * xs[r * ns + b];
+            acc += (float)s * scale;
+        }
+        out[r * out_stride] = acc;
     }
-    return acc;
 }
 #endif
 
@@ -211,11 +241,13 @@ void TRIL_ISA_FN(tril_gemv_wx_q8)(float *y, const int8_t *q, const uint16_t *sca
     const int64_t blocks = (cols + QB - 1) / QB;
 #pragma omp parallel for schedule(guided, 16) num_threads(gemv_threads_rows(rows * cols, 1))
     for (int64_t r = 0; r < rows; r++)
-        y[r] = q8_dot(q + r * cols, scales + r * blocks, xq, xs, cols, 1);
+        q8_dots(q + r * cols, scales + r * blocks, xq, xs, 0, 0, cols, 1, 1, y + r, 0);
 }
 
-/* n x rows: a group of weight rows (about 16 KB, in L1 after the first x
- * row) runs past every x row, each dot product q8_dot's exactly. */
+/* n x rows: a group of weight rows (about 16 KB, in L1 after the first
+ * pass) runs past the x rows four at a time (q8_dots with R = 4: the
+ * weights' loads, |w| and signs shared), the rest one at a time; each
+ * row's arithmetic is the one-row kernel's. */
 void TRIL_ISA_FN(tril_gemv_wx_q8_rows)(float *y, const int8_t *q, const uint16_t *scales,
                                        const int8_t *xq, const float *xs, int64_t n,
                                        int64_t rows, int64_t cols)
@@ -227,9 +259,14 @@ void TRIL_ISA_FN(tril_gemv_wx_q8_rows)(float *y, const int8_t *q, const uint16_t
 #pragma omp parallel for schedule(guided, 4) num_threads(gemv_threads_rows(rows * cols, n))
     for (int64_t g = 0; g < groups; g++) {
         const int64_t v0 = g * group, v1 = v0 + group < rows ? v0 + group : rows;
-        for (int64_t r = 0; r < n; r++)
+        int64_t r = 0;
+        for (; r + 4 <= n; r += 4)
             for (int64_t v = v0; v < v1; v++)
-                y[r * rows + v] = q8_dot(q + v * cols, scales + v * blocks, xq + r * len,
-                                         xs + r * ns, cols, r == 0);
+                q8_dots(q + v * cols, scales + v * blocks, xq + r * len, xs + r * ns, len, ns,
+                        cols, r == 0, 4, y + r * rows + v, rows);
+        for (; r < n; r++)
+            for (int64_t v = v0; v < v1; v++)
+                q8_dots(q + v * cols, scales + v * blocks, xq + r * len, xs + r * ns, len, ns,
+                        cols, r == 0, 1, y + r * rows + v, rows);
     }
 }
