@@ -23,7 +23,11 @@
 
 #define N_REQ 10
 #define MAX_TOK 40
-#define CHUNK 16
+/* prompt tokens per step: 16, and 48 for the bf16 and int8 models, where
+ * chunks of up to TRIL_ENGINE_ROWWISE_MAX (32) rows join the decoding
+ * rows' GEMVs and longer ones get a GEMM: the cases' prompts (up to 100)
+ * then put both kinds, and decoding rows, in the same steps */
+static int64_t chunk = 16;
 
 typedef struct {
     int32_t prompt[200];
@@ -139,7 +143,7 @@ static void run_together(tril_gpt2 *m, req_case *cases, int64_t slots, int64_t k
 {
     tril_engine_config cfg = tril_engine_config_default();
     cfg.slots = slots;
-    cfg.prefill_chunk = CHUNK;
+    cfg.prefill_chunk = chunk;
     cfg.kv_memory_bytes = kv_mb << 20;
     tril_engine *e = NULL;
     assert_int_equal(tril_engine_create(m, &cfg, &e), TRIL_OK);
@@ -190,7 +194,7 @@ static void check_batch_independence(tril_dtype dtype)
         tril_stop_reason why;
         assert_int_equal(tril_gpt2_generate_chunked(m, cases[i].prompt, cases[i].n_prompt,
                                                     cases[i].max_tokens, &cases[i].sampling, -1,
-                                                    CHUNK, collect_alone, &cases[i], &gen, &why),
+                                                    chunk, collect_alone, &cases[i], &gen, &why),
                          TRIL_OK);
         assert_int_equal(gen, cases[i].max_tokens);
         assert_int_equal(cases[i].n_alone, gen);
@@ -202,7 +206,7 @@ static void check_batch_independence(tril_dtype dtype)
     for (int i = 0; i < N_REQ; i++) {
         tril_engine_config cfg = tril_engine_config_default();
         cfg.slots = 1;
-        cfg.prefill_chunk = CHUNK;
+        cfg.prefill_chunk = chunk;
         tril_engine *e = NULL;
         assert_int_equal(tril_engine_create(m, &cfg, &e), TRIL_OK);
         submit_case(e, &one[i], 1);
@@ -229,13 +233,15 @@ static void test_batch_independent_fp32(void **state)
 static void test_batch_independent_bf16(void **state)
 {
     (void)state;
-    check_batch_independence(TRIL_BF16);
+    for (chunk = 16; chunk <= 48; chunk += 32) check_batch_independence(TRIL_BF16);
+    chunk = 16;
 }
 
 static void test_batch_independent_int8(void **state)
 {
     (void)state;
-    check_batch_independence(TRIL_INT8);
+    for (chunk = 16; chunk <= 48; chunk += 32) check_batch_independence(TRIL_INT8);
+    chunk = 16;
 }
 
 static int cancel_after_two(const tril_engine_event *ev, void *ctx)

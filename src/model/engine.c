@@ -369,16 +369,17 @@ tril_status tril_engine_step(tril_engine *e, tril_engine_event_fn fn, void *ctx)
             finish(e, &e->seqs[i], TRIL_FINISH_CANCELLED, TRIL_OK, fn, ctx);
     tril_status st = admit(e, fn, ctx);
     if (st != TRIL_OK) return st;
-    /* the layout: single-row sequences first (one GEMV pass for all), then
-     * each prompt chunk; slot order within each, so it is reproducible */
-    int64_t n_seqs = 0, n_single = 0, rows = 0;
+    /* the layout: the row-wise sequences first (one several-row GEMV pass
+     * for all their rows), then each prompt chunk that gets its own GEMM;
+     * slot order within each, so it is reproducible */
+    int64_t n_seqs = 0, rowwise_rows = 0, rows = 0;
     for (int pass = 0; pass < 2; pass++)
         for (int64_t i = 0; i < e->cfg.slots; i++) {
             engine_seq *s = &e->seqs[i];
             if (!s->active) continue;
             const int64_t left = s->n_prompt - s->pos;
             const int64_t want = left > 0 ? (left < e->cfg.prefill_chunk ? left : e->cfg.prefill_chunk) : 1;
-            if ((want == 1) != (pass == 0)) continue;
+            if (engine_rowwise(e->model, want) != (pass == 0)) continue;
             s->row0 = rows;
             s->rows = want;
             s->wants_logits = s->pos + want >= s->n_prompt;
@@ -388,13 +389,13 @@ tril_status tril_engine_step(tril_engine *e, tril_engine_event_fn fn, void *ctx)
             const int64_t bt = e->cfg.kv_block_tokens;
             while (s->n_blocks * bt < s->pos + want) s->blocks[s->n_blocks++] = e->free_blocks[--e->n_free];
             e->order[n_seqs++] = i;
-            n_single += want == 1;
+            if (pass == 0) rowwise_rows += want;
             rows += want;
         }
     e->last_step_rows = rows;
     if (n_seqs == 0) return TRIL_OK;
     e->steps++;
-    st = tril_engine_forward(e, n_seqs, n_single, rows);
+    st = tril_engine_forward(e, n_seqs, rowwise_rows, rows);
     if (st != TRIL_OK) {
         /* the model failed for every row (a BLAS size limit): end them all */
         for (int64_t k = 0; k < n_seqs; k++)

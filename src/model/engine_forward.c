@@ -2,10 +2,11 @@
  * the step, attention per sequence against its own paged KV cache.
  *
  * What makes a request's result independent of the batch (docs/SERVING.md):
- * a sequence with one row this step (decoding) goes through the several-row
- * GEMVs, whose every row is bit for bit the one-row kernel's; a sequence
- * with more rows (a prompt chunk) gets its own GEMM over exactly its rows,
- * as it would alone; the row-wise ops (LayerNorm, GELU, residual adds) are
+ * a sequence with one row this step (decoding), and in the bf16 and int8
+ * models a prompt chunk of at most TRIL_ENGINE_ROWWISE_MAX rows, goes
+ * through the several-row GEMVs, whose every row is bit for bit the one-row
+ * kernel's; a longer prompt chunk (any chunk in the fp32 model) gets its
+ * own GEMM over exactly its rows, as it would alone; the row-wise ops (LayerNorm, GELU, residual adds) are
  * the same per row whatever surrounds it; attention runs per sequence with
  * its own past. So the rows a sequence contributes, and every operation on
  * them, depend only on that sequence. */
@@ -17,24 +18,24 @@
 #include "tril/cpu.h"
 #include "tril/ops.h"
 
-/* y = x w + b over the step's rows: the single-row sequences together
- * (rows [0, n_single)), each longer sequence alone. */
-static tril_status dense(tril_engine *e, int64_t n_seqs, int64_t n_single, float *y,
+/* y = x w + b over the step's rows: the row-wise sequences together (rows
+ * [0, rowwise_rows)), each other prompt chunk alone. */
+static tril_status dense(tril_engine *e, int64_t n_seqs, int64_t rowwise_rows, float *y,
                          const float *x, const float *w, tril_lowp wt, const float *b,
                          int64_t in, int64_t out)
 {
     const tril_dtype d = e->model->weight_dtype;
-    if (n_single > 0) {
+    if (rowwise_rows > 0) {
         if (wt.data) {
-            tril_status st = lowp_matvec_rows(d, wt, y, x, b, n_single, in, out);
+            tril_status st = lowp_matvec_rows(d, wt, y, x, b, rowwise_rows, in, out);
             if (st != TRIL_OK) return st;
         } else {
-            tril_matvec_rows(y, x, w, b, n_single, in, out, e->partials);
+            tril_matvec_rows(y, x, w, b, rowwise_rows, in, out, e->partials);
         }
     }
     for (int64_t k = 0; k < n_seqs; k++) {
         const engine_seq *s = &e->seqs[e->order[k]];
-        if (s->rows <= 1) continue;
+        if (s->row0 < rowwise_rows) continue;
         const float *xs = x + s->row0 * in;
         float *ys = y + s->row0 * out;
         tril_status st = wt.data ? lowp_matmul(d, wt, ys, xs, b, s->rows, in, out, e->wbuf)
@@ -108,7 +109,8 @@ static tril_status attend_all(tril_engine *e, int64_t n_seqs, int64_t l)
     return TRIL_OK;
 }
 
-tril_status tril_engine_forward(tril_engine *e, int64_t n_seqs, int64_t n_single, int64_t rows)
+tril_status tril_engine_forward(tril_engine *e, int64_t n_seqs, int64_t rowwise_rows,
+                                int64_t rows)
 {
     const tril_gpt2 *m = e->model;
     const int64_t C = e->C, I = e->I;
@@ -124,18 +126,18 @@ tril_status tril_engine_forward(tril_engine *e, int64_t n_seqs, int64_t n_single
     for (int64_t l = 0; l < e->L && st == TRIL_OK; l++) {
         const tril_gpt2_layer *L = &m->layers[l];
         tril_layernorm(e->ln, e->x, L->ln1_w, L->ln1_b, rows, C, eps);
-        st = dense(e, n_seqs, n_single, e->qkv, e->ln, L->attn_w, L->attn_wt, L->attn_b, C,
+        st = dense(e, n_seqs, rowwise_rows, e->qkv, e->ln, L->attn_w, L->attn_wt, L->attn_b, C,
                    3 * C);
         if (st == TRIL_OK) st = attend_all(e, n_seqs, l);
         if (st != TRIL_OK) break;
-        st = dense(e, n_seqs, n_single, e->proj, e->att, L->proj_w, L->proj_wt, L->proj_b, C, C);
+        st = dense(e, n_seqs, rowwise_rows, e->proj, e->att, L->proj_w, L->proj_wt, L->proj_b, C, C);
         if (st != TRIL_OK) break;
         tril_add_inplace(e->x, e->proj, rows * C);
         tril_layernorm(e->ln, e->x, L->ln2_w, L->ln2_b, rows, C, eps);
-        st = dense(e, n_seqs, n_single, e->fc, e->ln, L->fc_w, L->fc_wt, L->fc_b, C, I);
+        st = dense(e, n_seqs, rowwise_rows, e->fc, e->ln, L->fc_w, L->fc_wt, L->fc_b, C, I);
         if (st != TRIL_OK) break;
         tril_gelu(e->fc, e->fc, rows * I);
-        st = dense(e, n_seqs, n_single, e->proj, e->fc, L->fcproj_w, L->fcproj_wt, L->fcproj_b,
+        st = dense(e, n_seqs, rowwise_rows, e->proj, e->fc, L->fcproj_w, L->fcproj_wt, L->fcproj_b,
                    I, C);
         if (st != TRIL_OK) break;
         tril_add_inplace(e->x, e->proj, rows * C);

@@ -61,13 +61,31 @@ struct tril_engine {
     float *wbuf;      /* bf16 model: one widened matrix [wide, C] */
     float *head_in;   /* [slots, C] the rows that get logits */
     float *logits;    /* [slots, V] */
-    int64_t *order;   /* [slots] this step's sequences, single-row ones first */
+    int64_t *order;   /* [slots] this step's sequences, row-wise ones first */
 };
 
-/* Runs the step's rows (seqs[order[0..n_seqs)] with rows > 0, single-row
- * ones first and contiguous from row 0) through the model: their keys and
- * values join the KV pool, and each sequence with wants_logits gets its
- * last row's logits in e->logits[k] (k: its rank among those). */
-tril_status tril_engine_forward(tril_engine *e, int64_t n_seqs, int64_t n_single, int64_t rows);
+/* Prompt chunks of at most this many rows go through the bf16 and int8
+ * models' several-row GEMVs with the decoding rows, instead of a GEMM of
+ * their own: a GEMM first widens (bf16) or dequantises (int8) every matrix
+ * into fp32, which costs more than the GEMV's arithmetic for short chunks,
+ * and reads all the weights once more per chunk. */
+#define TRIL_ENGINE_ROWWISE_MAX 32
+
+/* Whether a sequence with `rows` rows this step runs row-wise (the
+ * several-row GEMVs, every row exactly the one-row kernel's): one row
+ * always; a short prompt chunk in the bf16 and int8 models. It depends only
+ * on the sequence and the model, never on the batch. */
+static inline int engine_rowwise(const tril_gpt2 *m, int64_t rows)
+{
+    return rows == 1 || (m->weight_dtype != TRIL_F32 && rows <= TRIL_ENGINE_ROWWISE_MAX);
+}
+
+/* Runs the step's rows (seqs[order[0..n_seqs)] with rows > 0, the row-wise
+ * ones first, their rows contiguous [0, rowwise_rows)) through the model:
+ * their keys and values join the KV pool, and each sequence with
+ * wants_logits gets its last row's logits in e->logits[k] (k: its rank
+ * among those). */
+tril_status tril_engine_forward(tril_engine *e, int64_t n_seqs, int64_t rowwise_rows,
+                                int64_t rows);
 
 #endif
