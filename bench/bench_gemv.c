@@ -7,7 +7,7 @@
  *   openblas cblas_sgemv on the Conv1D layout [in, out],
  *   tril     tril_matvec (blocks of contiguous rows, taken by free threads),
  *   bf16     tril_matvec_bf16 on the transposed bf16 copy (half the bytes),
- *   int8     the int8 GEMV on the transposed Q8_0 copy (1.125 bytes a weight),
+ *   int8     the int8 GEMV on the transposed Q8_0 copy (1.0625 bytes a weight: a 2-byte scale per 32),
  * and the head: tril_lm_head / tril_lm_head_bf16 / tril_lm_head_q8 for one
  * row.
  * Prints GB/s, and each as a fraction of the streaming-read limit
@@ -34,6 +34,7 @@
 #include "tril/timing.h"
 
 enum { LAYERS = 12, SHAPES = 4 };
+#define Q8_BYTES_PER_WEIGHT (1.0 + 2.0 / TRIL_Q8_BLOCK) /* an fp16 scale per block */
 static const int64_t shape[SHAPES][2] = {{768, 2304}, {768, 768}, {768, 3072}, {3072, 768}};
 
 typedef struct {
@@ -118,6 +119,8 @@ static void layers(bench_set *b, int kind)
                 tril_matvec_rows(b->y, b->x, b->w[l][s], NULL, b->rows, in, out, b->partials);
             else if (kind == 7)
                 tril_matvec_bf16_rows(b->y, b->x, b->wt[l][s], NULL, b->rows, in, out);
+            else if (kind == 12)
+                tril_matvec_q8_rows(b->y, b->x, b->q[l][s], b->qs[l][s], NULL, b->rows, in, out);
             else
                 tril_matvec_bf16(b->y, b->x, b->wt[l][s], NULL, in, out);
         }
@@ -134,6 +137,7 @@ static double best_seconds(bench_set *b, int kind, int rounds)
         case 11: tril_lm_head_q8(b->y, b->x, b->headq, b->headqs, 1, 768, 50257, NULL, 0); break;
         case 8: tril_lm_head_rows(b->y, b->x, b->head, NULL, b->rows, 768, 50257); break;
         case 9: tril_lm_head_rows(b->y, b->x, NULL, b->head16, b->rows, 768, 50257); break;
+        case 13: tril_lm_head_q8_rows(b->y, b->x, b->headq, b->headqs, b->rows, 768, 50257); break;
         default: layers(b, kind); break;
         }
         double dt = tril_now() - t0;
@@ -148,6 +152,8 @@ static int rows_mode(bench_set *b, int rounds)
     const struct { const char *name; int kind; double weights, bytes_per_weight; } runs[] = {
         {"tril_matvec_rows", 6, layer_weights, 4}, {"tril_matvec_bf16_rows", 7, layer_weights, 2},
         {"tril_lm_head_rows", 8, head, 4}, {"tril_lm_head_rows_bf16", 9, head, 2},
+        {"tril_matvec_q8_rows", 12, layer_weights, Q8_BYTES_PER_WEIGHT},
+        {"tril_lm_head_q8_rows", 13, head, Q8_BYTES_PER_WEIGHT},
     };
     const double peak = tril_cpu_peak_gflops(0.3);
     for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
@@ -181,9 +187,9 @@ int main(int argc, char **argv)
     const double head32 = 50257.0 * 768 * 4;
     const struct { const char *name; int kind; double bytes; } runs[] = {
         {"openblas_sgemv", 1, b.bytes32}, {"tril_matvec", 2, b.bytes32},
-        {"tril_matvec_bf16", 3, b.bytes32 / 2}, {"tril_matvec_q8", 10, b.bytes32 / 4 * 1.125},
+        {"tril_matvec_bf16", 3, b.bytes32 / 2}, {"tril_matvec_q8", 10, b.bytes32 / 4 * Q8_BYTES_PER_WEIGHT},
         {"tril_lm_head", 4, head32}, {"tril_lm_head_bf16", 5, head32 / 2},
-        {"tril_lm_head_q8", 11, head32 / 4 * 1.125},
+        {"tril_lm_head_q8", 11, head32 / 4 * Q8_BYTES_PER_WEIGHT},
     };
     for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
         const double limit = tril_cpu_stream_gbps(0.3);
