@@ -1,6 +1,7 @@
 /* CPU feature detection (run-time kernel selection) and thread count. */
 #include "tril/cpu.h"
 
+#include "core/big_alloc.h"
 #include "core/kernels.h"
 #include "core/parallel.h"
 
@@ -80,7 +81,8 @@ double tril_cpu_stream_gbps(double seconds)
 {
     /* 256 MiB: far beyond the caches, so this is DRAM bandwidth. */
     const int64_t n = 64ll << 20;
-    float *buf = malloc((size_t)n * sizeof *buf);
+    /* on huge pages where the kernel gives them, as the model's weights */
+    float *buf = tril_big_alloc((size_t)n * sizeof *buf, 0);
     if (!buf) return 0.0;
     for (int64_t i = 0; i < n; i++) buf[i] = (float)(i & 1023);
     const double gbps = TRIL_ISA_TABLE(tril_core_kernels)->stream_gbps(buf, n, seconds);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/big_alloc.h"
 #include "model/gpt2_internal.h"
 #include "tril/file.h"
 #include "tril/ops.h"
@@ -35,7 +36,7 @@ static tril_status alloc_model(const tril_gpt2_config *cfg, tril_gpt2 **out)
 static tril_status alloc_arena(tril_gpt2 *m)
 {
     m->arena_numel = tril_gpt2_num_params(&m->cfg);
-    m->arena = calloc((size_t)m->arena_numel, sizeof(float));
+    m->arena = tril_big_alloc((size_t)m->arena_numel * sizeof(float), 1);
     if (!m->arena)
         return TRIL_FAIL(TRIL_ERR_NOMEM, "cannot allocate %lld parameters (%.1f MB)",
                          (long long)m->arena_numel, m->arena_numel * 4.0 / 1e6);
@@ -346,8 +347,8 @@ static tril_status build_lowp(tril_gpt2 *m, const param_src *src, const char *wh
         total += m->params[i].numel;
         if (to == TRIL_INT8) nscales += TRIL_Q8_SCALES(rows, cols);
     }
-    unsigned char *low = malloc((size_t)total * esize);
-    uint16_t *scales = nscales ? malloc((size_t)nscales * sizeof *scales) : NULL;
+    unsigned char *low = tril_big_alloc((size_t)total * esize, 0);
+    uint16_t *scales = nscales ? tril_big_alloc((size_t)nscales * sizeof *scales, 0) : NULL;
     float *rest = malloc((size_t)small * sizeof *rest);
     tril_lowp *dst_low = calloc(m->n_params, sizeof *dst_low);
     float **dst32 = calloc(m->n_params, sizeof *dst32);

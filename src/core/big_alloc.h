@@ -1,0 +1,16 @@
+/* Large buffers that are streamed over and over (a model's weights, the
+ * bandwidth probe's buffer). */
+#ifndef TRIL_CORE_BIG_ALLOC_H
+#define TRIL_CORE_BIG_ALLOC_H
+
+#include <stddef.h>
+
+/* `bytes` aligned to 2 MB and, where the kernel offers it, advised for
+ * transparent huge pages (Linux's default mode, "madvise", gives them only
+ * on request). Decoding streams every weight once per token: with 4 KB
+ * pages a 250 MB model is 61,000 TLB entries a token, and the bf16 GEMVs
+ * measured 8-9 % faster on 2 MB pages. zero: the memory reads as zeros.
+ * NULL when out of memory; release with free(). */
+void *tril_big_alloc(size_t bytes, int zero);
+
+#endif
