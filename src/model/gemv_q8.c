@@ -19,6 +19,7 @@
  * one-row result. */
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #if defined(__AVX2__)
 #include <immintrin.h>
@@ -48,15 +49,40 @@ enum { QB = TRIL_Q8_BLOCK };
  * 0-7 the first block's, 8-15 the second's. |w| (unsigned) times x with
  * w's sign: maddubs wants one unsigned operand; |q| <= 127 keeps the
  * pairs below 2^15. */
-VINLINE __m512i q8_pair_sums(__m512i abs_w, __mmask64 neg_w, __m512i xv)
+VINLINE __m512i q8_pair_sums(__m512i abs_w, __mmask64 neg_w, __m512i xv, const int vnni)
 {
     const __m512i x_signed = _mm512_mask_sub_epi8(xv, neg_w, _mm512_setzero_si512(), xv);
+    if (vnni) {
+        /* AVX-512 VNNI: vpdpbusd sums each lane's four products in one
+         * instruction, exactly as maddubs + madd do (neither saturates at
+         * |q| <= 127), so both paths give the same bits. In assembly, so
+         * that this file needs no -mavx512vnni: it runs only where the CPU
+         * has VNNI (q8_vnni). */
+        __m512i sums = _mm512_setzero_si512();
+        __asm__("vpdpbusd %2, %1, %0" : "+v"(sums) : "v"(abs_w), "v"(x_signed));
+        return sums;
+    }
     return _mm512_madd_epi16(_mm512_maddubs_epi16(abs_w, x_signed), _mm512_set1_epi16(1));
+}
+
+/* Whether this CPU has AVX-512 VNNI (Intel Ice Lake / Cascade Lake and
+ * later, AMD Zen 4), unless TRIL_VNNI=0 (tests run both paths). */
+static int q8_vnni(void)
+{
+    static _Atomic int on = -1;
+    int v = on;
+    if (v < 0) {
+        const char *env = getenv("TRIL_VNNI");
+        __builtin_cpu_init();
+        v = __builtin_cpu_supports("avx512vnni") && !(env && strcmp(env, "0") == 0);
+        on = v;
+    }
+    return v;
 }
 
 VINLINE void q8_dots(const int8_t *w, const uint16_t *ws, const int8_t *xq, const float *xs,
                      int64_t len, int64_t ns, int64_t cols, const int prefetch, const int R,
-                     float *out, int64_t out_stride)
+                     const int vnni, float *out, int64_t out_stride)
 {
     const int64_t nb = (cols + QB - 1) / QB;
     const __m512i two = _mm512_set1_epi32(2);
@@ -84,8 +110,8 @@ VINLINE void q8_dots(const int8_t *w, const uint16_t *ws, const int8_t *xq, cons
             const __m512i lane1 = _mm512_add_epi32(lane, two);
             UNROLL for (int r = 0; r < R; r++) {
                 const int8_t *xr = xq + r * len + c;
-                const __m512i s0 = q8_pair_sums(a0, n0, _mm512_loadu_si512(xr));
-                const __m512i s1 = q8_pair_sums(a1, n1, _mm512_loadu_si512(xr + 64));
+                const __m512i s0 = q8_pair_sums(a0, n0, _mm512_loadu_si512(xr), vnni);
+                const __m512i s1 = q8_pair_sums(a1, n1, _mm512_loadu_si512(xr + 64), vnni);
                 acc0[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s0), _mm512_permutexvar_ps(lane, sc[r]), acc0[r]);
                 acc1[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s1), _mm512_permutexvar_ps(lane1, sc[r]), acc1[r]);
             }
@@ -100,7 +126,7 @@ VINLINE void q8_dots(const int8_t *w, const uint16_t *ws, const int8_t *xq, cons
             const __m512i aw = _mm512_abs_epi8(wv);
             const __mmask64 nw = _mm512_movepi8_mask(wv);
             UNROLL for (int r = 0; r < R; r++) {
-                const __m512i s0 = q8_pair_sums(aw, nw, _mm512_loadu_si512(xq + r * len + c));
+                const __m512i s0 = q8_pair_sums(aw, nw, _mm512_loadu_si512(xq + r * len + c), vnni);
                 acc0[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s0), _mm512_permutexvar_ps(lane, sc[r]), acc0[r]);
             }
         }
@@ -108,10 +134,13 @@ VINLINE void q8_dots(const int8_t *w, const uint16_t *ws, const int8_t *xq, cons
     UNROLL for (int r = 0; r < R; r++) out[r * out_stride] = vhsum((vf)_mm512_add_ps(acc0[r], acc1[r]));
 }
 #elif defined(__AVX2__)
+static int q8_vnni(void) { return 0; }
+
 VINLINE void q8_dots(const int8_t *w, const uint16_t *ws, const int8_t *xq, const float *xs,
                      int64_t len, int64_t ns, int64_t cols, const int prefetch, const int R,
-                     float *out, int64_t out_stride)
+                     const int vnni, float *out, int64_t out_stride)
 {
+    (void)vnni;
     const int64_t nb = (cols + QB - 1) / QB;
     const __m256i ones = _mm256_set1_epi16(1);
     __m256 acc[4], sc[4];
@@ -147,11 +176,14 @@ VINLINE void q8_dots(const int8_t *w, const uint16_t *ws, const int8_t *xq, cons
     UNROLL for (int r = 0; r < R; r++) out[r * out_stride] = vhsum((vf)acc[r]);
 }
 #else
+static int q8_vnni(void) { return 0; }
+
 VINLINE void q8_dots(const int8_t *w, const uint16_t *ws, const int8_t *xq, const float *xs,
                      int64_t len, int64_t ns, int64_t cols, const int prefetch, const int R,
-                     float *out, int64_t out_stride)
+                     const int vnni, float *out, int64_t out_stride)
 {
     (void)prefetch;
+    (void)vnni;
     const int64_t nb = (cols + QB - 1) / QB;
     for (int r = 0; r < R; r++) {
         const int8_t *xr = xq + r * len;
@@ -239,9 +271,12 @@ void TRIL_ISA_FN(tril_gemv_wx_q8)(float *y, const int8_t *q, const uint16_t *sca
                                   const int8_t *xq, const float *xs, int64_t rows, int64_t cols)
 {
     const int64_t blocks = (cols + QB - 1) / QB;
+    const int vnni = q8_vnni();
 #pragma omp parallel for schedule(guided, 16) num_threads(gemv_threads_rows(rows * cols, 1))
-    for (int64_t r = 0; r < rows; r++)
-        q8_dots(q + r * cols, scales + r * blocks, xq, xs, 0, 0, cols, 1, 1, y + r, 0);
+    for (int64_t r = 0; r < rows; r++) {
+        if (vnni) q8_dots(q + r * cols, scales + r * blocks, xq, xs, 0, 0, cols, 1, 1, 1, y + r, 0);
+        else q8_dots(q + r * cols, scales + r * blocks, xq, xs, 0, 0, cols, 1, 1, 0, y + r, 0);
+    }
 }
 
 /* n x rows: a group of weight rows (about 16 KB, in L1 after the first
@@ -256,17 +291,26 @@ void TRIL_ISA_FN(tril_gemv_wx_q8_rows)(float *y, const int8_t *q, const uint16_t
     const int64_t len = TRIL_Q8_X_LEN(cols), ns = TRIL_Q8_X_SCALES(cols);
     const int64_t group = cols < 16384 ? 16384 / cols : 1;
     const int64_t groups = (rows + group - 1) / group;
+    const int vnni = q8_vnni();
 #pragma omp parallel for schedule(guided, 4) num_threads(gemv_threads_rows(rows * cols, n))
     for (int64_t g = 0; g < groups; g++) {
         const int64_t v0 = g * group, v1 = v0 + group < rows ? v0 + group : rows;
         int64_t r = 0;
         for (; r + 4 <= n; r += 4)
-            for (int64_t v = v0; v < v1; v++)
-                q8_dots(q + v * cols, scales + v * blocks, xq + r * len, xs + r * ns, len, ns,
-                        cols, r == 0, 4, y + r * rows + v, rows);
+            for (int64_t v = v0; v < v1; v++) {
+                const int8_t *w = q + v * cols;
+                const uint16_t *ws = scales + v * blocks;
+                float *out = y + r * rows + v;
+                if (vnni) q8_dots(w, ws, xq + r * len, xs + r * ns, len, ns, cols, r == 0, 4, 1, out, rows);
+                else q8_dots(w, ws, xq + r * len, xs + r * ns, len, ns, cols, r == 0, 4, 0, out, rows);
+            }
         for (; r < n; r++)
-            for (int64_t v = v0; v < v1; v++)
-                q8_dots(q + v * cols, scales + v * blocks, xq + r * len, xs + r * ns, len, ns,
-                        cols, r == 0, 1, y + r * rows + v, rows);
+            for (int64_t v = v0; v < v1; v++) {
+                const int8_t *w = q + v * cols;
+                const uint16_t *ws = scales + v * blocks;
+                float *out = y + r * rows + v;
+                if (vnni) q8_dots(w, ws, xq + r * len, xs + r * ns, len, ns, cols, r == 0, 1, 1, out, rows);
+                else q8_dots(w, ws, xq + r * len, xs + r * ns, len, ns, cols, r == 0, 1, 0, out, rows);
+            }
     }
 }

@@ -127,6 +127,12 @@ expect 2 "bench train bf16 refused" -- "$TRIL" bench train --model "$M" --batch 
 # int8 weights (Q8_0): the same interface
 expect 0 "generate int8" -- "$TRIL" generate --model "$M" --prompt "The dog" --tokens 6 --temperature 0 --ids --dtype int8
 same "$(wc -w <"$tmp/out" | tr -d ' ')" "6" "6 ids with int8 weights"
+# sampled tokens are a sharp test of equal logits: the int8 kernels with and
+# without AVX-512 VNNI (where the CPU has it) agree
+expect 0 "generate int8 sampled" -- "$TRIL" generate --model "$M" --prompt "The dog" --tokens 24 --temperature 1.5 --seed 5 --ids --dtype int8
+cp "$tmp/out" "$tmp/int8_ids"
+expect 0 "generate int8 without VNNI" -- env TRIL_VNNI=0 "$TRIL" generate --model "$M" --prompt "The dog" --tokens 24 --temperature 1.5 --seed 5 --ids --dtype int8
+check "cmp -s '$tmp/out' '$tmp/int8_ids'" "int8 with and without VNNI: the same tokens"
 expect 0 "eval int8" -- "$TRIL" eval --model "$M" --file "$tmp/text.txt" --context 32 --dtype int8
 contains "$tmp/out" "loss=" "int8 eval line"
 expect 0 "bench decode int8" -- "$TRIL" bench decode --model "$M" --position 4 --repeats 2 --dtype int8
