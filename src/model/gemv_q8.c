@@ -32,6 +32,12 @@
 
 enum { QB = TRIL_Q8_BLOCK };
 
+/* The bytes gemv_threads_rows weighs: an int8 weight costs about the
+ * instructions of a bf16 one, so it counts as 2 bytes; counted as 1, GPT-2
+ * 124M's 768 x 768 matrices (0.6 MB) ran on one thread, at one core's share
+ * of the bandwidth. */
+#define Q8_WORK(rows, cols) (2 * (rows) * (cols))
+
 #define UNROLL _Pragma("GCC unroll 8")
 
 /* R x rows against one weight row: out[r] = sum over blocks b of
@@ -272,7 +278,7 @@ void TRIL_ISA_FN(tril_gemv_wx_q8)(float *y, const int8_t *q, const uint16_t *sca
 {
     const int64_t blocks = (cols + QB - 1) / QB;
     const int vnni = q8_vnni();
-#pragma omp parallel for schedule(guided, 16) num_threads(gemv_threads_rows(rows * cols, 1))
+#pragma omp parallel for schedule(guided, 16) num_threads(gemv_threads_rows(Q8_WORK(rows, cols), 1))
     for (int64_t r = 0; r < rows; r++) {
         if (vnni) q8_dots(q + r * cols, scales + r * blocks, xq, xs, 0, 0, cols, 1, 1, 1, y + r, 0);
         else q8_dots(q + r * cols, scales + r * blocks, xq, xs, 0, 0, cols, 1, 1, 0, y + r, 0);
@@ -292,7 +298,7 @@ void TRIL_ISA_FN(tril_gemv_wx_q8_rows)(float *y, const int8_t *q, const uint16_t
     const int64_t group = cols < 16384 ? 16384 / cols : 1;
     const int64_t groups = (rows + group - 1) / group;
     const int vnni = q8_vnni();
-#pragma omp parallel for schedule(guided, 4) num_threads(gemv_threads_rows(rows * cols, n))
+#pragma omp parallel for schedule(guided, 4) num_threads(gemv_threads_rows(Q8_WORK(rows, cols), n))
     for (int64_t g = 0; g < groups; g++) {
         const int64_t v0 = g * group, v1 = v0 + group < rows ? v0 + group : rows;
         int64_t r = 0;
