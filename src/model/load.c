@@ -33,10 +33,12 @@ static tril_status alloc_model(const tril_gpt2_config *cfg, tril_gpt2 **out)
     return TRIL_OK;
 }
 
-static tril_status alloc_arena(tril_gpt2 *m)
+/* zero: the arena reads as zeros (a created model); a loaded one is
+ * written whole, and zeroing 6 GB first would cost a second */
+static tril_status alloc_arena(tril_gpt2 *m, int zero)
 {
     m->arena_numel = tril_gpt2_num_params(&m->cfg);
-    m->arena = tril_big_alloc((size_t)m->arena_numel * sizeof(float), 1);
+    m->arena = tril_big_alloc((size_t)m->arena_numel * sizeof(float), zero);
     if (!m->arena)
         return TRIL_FAIL(TRIL_ERR_NOMEM, "cannot allocate %lld parameters (%.1f MB)",
                          (long long)m->arena_numel, m->arena_numel * 4.0 / 1e6);
@@ -100,7 +102,7 @@ tril_status tril_gpt2_create(const tril_gpt2_config *cfg, tril_gpt2 **out)
     tril_gpt2 *m = NULL;
     tril_status st = alloc_model(cfg, &m);
     if (st != TRIL_OK) return st;
-    if ((st = alloc_arena(m)) != TRIL_OK) {
+    if ((st = alloc_arena(m, 1)) != TRIL_OK) {
         tril_gpt2_free(m);
         return st;
     }
@@ -504,7 +506,7 @@ static tril_status load_tensors(tril_gpt2 *m, tril_safetensors *st, const char *
                 status = check_finite(&src[i], m->params[i].numel, path);
                 m->param_data[i] = found[i]->data;
             }
-        } else if ((status = alloc_arena(m)) == TRIL_OK) {
+        } else if ((status = alloc_arena(m, 0)) == TRIL_OK) {
             for (size_t i = 0; i < m->n_params && status == TRIL_OK; i++) {
                 const size_t n = (size_t)m->params[i].numel;
                 if ((status = check_finite(&src[i], m->params[i].numel, path)) != TRIL_OK) break;
