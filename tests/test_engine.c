@@ -184,6 +184,38 @@ static void run_together(tril_gpt2 *m, req_case *cases, int64_t slots, int64_t k
     tril_engine_free(e);
 }
 
+/* Against an independent path: tril_gpt2_forward one token at a time
+ * (prompt, then the tokens the engine chose), the log p of each chosen
+ * token from its logits. The engine's prompt chunks (a GEMM in fp32, the
+ * several-row GEMVs in bf16 and int8) and its paged cache must give what
+ * the one-row kernels and the contiguous cache give, to rounding: a chunk
+ * written at the wrong rows or positions, or logits from the wrong row,
+ * moves these by far more. */
+static void check_against_forward(tril_gpt2 *m, const req_case *c)
+{
+    const int64_t V = tril_gpt2_get_config(m)->vocab_size;
+    const int64_t total = c->n_prompt + c->n_alone;
+    tril_gpt2_state *st;
+    assert_int_equal(tril_gpt2_state_create(m, total, 1, &st), TRIL_OK);
+    float *logits = malloc((size_t)V * sizeof *logits);
+    for (int64_t t = 0; t < c->n_prompt - 1; t++)
+        assert_int_equal(tril_gpt2_forward(m, st, c->prompt + t, 1, logits, NULL), TRIL_OK);
+    int32_t last = c->prompt[c->n_prompt - 1];
+    for (int64_t k = 0; k < c->n_alone; k++) {
+        assert_int_equal(tril_gpt2_forward(m, st, &last, 1, logits, NULL), TRIL_OK);
+        double mx = logits[0], sum = 0.0;
+        for (int64_t v = 1; v < V; v++) mx = logits[v] > mx ? logits[v] : mx;
+        for (int64_t v = 0; v < V; v++) sum += exp((double)logits[v] - mx);
+        const double lp = (double)logits[c->alone[k]] - mx - log(sum);
+        if (fabs(lp - (double)c->alone_lp[k]) > 2e-3)
+            fail_msg("prompt %lld, token %lld: log p %.6f in the engine, %.6f one token at a "
+                     "time", (long long)c->n_prompt, (long long)k, (double)c->alone_lp[k], lp);
+        last = c->alone[k];
+    }
+    free(logits);
+    tril_gpt2_state_free(st);
+}
+
 static void check_batch_independence(tril_dtype dtype)
 {
     tril_gpt2 *m = make_model(dtype);
@@ -215,6 +247,7 @@ static void check_batch_independence(tril_dtype dtype)
         assert_int_equal(one[i].n_got, cases[i].n_alone);
         assert_memory_equal(one[i].got, cases[i].alone, (size_t)one[i].n_got * 4);
         memcpy(cases[i].alone_lp, one[i].got_lp, sizeof cases[i].alone_lp);
+        if (chunk == 16) check_against_forward(m, &cases[i]);
     }
     free(one);
     run_together(m, cases, 4, 0);      /* some wait for a slot */

@@ -76,12 +76,13 @@ void tril_widen_bf16(float *dst, const uint16_t *src, int64_t n);
  * block rounded to fp16, one fp16 step up where rounding fell below it (so
  * |w| / scale <= 127 always); q = w / scale rounded to nearest, so
  * |w - q * scale| <= scale / 2. A 2-byte scale makes 1.0625 bytes per
- * weight (4-byte scales: 1.125, 6 % more to read per token). Activations
- * stay fp32. */
+ * weight (4-byte scales: 1.125, 6 % more to read per token). The GEMVs
+ * quantise the activations too; the GEMMs do not (below). */
 #define TRIL_Q8_BLOCK 32
 #define TRIL_Q8_SCALES(rows, cols) ((rows) * (((cols) + TRIL_Q8_BLOCK - 1) / TRIL_Q8_BLOCK))
-/* TRIL_ERR_RANGE (naming the row) when a block's scale is beyond fp16's
- * range (max |w| > 127 * 65504), which no real model has. */
+/* TRIL_ERR_RANGE (naming the row) for a non-finite weight, or when a
+ * block's scale is beyond fp16's range (max |w| > 127 * 65504), which no
+ * real model has. */
 tril_status tril_q8_quantize(int8_t *q, uint16_t *scales, const float *w, int64_t rows,
                              int64_t cols);
 void tril_q8_dequantize(float *w, const int8_t *q, const uint16_t *scales, int64_t rows,
@@ -93,8 +94,13 @@ void tril_q8_dequantize(float *w, const int8_t *q, const uint16_t *scales, int64
  * value gets a NaN scale (so the output is NaN, as fp32's would be), one
  * whose max |x| is below TRIL_Q8_X_TINY is zero. The weights' and the
  * activations' int8 products are summed exactly in int32 per block, then
- * scaled by the two scales. Prefill (T > 1) keeps fp32 activations: the
- * weights are dequantised into one fp32 GEMM. xq holds TRIL_Q8_X_LEN(cols)
+ * scaled by the two scales (in fp32: activations beyond about 1e35 make
+ * the combined scale inf, and a zero block sum then NaN; either way the
+ * logits check reports it). tril_matmul_q8 and tril_lm_head_q8 with T > 1
+ * (tril_gpt2_forward's prefill, and the engine's prompt chunks of more
+ * than 32 rows) keep fp32 activations: the weights are
+ * dequantised into one fp32 GEMM. The several-row forms quantise, as the
+ * engine's shorter prompt chunks do. xq holds TRIL_Q8_X_LEN(cols)
  * values per row (zeros past cols), xs TRIL_Q8_X_SCALES(cols) (zeros past
  * the blocks), so that kernels read whole vectors. */
 #define TRIL_Q8_X_TINY 1e-30f

@@ -65,7 +65,7 @@ VINLINE vf vload_bf16(const uint16_t *p)
 #include <immintrin.h>
 VINLINE float f16_scalar(uint16_t h) { return _cvtsh_ss(h); }
 #else
-float tril_f16_to_f32(uint16_t h);
+#include "tril/dtype.h"
 VINLINE float f16_scalar(uint16_t h) { return tril_f16_to_f32(h); }
 #endif
 static inline float bf16_scalar(uint16_t h)

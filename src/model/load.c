@@ -270,10 +270,18 @@ static tril_status convert_to_lowp(void *dst, uint16_t *scales, const void *src,
                                    const tril_safetensors *file)
 {
     enum { CHUNK = 4096 };
-    float buf[CHUNK];
+    float stack[CHUNK], *buf = stack;
     const size_t esize = tril_dtype_size(d);
-    /* int8: whole rows per chunk (a GPT-2 row is at most a few thousand) */
-    const int64_t step = to == TRIL_INT8 && cols <= CHUNK ? CHUNK / cols * cols : CHUNK;
+    /* int8: whole rows per chunk (a GPT-2 row is at most a few thousand
+     * values; a wider one goes alone through a heap buffer) */
+    int64_t step = CHUNK;
+    if (to == TRIL_INT8 && cols <= CHUNK) {
+        step = CHUNK / cols * cols;
+    } else if (to == TRIL_INT8) {
+        if (!(buf = malloc((size_t)cols * sizeof *buf)))
+            return TRIL_FAIL(TRIL_ERR_NOMEM, "cannot allocate a row of %lld values", (long long)cols);
+        step = cols;
+    }
     tril_status st = TRIL_OK;
     for (int64_t k = 0; k < n && st == TRIL_OK; k += step) {
         const size_t len = (size_t)(n - k < step ? n - k : step);
@@ -291,6 +299,7 @@ static tril_status convert_to_lowp(void *dst, uint16_t *scales, const void *src,
                                    (long long)(k / cols + r));
         if (file && st == TRIL_OK) st = tril_safetensors_release(file, from, len * esize);
     }
+    if (buf != stack) free(buf);
     return st;
 }
 

@@ -27,7 +27,13 @@ tril_status tril_q8_quantize(int8_t *q, uint16_t *scales, const float *w, int64_
             const int64_t c1 = c0 + TRIL_Q8_BLOCK < cols ? c0 + TRIL_Q8_BLOCK : cols;
             const float *wr = w + r * cols;
             float amax = 0.0f;
-            for (int64_t c = c0; c < c1; c++) amax = fabsf(wr[c]) > amax ? fabsf(wr[c]) : amax;
+            for (int64_t c = c0; c < c1; c++) {
+                if (!isfinite(wr[c]))
+                    return TRIL_FAIL(TRIL_ERR_RANGE,
+                                     "int8 quantisation: row %lld has a non-finite weight (%g)",
+                                     (long long)r, (double)wr[c]);
+                amax = fabsf(wr[c]) > amax ? fabsf(wr[c]) : amax;
+            }
             uint16_t s16 = tril_f32_to_f16(amax / 127.0f);
             /* rounded below max |w| / 127: one step up (fp16 bits of positive
              * values count upwards), so no q needs more than 127 */
@@ -100,6 +106,12 @@ static tril_status quantise(quantised_x *out, const float *x, int64_t n, int64_t
 static tril_status gemv_rows(float *y, const float *x, const int8_t *q, const uint16_t *scales,
                              const float *b, int64_t n, int64_t cols, int64_t rows)
 {
+    if (n <= 0 || rows <= 0) return TRIL_OK;
+    if (cols <= 0) { /* empty sums: y = b */
+        for (int64_t r = 0; r < n; r++)
+            for (int64_t o = 0; o < rows; o++) y[r * rows + o] = b ? b[o] : 0.0f;
+        return TRIL_OK;
+    }
     quantised_x xq;
     tril_status st = quantise(&xq, x, n, cols);
     if (st != TRIL_OK) return st;
