@@ -79,7 +79,10 @@ void tril_widen_bf16(float *dst, const uint16_t *src, int64_t n);
  * weight (4-byte scales: 1.125, 6 % more to read per token). The GEMVs
  * quantise the activations too; the GEMMs do not (below). */
 #define TRIL_Q8_BLOCK 32
-#define TRIL_Q8_SCALES(rows, cols) ((rows) * (((cols) + TRIL_Q8_BLOCK - 1) / TRIL_Q8_BLOCK))
+/* Blocks in a row of cols values (the last may be short), and the scales
+ * of a [rows, cols] matrix. */
+#define TRIL_Q8_BLOCKS(cols) (((cols) + TRIL_Q8_BLOCK - 1) / TRIL_Q8_BLOCK)
+#define TRIL_Q8_SCALES(rows, cols) ((rows) * TRIL_Q8_BLOCKS(cols))
 /* TRIL_ERR_RANGE (naming the row) for a non-finite weight, or when a
  * block's scale is beyond fp16's range (max |w| > 127 * 65504), which no
  * real model has. */
@@ -105,7 +108,7 @@ void tril_q8_dequantize(float *w, const int8_t *q, const uint16_t *scales, int64
  * the blocks), so that kernels read whole vectors. */
 #define TRIL_Q8_X_TINY 1e-30f
 #define TRIL_Q8_X_LEN(cols) ((((cols) + 63) / 64) * 64)
-#define TRIL_Q8_X_SCALES(cols) (((((cols) + TRIL_Q8_BLOCK - 1) / TRIL_Q8_BLOCK + 15) / 16) * 16)
+#define TRIL_Q8_X_SCALES(cols) (((TRIL_Q8_BLOCKS(cols) + 15) / 16) * 16)
 /* n rows x[n, cols] into xq[n, TRIL_Q8_X_LEN], xs[n, TRIL_Q8_X_SCALES]. */
 void tril_q8_quantize_x(int8_t *xq, float *xs, const float *x, int64_t n, int64_t cols);
 /* Oracle: the same, plain scalar (the kernels must match it bit for bit). */

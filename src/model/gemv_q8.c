@@ -90,7 +90,7 @@ VINLINE void q8_dots(const int8_t *w, const uint16_t *ws, const int8_t *xq, cons
                      int64_t len, int64_t ns, int64_t cols, const int prefetch, const int R,
                      const int vnni, float *out, int64_t out_stride)
 {
-    const int64_t nb = (cols + QB - 1) / QB;
+    const int64_t nb = TRIL_Q8_BLOCKS(cols);
     const __m512i two = _mm512_set1_epi32(2);
     const __m512i pair = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
     /* two chains per row (alternate pairs of blocks): one FMA chain alone
@@ -147,7 +147,7 @@ VINLINE void q8_dots(const int8_t *w, const uint16_t *ws, const int8_t *xq, cons
                      const int vnni, float *out, int64_t out_stride)
 {
     (void)vnni;
-    const int64_t nb = (cols + QB - 1) / QB;
+    const int64_t nb = TRIL_Q8_BLOCKS(cols);
     const __m256i ones = _mm256_set1_epi16(1);
     __m256 acc[4], sc[4];
     UNROLL for (int r = 0; r < R; r++) acc[r] = _mm256_setzero_ps();
@@ -190,7 +190,7 @@ VINLINE void q8_dots(const int8_t *w, const uint16_t *ws, const int8_t *xq, cons
 {
     (void)prefetch;
     (void)vnni;
-    const int64_t nb = (cols + QB - 1) / QB;
+    const int64_t nb = TRIL_Q8_BLOCKS(cols);
     for (int r = 0; r < R; r++) {
         const int8_t *xr = xq + r * len;
         float acc = 0.0f;
@@ -255,7 +255,7 @@ void TRIL_ISA_FN(tril_q8_quantize_x)(int8_t *xq, float *xs, const float *x, int6
                                      int64_t cols)
 {
     const int64_t len = TRIL_Q8_X_LEN(cols), ns = TRIL_Q8_X_SCALES(cols);
-    const int64_t nb = (cols + QB - 1) / QB;
+    const int64_t nb = TRIL_Q8_BLOCKS(cols);
     for (int64_t r = 0; r < n; r++) {
         int8_t *q = xq + r * len;
         float *s = xs + r * ns;
@@ -276,7 +276,7 @@ void TRIL_ISA_FN(tril_q8_quantize_x)(int8_t *xq, float *xs, const float *x, int6
 void TRIL_ISA_FN(tril_gemv_wx_q8)(float *y, const int8_t *q, const uint16_t *scales,
                                   const int8_t *xq, const float *xs, int64_t rows, int64_t cols)
 {
-    const int64_t blocks = (cols + QB - 1) / QB;
+    const int64_t blocks = TRIL_Q8_BLOCKS(cols);
     const int vnni = q8_vnni();
 #pragma omp parallel for schedule(guided, 16) num_threads(gemv_threads_rows(Q8_WORK(rows, cols), 1))
     for (int64_t r = 0; r < rows; r++) {
@@ -293,7 +293,7 @@ void TRIL_ISA_FN(tril_gemv_wx_q8_rows)(float *y, const int8_t *q, const uint16_t
                                        const int8_t *xq, const float *xs, int64_t n,
                                        int64_t rows, int64_t cols)
 {
-    const int64_t blocks = (cols + QB - 1) / QB;
+    const int64_t blocks = TRIL_Q8_BLOCKS(cols);
     const int64_t len = TRIL_Q8_X_LEN(cols), ns = TRIL_Q8_X_SCALES(cols);
     const int64_t group = cols < 16384 ? 16384 / cols : 1;
     const int64_t groups = (rows + group - 1) / group;

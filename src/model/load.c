@@ -228,7 +228,7 @@ static tril_status transpose_to_lowp(void *dst, uint16_t *scales, const void *sr
     enum { B = 32 };
     _Static_assert(B == TRIL_Q8_BLOCK, "a tile row is one int8 block");
     const size_t esize = tril_dtype_size(d);
-    const int64_t blocks = (in + B - 1) / B;
+    const int64_t blocks = TRIL_Q8_BLOCKS(in);
     /* an output row (a stored column) whose int8 scale is beyond fp16; the
      * message is set below, on this thread */
     int64_t bad_row = -1;

@@ -15,12 +15,10 @@ static inline const tril_model_kernels *kernels(void)
     return TRIL_ISA_TABLE(tril_model_kernels);
 }
 
-static int64_t blocks_of(int64_t cols) { return (cols + TRIL_Q8_BLOCK - 1) / TRIL_Q8_BLOCK; }
-
 tril_status tril_q8_quantize(int8_t *q, uint16_t *scales, const float *w, int64_t rows,
                              int64_t cols)
 {
-    const int64_t nb = blocks_of(cols);
+    const int64_t nb = TRIL_Q8_BLOCKS(cols);
     for (int64_t r = 0; r < rows; r++)
         for (int64_t b = 0; b < nb; b++) {
             const int64_t c0 = b * TRIL_Q8_BLOCK;
@@ -58,7 +56,7 @@ tril_status tril_q8_quantize(int8_t *q, uint16_t *scales, const float *w, int64_
 void tril_q8_dequantize(float *w, const int8_t *q, const uint16_t *scales, int64_t rows,
                         int64_t cols)
 {
-    const int64_t nb = blocks_of(cols);
+    const int64_t nb = TRIL_Q8_BLOCKS(cols);
     for (int64_t r = 0; r < rows; r++)
         for (int64_t b = 0; b < nb; b++) {
             const float scale = tril_f16_to_f32(scales[r * nb + b]);
@@ -72,7 +70,7 @@ void tril_q8_dequantize(float *w, const int8_t *q, const uint16_t *scales, int64
 static void dequantize_rows(float *dst, const int8_t *q, const uint16_t *scales, int64_t n,
                             int64_t cols)
 {
-    const int64_t nb = blocks_of(cols);
+    const int64_t nb = TRIL_Q8_BLOCKS(cols);
 #pragma omp parallel for schedule(static) if (n * cols > 65536)
     for (int64_t r = 0; r < n; r++) tril_q8_dequantize(dst + r * cols, q + r * cols, scales + r * nb, 1, cols);
 }
@@ -146,7 +144,7 @@ tril_status tril_lm_head_q8(float *logits, const float *x, const int8_t *q, cons
                             int64_t T, int64_t C, int64_t V, float *panel, int64_t panel_rows)
 {
     if (T == 1) return gemv_rows(logits, x, q, scales, NULL, 1, C, V);
-    const int64_t nb = blocks_of(C);
+    const int64_t nb = TRIL_Q8_BLOCKS(C);
     for (int64_t v0 = 0; v0 < V; v0 += panel_rows) {
         const int64_t rows = V - v0 < panel_rows ? V - v0 : panel_rows;
         dequantize_rows(panel, q + v0 * C, scales + v0 * nb, rows, C);
@@ -166,7 +164,7 @@ tril_status tril_lm_head_q8_rows(float *logits, const float *x, const int8_t *q,
 void tril_embed_q8(float *x, const int32_t *ids, int64_t T, int64_t pos0, const int8_t *q,
                    const uint16_t *scales, const float *wpe, int64_t C)
 {
-    const int64_t nb = blocks_of(C);
+    const int64_t nb = TRIL_Q8_BLOCKS(C);
     for (int64_t t = 0; t < T; t++) {
         float *row = x + t * C;
         const float *pos = wpe + (pos0 + t) * C;

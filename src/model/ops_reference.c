@@ -58,7 +58,7 @@ void tril_ref_gelu(float *y, const float *x, int64_t n)
 void tril_ref_q8_quantize_x(int8_t *xq, float *xs, const float *x, int64_t n, int64_t cols)
 {
     const int64_t len = TRIL_Q8_X_LEN(cols), ns = TRIL_Q8_X_SCALES(cols);
-    const int64_t nb = (cols + TRIL_Q8_BLOCK - 1) / TRIL_Q8_BLOCK;
+    const int64_t nb = TRIL_Q8_BLOCKS(cols);
     for (int64_t r = 0; r < n; r++) {
         int8_t *q = xq + r * len;
         float *s = xs + r * ns;
@@ -92,7 +92,7 @@ void tril_ref_q8_quantize_x(int8_t *xq, float *xs, const float *x, int64_t n, in
 void tril_ref_gemv_q8(float *y, const int8_t *q, const uint16_t *scales, const float *x,
                       int64_t rows, int64_t cols)
 {
-    const int64_t nb = (cols + TRIL_Q8_BLOCK - 1) / TRIL_Q8_BLOCK;
+    const int64_t nb = TRIL_Q8_BLOCKS(cols);
     int8_t *xq = malloc((size_t)TRIL_Q8_X_LEN(cols));
     float *xs = malloc((size_t)TRIL_Q8_X_SCALES(cols) * sizeof *xs);
     if (!xq || !xs) { /* the oracle has no status: an impossible answer */
