@@ -197,9 +197,9 @@ static void test_matvec_rows(void **state)
     const int saved_threads = tril_get_num_threads();
     test_rng r = {7};
     const int64_t shapes[][2] = {{768, 2304}, {3072, 768}, {301, 197}, {13, 5}, {64, 48}};
-    const int64_t counts[] = {1, 2, 3, 4, 6, 8, 17};
+    const int64_t counts[] = {1, 2, 3, 4, 6, 8, 17, 40};
     for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
-        const int64_t in = shapes[k][0], out = shapes[k][1], nmax = 17;
+        const int64_t in = shapes[k][0], out = shapes[k][1], nmax = 40;
         float *x = test_randn(&r, nmax * in, 1.0f), *w = test_randn(&r, in * out, 0.05f);
         float *b = test_randn(&r, out, 0.1f), *xh = test_randn(&r, nmax * out, 1.0f); /* the head's rows */
         uint16_t *wt16 = malloc((size_t)(in * out) * 2);

@@ -114,7 +114,9 @@ tril_status tril_engine_create(const tril_gpt2 *model, const tril_engine_config 
     e->att = alloc_n(R * C, sizeof(float));
     e->proj = alloc_n(R * C, sizeof(float));
     e->fc = alloc_n(R * e->I, sizeof(float));
-    e->partials = alloc_n(c.slots * TRIL_MATVEC_PARTIALS(e->wide), sizeof(float));
+    e->group_rows = c.slots > TRIL_ENGINE_GEMV_GROUP ? c.slots : TRIL_ENGINE_GEMV_GROUP;
+    if (e->group_rows > R) e->group_rows = R;
+    e->partials = alloc_n(e->group_rows * TRIL_MATVEC_PARTIALS(e->wide), sizeof(float));
     e->head_in = alloc_n(c.slots * C, sizeof(float));
     e->logits = alloc_n(c.slots * e->V, sizeof(float));
     e->order = alloc_n(c.slots, sizeof(int64_t));
@@ -379,7 +381,7 @@ tril_status tril_engine_step(tril_engine *e, tril_engine_event_fn fn, void *ctx)
             if (!s->active) continue;
             const int64_t left = s->n_prompt - s->pos;
             const int64_t want = left > 0 ? (left < e->cfg.prefill_chunk ? left : e->cfg.prefill_chunk) : 1;
-            if (engine_rowwise(e->model, want) != (pass == 0)) continue;
+            if (engine_rowwise(want) != (pass == 0)) continue;
             s->row0 = rows;
             s->rows = want;
             s->wants_logits = s->pos + want >= s->n_prompt;

@@ -2,11 +2,11 @@
  * the step, attention per sequence against its own paged KV cache.
  *
  * What makes a request's result independent of the batch (docs/SERVING.md):
- * a sequence with one row this step (decoding), and in the bf16 and int8
- * models a prompt chunk of at most TRIL_ENGINE_ROWWISE_MAX rows, goes
- * through the several-row GEMVs, whose every row is bit for bit the one-row
- * kernel's; a longer prompt chunk (any chunk in the fp32 model) gets its
- * own GEMM over exactly its rows, as it would alone; the row-wise ops (LayerNorm, GELU, residual adds) are
+ * a sequence with one row this step (decoding), or a prompt chunk of at
+ * most TRIL_ENGINE_ROWWISE_MAX rows, goes through the several-row GEMVs,
+ * whose every row is bit for bit the one-row kernel's; a longer prompt
+ * chunk gets its own GEMM over exactly its rows, as it would alone; the
+ * row-wise ops (LayerNorm, GELU, residual adds) are
  * the same per row whatever surrounds it; attention runs per sequence with
  * its own past. So the rows a sequence contributes, and every operation on
  * them, depend only on that sequence. */
@@ -30,7 +30,10 @@ static tril_status dense(tril_engine *e, int64_t n_seqs, int64_t rowwise_rows, f
             tril_status st = lowp_matvec_rows(d, wt, y, x, b, rowwise_rows, in, out);
             if (st != TRIL_OK) return st;
         } else {
-            tril_matvec_rows(y, x, w, b, rowwise_rows, in, out, e->partials);
+            for (int64_t r0 = 0; r0 < rowwise_rows; r0 += e->group_rows) {
+                const int64_t n = rowwise_rows - r0 < e->group_rows ? rowwise_rows - r0 : e->group_rows;
+                tril_matvec_rows(y + r0 * out, x + r0 * in, w, b, n, in, out, e->partials);
+            }
         }
     }
     for (int64_t k = 0; k < n_seqs; k++) {

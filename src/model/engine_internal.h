@@ -57,27 +57,36 @@ struct tril_engine {
     int64_t max_rows, wide;
     int32_t *ids;
     float *x, *ln, *qkv, *att, *proj, *fc;
-    float *partials;  /* [slots, TRIL_MATVEC_PARTIALS(wide)] */
+    float *partials;  /* [group_rows, TRIL_MATVEC_PARTIALS(wide)] */
+    int64_t group_rows; /* fp32 row-wise rows per GEMV call */
     float *wbuf;      /* bf16 model: one widened matrix [wide, C] */
     float *head_in;   /* [slots, C] the rows that get logits */
     float *logits;    /* [slots, V] */
     int64_t *order;   /* [slots] this step's sequences, row-wise ones first */
 };
 
-/* Prompt chunks of at most this many rows go through the bf16 and int8
- * models' several-row GEMVs with the decoding rows, instead of a GEMM of
- * their own: a GEMM first widens (bf16) or dequantises (int8) every matrix
- * into fp32, which costs more than the GEMV's arithmetic for short chunks,
- * and reads all the weights once more per chunk. */
+/* Prompt chunks of at most this many rows go through the several-row GEMVs
+ * with the decoding rows, instead of a GEMM of their own. In the bf16 and
+ * int8 models a GEMM first widens or dequantises every matrix into fp32,
+ * which costs more than the GEMV's arithmetic for short chunks and reads
+ * all the weights once more per chunk; in the fp32 model OpenBLAS's GEMM
+ * over a short chunk packs the whole matrix for a few rows (16 chunks of
+ * 18 rows: 56-63 GFLOP/s as 16 GEMMs, 96-125 row-wise together). */
 #define TRIL_ENGINE_ROWWISE_MAX 32
+
+/* Rows per call of the fp32 several-row GEMV (its block sums need
+ * TRIL_MATVEC_PARTIALS(out) floats per row): a step's row-wise rows go
+ * through in groups of this many, or of --slots if that is more. Each
+ * row's result does not depend on the group it is in. */
+#define TRIL_ENGINE_GEMV_GROUP 64
 
 /* Whether a sequence with `rows` rows this step runs row-wise (the
  * several-row GEMVs, every row exactly the one-row kernel's): one row
- * always; a short prompt chunk in the bf16 and int8 models. It depends only
- * on the sequence and the model, never on the batch. */
-static inline int engine_rowwise(const tril_gpt2 *m, int64_t rows)
+ * always, and a prompt chunk of at most TRIL_ENGINE_ROWWISE_MAX rows. It
+ * depends only on the sequence's own chunk, never on the batch. */
+static inline int engine_rowwise(int64_t rows)
 {
-    return rows == 1 || (m->weight_dtype != TRIL_F32 && rows <= TRIL_ENGINE_ROWWISE_MAX);
+    return rows <= TRIL_ENGINE_ROWWISE_MAX;
 }
 
 /* Runs the step's rows (seqs[order[0..n_seqs)] with rows > 0, the row-wise
