@@ -60,18 +60,32 @@ static int env_cap(tril_isa *cap)
     return -1;
 }
 
+/* TRIL_VNNI: unset, empty or "1" (use AVX-512 VNNI where the CPU has it)
+ * or "0" (do not); anything else is an error rather than a guess. */
+static int vnni_env_ok(void)
+{
+    const char *text = getenv("TRIL_VNNI");
+    return !text || !*text || strcmp(text, "0") == 0 || strcmp(text, "1") == 0;
+}
+
 tril_status tril_cpu_check_isa_env(void)
 {
     /* Asked at every attention call: read the environment once. */
-    static _Atomic int bad = -1;
-    int b = bad;
+    static _Atomic int bad = -1, bad_vnni = -1;
+    int b = bad, bv = bad_vnni;
     tril_isa cap;
     if (b < 0) bad = b = env_cap(&cap) != 0;
+    if (bv < 0) bad_vnni = bv = !vnni_env_ok();
     if (b)
         return TRIL_FAIL(TRIL_ERR_INVALID_ARG,
                          "TRIL_ISA='%s' names no instruction set (use generic, avx2 or avx512, "
                          "or leave it unset for the best this CPU has)",
                          getenv("TRIL_ISA"));
+    if (bv)
+        return TRIL_FAIL(TRIL_ERR_INVALID_ARG,
+                         "TRIL_VNNI='%s' is neither 0 (int8 kernels without AVX-512 VNNI) nor 1 "
+                         "(with it where the CPU has it; also what unset means)",
+                         getenv("TRIL_VNNI"));
     return TRIL_OK;
 }
 

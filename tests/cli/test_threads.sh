@@ -80,6 +80,10 @@ done
 # An unknown TRIL_ISA is refused (not taken as "no limit"); a known one caps.
 expect 2 "TRIL_ISA=avx3" -- env TRIL_ISA=avx3 "$TRIL" version
 contains "$tmp/err" "TRIL_ISA='avx3' names no instruction set" "TRIL_ISA=avx3 message"
+expect 2 "TRIL_VNNI=yes" -- env TRIL_VNNI=yes "$TRIL" version
+contains "$tmp/err" "TRIL_VNNI='yes' is neither 0" "TRIL_VNNI=yes message"
+expect 0 "TRIL_VNNI=0" -- env TRIL_VNNI=0 "$TRIL" version
+expect 0 "TRIL_VNNI=1" -- env TRIL_VNNI=1 "$TRIL" version
 expect 0 "TRIL_ISA=generic" -- env TRIL_ISA=generic "$TRIL" version
 contains "$tmp/out" "kernels: generic" "TRIL_ISA=generic caps the kernels"
 finish test_threads
