@@ -23,8 +23,9 @@ tril_isa tril_cpu_best_isa(void);
 const char *tril_isa_name(tril_isa isa);
 /* Checks TRIL_ISA: unset, empty, or one of the names above; anything else
  * is TRIL_ERR_INVALID_ARG naming the value (kernels would otherwise run the
- * generic build). Checks TRIL_VNNI too: unset, empty, "0" or "1". The library's entry points that run kernels (attention,
- * model load, training) return this error; a program may ask first. */
+ * generic build). TRIL_VNNI too: unset, empty, "0" or "1". The library's
+ * entry points that run kernels (attention, model load, training) return
+ * this error; a program may ask first. */
 tril_status tril_cpu_check_isa_env(void);
 
 /* The machine's fp32 compute limit in GFLOP/s, measured now: independent
