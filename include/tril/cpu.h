@@ -27,6 +27,9 @@ const char *tril_isa_name(tril_isa isa);
  * entry points that run kernels (attention, model load, training) return
  * this error; a program may ask first. */
 tril_status tril_cpu_check_isa_env(void);
+/* Whether the int8 kernels use AVX-512 VNNI: the CPU has it and TRIL_VNNI
+ * is not "0" (read once). */
+int tril_cpu_use_vnni(void);
 
 /* The machine's fp32 compute limit in GFLOP/s, measured now: independent
  * FMAs of the best ISA's vectors on all threads, repeated for about

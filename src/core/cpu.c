@@ -68,6 +68,22 @@ static int vnni_env_ok(void)
     return !text || !*text || strcmp(text, "0") == 0 || strcmp(text, "1") == 0;
 }
 
+int tril_cpu_use_vnni(void)
+{
+#if defined(TRIL_HAVE_X86_KERNELS) && (defined(__GNUC__) || defined(__clang__))
+    static _Atomic int on = -1;
+    int v = on;
+    if (v < 0) {
+        const char *env = getenv("TRIL_VNNI");
+        __builtin_cpu_init();
+        on = v = __builtin_cpu_supports("avx512vnni") && !(env && strcmp(env, "0") == 0);
+    }
+    return v;
+#else
+    return 0;
+#endif
+}
+
 tril_status tril_cpu_check_isa_env(void)
 {
     /* Asked at every attention call: read the environment once. */

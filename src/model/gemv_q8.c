@@ -28,6 +28,7 @@
 #include "core/isa.h"
 #include "core/simd.h"
 #include "model/gemv_internal.h"
+#include "tril/cpu.h"
 #include "tril/ops.h"
 
 enum { QB = TRIL_Q8_BLOCK };
@@ -71,20 +72,9 @@ VINLINE __m512i q8_pair_sums(__m512i abs_w, __mmask64 neg_w, __m512i xv, const i
     return _mm512_madd_epi16(_mm512_maddubs_epi16(abs_w, x_signed), _mm512_set1_epi16(1));
 }
 
-/* Whether this CPU has AVX-512 VNNI (Intel Ice Lake / Cascade Lake and
+/* AVX-512 VNNI where the CPU has it (Intel Ice Lake / Cascade Lake and
  * later, AMD Zen 4), unless TRIL_VNNI=0 (tests run both paths). */
-static int q8_vnni(void)
-{
-    static _Atomic int on = -1;
-    int v = on;
-    if (v < 0) {
-        const char *env = getenv("TRIL_VNNI");
-        __builtin_cpu_init();
-        v = __builtin_cpu_supports("avx512vnni") && !(env && strcmp(env, "0") == 0);
-        on = v;
-    }
-    return v;
-}
+static int q8_vnni(void) { return tril_cpu_use_vnni(); }
 
 VINLINE void q8_dots(const int8_t *w, const uint16_t *ws, const int8_t *xq, const float *xs,
                      int64_t len, int64_t ns, int64_t cols, const int prefetch, const int R,

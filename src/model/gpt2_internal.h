@@ -56,7 +56,7 @@ struct tril_gpt2 {
                                       (tril_gpt2_use_dtype) */
     tril_lowp wte_lowp;            // [V, C] wte of the bf16 / int8 model
     void *lowp_arena;              /* bf16 / int8 model: owns the matrices and wte */
-    uint16_t *scales_arena;           /* int8 model: owns their scales */
+    uint16_t *scales_arena;        /* int8 model: owns their scales */
     float *f32_small;              /* bf16 / int8 model: owns the fp32 rest
                                       (wpe, biases, LayerNorm); rounded to
                                       bf16 in the bf16 model */
