@@ -7,8 +7,9 @@
  * whose every row is bit for bit the one-row kernel's; a longer prompt
  * chunk gets its own GEMM over exactly its rows, as it would alone; the
  * row-wise ops (LayerNorm, GELU, residual adds) are the same per row
- * whatever surrounds it; attention runs per sequence with its own past. So the rows a sequence contributes, and every operation on
- * them, depend only on that sequence. */
+ * whatever surrounds it; attention runs per sequence with its own past.
+ * So the rows a sequence contributes, and every operation on them, depend
+ * only on that sequence. */
 #include <string.h>
 
 #include "model/engine_internal.h"
