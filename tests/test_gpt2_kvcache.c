@@ -204,9 +204,9 @@ static double decode_loss(tril_gpt2 *m, const int32_t *ids, int64_t n)
  * the rounded model (recomputed through the fp32 GEMM on the same rounded
  * values) within decode_tol: bf16 to rounding, int8 to the quantisation
  * of the activations that the GEMVs do and the prefill GEMM does not (a
- * KV-cache mistake moves logits by whole units); and the accuracy cost against fp32 is small and
- * measured: eval loss, and for int8 the teacher-forced decoding loss too,
- * within max_rel of fp32's. */
+ * KV-cache mistake moves logits by whole units); and the accuracy cost
+ * against fp32 is small and measured: eval loss, and for int8 the
+ * teacher-forced decoding loss too, within max_rel of fp32's. */
 static void check_low_precision(tril_dtype dtype, double max_rel, double decode_tol)
 {
     char dir[2048];
