@@ -144,6 +144,7 @@ struct serve_req {
 
     /* under s->lock */
     int refs;
+    int queued;          /* counted in s->live until its last release */
     serve_req_state state;
     int http_status;     /* != 0: refused or failed with this status */
     char err_msg[256];
@@ -188,7 +189,11 @@ typedef struct srv {
     pthread_cond_t inbox_cv;
     serve_req *inbox_head, *inbox_tail;
     int64_t inbox_len;
-    int64_t live;          /* requests queued or running (inbox included) */
+    int64_t live;          /* requests queued, running, or with a response
+                              still being sent: until both the engine thread
+                              and the HTTP side have released them (a drain
+                              that stopped at the engine's end cut streams
+                              before their last events) */
     int ready;             /* model loaded, engine running */
     int draining;          /* SIGTERM: refuse new work */
     int cancel_all;        /* the drain deadline passed */

@@ -26,8 +26,9 @@ static void req_free(serve_req *r)
 
 void serve_req_release(srv *s, serve_req *r)
 {
-    (void)s;
-    if (--r->refs == 0) req_free(r);
+    if (--r->refs > 0) return;
+    if (r->queued) s->live--;
+    req_free(r);
 }
 
 /* ---- the engine thread's list of requests it has taken ------------------- */
@@ -67,7 +68,6 @@ static void refuse_locked(srv *s, serve_req *r, int status, const char *type, co
     snprintf(r->err_msg, sizeof r->err_msg, "%s", msg);
     r->state = REQ_DONE;
     pthread_cond_broadcast(&r->cv);
-    s->live--;
     serve_req_release(s, r);
 }
 
@@ -235,7 +235,6 @@ static void on_done(engine_ctx *c, serve_req *r, const tril_engine_event *ev)
             : r->finish == FIN_STOP ? 0
                                     : 1;
     live_remove(&c->live, r);
-    s->live--;
     pthread_mutex_lock(&s->metrics.lock);
     s->metrics.finished[which]++;
     s->metrics.prompt_tokens += (uint64_t)(ev->prompt_tokens > 0 ? ev->prompt_tokens : 0);

@@ -436,6 +436,7 @@ static enum MHD_Result do_completion(struct MHD_Connection *c, http_req *h)
     s->inbox_tail = r;
     s->inbox_len++;
     s->live++;
+    r->queued = 1;
     pthread_cond_signal(&s->inbox_cv);
     pthread_mutex_unlock(&s->lock);
 
