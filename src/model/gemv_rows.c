@@ -285,15 +285,16 @@ void TRIL_ISA_FN(tril_gemv_xw_rows)(float *y, const float *x, const float *w, in
 }
 
 /* The head and the bf16 matrices: y[r, v] = w[v, :] . x_r, each dot
- * product gemv_dot_wx's (fp32: four interleaved sums, one per vector lane
- * q of each 4-vector step) or gemv_dot_bf16's (two), exactly. A tile of
- * WX_TW weight rows x WX_TX x rows runs each lane's sums as a pass of its
- * own: one sum per product in registers, so each weight vector loaded
- * serves WX_TX products and each x vector WX_TW (interleaving the lanes
- * would need four registers per product, and the loads, not the FMA units,
+ * product gemv_dot_wx's (fp32: one chain of sums) or gemv_dot_bf16's (two,
+ * one per vector lane q of each 2-vector step), exactly. A tile of WX_TW
+ * weight rows x WX_TX x rows runs each lane's sums as a pass of its own:
+ * one sum per product in registers, so each weight vector loaded serves
+ * WX_TX products and each x vector WX_TW (interleaving the lanes would
+ * need a register per lane per product, and the loads, not the FMA units,
  * would set the pace). The lanes' sums are then combined as the one-row
  * kernel combines them. The tile's rows (WX_TW + WX_TX rows of cols
- * floats) stay in L1 across the passes. */
+ * floats) stay in L1 across the passes. The fp32 dot product was four
+ * lanes, and its four passes made the 16-row head 20 % slower. */
 #if TRIL_VL >= 16
 #define WX_TW 4 /* 16 sums + 8 loads in 32 registers */
 #else
@@ -346,13 +347,13 @@ void TRIL_ISA_FN(tril_gemv_xw_rows)(float *y, const float *x, const float *w, in
             }                                                                                 \
     }
 
-#define WX_COMBINE4(p, v, r) ((p[0][v][r] + p[1][v][r]) + (p[2][v][r] + p[3][v][r]))
+#define WX_COMBINE1(p, v, r) (p[0][v][r])
 #define WX_COMBINE2(p, v, r) (p[0][v][r] + p[1][v][r])
 #define WX_SCALAR_F32(w) (w)
 
-TRIL_DOTS_TILE(dots_tile_f32, float, vload, 4, WX_COMBINE4, WX_SCALAR_F32, WX_TX)
-TRIL_DOTS_TILE(dots_pair_f32, float, vload, 4, WX_COMBINE4, WX_SCALAR_F32, 2)
-TRIL_DOTS_TILE(dots_one_f32, float, vload, 4, WX_COMBINE4, WX_SCALAR_F32, 1)
+TRIL_DOTS_TILE(dots_tile_f32, float, vload, 1, WX_COMBINE1, WX_SCALAR_F32, WX_TX)
+TRIL_DOTS_TILE(dots_pair_f32, float, vload, 1, WX_COMBINE1, WX_SCALAR_F32, 2)
+TRIL_DOTS_TILE(dots_one_f32, float, vload, 1, WX_COMBINE1, WX_SCALAR_F32, 1)
 TRIL_DOTS_TILE(dots_tile_bf16, uint16_t, vload_bf16, 2, WX_COMBINE2, bf16_scalar, WX_TX)
 TRIL_DOTS_TILE(dots_pair_bf16, uint16_t, vload_bf16, 2, WX_COMBINE2, bf16_scalar, 2)
 TRIL_DOTS_TILE(dots_one_bf16, uint16_t, vload_bf16, 2, WX_COMBINE2, bf16_scalar, 1)
