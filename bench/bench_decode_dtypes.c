@@ -75,7 +75,7 @@ int main(int argc, char **argv)
     }
     int64_t vocab = 0;
     for (int k = 0; k < n; k++) {
-        tril_gpt2_load_opts opts = {0, c[k].dtype};
+        tril_gpt2_load_opts opts = {.weight_dtype = c[k].dtype, .amx = 1};
         if (tril_gpt2_load(dir, &opts, &c[k].model) != TRIL_OK ||
             tril_gpt2_state_create(c[k].model, WRAP, 16, &c[k].state) != TRIL_OK) {
             fprintf(stderr, "bench_decode_dtypes: %s\n", tril_last_error());

@@ -58,7 +58,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: bench_decode_split --model DIR [--dtype fp32|bf16|int8] [--repeats N]\n");
         return 2;
     }
-    tril_gpt2_load_opts opts = {0, d};
+    tril_gpt2_load_opts opts = {.weight_dtype = d};
     tril_gpt2 *m = NULL;
     tril_gpt2_state *s = NULL;
     if (tril_gpt2_load(dir, &opts, &m) != TRIL_OK || tril_gpt2_state_create(m, 64, 16, &s) != TRIL_OK) {

@@ -49,13 +49,14 @@ int main(int argc, char **argv)
     }
     if (tril_gpt2_config_by_name("gpt2-124m", &cfg) != TRIL_OK || tril_gpt2_create(&cfg, &m) != TRIL_OK ||
         tril_gpt2_init_random(m, 1) != TRIL_OK ||
-        (weights != TRIL_F32 && tril_gpt2_use_dtype(m, weights) != TRIL_OK)) {
+        (weights != TRIL_F32 && tril_gpt2_use_dtype(m, weights) != TRIL_OK) ||
+        tril_gpt2_use_amx(m) != TRIL_OK) {
         fprintf(stderr, "bench_engine: %s\n", tril_last_error());
         return 1;
     }
-    printf("# bench_engine gpt2-124m dtype=%s prompt=%lld tokens=%lld threads=%d isa=%s\n", dtype,
-           (long long)prompt_len, (long long)tokens, tril_get_num_threads(),
-           tril_isa_name(tril_cpu_best_isa()));
+    printf("# bench_engine gpt2-124m dtype=%s prompt=%lld tokens=%lld threads=%d isa=%s amx=%d\n",
+           dtype, (long long)prompt_len, (long long)tokens, tril_get_num_threads(),
+           tril_isa_name(tril_cpu_best_isa()), tril_gpt2_uses_amx(m));
     printf("%-8s %12s %12s %12s %10s\n", "streams", "prefill_ms", "tokens_per_s", "ms_per_step",
            "speedup");
     double one = 0.0;

@@ -28,6 +28,7 @@
  * longer ones get a GEMM: with 48, the cases' prompts (up to 100) put both
  * kinds, and decoding rows, in the same steps */
 static int64_t chunk = 16;
+static int use_amx; /* bf16: repack the model for Intel AMX where the CPU has it */
 
 typedef struct {
     int32_t prompt[200];
@@ -65,6 +66,7 @@ static tril_gpt2 *make_model(tril_dtype dtype)
     test_rng r = {99};
     for (int64_t i = 0; i < numel; i++) arena[i] += 0.05f * test_rng_normal(&r);
     if (dtype != TRIL_F32) assert_int_equal(tril_gpt2_use_dtype(m, dtype), TRIL_OK);
+    if (use_amx) assert_int_equal(tril_gpt2_use_amx(m), TRIL_OK);
     return m;
 }
 
@@ -271,6 +273,21 @@ static void test_batch_independent_bf16(void **state)
     chunk = 16;
 }
 
+/* The bf16 model on AMX: every row of a step through the tile unit,
+ * chunks of any length included (the vocabulary of 1000 leaves 8 outputs
+ * past the tiles). Where the CPU has no AMX this is the test above again. */
+static void test_batch_independent_bf16_amx(void **state)
+{
+    (void)state;
+    use_amx = 1;
+    tril_gpt2 *probe = make_model(TRIL_BF16);
+    printf("  AMX %s\n", tril_gpt2_uses_amx(probe) ? "in use" : "not available: the AVX-512 path");
+    tril_gpt2_free(probe);
+    for (chunk = 16; chunk <= 48; chunk += 32) check_batch_independence(TRIL_BF16);
+    chunk = 16;
+    use_amx = 0;
+}
+
 static void test_batch_independent_int8(void **state)
 {
     (void)state;
@@ -405,6 +422,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_batch_independent_fp32),
         cmocka_unit_test(test_batch_independent_bf16),
+        cmocka_unit_test(test_batch_independent_bf16_amx),
         cmocka_unit_test(test_batch_independent_int8),
         cmocka_unit_test(test_refusals_and_cancel),
         cmocka_unit_test(test_logprobs),

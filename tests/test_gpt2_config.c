@@ -346,7 +346,7 @@ static void test_accessors(void **state)
     assert_int_equal(tril_gpt2_find_param(mapped, "wpe.weight", &t), TRIL_OK);
     assert_memory_equal(t.data, test_param_f32(m, "wpe.weight"), 8 * 8 * sizeof(float));
     /* the bf16 model: bf16 wte as stored, matrices transposed, the rest fp32 */
-    tril_gpt2_load_opts o16 = {0, TRIL_BF16};
+    tril_gpt2_load_opts o16 = {.weight_dtype = TRIL_BF16};
     if (tril_gpt2_load(dir, &o16, &b16) != TRIL_OK) fail_msg("%s", tril_last_error());
     assert_int_equal(tril_gpt2_get_storage(b16), TRIL_GPT2_BF16);
     assert_int_equal(tril_gpt2_get_weight_dtype(b16), TRIL_BF16);
@@ -361,9 +361,17 @@ static void test_accessors(void **state)
     assert_int_equal(tril_gpt2_find_param(b16, "h.0.ln_2.bias", &t), TRIL_OK);
     assert_true(t.dtype == TRIL_F32 && !t.transposed);
     tril_gpt2_free(b16);
+    /* asked for the AMX layout: 8 inputs are no whole tile (32), so the
+     * matrices stay transposed on any CPU */
+    tril_gpt2_load_opts oamx = {.weight_dtype = TRIL_BF16, .amx = 1};
+    if (tril_gpt2_load(dir, &oamx, &b16) != TRIL_OK) fail_msg("%s", tril_last_error());
+    assert_false(tril_gpt2_uses_amx(b16));
+    assert_int_equal(tril_gpt2_find_param(b16, "h.0.attn.c_attn.weight", &t), TRIL_OK);
+    assert_true(t.dtype == TRIL_BF16 && t.transposed && !t.packed);
+    tril_gpt2_free(b16);
     /* the int8 model: Q8_0 blocks along each row of the decoding layout,
      * the matrices transposed, the rest fp32 exactly as stored */
-    tril_gpt2_load_opts o8 = {0, TRIL_INT8};
+    tril_gpt2_load_opts o8 = {.weight_dtype = TRIL_INT8};
     if (tril_gpt2_load(dir, &o8, &b16) != TRIL_OK) fail_msg("%s", tril_last_error());
     assert_int_equal(tril_gpt2_get_storage(b16), TRIL_GPT2_INT8);
     assert_int_equal(tril_gpt2_get_weight_dtype(b16), TRIL_INT8);
@@ -384,7 +392,7 @@ static void test_accessors(void **state)
     tril_gpt2_free(b16);
     /* refused, with the reason: fp16 weights, a conversion without an owned
      * fp32 arena, a conversion to fp16 */
-    tril_gpt2_load_opts ohalf = {0, TRIL_F16};
+    tril_gpt2_load_opts ohalf = {.weight_dtype = TRIL_F16};
     b16 = NULL;
     assert_int_equal(tril_gpt2_load(dir, &ohalf, &b16), TRIL_ERR_UNSUPPORTED);
     assert_non_null(strstr(tril_last_error(), "fp32, bf16 or int8"));

@@ -207,14 +207,20 @@ static double decode_loss(tril_gpt2 *m, const int32_t *ids, int64_t n)
  * KV-cache mistake moves logits by whole units); and the accuracy cost
  * against fp32 is small and measured: eval loss, and for int8 the
  * teacher-forced decoding loss too, within max_rel of fp32's. */
-static void check_low_precision(tril_dtype dtype, double max_rel, double decode_tol)
+static void check_low_precision(tril_dtype dtype, double max_rel, double decode_tol, int amx)
 {
     char dir[2048];
     snprintf(dir, sizeof dir, "%s/small_f32", cases_dir());
     tril_gpt2 *m32, *m16;
-    tril_gpt2_load_opts o32 = {0, TRIL_F32}, o16 = {0, dtype};
+    tril_gpt2_load_opts o32 = {.weight_dtype = TRIL_F32}, o16 = {.weight_dtype = dtype, .amx = amx};
     assert_int_equal(tril_gpt2_load(dir, &o32, &m32), TRIL_OK);
     assert_int_equal(tril_gpt2_load(dir, &o16, &m16), TRIL_OK);
+    if (amx) printf("  AMX %s\n", tril_gpt2_uses_amx(m16) ? "in use" : "not available here");
+    else assert_false(tril_gpt2_uses_amx(m16));
+    if (tril_gpt2_uses_amx(m16)) { /* reported as packed, neither stored nor transposed */
+        const tril_gpt2_tensor qkv = test_param(m16, "h.0.attn.c_attn.weight");
+        assert_true(qkv.packed && !qkv.transposed && qkv.dtype == TRIL_BF16);
+    }
     assert_int_equal(tril_gpt2_get_weight_dtype(m16), dtype);
     const tril_gpt2_tensor wte = test_param(m16, "wte.weight");
     assert_non_null(wte.dtype == dtype ? wte.data : NULL);
@@ -270,13 +276,20 @@ static void check_low_precision(tril_dtype dtype, double max_rel, double decode_
 static void test_bf16_weights(void **state)
 {
     (void)state;
-    check_low_precision(TRIL_BF16, 1e-3, TOL);
+    check_low_precision(TRIL_BF16, 1e-3, TOL, 0);
+}
+
+/* The same through the AMX layout where the CPU has it. */
+static void test_bf16_weights_amx(void **state)
+{
+    (void)state;
+    check_low_precision(TRIL_BF16, 1e-3, TOL, 1);
 }
 
 static void test_int8_weights(void **state)
 {
     (void)state;
-    check_low_precision(TRIL_INT8, 1e-2, 0.1);
+    check_low_precision(TRIL_INT8, 1e-2, 0.1, 0);
 }
 
 int main(void)
@@ -287,6 +300,7 @@ int main(void)
         cmocka_unit_test(test_generate_context_full),
         cmocka_unit_test(test_bad_ids),
         cmocka_unit_test(test_bf16_weights),
+        cmocka_unit_test(test_bf16_weights_amx),
         cmocka_unit_test(test_int8_weights),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -131,7 +131,7 @@ static void test_valid_tiny_model_round_trip(void **state)
     assert_null(test_arena_or_null(m, NULL)); /* F32: used in place from the mapping */
     assert_true(test_param_f32(m, "wte.weight")[5] == (float)((5 * 37) % 101) / 101.0f - 0.5f);
     tril_gpt2_free(m);
-    tril_gpt2_load_opts opts = {1, TRIL_F32};
+    tril_gpt2_load_opts opts = {.copy_to_arena = 1, .weight_dtype = TRIL_F32};
     assert_int_equal(tril_gpt2_load(dir, &opts, &m), TRIL_OK);
     assert_non_null(test_arena_or_null(m, NULL)); /* training wants its own writable copy */
     tril_gpt2_free(m);
@@ -304,7 +304,7 @@ static void write_model(const char *dir, tril_st_dtype dtype, int pad, int poke_
 
 static tril_gpt2 *load_ok(const char *dir, int copy, tril_dtype weights)
 {
-    tril_gpt2_load_opts o = {copy, weights};
+    tril_gpt2_load_opts o = {.copy_to_arena = copy, .weight_dtype = weights};
     tril_gpt2 *m = NULL;
     if (tril_gpt2_load(dir, &o, &m) != TRIL_OK) fail_msg("%s: %s", dir, tril_last_error());
     return m;
@@ -407,7 +407,7 @@ static void test_unaligned_offsets(void **state)
 static void expect_fail_opts(const char *dir, int copy, tril_dtype weights, tril_status code,
                              const char *needle)
 {
-    tril_gpt2_load_opts o = {copy, weights};
+    tril_gpt2_load_opts o = {.copy_to_arena = copy, .weight_dtype = weights};
     expect_fail_with(dir, &o, code, needle);
 }
 

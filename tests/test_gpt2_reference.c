@@ -217,7 +217,7 @@ static void test_bf16_model_n_inner(void **state)
     (void)state;
     char dir[2048], path[4096];
     snprintf(dir, sizeof dir, "%s/inner_bf16", cases_dir());
-    tril_gpt2_load_opts o = {0, TRIL_BF16};
+    tril_gpt2_load_opts o = {.weight_dtype = TRIL_BF16};
     tril_gpt2 *m = NULL;
     if (tril_gpt2_load(dir, &o, &m) != TRIL_OK) fail_msg("%s", tril_last_error());
     int32_t *ids = NULL;

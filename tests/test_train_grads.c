@@ -28,7 +28,7 @@ static tril_gpt2 *load(const char *name)
 {
     char path[2048];
     snprintf(path, sizeof path, "%s/%s", dir(), name);
-    tril_gpt2_load_opts opts = {1, TRIL_F32};
+    tril_gpt2_load_opts opts = {.copy_to_arena = 1, .weight_dtype = TRIL_F32};
     tril_gpt2 *m = NULL;
     if (tril_gpt2_load(path, &opts, &m) != TRIL_OK) fail_msg("%s", tril_last_error());
     return m;

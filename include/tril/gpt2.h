@@ -82,6 +82,9 @@ typedef struct {
     /* TRIL_BF16 / TRIL_INT8: the bf16 or int8 model (tril_gpt2_use_dtype),
      * converted tensor by tensor from the mapping. Inference only. */
     tril_dtype weight_dtype;
+    /* 1: with TRIL_BF16, the matrices and wte repacked for Intel AMX where
+     * the CPU has it (tril_gpt2_use_amx); what the tril commands ask. */
+    int amx;
 } tril_gpt2_load_opts;
 
 /* Loads a Hugging Face GPT-2 folder: config.json + model.safetensors.
@@ -109,6 +112,17 @@ tril_status tril_gpt2_use_bf16(tril_gpt2 *model);
  * matrices as int8 with a scale per block of 32 (Q8_0, tril/ops.h), the
  * rest in fp32 as it was. Inference only, like bf16. */
 tril_status tril_gpt2_use_dtype(tril_gpt2 *model, tril_dtype dtype);
+/* A bf16 model's matrices and wte repacked in place for Intel AMX, if the
+ * CPU has AMX-BF16 and the OS grants the tile state (TRIL_AMX=0 says no):
+ * its products then run on the tile unit, many rows for about the price of
+ * one. Every x value enters exactly (split in three bf16 parts) and the sums
+ * are fp32, so results agree with the AVX-512 path to fp32 rounding, not
+ * bit for bit. Does nothing (TRIL_OK) for another dtype, without AMX, or if
+ * a matrix's inputs are not a multiple of 32. find_param then reports the
+ * tensors as packed. */
+tril_status tril_gpt2_use_amx(tril_gpt2 *model);
+/* 1 when the model's bf16 weights are in the AMX layout. */
+int tril_gpt2_uses_amx(const tril_gpt2 *model);
 /* GPT-2 initialisation of an owned arena: N(0, 0.02) matrices and
  * embeddings, N(0, 0.02/sqrt(2L)) residual projections, zero biases, unit
  * LayerNorm weights. Deterministic in the seed. */
@@ -157,6 +171,9 @@ typedef struct {
     int transposed;              /* 1: data is the matrix transposed,
                                     [shape[1], shape[0]] (the bf16 / int8
                                     matrices) */
+    int packed;                  /* 1: data is in the AMX tile layout
+                                    (tril_gpt2_use_amx): neither as stored
+                                    nor transposed */
     const void *data;            /* info->numel values, read-only */
     const uint16_t *scales;      /* TRIL_INT8: an fp16 scale per block of
                                     TRIL_Q8_BLOCK values of each row of data

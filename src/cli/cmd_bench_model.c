@@ -77,11 +77,12 @@ static int bench_model(const char *spec, tril_dtype dtype, tril_gpt2 **m)
     tril_gpt2_config cfg;
     if (tril_gpt2_config_by_name(spec, &cfg) == TRIL_OK) {
         if (tril_gpt2_create(&cfg, m) != TRIL_OK || tril_gpt2_init_random(*m, 1) != TRIL_OK ||
-            (dtype != TRIL_F32 && tril_gpt2_use_dtype(*m, dtype) != TRIL_OK))
+            (dtype != TRIL_F32 && tril_gpt2_use_dtype(*m, dtype) != TRIL_OK) ||
+            tril_gpt2_use_amx(*m) != TRIL_OK)
             return cli_lib_error(CMD, "cannot create the model");
         return CLI_OK;
     }
-    tril_gpt2_load_opts opts = {0, dtype};
+    tril_gpt2_load_opts opts = {.weight_dtype = dtype, .amx = 1};
     if (tril_gpt2_load(spec, &opts, m) != TRIL_OK) return cli_lib_error(CMD, "cannot load the model");
     return CLI_OK;
 }
@@ -256,7 +257,7 @@ int cmd_bench_train(int argc, char **argv)
     if ((rc = open_bench(&o, "train", o.seq, &m)) != CLI_OK) return rc;
     if (tril_gpt2_get_storage(m) != TRIL_GPT2_ARENA) { /* mapped in place, read-only: train a copy */
         tril_gpt2 *copy;
-        tril_gpt2_load_opts opts = {1, TRIL_F32};
+        tril_gpt2_load_opts opts = {.copy_to_arena = 1, .weight_dtype = TRIL_F32};
         tril_gpt2_free(m);
         if (tril_gpt2_load(o.model, &opts, &copy) != TRIL_OK) return cli_lib_error(CMD, "cannot load");
         m = copy;

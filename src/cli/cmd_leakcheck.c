@@ -73,7 +73,7 @@ int cmd_leakcheck(int argc, char **argv)
     char dir[4096];
     if (cli_model_dir(o.model, dir, sizeof dir) != TRIL_OK) return cli_lib_error(CMD, "no model");
     tril_gpt2 *model = NULL;
-    tril_gpt2_load_opts lo = {1, TRIL_F32};
+    tril_gpt2_load_opts lo = {.copy_to_arena = 1, .weight_dtype = TRIL_F32};
     if (tril_gpt2_load(dir, &lo, &model) != TRIL_OK) return cli_lib_error(CMD, "cannot load the model");
     const tril_gpt2_config *cfg = tril_gpt2_get_config(model);
     const int64_t P = cfg->n_positions, V = cfg->vocab_size;

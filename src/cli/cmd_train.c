@@ -261,7 +261,7 @@ static int new_run(const opts *o, train_run *r, tril_tokenizer **tok, char *tok_
     tril_train_args *a = &r->state.args;
     const char *tname = o->given[O_TOKENIZER] ? tokenizers[o->tokenizer] : "bytes";
     if (o->given[O_INIT]) {
-        tril_gpt2_load_opts lo = {1, TRIL_F32};
+        tril_gpt2_load_opts lo = {.copy_to_arena = 1, .weight_dtype = TRIL_F32};
         if (tril_gpt2_load(o->init, &lo, &r->model) != TRIL_OK)
             return train_lib_error("cannot load the --init model");
         int rc = cli_load_tokenizer(CMD, o->init, tril_gpt2_get_config(r->model)->vocab_size, tok);

@@ -61,7 +61,7 @@ int cli_load_model_as(const char *cmd, const char *model_arg, tril_dtype dtype, 
     if (tok) *tok = NULL;
     if (cli_model_dir(model_arg, dir, sizeof dir) != TRIL_OK)
         return cli_lib_error(cmd, "no model");
-    tril_gpt2_load_opts opts = {0, dtype};
+    tril_gpt2_load_opts opts = {.weight_dtype = dtype, .amx = 1};
     if (tril_gpt2_load(dir, &opts, model) != TRIL_OK) return cli_lib_error(cmd, "cannot load the model");
     if (tok) {
         int rc = cli_load_tokenizer(cmd, dir, tril_gpt2_get_config(*model)->vocab_size, tok);

@@ -45,7 +45,8 @@ tril_status tril_gpt2_find_param(const tril_gpt2 *m, const char *name, tril_gpt2
     out->dtype = low ? m->weight_dtype : TRIL_F32;
     /* wte keeps its [V, C] layout in bf16 / int8; the Conv1D matrices are
      * turned to [out, in] for decoding */
-    out->transposed = low && low->data != m->wte_lowp.data;
+    out->packed = low && low->amx;
+    out->transposed = low && !low->amx && low->data != m->wte_lowp.data;
     out->data = low ? low->data : (const void *)m->param_data[i];
     out->scales = low ? low->scales : NULL;
     return TRIL_OK;

@@ -122,7 +122,8 @@ tril_status tril_engine_forward(tril_engine *e, int64_t n_seqs, int64_t rowwise_
         const engine_seq *s = &e->seqs[e->order[k]];
         float *x = e->x + s->row0 * C;
         const int32_t *ids = e->ids + s->row0;
-        if (m->wte_lowp.data) lowp_embed(m->weight_dtype, m->wte_lowp, x, ids, s->rows, s->pos, m->wpe, C);
+        if (m->wte_lowp.data)
+            lowp_embed(m->weight_dtype, m->wte_lowp, x, ids, s->rows, s->pos, m->wpe, C, e->V);
         else tril_embed(x, ids, s->rows, s->pos, m->wte, m->wpe, C);
     }
     tril_status st = TRIL_OK;

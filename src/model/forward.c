@@ -149,7 +149,8 @@ static tril_status layer_matmul(const tril_gpt2 *m, const tril_gpt2_state *s, fl
 
 static void embed(const tril_gpt2 *m, tril_gpt2_state *s, const int32_t *ids, int64_t n, int64_t pos)
 {
-    if (m->wte_lowp.data) lowp_embed(m->weight_dtype, m->wte_lowp, s->x, ids, n, pos, m->wpe, m->cfg.n_embd);
+    if (m->wte_lowp.data)
+        lowp_embed(m->weight_dtype, m->wte_lowp, s->x, ids, n, pos, m->wpe, m->cfg.n_embd, m->cfg.vocab_size);
     else tril_embed(s->x, ids, n, pos, m->wte, m->wpe, m->cfg.n_embd);
 }
 

@@ -16,6 +16,7 @@
 typedef struct {
     const void *data;
     const uint16_t *scales; /* int8: [rows, ceil(cols / TRIL_Q8_BLOCK)] */
+    int amx;                /* bf16 repacked for Intel AMX (model/gemm_amx.h) */
 } tril_lowp;
 
 /* Per-layer views. Shapes: C = n_embd. In a bf16 or int8 model the four
@@ -65,5 +66,8 @@ struct tril_gpt2 {
 
 /* Index of the parameter called `name` in the model's table, or -1. */
 int64_t tril_gpt2_param_index(const tril_gpt2 *m, const char *name);
+
+/* Sets the named views (wte, layers[], ...) from param_data / param_lowp. */
+void tril_gpt2_bind_views(tril_gpt2 *m);
 
 #endif

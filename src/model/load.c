@@ -63,10 +63,10 @@ static size_t layer_index(const tril_gpt2 *m, int64_t layer, const char *suffix)
 
 /* Named views for the forward pass (fp32 values; bf16 / int8 copies if
  * any). */
-static void bind_views(tril_gpt2 *m)
+void tril_gpt2_bind_views(tril_gpt2 *m)
 {
     const float **p = m->param_data;
-    const tril_lowp *lp = m->param_lowp, none = {NULL, NULL};
+    const tril_lowp *lp = m->param_lowp, none = {NULL, NULL, 0};
     m->wte = p[index_of(m, "wte.weight")];
     m->wte_lowp = lp ? lp[index_of(m, "wte.weight")] : none;
     m->wpe = p[index_of(m, "wpe.weight")];
@@ -107,7 +107,7 @@ tril_status tril_gpt2_create(const tril_gpt2_config *cfg, tril_gpt2 **out)
         return st;
     }
     snprintf(m->stored_dtype, sizeof m->stored_dtype, "F32");
-    bind_views(m);
+    tril_gpt2_bind_views(m);
     *out = m;
     return TRIL_OK;
 }
@@ -408,7 +408,7 @@ static tril_status build_lowp(tril_gpt2 *m, const param_src *src, const char *wh
             break;
         }
         if (kept) {
-            dst_low[i] = (tril_lowp){p, to == TRIL_INT8 ? ps : NULL};
+            dst_low[i] = (tril_lowp){p, to == TRIL_INT8 ? ps : NULL, 0};
             p += (size_t)n * esize;
             if (to == TRIL_INT8) ps += TRIL_Q8_SCALES(rows, cols);
         } else {
@@ -428,7 +428,7 @@ static tril_status build_lowp(tril_gpt2 *m, const param_src *src, const char *wh
         m->scales_arena = scales;
         m->f32_small = rest;
         m->weight_dtype = to;
-        bind_views(m);
+        tril_gpt2_bind_views(m);
     } else {
         free(low);
         free(scales);
@@ -525,7 +525,7 @@ static tril_status load_tensors(tril_gpt2 *m, tril_safetensors *st, const char *
                                           (int64_t)n, st);
             }
         }
-        if (status == TRIL_OK && to == TRIL_F32) bind_views(m);
+        if (status == TRIL_OK && to == TRIL_F32) tril_gpt2_bind_views(m);
     }
     free(found);
     free(src);
@@ -585,6 +585,10 @@ tril_status tril_gpt2_load(const char *dir, const tril_gpt2_load_opts *opts, tri
     if (m->arena || m->weight_dtype != TRIL_F32) { /* nothing points into the mapping any more */
         tril_safetensors_close(file);
         m->file = NULL;
+    }
+    if (opts && opts->amx && to == TRIL_BF16 && (st = tril_gpt2_use_amx(m)) != TRIL_OK) {
+        tril_gpt2_free(m);
+        return st;
     }
     *out = m;
     return TRIL_OK;

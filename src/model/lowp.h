@@ -18,6 +18,6 @@ tril_status lowp_head(tril_dtype d, tril_lowp wte, float *logits, const float *x
 tril_status lowp_head_rows(tril_dtype d, tril_lowp wte, float *logits, const float *x,
                            int64_t n, int64_t C, int64_t V);
 void lowp_embed(tril_dtype d, tril_lowp wte, float *x, const int32_t *ids, int64_t T,
-                int64_t pos0, const float *wpe, int64_t C);
+                int64_t pos0, const float *wpe, int64_t C, int64_t V);
 
 #endif

@@ -282,7 +282,7 @@ tril_status tril_checkpoint_load_shard(const char *dir, int rank, int world, tri
     st = tril_train_state_from_json(json, path, state);
     free(json);
     if (st != TRIL_OK) return st;
-    tril_gpt2_load_opts lo = {1, TRIL_F32};
+    tril_gpt2_load_opts lo = {.copy_to_arena = 1, .weight_dtype = TRIL_F32};
     if ((st = tril_gpt2_load(dir, &lo, model)) != TRIL_OK) goto fail;
     if (!same_shape(&(*model)->cfg, &state->args.model)) {
         const tril_gpt2_config *c = &(*model)->cfg, *s = &state->args.model;

@@ -1,0 +1,274 @@
+/* bf16 matrix products on Intel AMX. One tile instruction multiplies 16
+ * rows of x by 32 inputs x 16 outputs of weights into 16 x 16 fp32 sums, so
+ * 16 rows of x cost about what one does and the weights' trip from memory
+ * is the price: the several sequences of tril serve share it.
+ *
+ * x is the A operand (rows x 32 inputs), the weights the B operand (32
+ * inputs as 16 pairs x 16 outputs), packed once at load in that order
+ * (tril_amx_pack_bf16). x's values are split in three bf16 parts, so that
+ * nothing of x is lost to bf16 (the weights are bf16 already).
+ *
+ * Batch independence: the sum for (row r, output o) reads only row r of x
+ * and column o of the weights, by the same instructions in the same order
+ * whatever else shares the tiles, so a row's result does not depend on M or
+ * on its neighbours (tests/test_amx.c checks it bit for bit). */
+#include "model/gemm_amx.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "tril/cpu.h"
+
+#if defined(TRIL_HAVE_X86_KERNELS) && defined(__x86_64__) && defined(__linux__) && \
+    (defined(__GNUC__) || defined(__clang__))
+#define TRIL_AMX_BUILD 1
+#include <cpuid.h>
+#include <immintrin.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+
+#define TILE 512 /* uint16 in a weight tile: 16 pairs x 16 outputs x 2 */
+
+/* Outputs [0, n16) are packed, in blocks of 64; block b has tiles(b) tiles. */
+static inline int block_tiles(int64_t N, int64_t blk)
+{
+    const int64_t left = N / 16 - blk * 4;
+    return (int)(left < 4 ? left : 4);
+}
+
+static inline float bf16_value(uint16_t h)
+{
+    const uint32_t u = (uint32_t)h << 16;
+    float v;
+    memcpy(&v, &u, sizeof v);
+    return v;
+}
+
+float tril_amx_bf16_at(const uint16_t *wp, int64_t N, int64_t K, int64_t o, int64_t k)
+{
+    const int64_t n16 = N / 16 * 16;
+    if (o >= n16) return bf16_value(wp[o * K + k]);
+    const int64_t blk = o / 64, j = o % 64 / 16, n = o % 16, s = k / 32;
+    const int nt = block_tiles(N, blk);
+    return bf16_value(wp[blk * 64 * K + (s * nt + j) * TILE + (k % 32 / 2) * 32 + n * 2 + (k & 1)]);
+}
+
+void tril_amx_bf16_row(float *dst, const uint16_t *wp, int64_t N, int64_t K, int64_t o)
+{
+    for (int64_t k = 0; k < K; k++) dst[k] = tril_amx_bf16_at(wp, N, K, o, k);
+}
+
+tril_status tril_amx_pack_bf16(uint16_t *w, int64_t N, int64_t K)
+{
+    if (K % 32 != 0 || N < 0)
+        return TRIL_FAIL(TRIL_ERR_SHAPE, "AMX packing: %lld inputs is not a multiple of 32",
+                         (long long)K);
+    uint16_t *rows = malloc((size_t)(64 * K) * sizeof *rows);
+    if (!rows) return TRIL_FAIL(TRIL_ERR_NOMEM, "AMX packing: out of memory");
+    /* block b's packed tiles take exactly the bytes its rows took */
+    for (int64_t blk = 0; blk * 64 < N / 16 * 16; blk++) {
+        const int nt = block_tiles(N, blk);
+        uint16_t *at = w + blk * 64 * K;
+        memcpy(rows, at, (size_t)(nt * 16 * K) * sizeof *rows);
+        for (int64_t s = 0; s < K / 32; s++)
+            for (int j = 0; j < nt; j++) {
+                uint16_t *tile = at + (s * nt + j) * TILE;
+                for (int64_t pair = 0; pair < 16; pair++)
+                    for (int64_t n = 0; n < 16; n++) {
+                        const uint16_t *src = rows + (j * 16 + n) * K + s * 32 + pair * 2;
+                        tile[pair * 32 + n * 2] = src[0];
+                        tile[pair * 32 + n * 2 + 1] = src[1];
+                    }
+            }
+    }
+    free(rows);
+    return TRIL_OK;
+}
+
+static int amx_env_on(void)
+{
+    const char *env = getenv("TRIL_AMX");
+    return !(env && strcmp(env, "0") == 0);
+}
+
+#ifdef TRIL_AMX_BUILD
+
+#define AMX_TARGET __attribute__((target("amx-tile,amx-bf16")))
+#define ARCH_REQ_XCOMP_PERM 0x1023
+#define XFEATURE_XTILEDATA 18
+/* how far ahead of the tiles being read the stream is fetched into L1
+ * (8 KB: no worse than 4 or 16 KB, or than none, on an Intel Emerald
+ * Rapids host, within that machine's noise) */
+#define AMX_PREFETCH_BYTES 8192
+
+/* palette 1: tiles 0-3 sums (rows x 16 outputs), 4-6 the three parts of
+ * x (rows x 32 inputs), 7 the weights (16 input pairs x 16 outputs) */
+typedef struct {
+    uint8_t palette, start_row, reserved[14];
+    uint16_t colsb[16];
+    uint8_t rows[16];
+} amx_config;
+
+static int cpu_has_amx_bf16(void)
+{
+    unsigned a, b, c, d;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
+    return (d >> 24 & 1) && (d >> 22 & 1); /* AMX-TILE, AMX-BF16 */
+}
+
+int tril_amx_bf16_usable(void)
+{
+    static _Atomic int usable = -1;
+    int u = usable;
+    if (u >= 0) return u;
+    /* Linux hands out the 8 KB tile state only to a process that asks */
+    u = amx_env_on() && tril_cpu_best_isa() >= TRIL_ISA_AVX512 && cpu_has_amx_bf16() &&
+        syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) == 0;
+    usable = u;
+    return u;
+}
+
+/* Rows [r0, r0 + nr) of x as three bf16 parts, part p of row r at
+ * xa[(p * 16 + r) * K]: p1 = v's top 16 bits, p2 those of v - p1, p3 those
+ * of what is left, which has at most 8 significant bits: v = p1 + p2 + p3
+ * exactly. */
+__attribute__((target("avx512f"))) static void split_rows(uint16_t *xa, const float *x, int64_t K,
+                                                          int64_t r0, int64_t nr)
+{
+    const __m512i top = _mm512_set1_epi32((int)0xffff0000u);
+    for (int64_t r = 0; r < nr; r++) {
+        const float *xr = x + (r0 + r) * K;
+        uint16_t *p1 = xa + r * K, *p2 = p1 + 16 * K, *p3 = p2 + 16 * K;
+        for (int64_t k = 0; k < K; k += 16) {
+            const __m512 v = _mm512_loadu_ps(xr + k);
+            const __m512 h1 = _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(v), top));
+            const __m512 v2 = _mm512_sub_ps(v, h1);
+            const __m512 h2 = _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(v2), top));
+            const __m512 v3 = _mm512_sub_ps(v2, h2);
+            _mm256_storeu_si256((__m256i *)(p1 + k),
+                                _mm512_cvtepi32_epi16(_mm512_srli_epi32(_mm512_castps_si512(h1), 16)));
+            _mm256_storeu_si256((__m256i *)(p2 + k),
+                                _mm512_cvtepi32_epi16(_mm512_srli_epi32(_mm512_castps_si512(h2), 16)));
+            _mm256_storeu_si256((__m256i *)(p3 + k),
+                                _mm512_cvtepi32_epi16(_mm512_srli_epi32(_mm512_castps_si512(v3), 16)));
+        }
+    }
+}
+
+AMX_TARGET static void configure(int nr)
+{
+    amx_config c;
+    memset(&c, 0, sizeof c);
+    c.palette = 1;
+    for (int t = 0; t < 8; t++) {
+        c.rows[t] = (uint8_t)(t == 7 ? 16 : nr);
+        c.colsb[t] = 64;
+    }
+    /* GCC's _tile_loadconfig tells the compiler it reads 8 bytes: without
+     * this the other stores to c are dropped as dead */
+    __asm__ volatile("" : : "r"(&c) : "memory");
+    _tile_loadconfig(&c);
+}
+
+AMX_TARGET static void release_tiles(void) { _tile_release(); }
+
+/* sums j += (p1, p2, p3) . the weight tile at wt */
+#define TRIL_AMX_TILE(j, wt)            \
+    do {                                \
+        _tile_loadd(7, (wt), 64);       \
+        _tile_dpbf16ps(j, 4, 7);        \
+        _tile_dpbf16ps(j, 5, 7);        \
+        _tile_dpbf16ps(j, 6, 7);        \
+    } while (0)
+
+/* y rows [r0, r0 + nr) x outputs of block blk (nt tiles) */
+AMX_TARGET static void block_rows(float *y, const uint16_t *xa, const uint16_t *wp, const float *b,
+                                  int64_t K, int64_t N, int64_t blk, int nt, int64_t r0, int nr,
+                                  int prefetch)
+{
+    const uint16_t *w = wp + blk * 64 * K;
+    const int64_t stride = K * (int64_t)sizeof(uint16_t);
+    _tile_zero(0);
+    _tile_zero(1);
+    _tile_zero(2);
+    _tile_zero(3);
+    for (int64_t s = 0; s < K / 32; s++) {
+        _tile_loadd(4, xa + s * 32, stride);
+        _tile_loadd(5, xa + 16 * K + s * 32, stride);
+        _tile_loadd(6, xa + 32 * K + s * 32, stride);
+        const uint16_t *ws = w + s * nt * TILE;
+        if (prefetch) /* the weights ahead, once per call (row block 0) */
+            for (int64_t off = 0; off < nt * TILE * 2; off += 64)
+                _mm_prefetch((const char *)ws + AMX_PREFETCH_BYTES + off, _MM_HINT_T0);
+        TRIL_AMX_TILE(0, ws);
+        if (nt > 1) TRIL_AMX_TILE(1, ws + TILE);
+        if (nt > 2) TRIL_AMX_TILE(2, ws + 2 * TILE);
+        if (nt > 3) TRIL_AMX_TILE(3, ws + 3 * TILE);
+    }
+    float sums[16][64];
+    _tile_stored(0, &sums[0][0], 256);
+    if (nt > 1) _tile_stored(1, &sums[0][16], 256);
+    if (nt > 2) _tile_stored(2, &sums[0][32], 256);
+    if (nt > 3) _tile_stored(3, &sums[0][48], 256);
+    const int64_t o0 = blk * 64;
+    for (int r = 0; r < nr; r++) {
+        float *yr = y + (r0 + r) * N + o0;
+        for (int o = 0; o < nt * 16; o++) yr[o] = b ? sums[r][o] + b[o0 + o] : sums[r][o];
+    }
+}
+
+tril_status tril_amx_matmul_bf16(float *y, const float *x, const uint16_t *wp, const float *b,
+                                 int64_t M, int64_t K, int64_t N)
+{
+    if (!tril_amx_bf16_usable())
+        return TRIL_FAIL(TRIL_ERR_UNSUPPORTED, "bf16 matmul: AMX is not available here");
+    if (K % 32 != 0)
+        return TRIL_FAIL(TRIL_ERR_SHAPE, "bf16 matmul on AMX: %lld inputs is not a multiple of 32",
+                         (long long)K);
+    if (M <= 0 || N <= 0) return TRIL_OK;
+    const int64_t row_blocks = (M + 15) / 16, n16 = N / 16 * 16, blocks = (n16 / 16 + 3) / 4;
+    uint16_t *xa = malloc((size_t)(row_blocks * 3 * 16 * K) * sizeof *xa);
+    if (!xa)
+        return TRIL_FAIL(TRIL_ERR_NOMEM, "bf16 matmul: out of memory for %lld rows of x",
+                         (long long)M);
+    for (int64_t rb = 0; rb < row_blocks; rb++)
+        split_rows(xa + rb * 3 * 16 * K, x, K, rb * 16, M - rb * 16 < 16 ? M - rb * 16 : 16);
+    const int threads = tril_get_num_threads();
+#pragma omp parallel num_threads(blocks < threads ? (int)(blocks > 0 ? blocks : 1) : threads)
+    {
+        int configured = 0;
+        /* which thread takes a block does not change its sums */
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t blk = 0; blk < blocks; blk++)
+            for (int64_t rb = 0; rb < row_blocks; rb++) {
+                const int nr = (int)(M - rb * 16 < 16 ? M - rb * 16 : 16);
+                if (nr != configured) configure(configured = nr);
+                block_rows(y, xa + rb * 3 * 16 * K, wp, b, K, N, blk, block_tiles(N, blk), rb * 16,
+                           nr, rb == 0);
+            }
+        if (configured) release_tiles();
+    }
+    free(xa);
+    /* the N % 16 outputs past the tiles, rows as stored, in fp32 */
+    for (int64_t o = n16; o < N; o++)
+        for (int64_t r = 0; r < M; r++) {
+            float acc = 0.0f;
+            for (int64_t k = 0; k < K; k++) acc += x[r * K + k] * bf16_value(wp[o * K + k]);
+            y[r * N + o] = b ? acc + b[o] : acc;
+        }
+    return TRIL_OK;
+}
+
+#else
+
+int tril_amx_bf16_usable(void) { return 0; }
+
+tril_status tril_amx_matmul_bf16(float *y, const float *x, const uint16_t *wp, const float *b,
+                                 int64_t M, int64_t K, int64_t N)
+{
+    (void)y, (void)x, (void)wp, (void)b, (void)M, (void)K, (void)N, (void)amx_env_on;
+    return TRIL_FAIL(TRIL_ERR_UNSUPPORTED, "bf16 matmul: AMX is not in this build");
+}
+
+#endif

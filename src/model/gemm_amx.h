@@ -1,0 +1,36 @@
+/* The bf16 model's matrices on Intel AMX (model/gemm_amx.c). */
+#ifndef TRIL_MODEL_GEMM_AMX_H
+#define TRIL_MODEL_GEMM_AMX_H
+
+#include <stdint.h>
+
+#include "tril/error.h"
+
+/* Whether the bf16 kernels can run on AMX: the CPU has AMX-BF16, the OS
+ * grants this process the tile state, TRIL_AMX is not "0" and TRIL_ISA
+ * allows AVX-512. Decided once per process. */
+int tril_amx_bf16_usable(void);
+
+/* A bf16 matrix w [N, K] (rows = outputs, as the bf16 model holds its
+ * matrices and wte) repacked in place into the AMX layout: outputs in
+ * blocks of 64 (the last block of fewer whole tiles of 16), each block
+ * [32-input step][tile of 16 outputs][16 input pairs][16 outputs][2], the
+ * steps and tiles in the order the kernel reads them, so a block is one
+ * sequential stream; the N % 16 last rows stay as they were, after the
+ * blocks. Same size, no padding. K must be a multiple of 32. */
+tril_status tril_amx_pack_bf16(uint16_t *w, int64_t N, int64_t K);
+
+/* Element (o, k) of a packed matrix, and row o widened to fp32. */
+float tril_amx_bf16_at(const uint16_t *wp, int64_t N, int64_t K, int64_t o, int64_t k);
+void tril_amx_bf16_row(float *dst, const uint16_t *wp, int64_t N, int64_t K, int64_t o);
+
+/* y[M, N] = x[M, K] @ w^T (+ b[N] when b is not NULL), w packed. Every row
+ * of y is its own row of x's alone, computed by the same instructions
+ * whatever M is and whatever rows share the call, so a sequence's results
+ * do not depend on the batch. x enters exactly: each value is split in
+ * three bf16 parts (v = p1 + p2 + p3) whose products with a bf16 weight are
+ * exact in fp32; the sums are fp32, in the tile unit's order. */
+tril_status tril_amx_matmul_bf16(float *y, const float *x, const uint16_t *wp, const float *b,
+                                 int64_t M, int64_t K, int64_t N);
+
+#endif
