@@ -23,13 +23,17 @@ tril_isa tril_cpu_best_isa(void);
 const char *tril_isa_name(tril_isa isa);
 /* Checks TRIL_ISA: unset, empty, or one of the names above; anything else
  * is TRIL_ERR_INVALID_ARG naming the value (kernels would otherwise run the
- * generic build). TRIL_VNNI too: unset, empty, "0" or "1". The library's
+ * generic build). TRIL_VNNI and TRIL_AMX too: unset, empty, "0" or "1". The library's
  * entry points that run kernels (attention, model load, training) return
  * this error; a program may ask first. */
 tril_status tril_cpu_check_isa_env(void);
 /* Whether the int8 kernels use AVX-512 VNNI: the CPU has it and TRIL_VNNI
  * is not "0" (read once). */
 int tril_cpu_use_vnni(void);
+/* Whether bf16 weights may use Intel AMX: the CPU has AMX-BF16, TRIL_ISA
+ * allows AVX-512, TRIL_AMX is not "0", and Linux granted this process the
+ * tile state (asked at the first call; read once). */
+int tril_cpu_use_amx(void);
 
 /* The machine's fp32 compute limit in GFLOP/s, measured now: independent
  * FMAs of the best ISA's vectors on all threads, repeated for about

@@ -46,7 +46,10 @@ int cli_prepare_process(char **argv)
 void cli_print_runtime(void)
 {
     const char *wait = getenv("OMP_WAIT_POLICY"), *spin = getenv("GOMP_SPINCOUNT");
-    printf("kernels: %s, threads: %d\n", tril_isa_name(tril_cpu_best_isa()), tril_get_num_threads());
+    printf("kernels: %s (int8 %s AVX-512 VNNI, bf16 %s Intel AMX), threads: %d\n",
+           tril_isa_name(tril_cpu_best_isa()),
+           tril_cpu_best_isa() >= TRIL_ISA_AVX512 && tril_cpu_use_vnni() ? "with" : "without",
+           tril_cpu_use_amx() ? "on" : "not on", tril_get_num_threads());
     printf("openblas: %s (%s)\n", openblas_get_corename(), openblas_get_config());
     printf("openmp wait: OMP_WAIT_POLICY=%s GOMP_SPINCOUNT=%s\n", wait ? wait : "(unset)",
            spin ? spin : "(unset)");

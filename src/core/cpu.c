@@ -15,6 +15,10 @@
 #if defined(TRIL_HAVE_X86_KERNELS)
 #include <cpuid.h>
 #endif
+#if defined(TRIL_HAVE_X86_KERNELS) && defined(__x86_64__) && defined(__linux__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
 #if defined(TRIL_HAVE_X86_KERNELS)
 /* clang's __builtin_cpu_supports does not know "f16c": ask cpuid. */
@@ -62,11 +66,13 @@ static int env_cap(tril_isa *cap)
 
 /* TRIL_VNNI: unset, empty or "1" (use AVX-512 VNNI where the CPU has it)
  * or "0" (do not); anything else is an error rather than a guess. */
-static int vnni_env_ok(void)
+static int switch_env_ok(const char *name)
 {
-    const char *text = getenv("TRIL_VNNI");
+    const char *text = getenv(name);
     return !text || !*text || strcmp(text, "0") == 0 || strcmp(text, "1") == 0;
 }
+
+static int vnni_env_ok(void) { return switch_env_ok("TRIL_VNNI"); }
 
 int tril_cpu_use_vnni(void)
 {
@@ -84,14 +90,37 @@ int tril_cpu_use_vnni(void)
 #endif
 }
 
+int tril_cpu_use_amx(void)
+{
+#if defined(TRIL_HAVE_X86_KERNELS) && defined(__x86_64__) && defined(__linux__) && \
+    (defined(__GNUC__) || defined(__clang__))
+    static _Atomic int on = -1;
+    int v = on;
+    if (v < 0) {
+        const char *env = getenv("TRIL_AMX");
+        unsigned a, b, c, d;
+        /* AMX-TILE and AMX-BF16; then Linux hands the 8 KB of tile state
+         * only to a process that asks for it */
+        v = !(env && strcmp(env, "0") == 0) && tril_cpu_best_isa() >= TRIL_ISA_AVX512 &&
+            __get_cpuid_count(7, 0, &a, &b, &c, &d) && (d >> 24 & 1) && (d >> 22 & 1) &&
+            syscall(SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */, 18 /* XTILEDATA */) == 0;
+        on = v;
+    }
+    return v;
+#else
+    return 0;
+#endif
+}
+
 tril_status tril_cpu_check_isa_env(void)
 {
     /* Asked at every attention call: read the environment once. */
-    static _Atomic int bad = -1, bad_vnni = -1;
-    int b = bad, bv = bad_vnni;
+    static _Atomic int bad = -1, bad_vnni = -1, bad_amx = -1;
+    int b = bad, bv = bad_vnni, ba = bad_amx;
     tril_isa cap;
     if (b < 0) bad = b = env_cap(&cap) != 0;
     if (bv < 0) bad_vnni = bv = !vnni_env_ok();
+    if (ba < 0) bad_amx = ba = !switch_env_ok("TRIL_AMX");
     if (b)
         return TRIL_FAIL(TRIL_ERR_INVALID_ARG,
                          "TRIL_ISA='%s' names no instruction set (use generic, avx2 or avx512, "
@@ -102,6 +131,11 @@ tril_status tril_cpu_check_isa_env(void)
                          "TRIL_VNNI='%s' is neither 0 (int8 kernels without AVX-512 VNNI) nor 1 "
                          "(with it where the CPU has it; also what unset means)",
                          getenv("TRIL_VNNI"));
+    if (ba)
+        return TRIL_FAIL(TRIL_ERR_INVALID_ARG,
+                         "TRIL_AMX='%s' is neither 0 (bf16 weights without Intel AMX) nor 1 (on "
+                         "AMX where the CPU has it; also what unset means)",
+                         getenv("TRIL_AMX"));
     return TRIL_OK;
 }
 

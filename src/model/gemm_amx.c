@@ -22,10 +22,7 @@
 #if defined(TRIL_HAVE_X86_KERNELS) && defined(__x86_64__) && defined(__linux__) && \
     (defined(__GNUC__) || defined(__clang__))
 #define TRIL_AMX_BUILD 1
-#include <cpuid.h>
 #include <immintrin.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 #endif
 
 #define TILE 512 /* uint16 in a weight tile: 16 pairs x 16 outputs x 2 */
@@ -86,17 +83,9 @@ tril_status tril_amx_pack_bf16(uint16_t *w, int64_t N, int64_t K)
     return TRIL_OK;
 }
 
-static int amx_env_on(void)
-{
-    const char *env = getenv("TRIL_AMX");
-    return !(env && strcmp(env, "0") == 0);
-}
-
 #ifdef TRIL_AMX_BUILD
 
 #define AMX_TARGET __attribute__((target("amx-tile,amx-bf16")))
-#define ARCH_REQ_XCOMP_PERM 0x1023
-#define XFEATURE_XTILEDATA 18
 /* how far ahead of the tiles being read the stream is fetched into L1
  * (8 KB: no worse than 4 or 16 KB, or than none, on an Intel Emerald
  * Rapids host, within that machine's noise) */
@@ -110,24 +99,7 @@ typedef struct {
     uint8_t rows[16];
 } amx_config;
 
-static int cpu_has_amx_bf16(void)
-{
-    unsigned a, b, c, d;
-    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
-    return (d >> 24 & 1) && (d >> 22 & 1); /* AMX-TILE, AMX-BF16 */
-}
-
-int tril_amx_bf16_usable(void)
-{
-    static _Atomic int usable = -1;
-    int u = usable;
-    if (u >= 0) return u;
-    /* Linux hands out the 8 KB tile state only to a process that asks */
-    u = amx_env_on() && tril_cpu_best_isa() >= TRIL_ISA_AVX512 && cpu_has_amx_bf16() &&
-        syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) == 0;
-    usable = u;
-    return u;
-}
+int tril_amx_bf16_usable(void) { return tril_cpu_use_amx(); }
 
 /* Rows [r0, r0 + nr) of x as three bf16 parts, part p of row r at
  * xa[(p * 16 + r) * K]: p1 = v's top 16 bits, p2 those of v - p1, p3 those
@@ -267,7 +239,7 @@ int tril_amx_bf16_usable(void) { return 0; }
 tril_status tril_amx_matmul_bf16(float *y, const float *x, const uint16_t *wp, const float *b,
                                  int64_t M, int64_t K, int64_t N)
 {
-    (void)y, (void)x, (void)wp, (void)b, (void)M, (void)K, (void)N, (void)amx_env_on;
+    (void)y, (void)x, (void)wp, (void)b, (void)M, (void)K, (void)N;
     return TRIL_FAIL(TRIL_ERR_UNSUPPORTED, "bf16 matmul: AMX is not in this build");
 }
 

@@ -6,9 +6,8 @@
 
 #include "tril/error.h"
 
-/* Whether the bf16 kernels can run on AMX: the CPU has AMX-BF16, the OS
- * grants this process the tile state, TRIL_AMX is not "0" and TRIL_ISA
- * allows AVX-512. Decided once per process. */
+/* Whether the bf16 kernels can run on AMX here (tril_cpu_use_amx, in a
+ * build with the AMX kernels). */
 int tril_amx_bf16_usable(void);
 
 /* A bf16 matrix w [N, K] (rows = outputs, as the bf16 model holds its

@@ -84,6 +84,10 @@ expect 2 "TRIL_VNNI=yes" -- env TRIL_VNNI=yes "$TRIL" version
 contains "$tmp/err" "TRIL_VNNI='yes' is neither 0" "TRIL_VNNI=yes message"
 expect 0 "TRIL_VNNI=0" -- env TRIL_VNNI=0 "$TRIL" version
 expect 0 "TRIL_VNNI=1" -- env TRIL_VNNI=1 "$TRIL" version
+expect 2 "TRIL_AMX=on" -- env TRIL_AMX=on "$TRIL" version
+contains "$tmp/err" "TRIL_AMX='on' is neither 0" "TRIL_AMX=on message"
+expect 0 "TRIL_AMX=0" -- env TRIL_AMX=0 "$TRIL" version
+expect 0 "TRIL_AMX=1" -- env TRIL_AMX=1 "$TRIL" version
 expect 0 "TRIL_ISA=generic" -- env TRIL_ISA=generic "$TRIL" version
 contains "$tmp/out" "kernels: generic" "TRIL_ISA=generic caps the kernels"
 finish test_threads
