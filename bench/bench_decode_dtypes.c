@@ -7,6 +7,10 @@
  *
  *   bench_decode_dtypes --model DIR [--dtypes fp32,bf16,int8] [--repeats N]
  *
+ * bf16 is the bf16 model as the tril commands load it (on Intel AMX where the
+ * CPU has it: printed as bf16-amx); bf16-avx512 is the same model kept off
+ * AMX, to compare the two in the same minute.
+ *
  * Run it as `tril` runs (GOMP_SPINCOUNT=1000, OPENBLAS_CORETYPE as `tril
  * info` advises) for figures comparable to `tril bench decode`. */
 #include <stdio.h>
@@ -20,6 +24,7 @@ enum { MAX_DTYPES = 4, PROMPT = 16, WRAP = 48 };
 
 typedef struct {
     tril_dtype dtype;
+    int no_amx; /* "bf16-avx512": the bf16 model left off Intel AMX */
     tril_gpt2 *model;
     tril_gpt2_state *state;
     double *times;
@@ -32,8 +37,10 @@ static int parse_dtypes(const char *list, contender *c, int *n)
     strcpy(buf, list);
     *n = 0;
     for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
-        if (*n == MAX_DTYPES || tril_dtype_parse(tok, &c[*n].dtype) != TRIL_OK ||
-            c[*n].dtype == TRIL_F16)
+        if (*n == MAX_DTYPES) return -1;
+        c[*n].no_amx = strcmp(tok, "bf16-avx512") == 0;
+        if (c[*n].no_amx) c[*n].dtype = TRIL_BF16;
+        else if (tril_dtype_parse(tok, &c[*n].dtype) != TRIL_OK || c[*n].dtype == TRIL_F16)
             return -1;
         (*n)++;
     }
@@ -69,13 +76,13 @@ int main(int argc, char **argv)
     contender c[MAX_DTYPES] = {0};
     int n = 0;
     if (!dir || repeats < 1 || parse_dtypes(dtypes, c, &n) != 0) {
-        fprintf(stderr, "usage: bench_decode_dtypes --model DIR [--dtypes fp32,bf16,int8] "
+        fprintf(stderr, "usage: bench_decode_dtypes --model DIR [--dtypes fp32,bf16,bf16-avx512,int8] "
                         "[--repeats N]\n");
         return 2;
     }
     int64_t vocab = 0;
     for (int k = 0; k < n; k++) {
-        tril_gpt2_load_opts opts = {.weight_dtype = c[k].dtype, .amx = 1};
+        tril_gpt2_load_opts opts = {.weight_dtype = c[k].dtype, .amx = !c[k].no_amx};
         if (tril_gpt2_load(dir, &opts, &c[k].model) != TRIL_OK ||
             tril_gpt2_state_create(c[k].model, WRAP, 16, &c[k].state) != TRIL_OK) {
             fprintf(stderr, "bench_decode_dtypes: %s\n", tril_last_error());
@@ -99,13 +106,15 @@ int main(int argc, char **argv)
         }
     double ms[MAX_DTYPES];
     printf("bench=decode_dtypes model=%s repeats=%d", dir, repeats);
+    const char *names[MAX_DTYPES];
     for (int k = 0; k < n; k++) {
+        names[k] = c[k].no_amx ? "bf16-avx512"
+                   : c[k].dtype == TRIL_BF16 && tril_gpt2_uses_amx(c[k].model) ? "bf16-amx"
+                                                                              : tril_dtype_name(c[k].dtype);
         ms[k] = tril_median(c[k].times, repeats) * 1e3;
-        printf(" %s_ms=%.2f", tril_dtype_name(c[k].dtype), ms[k]);
+        printf(" %s_ms=%.2f", names[k], ms[k]);
     }
-    for (int k = 1; k < n; k++)
-        printf(" %s_over_%s=%.3f", tril_dtype_name(c[k].dtype), tril_dtype_name(c[k - 1].dtype),
-               ms[k] / ms[k - 1]);
+    for (int k = 1; k < n; k++) printf(" %s_over_%s=%.3f", names[k], names[k - 1], ms[k] / ms[k - 1]);
     printf("\n");
     for (int k = 0; k < n; k++) {
         tril_gpt2_state_free(c[k].state);

@@ -1,17 +1,19 @@
-/* bf16 matrix products on Intel AMX. One tile instruction multiplies 16
- * rows of x by 32 inputs x 16 outputs of weights into 16 x 16 fp32 sums, so
- * 16 rows of x cost about what one does and the weights' trip from memory
- * is the price: the several sequences of tril serve share it.
+/* bf16 matrix products on Intel AMX. One tile instruction multiplies up to
+ * 16 rows by 32 inputs x 16 outputs of weights into fp32 sums, so several
+ * rows of x cost about what one does and the weights' trip from memory is
+ * the price: the sequences tril serve decodes together share it.
  *
  * x is the A operand (rows x 32 inputs), the weights the B operand (32
- * inputs as 16 pairs x 16 outputs), packed once at load in that order
- * (tril_amx_pack_bf16). x's values are split in three bf16 parts, so that
- * nothing of x is lost to bf16 (the weights are bf16 already).
+ * inputs as 16 pairs x 16 outputs), packed once at load in the order the
+ * kernel reads them (tril_amx_pack_bf16). x's values are split in three
+ * bf16 parts, so that nothing of x is lost to bf16 (the weights are bf16
+ * already); each part has its own sums, added at the end.
  *
- * Batch independence: the sum for (row r, output o) reads only row r of x
- * and column o of the weights, by the same instructions in the same order
- * whatever else shares the tiles, so a row's result does not depend on M or
- * on its neighbours (tests/test_amx.c checks it bit for bit). */
+ * Batch independence: the sums for (row r, output o) read only row r's
+ * parts and column o of the weights, by the same instructions in the same
+ * order whatever else shares the tiles (a tile row's sums do not depend on
+ * the other rows), so a row's result does not depend on M or on its
+ * neighbours (tests/test_amx.c checks it bit for bit). */
 #include "model/gemm_amx.h"
 
 #include <stdlib.h>
@@ -101,42 +103,58 @@ typedef struct {
 
 int tril_amx_bf16_usable(void) { return tril_cpu_use_amx(); }
 
-/* Rows [r0, r0 + nr) of x as three bf16 parts, part p of row r at
- * xa[(p * 16 + r) * K]: p1 = v's top 16 bits, p2 those of v - p1, p3 those
- * of what is left, which has at most 8 significant bits: v = p1 + p2 + p3
- * exactly. */
+/* Rows [r0, r0 + nr) of x as three bf16 parts: p1 = v's top 16 bits, p2
+ * those of v - p1, p3 those of what is left, which has at most 8
+ * significant bits, so v = p1 + p2 + p3 exactly. Pair q = part * nr + row;
+ * step s's 32 inputs of the 3 nr pairs lie together, 64 bytes a pair
+ * (xa[(s * 3 nr + q) * 32]), so the A tiles of a step are one run. */
 __attribute__((target("avx512f"))) static void split_rows(uint16_t *xa, const float *x, int64_t K,
                                                           int64_t r0, int64_t nr)
 {
     const __m512i top = _mm512_set1_epi32((int)0xffff0000u);
+    const int64_t pairs = 3 * nr;
     for (int64_t r = 0; r < nr; r++) {
         const float *xr = x + (r0 + r) * K;
-        uint16_t *p1 = xa + r * K, *p2 = p1 + 16 * K, *p3 = p2 + 16 * K;
         for (int64_t k = 0; k < K; k += 16) {
+            uint16_t *p1 = xa + ((k / 32) * pairs + r) * 32 + k % 32;
+            uint16_t *p2 = p1 + nr * 32, *p3 = p2 + nr * 32;
             const __m512 v = _mm512_loadu_ps(xr + k);
             const __m512 h1 = _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(v), top));
             const __m512 v2 = _mm512_sub_ps(v, h1);
             const __m512 h2 = _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(v2), top));
             const __m512 v3 = _mm512_sub_ps(v2, h2);
-            _mm256_storeu_si256((__m256i *)(p1 + k),
+            _mm256_storeu_si256((__m256i *)p1,
                                 _mm512_cvtepi32_epi16(_mm512_srli_epi32(_mm512_castps_si512(h1), 16)));
-            _mm256_storeu_si256((__m256i *)(p2 + k),
+            _mm256_storeu_si256((__m256i *)p2,
                                 _mm512_cvtepi32_epi16(_mm512_srli_epi32(_mm512_castps_si512(h2), 16)));
-            _mm256_storeu_si256((__m256i *)(p3 + k),
+            _mm256_storeu_si256((__m256i *)p3,
                                 _mm512_cvtepi32_epi16(_mm512_srli_epi32(_mm512_castps_si512(v3), 16)));
         }
     }
 }
 
+/* The (row, part) pairs of a block of nr <= 5 rows of x: q = part * nr +
+ * row, 3 nr of them in one A tile. Each pair has its own row of sums, and
+ * y = (part 1's sums + part 2's) + part 3's: one product per weight tile.
+ * Adding the three parts into one sum per row would take three products per
+ * weight tile and made one sequence alone 10-25 % slower than the AVX-512
+ * path (Intel Emerald Rapids); this way it keeps pace. A block of 16 rows
+ * in three A tiles was no faster at 16 rows. */
+#define AMX_ROWS 5
+
+/* palette 1: sums 0-3 (four weight tiles a pass), pairs 4, weights 5 and 7
+ * in turn */
 AMX_TARGET static void configure(int nr)
 {
     amx_config c;
     memset(&c, 0, sizeof c);
     c.palette = 1;
-    for (int t = 0; t < 8; t++) {
-        c.rows[t] = (uint8_t)(t == 7 ? 16 : nr);
+    for (int t = 0; t < 5; t++) {
+        c.rows[t] = (uint8_t)(3 * nr);
         c.colsb[t] = 64;
     }
+    c.rows[5] = c.rows[7] = 16;
+    c.colsb[5] = c.colsb[7] = 64;
     /* GCC's _tile_loadconfig tells the compiler it reads 8 bytes: without
      * this the other stores to c are dropped as dead */
     __asm__ volatile("" : : "r"(&c) : "memory");
@@ -145,49 +163,58 @@ AMX_TARGET static void configure(int nr)
 
 AMX_TARGET static void release_tiles(void) { _tile_release(); }
 
-/* sums j += (p1, p2, p3) . the weight tile at wt */
-#define TRIL_AMX_TILE(j, wt)            \
-    do {                                \
-        _tile_loadd(7, (wt), 64);       \
-        _tile_dpbf16ps(j, 4, 7);        \
-        _tile_dpbf16ps(j, 5, 7);        \
-        _tile_dpbf16ps(j, 6, 7);        \
-    } while (0)
+/* y[r0 .. r0 + nr) += sums of the pairs, for outputs [o0, o0 + width) */
+static void combine(float *y, float sums[16][64], int nr, int64_t r0, int64_t N, int64_t o0,
+                    int width, const float *b)
+{
+    for (int r = 0; r < nr; r++) {
+        float *yr = y + (r0 + r) * N + o0;
+        for (int o = 0; o < width; o++) {
+            const float v = (sums[r][o] + sums[nr + r][o]) + sums[2 * nr + r][o];
+            yr[o] = b ? v + b[o0 + o] : v;
+        }
+    }
+}
 
-/* y rows [r0, r0 + nr) x outputs of block blk (nt tiles) */
+/* Block blk of outputs (nt weight tiles, their steps interleaved: tile
+ * (s, j) at (s nt + j) tiles) for the nr rows whose pairs are at xa. */
 AMX_TARGET static void block_rows(float *y, const uint16_t *xa, const uint16_t *wp, const float *b,
                                   int64_t K, int64_t N, int64_t blk, int nt, int64_t r0, int nr,
                                   int prefetch)
 {
     const uint16_t *w = wp + blk * 64 * K;
-    const int64_t stride = K * (int64_t)sizeof(uint16_t);
+    const int64_t steps = K / 32, pairs = 3 * nr;
     _tile_zero(0);
     _tile_zero(1);
     _tile_zero(2);
     _tile_zero(3);
-    for (int64_t s = 0; s < K / 32; s++) {
-        _tile_loadd(4, xa + s * 32, stride);
-        _tile_loadd(5, xa + 16 * K + s * 32, stride);
-        _tile_loadd(6, xa + 32 * K + s * 32, stride);
+    for (int64_t s = 0; s < steps; s++) { /* every weight tile once, in memory order */
+        _tile_loadd(4, xa + s * pairs * 32, 64);
         const uint16_t *ws = w + s * nt * TILE;
         if (prefetch) /* the weights ahead, once per call (row block 0) */
             for (int64_t off = 0; off < nt * TILE * 2; off += 64)
                 _mm_prefetch((const char *)ws + AMX_PREFETCH_BYTES + off, _MM_HINT_T0);
-        TRIL_AMX_TILE(0, ws);
-        if (nt > 1) TRIL_AMX_TILE(1, ws + TILE);
-        if (nt > 2) TRIL_AMX_TILE(2, ws + 2 * TILE);
-        if (nt > 3) TRIL_AMX_TILE(3, ws + 3 * TILE);
+        _tile_loadd(7, ws, 64);
+        _tile_dpbf16ps(0, 4, 7);
+        if (nt > 1) {
+            _tile_loadd(5, ws + TILE, 64);
+            _tile_dpbf16ps(1, 4, 5);
+        }
+        if (nt > 2) {
+            _tile_loadd(7, ws + 2 * TILE, 64);
+            _tile_dpbf16ps(2, 4, 7);
+        }
+        if (nt > 3) {
+            _tile_loadd(5, ws + 3 * TILE, 64);
+            _tile_dpbf16ps(3, 4, 5);
+        }
     }
     float sums[16][64];
     _tile_stored(0, &sums[0][0], 256);
     if (nt > 1) _tile_stored(1, &sums[0][16], 256);
     if (nt > 2) _tile_stored(2, &sums[0][32], 256);
     if (nt > 3) _tile_stored(3, &sums[0][48], 256);
-    const int64_t o0 = blk * 64;
-    for (int r = 0; r < nr; r++) {
-        float *yr = y + (r0 + r) * N + o0;
-        for (int o = 0; o < nt * 16; o++) yr[o] = b ? sums[r][o] + b[o0 + o] : sums[r][o];
-    }
+    combine(y, sums, nr, r0, N, blk * 64, nt * 16, b);
 }
 
 tril_status tril_amx_matmul_bf16(float *y, const float *x, const uint16_t *wp, const float *b,
@@ -199,13 +226,16 @@ tril_status tril_amx_matmul_bf16(float *y, const float *x, const uint16_t *wp, c
         return TRIL_FAIL(TRIL_ERR_SHAPE, "bf16 matmul on AMX: %lld inputs is not a multiple of 32",
                          (long long)K);
     if (M <= 0 || N <= 0) return TRIL_OK;
-    const int64_t row_blocks = (M + 15) / 16, n16 = N / 16 * 16, blocks = (n16 / 16 + 3) / 4;
-    uint16_t *xa = malloc((size_t)(row_blocks * 3 * 16 * K) * sizeof *xa);
+    const int64_t RB = AMX_ROWS, row_blocks = (M + RB - 1) / RB;
+    const int64_t n16 = N / 16 * 16, blocks = (n16 / 16 + 3) / 4;
+    uint16_t *xa = malloc((size_t)(row_blocks * 3 * RB * K) * sizeof *xa);
     if (!xa)
         return TRIL_FAIL(TRIL_ERR_NOMEM, "bf16 matmul: out of memory for %lld rows of x",
                          (long long)M);
-    for (int64_t rb = 0; rb < row_blocks; rb++)
-        split_rows(xa + rb * 3 * 16 * K, x, K, rb * 16, M - rb * 16 < 16 ? M - rb * 16 : 16);
+    for (int64_t rb = 0; rb < row_blocks; rb++) {
+        const int64_t nr = M - rb * RB < RB ? M - rb * RB : RB;
+        split_rows(xa + rb * 3 * RB * K, x, K, rb * RB, nr);
+    }
     const int threads = tril_get_num_threads();
 #pragma omp parallel num_threads(blocks < threads ? (int)(blocks > 0 ? blocks : 1) : threads)
     {
@@ -214,9 +244,9 @@ tril_status tril_amx_matmul_bf16(float *y, const float *x, const uint16_t *wp, c
 #pragma omp for schedule(dynamic, 1)
         for (int64_t blk = 0; blk < blocks; blk++)
             for (int64_t rb = 0; rb < row_blocks; rb++) {
-                const int nr = (int)(M - rb * 16 < 16 ? M - rb * 16 : 16);
+                const int nr = (int)(M - rb * RB < RB ? M - rb * RB : RB);
                 if (nr != configured) configure(configured = nr);
-                block_rows(y, xa + rb * 3 * 16 * K, wp, b, K, N, blk, block_tiles(N, blk), rb * 16,
+                block_rows(y, xa + rb * 3 * RB * K, wp, b, K, N, blk, block_tiles(N, blk), rb * RB,
                            nr, rb == 0);
             }
         if (configured) release_tiles();

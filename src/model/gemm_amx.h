@@ -28,7 +28,8 @@ void tril_amx_bf16_row(float *dst, const uint16_t *wp, int64_t N, int64_t K, int
  * whatever M is and whatever rows share the call, so a sequence's results
  * do not depend on the batch. x enters exactly: each value is split in
  * three bf16 parts (v = p1 + p2 + p3) whose products with a bf16 weight are
- * exact in fp32; the sums are fp32, in the tile unit's order. */
+ * exact in fp32; each part's sums are fp32, in the tile unit's order, and
+ * y = (sums of p1 + sums of p2) + sums of p3. */
 tril_status tril_amx_matmul_bf16(float *y, const float *x, const uint16_t *wp, const float *b,
                                  int64_t M, int64_t K, int64_t N);
 
