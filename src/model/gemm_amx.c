@@ -93,8 +93,7 @@ tril_status tril_amx_pack_bf16(uint16_t *w, int64_t N, int64_t K)
  * Rapids host, within that machine's noise) */
 #define AMX_PREFETCH_BYTES 8192
 
-/* palette 1: tiles 0-3 sums (rows x 16 outputs), 4-6 the three parts of
- * x (rows x 32 inputs), 7 the weights (16 input pairs x 16 outputs) */
+/* LDTILECFG's 64 bytes (see configure) */
 typedef struct {
     uint8_t palette, start_row, reserved[14];
     uint16_t colsb[16];
