@@ -231,13 +231,12 @@ tril_status tril_amx_matmul_bf16(float *y, const float *x, const uint16_t *wp, c
     if (!xa)
         return TRIL_FAIL(TRIL_ERR_NOMEM, "bf16 matmul: out of memory for %lld rows of x",
                          (long long)M);
-    for (int64_t rb = 0; rb < row_blocks; rb++) {
-        const int64_t nr = M - rb * RB < RB ? M - rb * RB : RB;
-        split_rows(xa + rb * 3 * RB * K, x, K, rb * RB, nr);
-    }
     const int threads = tril_get_num_threads();
 #pragma omp parallel num_threads(blocks < threads ? (int)(blocks > 0 ? blocks : 1) : threads)
     {
+#pragma omp for schedule(static)
+        for (int64_t rb = 0; rb < row_blocks; rb++)
+            split_rows(xa + rb * 3 * RB * K, x, K, rb * RB, M - rb * RB < RB ? M - rb * RB : RB);
         int configured = 0;
         /* which thread takes a block does not change its sums */
 #pragma omp for schedule(dynamic, 1)
