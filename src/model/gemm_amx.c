@@ -102,54 +102,57 @@ typedef struct {
 
 int tril_amx_bf16_usable(void) { return tril_cpu_use_amx(); }
 
-/* Rows [r0, r0 + nr) of x as three bf16 parts: p1 = v's top 16 bits, p2
- * those of v - p1, p3 those of what is left, which has at most 8
- * significant bits, so v = p1 + p2 + p3 exactly. Pair q = part * nr + row;
- * step s's 32 inputs of the 3 nr pairs lie together, 64 bytes a pair
- * (xa[(s * 3 nr + q) * 32]), so the A tiles of a step are one run. */
-__attribute__((target("avx512f"))) static void split_rows(uint16_t *xa, const float *x, int64_t K,
-                                                          int64_t r0, int64_t nr)
+/* Row r of x as three bf16 parts: p1 = v's top 16 bits, p2 those of
+ * v - p1, p3 those of what is left, which has at most 8 significant bits,
+ * so v = p1 + p2 + p3 exactly. Part p of row r is pair q = 3 r + p, row
+ * q % 16 of A tile q / 16; a tile's 16 pairs of one 32-input step lie
+ * together, 64 bytes a pair (xa[((t * steps + s) * 16 + q % 16) * 32]), so
+ * each A tile is one run. */
+__attribute__((target("avx512f"))) static void split_row(uint16_t *xa, const float *xr, int64_t K,
+                                                         int64_t r)
 {
     const __m512i top = _mm512_set1_epi32((int)0xffff0000u);
-    const int64_t pairs = 3 * nr;
-    for (int64_t r = 0; r < nr; r++) {
-        const float *xr = x + (r0 + r) * K;
-        for (int64_t k = 0; k < K; k += 16) {
-            uint16_t *p1 = xa + ((k / 32) * pairs + r) * 32 + k % 32;
-            uint16_t *p2 = p1 + nr * 32, *p3 = p2 + nr * 32;
-            const __m512 v = _mm512_loadu_ps(xr + k);
-            const __m512 h1 = _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(v), top));
-            const __m512 v2 = _mm512_sub_ps(v, h1);
-            const __m512 h2 = _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(v2), top));
-            const __m512 v3 = _mm512_sub_ps(v2, h2);
-            _mm256_storeu_si256((__m256i *)p1,
-                                _mm512_cvtepi32_epi16(_mm512_srli_epi32(_mm512_castps_si512(h1), 16)));
-            _mm256_storeu_si256((__m256i *)p2,
-                                _mm512_cvtepi32_epi16(_mm512_srli_epi32(_mm512_castps_si512(h2), 16)));
-            _mm256_storeu_si256((__m256i *)p3,
-                                _mm512_cvtepi32_epi16(_mm512_srli_epi32(_mm512_castps_si512(v3), 16)));
-        }
+    const int64_t steps = K / 32;
+    uint16_t *part[3];
+    for (int p = 0; p < 3; p++) {
+        const int64_t q = 3 * r + p;
+        part[p] = xa + ((q / 16) * steps * 16 + q % 16) * 32;
+    }
+    for (int64_t k = 0; k < K; k += 16) {
+        const int64_t at = (k / 32) * 16 * 32 + k % 32;
+        const __m512 v = _mm512_loadu_ps(xr + k);
+        const __m512 h1 = _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(v), top));
+        const __m512 v2 = _mm512_sub_ps(v, h1);
+        const __m512 h2 = _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(v2), top));
+        const __m512 v3 = _mm512_sub_ps(v2, h2);
+        _mm256_storeu_si256((__m256i *)(part[0] + at),
+                            _mm512_cvtepi32_epi16(_mm512_srli_epi32(_mm512_castps_si512(h1), 16)));
+        _mm256_storeu_si256((__m256i *)(part[1] + at),
+                            _mm512_cvtepi32_epi16(_mm512_srli_epi32(_mm512_castps_si512(h2), 16)));
+        _mm256_storeu_si256((__m256i *)(part[2] + at),
+                            _mm512_cvtepi32_epi16(_mm512_srli_epi32(_mm512_castps_si512(v3), 16)));
     }
 }
 
-/* The (row, part) pairs of a block of nr <= 5 rows of x: q = part * nr +
- * row, 3 nr of them in one A tile. Each pair has its own row of sums, and
- * y = (part 1's sums + part 2's) + part 3's: one product per weight tile.
- * Adding the three parts into one sum per row would take three products per
- * weight tile and made one sequence alone 10-25 % slower than the AVX-512
- * path (Intel Emerald Rapids); this way it keeps pace. A block of 16 rows
- * in three A tiles was no faster at 16 rows. */
-#define AMX_ROWS 5
+/* Each (row, part) pair has its own row of sums, and y = (part 1's sums +
+ * part 2's) + part 3's: a pair's sums depend only on the pair and the
+ * weights, not on which tile row holds it, so the 3 M pairs fill A tiles of
+ * 16 whatever rows they belong to, and each weight tile meets each A tile
+ * once (16 rows of x: three passes, 12 tile products per 32-input step).
+ * Adding the three parts into one sum per row would take three products
+ * per weight tile whatever M is, and made one sequence alone 10-25 %
+ * slower than the AVX-512 path (Intel Emerald Rapids); this way it keeps
+ * pace. */
 
 /* palette 1: sums 0-3 (four weight tiles a pass), pairs 4, weights 5 and 7
- * in turn */
-AMX_TARGET static void configure(int nr)
+ * in turn; `rows` pairs */
+AMX_TARGET static void configure(int rows)
 {
     amx_config c;
     memset(&c, 0, sizeof c);
     c.palette = 1;
     for (int t = 0; t < 5; t++) {
-        c.rows[t] = (uint8_t)(3 * nr);
+        c.rows[t] = (uint8_t)rows;
         c.colsb[t] = 64;
     }
     c.rows[5] = c.rows[7] = 16;
@@ -162,35 +165,21 @@ AMX_TARGET static void configure(int nr)
 
 AMX_TARGET static void release_tiles(void) { _tile_release(); }
 
-/* y[r0 .. r0 + nr) += sums of the pairs, for outputs [o0, o0 + width) */
-static void combine(float *y, float sums[16][64], int nr, int64_t r0, int64_t N, int64_t o0,
-                    int width, const float *b)
-{
-    for (int r = 0; r < nr; r++) {
-        float *yr = y + (r0 + r) * N + o0;
-        for (int o = 0; o < width; o++) {
-            const float v = (sums[r][o] + sums[nr + r][o]) + sums[2 * nr + r][o];
-            yr[o] = b ? v + b[o0 + o] : v;
-        }
-    }
-}
-
-/* Block blk of outputs (nt weight tiles, their steps interleaved: tile
- * (s, j) at (s nt + j) tiles) for the nr rows whose pairs are at xa. */
-AMX_TARGET static void block_rows(float *y, const uint16_t *xa, const uint16_t *wp, const float *b,
-                                  int64_t K, int64_t N, int64_t blk, int nt, int64_t r0, int nr,
-                                  int prefetch)
+/* One A tile's sums for block blk of outputs (nt weight tiles, their steps
+ * interleaved: tile (s, j) at (s nt + j) tiles), into sums[pair][output]. */
+AMX_TARGET static void tile_pass(float sums[16][64], const uint16_t *xt, const uint16_t *wp,
+                                 int64_t K, int64_t blk, int nt, int prefetch)
 {
     const uint16_t *w = wp + blk * 64 * K;
-    const int64_t steps = K / 32, pairs = 3 * nr;
+    const int64_t steps = K / 32;
     _tile_zero(0);
     _tile_zero(1);
     _tile_zero(2);
     _tile_zero(3);
     for (int64_t s = 0; s < steps; s++) { /* every weight tile once, in memory order */
-        _tile_loadd(4, xa + s * pairs * 32, 64);
+        _tile_loadd(4, xt + s * 16 * 32, 64);
         const uint16_t *ws = w + s * nt * TILE;
-        if (prefetch) /* the weights ahead, once per call (row block 0) */
+        if (prefetch) /* the weights ahead, once per block (first pass) */
             for (int64_t off = 0; off < nt * TILE * 2; off += 64)
                 _mm_prefetch((const char *)ws + AMX_PREFETCH_BYTES + off, _MM_HINT_T0);
         _tile_loadd(7, ws, 64);
@@ -208,12 +197,40 @@ AMX_TARGET static void block_rows(float *y, const uint16_t *xa, const uint16_t *
             _tile_dpbf16ps(3, 4, 5);
         }
     }
-    float sums[16][64];
     _tile_stored(0, &sums[0][0], 256);
     if (nt > 1) _tile_stored(1, &sums[0][16], 256);
     if (nt > 2) _tile_stored(2, &sums[0][32], 256);
     if (nt > 3) _tile_stored(3, &sums[0][48], 256);
-    combine(y, sums, nr, r0, N, blk * 64, nt * 16, b);
+}
+
+/* Block blk of outputs for all M rows: the A tiles in turn; a row is
+ * written once the tile holding its last part is done (its first part is
+ * in that tile or the one before). */
+AMX_TARGET static void block_all(float *y, const uint16_t *xa, const uint16_t *wp, const float *b,
+                                 int64_t M, int64_t K, int64_t N, int64_t blk, int *configured)
+{
+    const int nt = block_tiles(N, blk), width = nt * 16;
+    const int64_t pairs = 3 * M, a_tiles = (pairs + 15) / 16, o0 = blk * 64;
+    float buf[2][16][64];
+    int64_t row = 0;
+    for (int64_t t = 0; t < a_tiles; t++) {
+        const int rows = (int)(pairs - 16 * t < 16 ? pairs - 16 * t : 16);
+        if (rows != *configured) configure(*configured = rows);
+        float(*cur)[64] = buf[t & 1], (*prev)[64] = buf[(t + 1) & 1];
+        tile_pass(cur, xa + t * (K / 32) * 16 * 32, wp, K, blk, nt, t == 0);
+        for (; row < M && 3 * row + 2 < 16 * t + rows; row++) {
+            const float *part[3];
+            for (int p = 0; p < 3; p++) {
+                const int64_t q = 3 * row + p;
+                part[p] = q / 16 == t ? cur[q % 16] : prev[q % 16];
+            }
+            float *yr = y + row * N + o0;
+            for (int o = 0; o < width; o++) {
+                const float v = (part[0][o] + part[1][o]) + part[2][o];
+                yr[o] = b ? v + b[o0 + o] : v;
+            }
+        }
+    }
 }
 
 tril_status tril_amx_matmul_bf16(float *y, const float *x, const uint16_t *wp, const float *b,
@@ -225,9 +242,8 @@ tril_status tril_amx_matmul_bf16(float *y, const float *x, const uint16_t *wp, c
         return TRIL_FAIL(TRIL_ERR_SHAPE, "bf16 matmul on AMX: %lld inputs is not a multiple of 32",
                          (long long)K);
     if (M <= 0 || N <= 0) return TRIL_OK;
-    const int64_t RB = AMX_ROWS, row_blocks = (M + RB - 1) / RB;
-    const int64_t n16 = N / 16 * 16, blocks = (n16 / 16 + 3) / 4;
-    uint16_t *xa = malloc((size_t)(row_blocks * 3 * RB * K) * sizeof *xa);
+    const int64_t n16 = N / 16 * 16, blocks = (n16 / 16 + 3) / 4, a_tiles = (3 * M + 15) / 16;
+    uint16_t *xa = malloc((size_t)(a_tiles * 16 * K) * sizeof *xa); /* rows past a tile's pairs: unread */
     if (!xa)
         return TRIL_FAIL(TRIL_ERR_NOMEM, "bf16 matmul: out of memory for %lld rows of x",
                          (long long)M);
@@ -235,18 +251,11 @@ tril_status tril_amx_matmul_bf16(float *y, const float *x, const uint16_t *wp, c
 #pragma omp parallel num_threads(blocks < threads ? (int)(blocks > 0 ? blocks : 1) : threads)
     {
 #pragma omp for schedule(static)
-        for (int64_t rb = 0; rb < row_blocks; rb++)
-            split_rows(xa + rb * 3 * RB * K, x, K, rb * RB, M - rb * RB < RB ? M - rb * RB : RB);
+        for (int64_t r = 0; r < M; r++) split_row(xa, x + r * K, K, r);
         int configured = 0;
         /* which thread takes a block does not change its sums */
 #pragma omp for schedule(dynamic, 1)
-        for (int64_t blk = 0; blk < blocks; blk++)
-            for (int64_t rb = 0; rb < row_blocks; rb++) {
-                const int nr = (int)(M - rb * RB < RB ? M - rb * RB : RB);
-                if (nr != configured) configure(configured = nr);
-                block_rows(y, xa + rb * 3 * RB * K, wp, b, K, N, blk, block_tiles(N, blk), rb * RB,
-                           nr, rb == 0);
-            }
+        for (int64_t blk = 0; blk < blocks; blk++) block_all(y, xa, wp, b, M, K, N, blk, &configured);
         if (configured) release_tiles();
     }
     free(xa);
