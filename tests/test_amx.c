@@ -16,6 +16,7 @@
 
 #include "model/gemm_amx.h"
 #include "test_util.h"
+#include "tril/cpu.h"
 #include "tril/dtype.h"
 
 /* outputs x inputs: whole blocks of 64, a last block of fewer tiles, and
@@ -38,11 +39,13 @@ static void test_layout(void **state)
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         const int64_t N = shapes[s][0], K = shapes[s][1];
         uint16_t *w = random_weights(&r, N, K), *wp = malloc((size_t)(N * K) * sizeof *wp);
+        uint16_t *scratch = malloc((size_t)(64 * K) * sizeof *scratch);
         float *row = malloc((size_t)K * sizeof *row);
         assert_non_null(wp);
+        assert_non_null(scratch);
         assert_non_null(row);
         memcpy(wp, w, (size_t)(N * K) * sizeof *w);
-        assert_int_equal(tril_amx_pack_bf16(wp, N, K), TRIL_OK);
+        assert_int_equal(tril_amx_pack_bf16(wp, N, K, scratch), TRIL_OK);
         for (int64_t o = 0; o < N; o++) {
             tril_amx_bf16_row(row, wp, N, K, o);
             for (int64_t k = 0; k < K; k++)
@@ -52,16 +55,17 @@ static void test_layout(void **state)
         }
         free(w);
         free(wp);
+        free(scratch);
         free(row);
     }
-    uint16_t w[16 * 48];
-    assert_int_equal(tril_amx_pack_bf16(w, 16, 48), TRIL_ERR_SHAPE); /* 48 % 32 != 0 */
+    uint16_t w[16 * 48], scratch[64 * 48];
+    assert_int_equal(tril_amx_pack_bf16(w, 16, 48, scratch), TRIL_ERR_SHAPE); /* 48 % 32 != 0 */
 }
 
 static void test_products(void **state)
 {
     (void)state;
-    if (!tril_amx_bf16_usable()) {
+    if (!tril_cpu_use_amx()) {
         printf("  this CPU (or TRIL_AMX=0) has no AMX-BF16: products not run; the bf16 model "
                "stays in the AVX-512 layout here\n");
         float y;
@@ -75,8 +79,12 @@ static void test_products(void **state)
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         const int64_t N = shapes[s][0], K = shapes[s][1];
         uint16_t *w = random_weights(&r, N, K), *wp = malloc((size_t)(N * K) * sizeof *wp);
+        uint16_t *scratch = malloc((size_t)(64 * K) * sizeof *scratch);
+        assert_non_null(wp);
+        assert_non_null(scratch);
         memcpy(wp, w, (size_t)(N * K) * sizeof *w);
-        assert_int_equal(tril_amx_pack_bf16(wp, N, K), TRIL_OK);
+        assert_int_equal(tril_amx_pack_bf16(wp, N, K, scratch), TRIL_OK);
+        free(scratch);
         float *b = malloc((size_t)N * sizeof *b), *one = malloc((size_t)N * sizeof *one);
         for (int64_t o = 0; o < N; o++) b[o] = 0.1f * test_rng_normal(&r);
         for (size_t c = 0; c < sizeof row_counts / sizeof row_counts[0]; c++) {

@@ -64,15 +64,20 @@ static int env_cap(tril_isa *cap)
     return -1;
 }
 
-/* TRIL_VNNI: unset, empty or "1" (use AVX-512 VNNI where the CPU has it)
- * or "0" (do not); anything else is an error rather than a guess. */
+/* TRIL_VNNI and TRIL_AMX: unset, empty or "1" (use the feature where the
+ * CPU has it) or "0" (do not); anything else is an error rather than a
+ * guess (tril_cpu_check_isa_env). */
 static int switch_env_ok(const char *name)
 {
     const char *text = getenv(name);
     return !text || !*text || strcmp(text, "0") == 0 || strcmp(text, "1") == 0;
 }
 
-static int vnni_env_ok(void) { return switch_env_ok("TRIL_VNNI"); }
+static inline int switch_env_off(const char *name)
+{
+    const char *text = getenv(name);
+    return text && strcmp(text, "0") == 0;
+}
 
 int tril_cpu_use_vnni(void)
 {
@@ -80,9 +85,8 @@ int tril_cpu_use_vnni(void)
     static _Atomic int on = -1;
     int v = on;
     if (v < 0) {
-        const char *env = getenv("TRIL_VNNI");
         __builtin_cpu_init();
-        on = v = __builtin_cpu_supports("avx512vnni") && !(env && strcmp(env, "0") == 0);
+        on = v = __builtin_cpu_supports("avx512vnni") && !switch_env_off("TRIL_VNNI");
     }
     return v;
 #else
@@ -97,11 +101,10 @@ int tril_cpu_use_amx(void)
     static _Atomic int on = -1;
     int v = on;
     if (v < 0) {
-        const char *env = getenv("TRIL_AMX");
         unsigned a, b, c, d;
         /* AMX-TILE and AMX-BF16; then Linux hands the 8 KB of tile state
          * only to a process that asks for it */
-        v = !(env && strcmp(env, "0") == 0) && tril_cpu_best_isa() >= TRIL_ISA_AVX512 &&
+        v = !switch_env_off("TRIL_AMX") && tril_cpu_best_isa() >= TRIL_ISA_AVX512 &&
             __get_cpuid_count(7, 0, &a, &b, &c, &d) && (d >> 24 & 1) && (d >> 22 & 1) &&
             syscall(SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */, 18 /* XTILEDATA */) == 0;
         on = v;
@@ -119,7 +122,7 @@ tril_status tril_cpu_check_isa_env(void)
     int b = bad, bv = bad_vnni, ba = bad_amx;
     tril_isa cap;
     if (b < 0) bad = b = env_cap(&cap) != 0;
-    if (bv < 0) bad_vnni = bv = !vnni_env_ok();
+    if (bv < 0) bad_vnni = bv = !switch_env_ok("TRIL_VNNI");
     if (ba < 0) bad_amx = ba = !switch_env_ok("TRIL_AMX");
     if (b)
         return TRIL_FAIL(TRIL_ERR_INVALID_ARG,

@@ -123,7 +123,9 @@ tril_status tril_engine_create(const tril_gpt2 *model, const tril_engine_config 
     int ok = e->k_pool && e->v_pool && e->free_blocks && e->seqs && e->queue && e->ids && e->x &&
              e->ln && e->qkv && e->att && e->proj && e->fc && e->partials && e->head_in &&
              e->logits && e->order;
-    if (ok && model->weight_dtype != TRIL_F32) ok = (e->wbuf = alloc_n(e->wide * C, sizeof(float))) != NULL;
+    /* the widened matrix of a bf16 / int8 GEMM (AMX reads the bf16 weights as they are) */
+    if (ok && model->weight_dtype != TRIL_F32 && !model->wte_lowp.amx)
+        ok = (e->wbuf = alloc_n(e->wide * C, sizeof(float))) != NULL;
     for (int64_t i = 0; ok && i < c.slots; i++)
         ok = (e->seqs[i].blocks = alloc_n(e->pages_per_seq, sizeof(int32_t))) != NULL;
     if (!ok) {

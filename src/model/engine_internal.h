@@ -59,7 +59,7 @@ struct tril_engine {
     float *x, *ln, *qkv, *att, *proj, *fc;
     float *partials;  /* [group_rows, TRIL_MATVEC_PARTIALS(wide)] */
     int64_t group_rows; /* fp32 row-wise rows per GEMV call */
-    float *wbuf;      /* bf16 model: one widened matrix [wide, C] */
+    float *wbuf;      /* bf16 / int8 model off AMX: one widened matrix [wide, C] */
     float *head_in;   /* [slots, C] the rows that get logits */
     float *logits;    /* [slots, V] */
     int64_t *order;   /* [slots] this step's sequences, row-wise ones first */

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "tril/cpu.h"
+#include "tril/dtype.h"
 
 #if defined(TRIL_HAVE_X86_KERNELS) && defined(__x86_64__) && defined(__linux__) && \
     (defined(__GNUC__) || defined(__clang__))
@@ -36,21 +37,13 @@ static inline int block_tiles(int64_t N, int64_t blk)
     return (int)(left < 4 ? left : 4);
 }
 
-static inline float bf16_value(uint16_t h)
-{
-    const uint32_t u = (uint32_t)h << 16;
-    float v;
-    memcpy(&v, &u, sizeof v);
-    return v;
-}
-
 float tril_amx_bf16_at(const uint16_t *wp, int64_t N, int64_t K, int64_t o, int64_t k)
 {
     const int64_t n16 = N / 16 * 16;
-    if (o >= n16) return bf16_value(wp[o * K + k]);
+    if (o >= n16) return tril_bf16_to_f32(wp[o * K + k]);
     const int64_t blk = o / 64, j = o % 64 / 16, n = o % 16, s = k / 32;
     const int nt = block_tiles(N, blk);
-    return bf16_value(wp[blk * 64 * K + (s * nt + j) * TILE + (k % 32 / 2) * 32 + n * 2 + (k & 1)]);
+    return tril_bf16_to_f32(wp[blk * 64 * K + (s * nt + j) * TILE + (k % 32 / 2) * 32 + n * 2 + (k & 1)]);
 }
 
 void tril_amx_bf16_row(float *dst, const uint16_t *wp, int64_t N, int64_t K, int64_t o)
@@ -58,13 +51,11 @@ void tril_amx_bf16_row(float *dst, const uint16_t *wp, int64_t N, int64_t K, int
     for (int64_t k = 0; k < K; k++) dst[k] = tril_amx_bf16_at(wp, N, K, o, k);
 }
 
-tril_status tril_amx_pack_bf16(uint16_t *w, int64_t N, int64_t K)
+tril_status tril_amx_pack_bf16(uint16_t *w, int64_t N, int64_t K, uint16_t *rows)
 {
     if (K % 32 != 0 || N < 0)
         return TRIL_FAIL(TRIL_ERR_SHAPE, "AMX packing: %lld inputs is not a multiple of 32",
                          (long long)K);
-    uint16_t *rows = malloc((size_t)(64 * K) * sizeof *rows);
-    if (!rows) return TRIL_FAIL(TRIL_ERR_NOMEM, "AMX packing: out of memory");
     /* block b's packed tiles take exactly the bytes its rows took */
     for (int64_t blk = 0; blk * 64 < N / 16 * 16; blk++) {
         const int nt = block_tiles(N, blk);
@@ -81,7 +72,6 @@ tril_status tril_amx_pack_bf16(uint16_t *w, int64_t N, int64_t K)
                     }
             }
     }
-    free(rows);
     return TRIL_OK;
 }
 
@@ -99,8 +89,6 @@ typedef struct {
     uint16_t colsb[16];
     uint8_t rows[16];
 } amx_config;
-
-int tril_amx_bf16_usable(void) { return tril_cpu_use_amx(); }
 
 /* Row r of x as three bf16 parts: p1 = v's top 16 bits, p2 those of
  * v - p1, p3 those of what is left, which has at most 8 significant bits,
@@ -236,7 +224,7 @@ AMX_TARGET static void block_all(float *y, const uint16_t *xa, const uint16_t *w
 tril_status tril_amx_matmul_bf16(float *y, const float *x, const uint16_t *wp, const float *b,
                                  int64_t M, int64_t K, int64_t N)
 {
-    if (!tril_amx_bf16_usable())
+    if (!tril_cpu_use_amx())
         return TRIL_FAIL(TRIL_ERR_UNSUPPORTED, "bf16 matmul: AMX is not available here");
     if (K % 32 != 0)
         return TRIL_FAIL(TRIL_ERR_SHAPE, "bf16 matmul on AMX: %lld inputs is not a multiple of 32",
@@ -263,15 +251,13 @@ tril_status tril_amx_matmul_bf16(float *y, const float *x, const uint16_t *wp, c
     for (int64_t o = n16; o < N; o++)
         for (int64_t r = 0; r < M; r++) {
             float acc = 0.0f;
-            for (int64_t k = 0; k < K; k++) acc += x[r * K + k] * bf16_value(wp[o * K + k]);
+            for (int64_t k = 0; k < K; k++) acc += x[r * K + k] * tril_bf16_to_f32(wp[o * K + k]);
             y[r * N + o] = b ? acc + b[o] : acc;
         }
     return TRIL_OK;
 }
 
 #else
-
-int tril_amx_bf16_usable(void) { return 0; }
 
 tril_status tril_amx_matmul_bf16(float *y, const float *x, const uint16_t *wp, const float *b,
                                  int64_t M, int64_t K, int64_t N)

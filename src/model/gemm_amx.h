@@ -6,18 +6,15 @@
 
 #include "tril/error.h"
 
-/* Whether the bf16 kernels can run on AMX here (tril_cpu_use_amx, in a
- * build with the AMX kernels). */
-int tril_amx_bf16_usable(void);
-
 /* A bf16 matrix w [N, K] (rows = outputs, as the bf16 model holds its
  * matrices and wte) repacked in place into the AMX layout: outputs in
  * blocks of 64 (the last block of fewer whole tiles of 16), each block
  * [32-input step][tile of 16 outputs][16 input pairs][16 outputs][2], the
  * steps and tiles in the order the kernel reads them, so a block is one
  * sequential stream; the N % 16 last rows stay as they were, after the
- * blocks. Same size, no padding. K must be a multiple of 32. */
-tril_status tril_amx_pack_bf16(uint16_t *w, int64_t N, int64_t K);
+ * blocks. Same size, no padding. K must be a multiple of 32; rows: scratch
+ * of 64 K values. */
+tril_status tril_amx_pack_bf16(uint16_t *w, int64_t N, int64_t K, uint16_t *rows);
 
 /* Element (o, k) of a packed matrix, and row o widened to fp32. */
 float tril_amx_bf16_at(const uint16_t *wp, int64_t N, int64_t K, int64_t o, int64_t k);
@@ -29,7 +26,8 @@ void tril_amx_bf16_row(float *dst, const uint16_t *wp, int64_t N, int64_t K, int
  * do not depend on the batch. x enters exactly: each value is split in
  * three bf16 parts (v = p1 + p2 + p3) whose products with a bf16 weight are
  * exact in fp32; each part's sums are fp32, in the tile unit's order, and
- * y = (sums of p1 + sums of p2) + sums of p3. */
+ * y = (sums of p1 + sums of p2) + sums of p3. Only where tril_cpu_use_amx()
+ * (TRIL_ERR_UNSUPPORTED elsewhere). */
 tril_status tril_amx_matmul_bf16(float *y, const float *x, const uint16_t *wp, const float *b,
                                  int64_t M, int64_t K, int64_t N);
 

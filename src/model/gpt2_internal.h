@@ -67,6 +67,11 @@ struct tril_gpt2 {
 /* Index of the parameter called `name` in the model's table, or -1. */
 int64_t tril_gpt2_param_index(const tril_gpt2 *m, const char *name);
 
+/* Rows (outputs) and columns (inputs) of a bf16 / int8 tensor in the
+ * decoding layout: wte [V, C] as stored, a Conv1D matrix [in, out] held as
+ * [out, in]. */
+void tril_gpt2_lowp_shape(const tril_param_info *p, int64_t *rows, int64_t *cols);
+
 /* Sets the named views (wte, layers[], ...) from param_data / param_lowp. */
 void tril_gpt2_bind_views(tril_gpt2 *m);
 

@@ -327,8 +327,7 @@ static int kept_low(const tril_param_info *p)
     return p->ndim == 2 && strcmp(p->name, "wpe.weight") != 0;
 }
 
-/* Rows and columns of a kept tensor in the decoding layout. */
-static void lowp_shape(const tril_param_info *p, int64_t *rows, int64_t *cols)
+void tril_gpt2_lowp_shape(const tril_param_info *p, int64_t *rows, int64_t *cols)
 {
     const int wte = strcmp(p->name, "wte.weight") == 0; /* [V, C] as stored */
     *rows = wte ? p->shape[0] : p->shape[1];
@@ -354,7 +353,7 @@ static tril_status build_lowp(tril_gpt2 *m, const param_src *src, const char *wh
             continue;
         }
         int64_t rows, cols;
-        lowp_shape(&m->params[i], &rows, &cols);
+        tril_gpt2_lowp_shape(&m->params[i], &rows, &cols);
         total += m->params[i].numel;
         if (to == TRIL_INT8) nscales += TRIL_Q8_SCALES(rows, cols);
     }
@@ -381,7 +380,7 @@ static tril_status build_lowp(tril_gpt2 *m, const param_src *src, const char *wh
         size_t bad = (size_t)n; /* index in the source of a value that overflows bf16 */
         const int kept = kept_low(&m->params[i]);
         int64_t rows = 0, cols = 0;
-        if (kept) lowp_shape(&m->params[i], &rows, &cols);
+        if (kept) tril_gpt2_lowp_shape(&m->params[i], &rows, &cols);
         if (kept && strcmp(m->params[i].name, "wte.weight") == 0) { /* [V, C] as stored */
             if ((st = convert_to_lowp(p, ps, s->data, s->dtype, to, n, cols, file)) != TRIL_OK) {
                 st = TRIL_FAIL(st, "%s: tensor '%s': %s", where, s->name, tril_last_error());
