@@ -409,6 +409,8 @@ static void test_accessors(void **state)
     assert_null(tril_gpt2_get_params(NULL, &n));
     assert_int_equal(n, 0);
     assert_int_equal(tril_gpt2_find_param(NULL, "wte.weight", &t), TRIL_ERR_INVALID_ARG);
+    assert_int_equal(tril_gpt2_use_amx(NULL), TRIL_ERR_INVALID_ARG);
+    assert_false(tril_gpt2_uses_amx(NULL));
     /* configs by name */
     tril_gpt2_config named = cfg;
     assert_int_equal(tril_gpt2_config_by_name("gpt2-355m", &named), TRIL_OK);
