@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "model/engine_internal.h"
+#include "model/lowp.h"
 #include "tril/cpu.h"
 #include "tril/ops.h"
 
@@ -123,8 +124,7 @@ tril_status tril_engine_create(const tril_gpt2 *model, const tril_engine_config 
     int ok = e->k_pool && e->v_pool && e->free_blocks && e->seqs && e->queue && e->ids && e->x &&
              e->ln && e->qkv && e->att && e->proj && e->fc && e->partials && e->head_in &&
              e->logits && e->order;
-    /* the widened matrix of a bf16 / int8 GEMM (AMX reads the bf16 weights as they are) */
-    if (ok && model->weight_dtype != TRIL_F32 && !model->wte_lowp.amx)
+    if (ok && lowp_widens(model))
         ok = (e->wbuf = alloc_n(e->wide * C, sizeof(float))) != NULL;
     for (int64_t i = 0; ok && i < c.slots; i++)
         ok = (e->seqs[i].blocks = alloc_n(e->pages_per_seq, sizeof(int32_t))) != NULL;

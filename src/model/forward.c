@@ -61,7 +61,7 @@ tril_status tril_gpt2_state_create(const tril_gpt2 *model, int64_t max_tokens,
     s->proj = alloc_floats(B * C);
     s->fc = alloc_floats(B * I);
     int scratch_ok = (s->partials = alloc_floats(TRIL_MATVEC_PARTIALS(s->wide))) != NULL;
-    if (model->weight_dtype != TRIL_F32 && !model->wte_lowp.amx && B > 1) /* AMX: none needed */
+    if (lowp_widens(model) && B > 1)
         scratch_ok &= (s->wbuf = alloc_floats(s->wide * C)) != NULL;
     if (!s->k_cache || !s->v_cache || !s->x || !s->ln || !s->qkv || !s->att || !s->proj || !s->fc ||
         !scratch_ok) {
