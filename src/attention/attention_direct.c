@@ -125,6 +125,125 @@ static int all_heads_applies(const tril_attention_args *a)
 /* Partial of one (row, chunk): per head m, l and acc [dp] (dp == D here). */
 static int64_t partial_floats(int64_t H, int64_t D) { return H * (D + 2); }
 
+/* Keys are taken KB at a time: their rows' offsets looked up once, each
+ * head's query held while it meets the KB keys, and each head's P.V
+ * accumulators kept in registers over the KB keys (in memory they made a
+ * store-to-load chain per key: a third of the unit's time). KB rows of
+ * K or V (48 KB at GPT-2 124M's width) stay in L1/L2 while the heads go
+ * over them. Every sum still runs key by key in increasing order, so the
+ * results are those of the key-at-a-time loop. */
+#define KB 16
+
+#if TRIL_VL == 16
+/* s[c] = vhsum(dot[c]) for the 16 vectors, by the same tree (the quarters
+ * added in order, then (e0 + e2) + (e1 + e3)) with 16 lanes at a time:
+ * ~60 instructions instead of ~180. */
+VINLINE void hsum16(const vf *dot, float *s)
+{
+    __m512 sum4[4]; /* sum4[g]: 128-bit lane l holds key 4 g + l's quarter sums */
+    for (int g = 0; g < 4; g++) {
+        const __m512 a = (__m512)dot[4 * g], b = (__m512)dot[4 * g + 1];
+        const __m512 c = (__m512)dot[4 * g + 2], d = (__m512)dot[4 * g + 3];
+        /* 4x4 transpose of 128-bit quarters: q[i] lane l = key 4g+l's quarter i */
+        const __m512 ab_lo = _mm512_shuffle_f32x4(a, b, 0x44), ab_hi = _mm512_shuffle_f32x4(a, b, 0xee);
+        const __m512 cd_lo = _mm512_shuffle_f32x4(c, d, 0x44), cd_hi = _mm512_shuffle_f32x4(c, d, 0xee);
+        const __m512 q0 = _mm512_shuffle_f32x4(ab_lo, cd_lo, 0x88);
+        const __m512 q1 = _mm512_shuffle_f32x4(ab_lo, cd_lo, 0xdd);
+        const __m512 q2 = _mm512_shuffle_f32x4(ab_hi, cd_hi, 0x88);
+        const __m512 q3 = _mm512_shuffle_f32x4(ab_hi, cd_hi, 0xdd);
+        sum4[g] = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(q0, q1), q2), q3);
+    }
+    /* 4x4 transpose inside each 128-bit lane: e[i] lane l element g = key 4g+l's s_i */
+    const __m512 t0 = _mm512_unpacklo_ps(sum4[0], sum4[1]), t1 = _mm512_unpackhi_ps(sum4[0], sum4[1]);
+    const __m512 t2 = _mm512_unpacklo_ps(sum4[2], sum4[3]), t3 = _mm512_unpackhi_ps(sum4[2], sum4[3]);
+    const __m512 e0 = (__m512)_mm512_unpacklo_pd((__m512d)t0, (__m512d)t2);
+    const __m512 e1 = (__m512)_mm512_unpackhi_pd((__m512d)t0, (__m512d)t2);
+    const __m512 e2 = (__m512)_mm512_unpacklo_pd((__m512d)t1, (__m512d)t3);
+    const __m512 e3 = (__m512)_mm512_unpackhi_pd((__m512d)t1, (__m512d)t3);
+    const __m512 r = _mm512_add_ps(_mm512_add_ps(e0, e2), _mm512_add_ps(e1, e3));
+    /* lane 4 l + g holds key 4 g + l */
+    const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    _mm512_storeu_ps(s, _mm512_permutexvar_ps(order, r));
+}
+#else
+VINLINE void hsum16(const vf *dot, float *s)
+{
+    for (int c = 0; c < KB; c++) s[c] = vhsum(dot[c]);
+}
+#endif
+
+/* sc[0, KB) = q . each of the KB rows (D/VL vectors), the key-at-a-time
+ * arithmetic: a vector of partial sums from 0, d ascending, then vhsum. */
+VINLINE void score_block(const float *q, const float *const *rows, int64_t D, float *sc)
+{
+    vf dot[KB];
+    for (int c = 0; c < KB; c++) dot[c] = vbcast(0.0f);
+    for (int64_t d = 0; d < D; d += VL) {
+        const vf qd = vload(q + d);
+        for (int c = 0; c < KB; c++) dot[c] += qd * vload(rows[c] + d);
+    }
+    hsum16(dot, sc);
+}
+
+/* acc[0, D) += sum over the n rows of p[c] * row c, key by key; four
+ * vectors of acc in registers at a time. */
+VINLINE void pv_block(float *acc, const float *p, const float *const *rows, int n, int64_t D)
+{
+    int64_t d = 0;
+    for (; d + 4 * VL <= D; d += 4 * VL) {
+        vf a0 = vload(acc + d), a1 = vload(acc + d + VL);
+        vf a2 = vload(acc + d + 2 * VL), a3 = vload(acc + d + 3 * VL);
+        for (int c = 0; c < n; c++) {
+            const vf pc = vbcast(p[c]);
+            const float *v = rows[c] + d;
+            a0 = a0 + pc * vload(v);
+            a1 = a1 + pc * vload(v + VL);
+            a2 = a2 + pc * vload(v + 2 * VL);
+            a3 = a3 + pc * vload(v + 3 * VL);
+        }
+        vstore(acc + d, a0);
+        vstore(acc + d + VL, a1);
+        vstore(acc + d + 2 * VL, a2);
+        vstore(acc + d + 3 * VL, a3);
+    }
+    for (; d < D; d += VL) {
+        vf a0 = vload(acc + d);
+        for (int c = 0; c < n; c++) a0 = a0 + vbcast(p[c]) * vload(rows[c] + d);
+        vstore(acc + d, a0);
+    }
+}
+
+/* Two heads side by side (D == 4 VL): eight independent sums per key
+ * instead of four, which one head's FMA latency left waiting; each sum's
+ * order is pv_block's. rows point at the first head's slice. */
+VINLINE void pv_block_pair(float *acc, const float *p0, const float *p1,
+                           const float *const *rows, int n)
+{
+    vf a0 = vload(acc), a1 = vload(acc + VL), a2 = vload(acc + 2 * VL), a3 = vload(acc + 3 * VL);
+    vf b0 = vload(acc + 4 * VL), b1 = vload(acc + 5 * VL);
+    vf b2 = vload(acc + 6 * VL), b3 = vload(acc + 7 * VL);
+    for (int c = 0; c < n; c++) {
+        const vf pa = vbcast(p0[c]), pb = vbcast(p1[c]);
+        const float *v = rows[c];
+        a0 = a0 + pa * vload(v);
+        a1 = a1 + pa * vload(v + VL);
+        a2 = a2 + pa * vload(v + 2 * VL);
+        a3 = a3 + pa * vload(v + 3 * VL);
+        b0 = b0 + pb * vload(v + 4 * VL);
+        b1 = b1 + pb * vload(v + 5 * VL);
+        b2 = b2 + pb * vload(v + 6 * VL);
+        b3 = b3 + pb * vload(v + 7 * VL);
+    }
+    vstore(acc, a0);
+    vstore(acc + VL, a1);
+    vstore(acc + 2 * VL, a2);
+    vstore(acc + 3 * VL, a3);
+    vstore(acc + 4 * VL, b0);
+    vstore(acc + 5 * VL, b1);
+    vstore(acc + 6 * VL, b2);
+    vstore(acc + 7 * VL, b3);
+}
+
 static void chunk_unit(const tril_attention_args *a, int64_t b, int64_t i, int64_t j0, int64_t j1,
                        float *scratch, float *partial)
 {
@@ -132,28 +251,35 @@ static void chunk_unit(const tril_attention_args *a, int64_t b, int64_t i, int64
     float *q = scratch, *sc = q + H * D; // [H, D] scaled queries, [H, CHUNK] scores
     const float *qrow = (const float *)a->q + b * a->q_batch_stride + i * a->q_row_stride;
     for (int64_t d = 0; d < H * D; d++) q[d] = qrow[d] * a->scale;
-    const int64_t n = j1 - j0, np = (n + VL - 1) / VL * VL, stride = a->kv_row_stride;
-    /* keys in runs of rows `stride` apart: the whole chunk unpaged, else
-     * what of it lies in one page */
-    for (int64_t r0 = j0, r1; r0 < j1; r0 = r1) {
-        r1 = attn_kv_run_end(a, r0, j1);
-        const float *kb = (const float *)a->k + attn_kv_row(a, b, r0);
-        for (int64_t j = r0; j < r1; j++) {
-            const float *krow = kb + (j - r0) * stride;
-            for (int64_t h = 0; h < H; h++) {
-                vf dot = vbcast(0.0f);
-                for (int64_t d = 0; d < D; d += VL)
-                    dot += vload(q + h * D + d) * vload(krow + h * D + d);
-                sc[h * CHUNK + (j - j0)] = vhsum(dot);
-            }
+    const int64_t n = j1 - j0, np = (n + VL - 1) / VL * VL;
+    const float *k = (const float *)a->k, *v = (const float *)a->v;
+    int64_t off[KB];
+    const float *rows[KB];
+    /* scores: a block of keys, every head over it (a short last block
+     * repeats its last key) */
+    for (int64_t jb = 0; jb < n; jb += KB) {
+        const int nb = (int)(n - jb < KB ? n - jb : KB);
+        attn_kv_rows(a, b, j0 + jb, nb, 0, off);
+        const int last = nb > 1 ? nb - 1 : 0; /* nb >= 1 */
+        for (int c = 0; c < KB; c++) rows[c] = k + off[c < nb ? c : last];
+        for (int64_t h = 0; h < H; h++) {
+            const float *hrows[KB];
+            for (int c = 0; c < KB; c++) hrows[c] = rows[c] + h * D;
+            /* KB slots from jb stay inside the row's CHUNK, and those past
+             * the keys are overwritten with -inf below */
+            score_block(q + h * D, hrows, D, sc + h * CHUNK + jb);
         }
     }
     float *m = partial, *l = m + H, *acc = l + H; // [H], [H], [H, D]
     for (int64_t h = 0; h < H; h++) {
         float *sh = sc + h * CHUNK;
         for (int64_t c = n; c < np; c++) sh[c] = -INFINITY;
-        float mx = -INFINITY;
-        for (int64_t c = 0; c < n; c++) mx = sh[c] > mx ? sh[c] : mx; /* NaN never wins */
+        vf mv = vbcast(-INFINITY); /* lane by lane, NaN never wins */
+        for (int64_t c = 0; c < np; c += VL) {
+            const vf s = vload(sh + c);
+            mv = vsel(s > mv, s, mv);
+        }
+        const float mx = vhmax(mv);
         m[h] = mx;
         vf sum = vbcast(0.0f);
         if (mx != -INFINITY)
@@ -165,17 +291,19 @@ static void chunk_unit(const tril_attention_args *a, int64_t b, int64_t i, int64
         l[h] = mx == -INFINITY ? 0.0f : vhsum(sum);
         for (int64_t d = 0; d < D; d++) acc[h * D + d] = 0.0f;
     }
-    for (int64_t r0 = j0, r1; r0 < j1; r0 = r1) {
-        r1 = attn_kv_run_end(a, r0, j1);
-        const float *vb = (const float *)a->v + attn_kv_row(a, b, r0);
-        for (int64_t j = r0; j < r1; j++) {
-            const float *vrow = vb + (j - r0) * stride;
-            for (int64_t h = 0; h < H; h++) {
-                if (m[h] == -INFINITY) continue;
-                const vf p = vbcast(sc[h * CHUNK + (j - j0)]);
-                for (int64_t d = 0; d < D; d += VL)
-                    vstore(acc + h * D + d, vload(acc + h * D + d) + p * vload(vrow + h * D + d));
+    for (int64_t jb = 0; jb < n; jb += KB) {
+        const int nb = (int)(n - jb < KB ? n - jb : KB);
+        attn_kv_rows(a, b, j0 + jb, nb, 0, off);
+        for (int64_t h = 0; h < H;) {
+            const float *hrows[KB];
+            for (int c = 0; c < nb; c++) hrows[c] = v + off[c] + h * D;
+            if (D == 4 * VL && h + 1 < H && m[h] != -INFINITY && m[h + 1] != -INFINITY) {
+                pv_block_pair(acc + h * D, sc + h * CHUNK + jb, sc + (h + 1) * CHUNK + jb, hrows, nb);
+                h += 2;
+                continue;
             }
+            if (m[h] != -INFINITY) pv_block(acc + h * D, sc + h * CHUNK + jb, hrows, nb, D);
+            h++;
         }
     }
 }
