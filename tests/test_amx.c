@@ -1,6 +1,8 @@
 /* The bf16 products on Intel AMX (src/model/gemm_amx.c): the packed layout
  * holds every weight where tril_amx_bf16_at says; the products equal a
- * float64 oracle on the same bf16 weights to fp32 rounding; every row of a
+ * float64 oracle on the same bf16 weights and on x as the kernel takes it
+ * (two bf16 parts: the top 16 bits, then the rest rounded to nearest, so
+ * within 2^-16 of x) to fp32 rounding; every row of a
  * many-row call is bit for bit the row alone (what tril serve's batch
  * independence rests on). The layout runs anywhere; the products only where
  * the CPU has AMX-BF16 (elsewhere the bf16 model never packs: the test says
@@ -23,6 +25,13 @@
  * N % 16 rows left in place (GPT-2's vocabulary, 50257, leaves one) */
 static const int64_t shapes[][2] = {{48, 64}, {64, 32}, {200, 96}, {17, 32}, {2304, 768},
                                     {768, 3072}, {1000, 64}, {15, 64}};
+
+static uint32_t float_bits(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return u;
+}
 
 static uint16_t *random_weights(test_rng *r, int64_t N, int64_t K)
 {
@@ -95,12 +104,23 @@ static void test_products(void **state)
                 x[i] = test_rng_normal(&r) * (float)(1 << test_rng_int(&r, 0, 6));
             const float *bias = c % 2 ? b : NULL;
             assert_int_equal(tril_amx_matmul_bf16(y, x, wp, bias, M, K, N), TRIL_OK);
+            /* x as the tiles take it (the N % 16 outputs past them: x itself) */
+            double *x2 = malloc((size_t)(M * K) * sizeof *x2);
+            assert_non_null(x2);
+            for (int64_t i = 0; i < M * K; i++) {
+                const double p1 = tril_bf16_to_f32((uint16_t)(float_bits(x[i]) >> 16));
+                x2[i] = p1 + tril_bf16_to_f32(tril_f32_to_bf16((float)(x[i] - p1)));
+                if (fabs(x2[i] - x[i]) > ldexp(fabs(x[i]), -16))
+                    fail_msg("x = %.9g taken as %.9g", (double)x[i], x2[i]);
+            }
             double worst = 0.0;
             for (int64_t m = 0; m < M; m++) {
                 for (int64_t o = 0; o < N; o++) {
                     double ref = bias ? bias[o] : 0.0, mag = fabs(ref);
+                    const int tiled = o < N / 16 * 16;
                     for (int64_t k = 0; k < K; k++) {
-                        const double p = (double)x[m * K + k] * tril_bf16_to_f32(w[o * K + k]);
+                        const double xk = tiled ? x2[m * K + k] : x[m * K + k];
+                        const double p = xk * tril_bf16_to_f32(w[o * K + k]);
                         ref += p;
                         mag += fabs(p);
                     }
@@ -118,6 +138,7 @@ static void test_products(void **state)
                 fail_msg("[%lld x %lld], %lld rows: error %.3g of the products' magnitude",
                          (long long)N, (long long)K, (long long)M, worst);
             free(x);
+            free(x2);
             free(y);
         }
         free(w);

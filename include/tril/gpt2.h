@@ -115,9 +115,10 @@ tril_status tril_gpt2_use_dtype(tril_gpt2 *model, tril_dtype dtype);
 /* A bf16 model's matrices and wte repacked in place for Intel AMX, if the
  * CPU has AMX-BF16 and the OS grants the tile state (TRIL_AMX=0 says no):
  * its products then run on the tile unit, many rows for about the price of
- * one. Every x value enters exactly (split in three bf16 parts) and the sums
- * are fp32, so results agree with the AVX-512 path to fp32 rounding, not
- * bit for bit. Does nothing (TRIL_OK) for another dtype, without AMX, or if
+ * one. Every x value enters to 16 significant bits (two bf16 parts, within
+ * 2^-16 of it: 128 times finer than the bf16 weights) and the sums are
+ * fp32, so results agree with the AVX-512 path (x exact) to about 2^-16,
+ * not bit for bit. Does nothing (TRIL_OK) for another dtype, without AMX, or if
  * a matrix's inputs are not a multiple of 32. find_param then reports the
  * tensors as packed. */
 tril_status tril_gpt2_use_amx(tril_gpt2 *model);

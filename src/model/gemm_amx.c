@@ -5,9 +5,9 @@
  *
  * x is the A operand (rows x 32 inputs), the weights the B operand (32
  * inputs as 16 pairs x 16 outputs), packed once at load in the order the
- * kernel reads them (tril_amx_pack_bf16). x's values are split in three
- * bf16 parts, so that nothing of x is lost to bf16 (the weights are bf16
- * already); each part has its own sums, added at the end.
+ * kernel reads them (tril_amx_pack_bf16). x's values are split in two
+ * bf16 parts, so that x keeps 16 significant bits, not bf16's 8 (the
+ * weights are bf16 already); each part has its own sums, added at the end.
  *
  * Batch independence: the sums for (row r, output o) read only row r's
  * parts and column o of the weights, by the same instructions in the same
@@ -90,47 +90,54 @@ typedef struct {
     uint8_t rows[16];
 } amx_config;
 
-/* Row r of x as three bf16 parts: p1 = v's top 16 bits, p2 those of
- * v - p1, p3 those of what is left, which has at most 8 significant bits,
- * so v = p1 + p2 + p3 exactly. Part p of row r is pair q = 3 r + p, row
- * q % 16 of A tile q / 16; a tile's 16 pairs of one 32-input step lie
- * together, 64 bytes a pair (xa[((t * steps + s) * 16 + q % 16) * 32]), so
- * each A tile is one run. */
+/* Row r of x as two bf16 parts: p1 = v's top 16 bits, p2 = v - p1 (exact
+ * in fp32) rounded to the nearest bf16, so |v - p1 - p2| <= 2^-16 |v|.
+ * Part p of row r is pair q = 2 r + p, row q % 16 of A tile q / 16 (a
+ * row's two parts always share a tile); a tile's 16 pairs of one 32-input
+ * step lie together, 64 bytes a pair (xa[((t * steps + s) * 16 + q % 16) *
+ * 32]), so each A tile is one run. */
 __attribute__((target("avx512f"))) static void split_row(uint16_t *xa, const float *xr, int64_t K,
                                                          int64_t r)
 {
-    const __m512i top = _mm512_set1_epi32((int)0xffff0000u);
+    const __m512i top = _mm512_set1_epi32((int)0xffff0000u), half = _mm512_set1_epi32(0x7fff);
+    const __m512i one = _mm512_set1_epi32(1);
     const int64_t steps = K / 32;
-    uint16_t *part[3];
-    for (int p = 0; p < 3; p++) {
-        const int64_t q = 3 * r + p;
+    uint16_t *part[2];
+    for (int p = 0; p < 2; p++) {
+        const int64_t q = 2 * r + p;
         part[p] = xa + ((q / 16) * steps * 16 + q % 16) * 32;
     }
     for (int64_t k = 0; k < K; k += 16) {
         const int64_t at = (k / 32) * 16 * 32 + k % 32;
         const __m512 v = _mm512_loadu_ps(xr + k);
         const __m512 h1 = _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(v), top));
-        const __m512 v2 = _mm512_sub_ps(v, h1);
-        const __m512 h2 = _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(v2), top));
-        const __m512 v3 = _mm512_sub_ps(v2, h2);
+        /* v - h1 is finite and far below the largest float where v is
+         * finite: round to nearest even by adding 0x7fff + the kept lsb */
+        const __m512i v2 = _mm512_castps_si512(_mm512_sub_ps(v, h1));
+        const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(v2, 16), one);
+        const __m512i h2 = _mm512_add_epi32(v2, _mm512_add_epi32(half, lsb));
         _mm256_storeu_si256((__m256i *)(part[0] + at),
                             _mm512_cvtepi32_epi16(_mm512_srli_epi32(_mm512_castps_si512(h1), 16)));
         _mm256_storeu_si256((__m256i *)(part[1] + at),
-                            _mm512_cvtepi32_epi16(_mm512_srli_epi32(_mm512_castps_si512(h2), 16)));
-        _mm256_storeu_si256((__m256i *)(part[2] + at),
-                            _mm512_cvtepi32_epi16(_mm512_srli_epi32(_mm512_castps_si512(v3), 16)));
+                            _mm512_cvtepi32_epi16(_mm512_srli_epi32(h2, 16)));
     }
 }
 
-/* Each (row, part) pair has its own row of sums, and y = (part 1's sums +
- * part 2's) + part 3's: a pair's sums depend only on the pair and the
- * weights, not on which tile row holds it, so the 3 M pairs fill A tiles of
- * 16 whatever rows they belong to, and each weight tile meets each A tile
- * once (16 rows of x: three passes, 12 tile products per 32-input step).
- * Adding the three parts into one sum per row would take three products
- * per weight tile whatever M is, and made one sequence alone 10-25 %
- * slower than the AVX-512 path (Intel Emerald Rapids); this way it keeps
- * pace. */
+/* Each (row, part) pair has its own row of sums, and y = part 1's sums +
+ * part 2's: a pair's sums depend only on the pair and the weights, not on
+ * which tile row holds it, so the 2 M pairs fill A tiles of 16 whatever
+ * rows they belong to, and each weight tile meets each A tile once (16
+ * rows of x: two passes, 8 tile products per 32-input step). Adding the
+ * parts into one sum per row would take a product per part per weight
+ * tile whatever M is, and made one sequence alone 10-25 % slower than the
+ * AVX-512 path (Intel Emerald Rapids); this way it keeps pace.
+ *
+ * Why two parts, not three (which hold every fp32 x exactly): the tile
+ * unit, not memory, sets the pace from 6 rows up, and a third part costs a
+ * pass more at 8 and 16 rows (8 rows: 11.0 against 8.6 ms for GPT-2
+ * 124M's layers, 16 rows: 12.9 against 11.2, Emerald Rapids, 2 threads),
+ * for an error of at most 2^-16 of each x value, 128 times below the
+ * bf16 weights' own rounding. */
 
 /* palette 1: sums 0-3 (four weight tiles a pass), pairs 4, weights 5 and 7
  * in turn; `rows` pairs */
@@ -191,30 +198,23 @@ AMX_TARGET static void tile_pass(float sums[16][64], const uint16_t *xt, const u
     if (nt > 3) _tile_stored(3, &sums[0][48], 256);
 }
 
-/* Block blk of outputs for all M rows: the A tiles in turn; a row is
- * written once the tile holding its last part is done (its first part is
- * in that tile or the one before). */
+/* Block blk of outputs for all M rows: the A tiles in turn, each writing
+ * the rows whose two parts it holds. */
 AMX_TARGET static void block_all(float *y, const uint16_t *xa, const uint16_t *wp, const float *b,
                                  int64_t M, int64_t K, int64_t N, int64_t blk, int *configured)
 {
     const int nt = block_tiles(N, blk), width = nt * 16;
-    const int64_t pairs = 3 * M, a_tiles = (pairs + 15) / 16, o0 = blk * 64;
-    float buf[2][16][64];
-    int64_t row = 0;
+    const int64_t pairs = 2 * M, a_tiles = (pairs + 15) / 16, o0 = blk * 64;
+    float sums[16][64];
     for (int64_t t = 0; t < a_tiles; t++) {
         const int rows = (int)(pairs - 16 * t < 16 ? pairs - 16 * t : 16);
         if (rows != *configured) configure(*configured = rows);
-        float(*cur)[64] = buf[t & 1], (*prev)[64] = buf[(t + 1) & 1];
-        tile_pass(cur, xa + t * (K / 32) * 16 * 32, wp, K, blk, nt, t == 0);
-        for (; row < M && 3 * row + 2 < 16 * t + rows; row++) {
-            const float *part[3];
-            for (int p = 0; p < 3; p++) {
-                const int64_t q = 3 * row + p;
-                part[p] = q / 16 == t ? cur[q % 16] : prev[q % 16];
-            }
-            float *yr = y + row * N + o0;
+        tile_pass(sums, xa + t * (K / 32) * 16 * 32, wp, K, blk, nt, t == 0);
+        for (int q = 0; q < rows; q += 2) {
+            const float *p1 = sums[q], *p2 = sums[q + 1];
+            float *yr = y + (8 * t + q / 2) * N + o0;
             for (int o = 0; o < width; o++) {
-                const float v = (part[0][o] + part[1][o]) + part[2][o];
+                const float v = p1[o] + p2[o];
                 yr[o] = b ? v + b[o0 + o] : v;
             }
         }
@@ -230,7 +230,7 @@ tril_status tril_amx_matmul_bf16(float *y, const float *x, const uint16_t *wp, c
         return TRIL_FAIL(TRIL_ERR_SHAPE, "bf16 matmul on AMX: %lld inputs is not a multiple of 32",
                          (long long)K);
     if (M <= 0 || N <= 0) return TRIL_OK;
-    const int64_t n16 = N / 16 * 16, blocks = (n16 / 16 + 3) / 4, a_tiles = (3 * M + 15) / 16;
+    const int64_t n16 = N / 16 * 16, blocks = (n16 / 16 + 3) / 4, a_tiles = (2 * M + 15) / 16;
     uint16_t *xa = malloc((size_t)(a_tiles * 16 * K) * sizeof *xa); /* rows past a tile's pairs: unread */
     if (!xa)
         return TRIL_FAIL(TRIL_ERR_NOMEM, "bf16 matmul: out of memory for %lld rows of x",

@@ -23,11 +23,13 @@ void tril_amx_bf16_row(float *dst, const uint16_t *wp, int64_t N, int64_t K, int
 /* y[M, N] = x[M, K] @ w^T (+ b[N] when b is not NULL), w packed. Every row
  * of y is its own row of x's alone, computed by the same instructions
  * whatever M is and whatever rows share the call, so a sequence's results
- * do not depend on the batch. x enters exactly: each value is split in
- * three bf16 parts (v = p1 + p2 + p3) whose products with a bf16 weight are
- * exact in fp32; each part's sums are fp32, in the tile unit's order, and
- * y = (sums of p1 + sums of p2) + sums of p3. Only where tril_cpu_use_amx()
- * (TRIL_ERR_UNSUPPORTED elsewhere). */
+ * do not depend on the batch. x enters to 16 significant bits: each value
+ * v is split in two bf16 parts, p1 = v's top 16 bits and p2 = v - p1
+ * rounded to the nearest bf16 (|v - p1 - p2| <= 2^-16 |v|), whose products
+ * with a bf16 weight are exact in fp32; each part's sums are fp32, in the
+ * tile unit's order, and y = sums of p1 + sums of p2. The N % 16 outputs
+ * past the tiles are fp32 sums of x as it is. Only where
+ * tril_cpu_use_amx() (TRIL_ERR_UNSUPPORTED elsewhere). */
 tril_status tril_amx_matmul_bf16(float *y, const float *x, const uint16_t *wp, const float *b,
                                  int64_t M, int64_t K, int64_t N);
 
