@@ -44,6 +44,17 @@ double tril_cpu_peak_gflops(double seconds);
  * threads over a 256 MiB buffer (best of repeats for about `seconds`). */
 double tril_cpu_stream_gbps(double seconds);
 
+/* The same read, one measurement at a time, to take in turns with the work
+ * it is the limit of: on a shared machine the bandwidth moves from one
+ * minute to the next, and a best-of taken apart is not the bandwidth the
+ * work had. The probe holds its 256 MiB buffer until freed. */
+typedef struct tril_stream_probe tril_stream_probe;
+tril_status tril_stream_probe_create(tril_stream_probe **out);
+/* GB/s of one read of the buffer on all threads: the better of one pass
+ * with L2 prefetch and one without. */
+double tril_stream_probe_run(tril_stream_probe *probe);
+void tril_stream_probe_free(tril_stream_probe *probe);
+
 /* Threads used by tril's parallel loops (OpenMP). n <= 0 keeps OpenMP's
  * default ($OMP_NUM_THREADS, else all cores). */
 void tril_set_num_threads(int n);

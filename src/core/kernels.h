@@ -10,8 +10,9 @@
 typedef struct {
     /* fp32 FMA rate of this ISA's vectors on all threads, GFLOP/s. */
     double (*peak_gflops)(double seconds);
-    /* Streaming read rate of buf[n] on all threads, GB/s. */
-    double (*stream_gbps)(const float *buf, int64_t n, double seconds);
+    /* One streaming read of buf[n] on all threads, with or without L2
+     * prefetch: its seconds. */
+    double (*stream_pass)(const float *buf, int64_t n, int prefetch);
 } tril_core_kernels;
 
 TRIL_ISA_DECLARE_TABLES(tril_core_kernels, tril_core_kernels);

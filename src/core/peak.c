@@ -81,26 +81,20 @@ static float stream_sum(const float *x, int64_t n, int prefetch)
     return s;
 }
 
-double TRIL_ISA_FN(tril_stream_gbps)(const float *buf, int64_t n, double seconds)
+/* where a read's sum goes, so that the read cannot be optimised away */
+volatile float TRIL_ISA_FN(tril_stream_sink);
+
+double TRIL_ISA_FN(tril_stream_pass)(const float *buf, int64_t n, int prefetch)
 {
-    double best = 0.0, spent = 0.0;
-    volatile float sink = 0.0f;
-    int round = 0;
-    do {
-        float total = 0.0f;
-        const int prefetch = round++ & 1;
-        double t0 = now_seconds();
+    float total = 0.0f;
+    const double t0 = now_seconds();
 #pragma omp parallel for reduction(+ : total) schedule(static)
-        for (int64_t part = 0; part < 64; part++) {
-            int64_t lo = n * part / 64, hi = n * (part + 1) / 64;
-            total += stream_sum(buf + lo, hi - lo, prefetch);
-        }
-        double dt = now_seconds() - t0;
-        spent += dt;
-        sink = total;
-        double gbps = (double)n * sizeof(float) / dt * 1e-9;
-        if (gbps > best) best = gbps;
-    } while (spent < seconds);
-    (void)sink;
-    return best;
+    for (int64_t part = 0; part < 64; part++) {
+        int64_t lo = n * part / 64, hi = n * (part + 1) / 64;
+        total += stream_sum(buf + lo, hi - lo, prefetch);
+    }
+    const double dt = now_seconds() - t0;
+    TRIL_ISA_FN(tril_stream_sink) = total;
+    return dt;
 }
+

@@ -78,10 +78,16 @@ tril_status tril_amx_pack_bf16(uint16_t *w, int64_t N, int64_t K, uint16_t *rows
 #ifdef TRIL_AMX_BUILD
 
 #define AMX_TARGET __attribute__((target("amx-tile,amx-bf16")))
-/* how far ahead of the tiles being read the stream is fetched into L1
- * (8 KB: no worse than 4 or 16 KB, or than none, on an Intel Emerald
- * Rapids host, within that machine's noise) */
-#define AMX_PREFETCH_BYTES 8192
+/* How far ahead of the tiles being read the stream is fetched: into L2 8
+ * KB ahead (L2 keeps more misses in flight than L1's fill buffers, which
+ * fetching straight into L1 spent), then into L1 2 KB ahead, so the tile
+ * loads find it there. One token's products on GPT-2 124M, each against a
+ * plain read of the same bytes right before it (Intel Emerald Rapids, 2
+ * threads, 80 rounds): 0.94 of the read's speed, against 0.87-0.90 for
+ * L1 alone 8 KB ahead, 0.90 for L2 alone, 0.85 for L2 32 KB ahead; 16 and
+ * 272 rows (bound by the tile unit) the same either way. */
+#define AMX_PREFETCH_L2_BYTES 8192
+#define AMX_PREFETCH_L1_BYTES 2048
 
 /* LDTILECFG's 64 bytes (see configure) */
 typedef struct {
@@ -175,8 +181,10 @@ AMX_TARGET static void tile_pass(float sums[16][64], const uint16_t *xt, const u
         _tile_loadd(4, xt + s * 16 * 32, 64);
         const uint16_t *ws = w + s * nt * TILE;
         if (prefetch) /* the weights ahead, once per block (first pass) */
-            for (int64_t off = 0; off < nt * TILE * 2; off += 64)
-                _mm_prefetch((const char *)ws + AMX_PREFETCH_BYTES + off, _MM_HINT_T0);
+            for (int64_t off = 0; off < nt * TILE * 2; off += 64) {
+                _mm_prefetch((const char *)ws + AMX_PREFETCH_L2_BYTES + off, _MM_HINT_T1);
+                _mm_prefetch((const char *)ws + AMX_PREFETCH_L1_BYTES + off, _MM_HINT_T0);
+            }
         _tile_loadd(7, ws, 64);
         _tile_dpbf16ps(0, 4, 7);
         if (nt > 1) {
