@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Decode speed per weight dtype and GPT-2 size: ms/token, GB/s read, the
-# fraction of the streaming limit measured in the same run, the steady RSS
-# and the peak while loading, from Hugging Face folders (random weights,
-# F32, made once by tests/ref/gpt2_torch.py: 0.5 / 1.4 / 3.1 / 6.2 GB).
+# fraction of the streaming limit measured in the same run (of_limit: the
+# median token against the best read; paired: the median of each token
+# against the read right after it), the steady RSS and the peak while
+# loading, from Hugging Face folders (random weights, F32, made once by
+# tests/ref/gpt2_torch.py: 0.5 / 1.4 / 3.1 / 6.2 GB).
 #
 #   bench/decode_sizes.sh [--tril build/tril] [--dir /tmp/tril-sizes]
 #                         [--sizes "124m 355m 774m 1558m"] [--dtypes "fp32 bf16 int8"]
@@ -33,7 +35,7 @@ while [ $# -gt 0 ]; do
         --repeats) repeats=$2; shift 2 ;;
         --threads) threads=$2; shift 2 ;;
         --torch) torch=1; shift ;;
-        -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
         *) echo "decode_sizes.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -46,17 +48,17 @@ shape() { # layers heads embd
 }
 mkdir -p "$dir"
 echo "# host: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; $(date -u +%F)"
-row() { # 8 columns, or 10 with --torch
-    printf '%-6s %-5s %12s %8s %10s %9s %9s %12s' "${@:1:8}"
-    if [ $# -gt 8 ]; then printf ' %9s %13s' "${@:9}"; fi
+row() { # 9 columns, or 11 with --torch
+    printf '%-6s %-5s %12s %8s %10s %9s %7s %9s %12s' "${@:1:9}"
+    if [ $# -gt 9 ]; then printf ' %9s %13s' "${@:10}"; fi
     printf '\n'
 }
 if [ "$torch" = 1 ]; then
     errs=$(mktemp) && trap 'rm -f "$errs"' EXIT
     echo "# threads: $threads; torch $(/usr/bin/python3 -c 'import torch; print(torch.__version__)')"
-    row size dtype ms_per_token gbps limit_gbps of_limit rss_mb load_peak_mb torch_ms tril_vs_torch
+    row size dtype ms_per_token gbps limit_gbps of_limit paired rss_mb load_peak_mb torch_ms tril_vs_torch
 else
-    row size dtype ms_per_token gbps limit_gbps of_limit rss_mb load_peak_mb
+    row size dtype ms_per_token gbps limit_gbps of_limit paired rss_mb load_peak_mb
 fi
 for size in $sizes; do
     read -r layers heads embd <<<"$(shape "$size")"
@@ -71,7 +73,7 @@ for size in $sizes; do
                    --dtype "$dtype" --threads "$threads" | tail -1)
         get() { tr ' ' '\n' <<<"$line" | sed -n "s/^$1=//p"; }
         cols=("$size" "$dtype" "$(get ms_per_token)" "$(get gbps)" "$(get limit_gbps)" \
-              "$(get of_limit)" "$(get peak_rss_mb)" "$(get load_peak_rss_mb)")
+              "$(get of_limit)" "$(get paired_of_limit)" "$(get peak_rss_mb)" "$(get load_peak_rss_mb)")
         if [ "$torch" = 1 ]; then
             tril_ms=$(get ms_per_token)
             # its check's notes (stderr) are shown only when it fails
