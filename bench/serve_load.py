@@ -2,7 +2,8 @@
 """Load generator for tril serve: N concurrent streaming completions.
 
 usage: serve_load.py --url http://127.0.0.1:8080 [--streams 1,4,8,16]
-                     [--tokens 64] [--prompt-tokens 16] [--api-key KEY]
+                     [--tokens 64] [--prompt-tokens 16] [--rounds 1]
+                     [--api-key KEY]
 
 For each stream count, N clients each send one streaming /v1/completions
 request at the same time (greedy, max_tokens = --tokens, a prompt of about
@@ -10,10 +11,18 @@ request at the same time (greedy, max_tokens = --tokens, a prompt of about
 count: aggregate generated tokens/s (all tokens / wall time from the first
 request to the last [DONE]), time to first token p50/p99 and inter-token
 latency p50/p99 (ms), and the speed-up of the aggregate over one stream.
-Standard library only."""
+
+One stream runs before each larger count and once after the last, and a
+count's speed-up is over the mean of the one-stream runs just before and
+just after it: on a shared machine the speed moves from one minute to the
+next, and a speed-up against a single run made minutes earlier measures
+the drift as much as the batching. With --rounds R the whole sequence runs
+R times; each column is the median over the rounds, and speedup_range
+gives the lowest and highest speed-up. Standard library only."""
 import argparse
 import http.client
 import json
+import statistics
 import threading
 import time
 import urllib.parse
@@ -90,16 +99,40 @@ def main():
     ap.add_argument("--streams", default="1,4,8,16")
     ap.add_argument("--tokens", type=int, default=64)
     ap.add_argument("--prompt-tokens", type=int, default=16)
+    ap.add_argument("--rounds", type=int, default=1)
     ap.add_argument("--api-key", default=None)
     a = ap.parse_args()
-    print("%-8s %10s %10s %10s %10s %10s %8s" % ("streams", "tokens/s", "ttft_p50", "ttft_p99",
-                                                 "itl_p50", "itl_p99", "speedup"))
-    one = None
-    for n in [int(s) for s in a.streams.split(",")]:
-        tps, ttft, itl = run(a.url, a.api_key, n, a.tokens, a.prompt_tokens)
-        one = one or tps
-        print("%-8d %10.1f %10.1f %10.1f %10.1f %10.1f %8.2f" % (
-            n, tps, pct(ttft, 50), pct(ttft, 99), pct(itl, 50), pct(itl, 99), tps / one),
+    counts = [int(s) for s in a.streams.split(",")]
+    if a.rounds < 1 or not counts or min(counts) < 1:
+        raise SystemExit("serve_load: --rounds and every stream count must be >= 1")
+    larger = [n for n in counts if n > 1]
+    # per count: each round's (tokens/s, ttft p50, ttft p99, itl p50, itl p99, speedup)
+    rows = {n: [] for n in counts}
+    for _ in range(a.rounds):
+        def measure(n):
+            tps, ttft, itl = run(a.url, a.api_key, n, a.tokens, a.prompt_tokens)
+            return [tps, pct(ttft, 50), pct(ttft, 99), pct(itl, 50), pct(itl, 99)]
+        before = measure(1)
+        singles = [before]
+        for n in larger:
+            r = measure(n)
+            after = measure(1)
+            singles.append(after)
+            rows[n].append(r + [r[0] / ((before[0] + after[0]) / 2.0)])
+            before = after
+        if 1 in rows:
+            for one in singles:
+                rows[1].append(one + [1.0])
+    print("%-8s %10s %10s %10s %10s %10s %8s %15s" % (
+        "streams", "tokens/s", "ttft_p50", "ttft_p99", "itl_p50", "itl_p99", "speedup",
+        "speedup_range"))
+    for n in counts:
+        if not rows[n]:
+            continue
+        cols = [statistics.median(r[c] for r in rows[n]) for c in range(6)]
+        lo, hi = min(r[5] for r in rows[n]), max(r[5] for r in rows[n])
+        print("%-8d %10.1f %10.1f %10.1f %10.1f %10.1f %8.2f %15s" % (
+            n, cols[0], cols[1], cols[2], cols[3], cols[4], cols[5], "%.2f-%.2f" % (lo, hi)),
             flush=True)
 
 

@@ -204,6 +204,12 @@ check "[ \"\$(py metric '$tmp/out' 'tril_requests_finished_total{reason=\"cancel
 post /v1/completions '{"prompt":"ROMEO:","max_tokens":40,"temperature":0}'
 same "$(jget "$tmp/out" 'd["choices"][0]["text"]')" "$want_text" "still serving, same text, after hang-ups"
 
+# --- the load generator (bench/serve_load.py) runs against the server: a row per stream count ----------------
+if python3 "$here/../../bench/serve_load.py" --url "$U" --streams 1,2 --tokens 3 --prompt-tokens 4 \
+        --rounds 2 >"$tmp/load" 2>"$tmp/load.err"; then ok; else bad "serve_load.py: $(cat "$tmp/load.err")"; fi
+check "awk '\$1 == 1 && \$2 > 0 && \$7 == 1.00 { one++ } \$1 == 2 && \$2 > 0 && \$7 > 0 && \$8 ~ /^[0-9.]+-[0-9.]+\$/ { two++ }
+           END { exit !(one == 1 && two == 1) }' '$tmp/load'" "serve_load.py: a row for 1 and for 2 streams"
+
 # --- --timeout: a completion ends after S seconds (queue included) with finish_reason length ---------------
 # (100 x 250 tokens through one slot take about 6 s: the later ones are cut at 3 s)
 stop_server main
