@@ -140,10 +140,11 @@ __attribute__((target("avx512f"))) static void split_row(uint16_t *xa, const flo
  *
  * Why two parts, not three (which hold every fp32 x exactly): the tile
  * unit, not memory, sets the pace from 6 rows up, and a third part costs a
- * pass more at 8 and 16 rows (8 rows: 11.0 against 8.6 ms for GPT-2
- * 124M's layers, 16 rows: 12.9 against 11.2, Emerald Rapids, 2 threads),
- * for an error of at most 2^-16 of each x value, 128 times below the
- * bf16 weights' own rounding. */
+ * pass more at 8 and 16 rows (GPT-2 124M's layer matrices past the L3,
+ * medians, three parts -> two: 8 rows 10.1-12.8 -> 6.9-7.5 ms, 16 rows
+ * 12.2-15.3 -> 9.6-11.3, one row 7.2-8.7 either way; Emerald Rapids, 2
+ * threads), for an error of at most 2^-16 of each x value, 128 times below
+ * the bf16 weights' own rounding. */
 
 /* palette 1: sums 0-3 (four weight tiles a pass), pairs 4, weights 5 and 7
  * in turn; `rows` pairs */
