@@ -383,7 +383,7 @@ tril_status tril_engine_step(tril_engine *e, tril_engine_event_fn fn, void *ctx)
             if (!s->active) continue;
             const int64_t left = s->n_prompt - s->pos;
             const int64_t want = left > 0 ? (left < e->cfg.prefill_chunk ? left : e->cfg.prefill_chunk) : 1;
-            if (engine_rowwise(want) != (pass == 0)) continue;
+            if (engine_rowwise(e->model, want) != (pass == 0)) continue;
             s->row0 = rows;
             s->rows = want;
             s->wants_logits = s->pos + want >= s->n_prompt;

@@ -4,8 +4,10 @@
  * What makes a request's result independent of the batch (docs/SERVING.md):
  * a sequence with one row this step (decoding), or a prompt chunk of at
  * most TRIL_ENGINE_ROWWISE_MAX rows, goes through the several-row GEMVs,
- * whose every row is bit for bit the one-row kernel's; a longer prompt
- * chunk gets its own GEMM over exactly its rows, as it would alone; the
+ * whose every row is bit for bit the one-row kernel's (on Intel AMX every
+ * chunk does: the tile product's rows do not depend on their neighbours);
+ * a longer prompt chunk gets its own GEMM over exactly its rows, as it
+ * would alone; the
  * row-wise ops (LayerNorm, GELU, residual adds) are the same per row
  * whatever surrounds it; attention runs per sequence with its own past.
  * So the rows a sequence contributes, and every operation on them, depend

@@ -82,11 +82,15 @@ struct tril_engine {
 
 /* Whether a sequence with `rows` rows this step runs row-wise (the
  * several-row GEMVs, every row exactly the one-row kernel's): one row
- * always, and a prompt chunk of at most TRIL_ENGINE_ROWWISE_MAX rows. It
- * depends only on the sequence's own chunk, never on the batch. */
-static inline int engine_rowwise(int64_t rows)
+ * always, and a prompt chunk of at most TRIL_ENGINE_ROWWISE_MAX rows; on
+ * Intel AMX every chunk, since the tile product gives each row the same
+ * result whatever shares the call, so the step's chunks and decoding rows
+ * all go through one product per matrix and the weights are read once. It
+ * depends only on the model and the sequence's own chunk, never on the
+ * batch. */
+static inline int engine_rowwise(const tril_gpt2 *model, int64_t rows)
 {
-    return rows <= TRIL_ENGINE_ROWWISE_MAX;
+    return rows <= TRIL_ENGINE_ROWWISE_MAX || model->wte_lowp.amx;
 }
 
 /* Runs the step's rows (seqs[order[0..n_seqs)] with rows > 0, the row-wise
