@@ -108,10 +108,12 @@ def main():
     larger = [n for n in counts if n > 1]
     # per count: each round's (tokens/s, ttft p50, ttft p99, itl p50, itl p99, speedup)
     rows = {n: [] for n in counts}
+
+    def measure(n):
+        tps, ttft, itl = run(a.url, a.api_key, n, a.tokens, a.prompt_tokens)
+        return [tps, pct(ttft, 50), pct(ttft, 99), pct(itl, 50), pct(itl, 99)]
+
     for _ in range(a.rounds):
-        def measure(n):
-            tps, ttft, itl = run(a.url, a.api_key, n, a.tokens, a.prompt_tokens)
-            return [tps, pct(ttft, 50), pct(ttft, 99), pct(itl, 50), pct(itl, 99)]
         before = measure(1)
         singles = [before]
         for n in larger:

@@ -133,8 +133,10 @@ static int64_t partial_floats(int64_t H, int64_t D) { return H * (D + 2); }
  * over them. Every sum still runs key by key in increasing order, so the
  * results are those of the key-at-a-time loop. */
 #define KB 16
+_Static_assert(CHUNK % KB == 0, "a chunk's score rows take whole blocks of KB keys");
 
 #if TRIL_VL == 16
+_Static_assert(KB == 16, "hsum16 sums 16 vectors");
 /* s[c] = vhsum(dot[c]) for the 16 vectors, by the same tree (the quarters
  * added in order, then (e0 + e2) + (e1 + e3)) with 16 lanes at a time:
  * ~60 instructions instead of ~180. */

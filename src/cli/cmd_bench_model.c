@@ -235,12 +235,13 @@ int cmd_bench_decode(int argc, char **argv)
             goto done;
         }
         times[r] = tril_now() - t0;
-        if (r == 0) {
+        if (r == 0) { /* the warm-up: no limit to pair it with */
             rss_mb = tril_peak_rss_bytes() / 1048576.0; /* before the probe's 256 MiB */
             if (tril_stream_probe_create(&probe) != TRIL_OK) {
                 rc = cli_lib_error(CMD, "cannot measure the streaming limit");
                 goto done;
             }
+            continue;
         }
         limits[r] = tril_stream_probe_run(probe);
         ratios[r] = bytes / times[r] * 1e-9 / limits[r];

@@ -97,4 +97,3 @@ double TRIL_ISA_FN(tril_stream_pass)(const float *buf, int64_t n, int prefetch)
     TRIL_ISA_FN(tril_stream_sink) = total;
     return dt;
 }
-

@@ -7,9 +7,8 @@
  * whose every row is bit for bit the one-row kernel's (on Intel AMX every
  * chunk does: the tile product's rows do not depend on their neighbours);
  * a longer prompt chunk gets its own GEMM over exactly its rows, as it
- * would alone; the
- * row-wise ops (LayerNorm, GELU, residual adds) are the same per row
- * whatever surrounds it; attention runs per sequence with its own past.
+ * would alone; the row-wise ops (LayerNorm, GELU, residual adds) are the
+ * same per row whatever surrounds it; attention runs per sequence with its own past.
  * So the rows a sequence contributes, and every operation on them, depend
  * only on that sequence. */
 #include <string.h>
