@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "attention/kernels.h"
+#include "core/big_alloc.h"
 #include "core/kernels.h"
 #include "model/kernels.h"
 #include "train/kernels.h"
@@ -110,6 +111,24 @@ static void test_stream_probe(void **state)
 }
 
 /* The ISA this process picked, from TRIL_ISA (ctest sets it). */
+/* Buffers the kernels load rows from start on a cache line, are zeroed on
+ * request, and refuse sizes that overflow. */
+static void test_line_alloc(void **state)
+{
+    (void)state;
+    const size_t counts[] = {1, 3, 17, 100000, 1u << 20};
+    for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++) {
+        unsigned char *p = tril_line_alloc(counts[i], sizeof(float), 1);
+        assert_non_null(p);
+        assert_int_equal((uintptr_t)p % 64, 0);
+        for (size_t b = 0; b < counts[i] * sizeof(float); b++) assert_int_equal(p[b], 0);
+        p[counts[i] * sizeof(float) - 1] = 1; /* the whole size is writable */
+        free(p);
+    }
+    assert_null(tril_line_alloc(0, 4, 1));
+    assert_null(tril_line_alloc(SIZE_MAX / 2, 4, 0));
+}
+
 static void test_env_choice(void **state)
 {
     (void)state;
@@ -142,6 +161,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_tables_complete),
         cmocka_unit_test(test_probes),
         cmocka_unit_test(test_stream_probe),
+        cmocka_unit_test(test_line_alloc),
         cmocka_unit_test(test_env_choice),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

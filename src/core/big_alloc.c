@@ -1,6 +1,7 @@
-/* tril_big_alloc (core/big_alloc.h). */
+/* tril_big_alloc and tril_line_alloc (core/big_alloc.h). */
 #include "core/big_alloc.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -15,5 +16,15 @@ void *tril_big_alloc(size_t bytes, int zero)
     if (bytes >= HUGE_PAGE) (void)madvise(p, bytes, MADV_HUGEPAGE);
 #endif
     if (zero) memset(p, 0, bytes);
+    return p;
+}
+
+void *tril_line_alloc(size_t count, size_t size, int zero)
+{
+    enum { LINE = 64 };
+    if (count == 0 || size == 0 || count > (SIZE_MAX - LINE) / size) return NULL;
+    const size_t bytes = (count * size + LINE - 1) / LINE * LINE; /* aligned_alloc: whole lines */
+    void *p = aligned_alloc(LINE, bytes);
+    if (p && zero) memset(p, 0, bytes);
     return p;
 }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/big_alloc.h"
 #include "model/engine_internal.h"
 #include "model/lowp.h"
 #include "tril/cpu.h"
@@ -21,7 +22,8 @@ tril_engine_config tril_engine_config_default(void)
     return c;
 }
 
-static void *alloc_n(int64_t n, size_t size) { return n > 0 ? calloc((size_t)n, size) : NULL; }
+/* zeroed, on a cache line (the kernels load rows as vectors) */
+static void *alloc_n(int64_t n, size_t size) { return n > 0 ? tril_line_alloc((size_t)n, size, 1) : NULL; }
 
 void tril_engine_free(tril_engine *e)
 {
@@ -103,8 +105,8 @@ tril_status tril_engine_create(const tril_gpt2 *model, const tril_engine_config 
     e->max_rows = c.slots * chunk;
     e->wide = e->I > 3 * C ? e->I : 3 * C;
     const int64_t R = e->max_rows, pool = e->L * e->kv_blocks * bt * C;
-    e->k_pool = malloc((size_t)pool * sizeof(float));
-    e->v_pool = malloc((size_t)pool * sizeof(float));
+    e->k_pool = pool > 0 ? tril_line_alloc((size_t)pool, sizeof(float), 0) : NULL;
+    e->v_pool = pool > 0 ? tril_line_alloc((size_t)pool, sizeof(float), 0) : NULL;
     e->free_blocks = alloc_n(e->kv_blocks, sizeof(int32_t));
     e->seqs = alloc_n(c.slots, sizeof(engine_seq));
     e->queue = alloc_n(c.max_queue, sizeof(engine_pending *));

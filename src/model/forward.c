@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/big_alloc.h"
 #include "model/gpt2_internal.h"
 #include "model/lowp.h"
 #include "tril/attention.h"
@@ -31,7 +32,8 @@ struct tril_gpt2_state {
     float *wbuf;        // [W, C] bf16 / int8 model, batches > 1: one widened matrix
 };
 
-static float *alloc_floats(int64_t n) { return malloc((size_t)n * sizeof(float)); }
+/* on a cache line: the kernels load rows as vectors */
+static float *alloc_floats(int64_t n) { return n > 0 ? tril_line_alloc((size_t)n, sizeof(float), 0) : NULL; }
 
 tril_status tril_gpt2_state_create(const tril_gpt2 *model, int64_t max_tokens,
                                    int64_t max_batch_tokens, tril_gpt2_state **out)
