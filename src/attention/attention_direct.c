@@ -135,44 +135,7 @@ static int64_t partial_floats(int64_t H, int64_t D) { return H * (D + 2); }
 #define KB 16
 _Static_assert(CHUNK % KB == 0, "a chunk's score rows take whole blocks of KB keys");
 
-#if TRIL_VL == 16
-_Static_assert(KB == 16, "hsum16 sums 16 vectors");
-/* s[c] = vhsum(dot[c]) for the 16 vectors, by the same tree (the quarters
- * added in order, then (e0 + e2) + (e1 + e3)) with 16 lanes at a time:
- * ~60 instructions instead of ~180. */
-VINLINE void hsum16(const vf *dot, float *s)
-{
-    __m512 sum4[4]; /* sum4[g]: 128-bit lane l holds key 4 g + l's quarter sums */
-    for (int g = 0; g < 4; g++) {
-        const __m512 a = (__m512)dot[4 * g], b = (__m512)dot[4 * g + 1];
-        const __m512 c = (__m512)dot[4 * g + 2], d = (__m512)dot[4 * g + 3];
-        /* 4x4 transpose of 128-bit quarters: q[i] lane l = key 4g+l's quarter i */
-        const __m512 ab_lo = _mm512_shuffle_f32x4(a, b, 0x44), ab_hi = _mm512_shuffle_f32x4(a, b, 0xee);
-        const __m512 cd_lo = _mm512_shuffle_f32x4(c, d, 0x44), cd_hi = _mm512_shuffle_f32x4(c, d, 0xee);
-        const __m512 q0 = _mm512_shuffle_f32x4(ab_lo, cd_lo, 0x88);
-        const __m512 q1 = _mm512_shuffle_f32x4(ab_lo, cd_lo, 0xdd);
-        const __m512 q2 = _mm512_shuffle_f32x4(ab_hi, cd_hi, 0x88);
-        const __m512 q3 = _mm512_shuffle_f32x4(ab_hi, cd_hi, 0xdd);
-        sum4[g] = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(q0, q1), q2), q3);
-    }
-    /* 4x4 transpose inside each 128-bit lane: e[i] lane l element g = key 4g+l's s_i */
-    const __m512 t0 = _mm512_unpacklo_ps(sum4[0], sum4[1]), t1 = _mm512_unpackhi_ps(sum4[0], sum4[1]);
-    const __m512 t2 = _mm512_unpacklo_ps(sum4[2], sum4[3]), t3 = _mm512_unpackhi_ps(sum4[2], sum4[3]);
-    const __m512 e0 = (__m512)_mm512_unpacklo_pd((__m512d)t0, (__m512d)t2);
-    const __m512 e1 = (__m512)_mm512_unpackhi_pd((__m512d)t0, (__m512d)t2);
-    const __m512 e2 = (__m512)_mm512_unpacklo_pd((__m512d)t1, (__m512d)t3);
-    const __m512 e3 = (__m512)_mm512_unpackhi_pd((__m512d)t1, (__m512d)t3);
-    const __m512 r = _mm512_add_ps(_mm512_add_ps(e0, e2), _mm512_add_ps(e1, e3));
-    /* lane 4 l + g holds key 4 g + l */
-    const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
-    _mm512_storeu_ps(s, _mm512_permutexvar_ps(order, r));
-}
-#else
-VINLINE void hsum16(const vf *dot, float *s)
-{
-    for (int c = 0; c < KB; c++) s[c] = vhsum(dot[c]);
-}
-#endif
+_Static_assert(KB == 16, "vhsum16 sums 16 vectors");
 
 /* sc[0, KB) = q . each of the KB rows (D/VL vectors), the key-at-a-time
  * arithmetic: a vector of partial sums from 0, d ascending, then vhsum. */
@@ -184,7 +147,7 @@ VINLINE void score_block(const float *q, const float *const *rows, int64_t D, fl
         const vf qd = vload(q + d);
         for (int c = 0; c < KB; c++) dot[c] += qd * vload(rows[c] + d);
     }
-    hsum16(dot, sc);
+    vhsum16(dot, sc);
 }
 
 /* acc[0, D) += sum over the n rows of p[c] * row c, key by key; four

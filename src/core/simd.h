@@ -110,6 +110,44 @@ VINLINE float vhsum(vf x)
     return (s[0] + s[2]) + (s[1] + s[3]);
 }
 
+/* s[c] = vhsum(v[c]) for 16 vectors, by vhsum's own tree (the quarters
+ * added in order, then (e0 + e2) + (e1 + e3)), 16 lanes at a time with
+ * AVX-512: ~60 instructions instead of ~180. */
+#if TRIL_VL == 16
+VINLINE void vhsum16(const vf *v, float *s)
+{
+    __m512 sum4[4]; /* sum4[g]: 128-bit lane l holds vector 4 g + l's quarter sums */
+    for (int g = 0; g < 4; g++) {
+        const __m512 a = (__m512)v[4 * g], b = (__m512)v[4 * g + 1];
+        const __m512 c = (__m512)v[4 * g + 2], d = (__m512)v[4 * g + 3];
+        /* 4x4 transpose of 128-bit quarters: q[i] lane l = vector 4g+l's quarter i */
+        const __m512 ab_lo = _mm512_shuffle_f32x4(a, b, 0x44), ab_hi = _mm512_shuffle_f32x4(a, b, 0xee);
+        const __m512 cd_lo = _mm512_shuffle_f32x4(c, d, 0x44), cd_hi = _mm512_shuffle_f32x4(c, d, 0xee);
+        const __m512 q0 = _mm512_shuffle_f32x4(ab_lo, cd_lo, 0x88);
+        const __m512 q1 = _mm512_shuffle_f32x4(ab_lo, cd_lo, 0xdd);
+        const __m512 q2 = _mm512_shuffle_f32x4(ab_hi, cd_hi, 0x88);
+        const __m512 q3 = _mm512_shuffle_f32x4(ab_hi, cd_hi, 0xdd);
+        sum4[g] = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(q0, q1), q2), q3);
+    }
+    /* 4x4 transpose inside each 128-bit lane: e[i] lane l element g = vector 4g+l's s_i */
+    const __m512 t0 = _mm512_unpacklo_ps(sum4[0], sum4[1]), t1 = _mm512_unpackhi_ps(sum4[0], sum4[1]);
+    const __m512 t2 = _mm512_unpacklo_ps(sum4[2], sum4[3]), t3 = _mm512_unpackhi_ps(sum4[2], sum4[3]);
+    const __m512 e0 = (__m512)_mm512_unpacklo_pd((__m512d)t0, (__m512d)t2);
+    const __m512 e1 = (__m512)_mm512_unpackhi_pd((__m512d)t0, (__m512d)t2);
+    const __m512 e2 = (__m512)_mm512_unpacklo_pd((__m512d)t1, (__m512d)t3);
+    const __m512 e3 = (__m512)_mm512_unpackhi_pd((__m512d)t1, (__m512d)t3);
+    const __m512 r = _mm512_add_ps(_mm512_add_ps(e0, e2), _mm512_add_ps(e1, e3));
+    /* lane 4 l + g holds vector 4 g + l */
+    const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    _mm512_storeu_ps(s, _mm512_permutexvar_ps(order, r));
+}
+#else
+VINLINE void vhsum16(const vf *v, float *s)
+{
+    for (int c = 0; c < 16; c++) s[c] = vhsum(v[c]);
+}
+#endif
+
 /* exp(x) for x <= 0 region and beyond: Cephes polynomial after Cody-Waite
  * range reduction, ~1 ulp. exp(-inf) and anything below the smallest normal
  * gives exactly 0 (masked keys must weigh exactly nothing); NaN stays NaN. */

@@ -313,35 +313,50 @@ void TRIL_ISA_FN(tril_gemv_xw_rows)(float *y, const float *x, const float *w, in
             UNROLL for (int r = 0; r < (TX); r++) a[v][r] += wv[v] * xv[r];                   \
     }
 
-#define TRIL_DOTS_TILE(NAME, W, LOADW, LANES, COMBINE, SCALARW, TX)                                \
-    static void NAME(const W *w, const float *x, int64_t cols, float *y, int64_t y_stride)      \
+/* pf_lines cache lines from pf are fetched into L2 as the tile goes, a few
+ * each step: the weight rows the next x pass will read (see
+ * TRIL_WX_X_PASS). */
+#define TRIL_DOTS_TILE(NAME, W, LOADW, LANES, COMBINE, SCALARW, TX)                             \
+    static void NAME(const W *w, const float *x, int64_t cols, float *y, int64_t y_stride,   \
+                     const char *pf, int64_t pf_lines)                                        \
     {                                                                                         \
         const int64_t step = (LANES) * TRIL_VL, body = cols / step * step;                    \
-        vf part[LANES][WX_TW][(TX)];                                                         \
-        UNROLL for (int q = 0; q < (LANES); q++) {                                                   \
-            vf a[WX_TW][(TX)];                                                               \
-            UNROLL for (int v = 0; v < WX_TW; v++)                                                   \
-                UNROLL for (int r = 0; r < (TX); r++) a[v][r] = vbcast(0.0f);                       \
+        const int64_t steps = cols / TRIL_VL;                                                 \
+        const int64_t per = steps > 0 ? (pf_lines + steps - 1) / steps : 0;                   \
+        int64_t s = 0; /* steps taken */                                                      \
+        vf part[LANES][WX_TW][(TX)];                                                          \
+        UNROLL for (int q = 0; q < (LANES); q++) {                                            \
+            vf a[WX_TW][(TX)];                                                                \
+            UNROLL for (int v = 0; v < WX_TW; v++)                                            \
+                UNROLL for (int r = 0; r < (TX); r++) a[v][r] = vbcast(0.0f);                 \
             for (int64_t c = q * TRIL_VL; c < body; c += step) {                              \
-                /* the rows ahead into L2: with few x rows the walk is    \
-                 * bound by memory */                                                         \
-                UNROLL for (int v = 0; v < WX_TW; v++)                                        \
-                    vprefetch_l2((const char *)(w + v * cols + c) + TRIL_PREFETCH_BYTES);     \
+                for (int64_t k = s * per; k < (s + 1) * per && k < pf_lines; k++)             \
+                    vprefetch_l2(pf + k * 64);                                                \
+                s++;                                                                          \
                 TRIL_DOTS_STEP(LOADW, TX, c)                                                  \
             }                                                                                 \
             if (q == 0) /* the whole vectors past the last full step: lane 0's */            \
                 for (int64_t c = body; c + TRIL_VL <= cols; c += TRIL_VL) {                   \
+                    for (int64_t k = s * per; k < (s + 1) * per && k < pf_lines; k++)         \
+                        vprefetch_l2(pf + k * 64);                                            \
+                    s++;                                                                      \
                     TRIL_DOTS_STEP(LOADW, TX, c)                                              \
                 }                                                                             \
-            UNROLL for (int v = 0; v < WX_TW; v++)                                                   \
-                UNROLL for (int r = 0; r < (TX); r++) part[q][v][r] = a[v][r];                      \
+            UNROLL for (int v = 0; v < WX_TW; v++)                                            \
+                UNROLL for (int r = 0; r < (TX); r++) part[q][v][r] = a[v][r];                \
         }                                                                                     \
         const int64_t tail = cols / TRIL_VL * TRIL_VL;                                        \
-        UNROLL for (int v = 0; v < WX_TW; v++)                                                       \
-            UNROLL for (int r = 0; r < (TX); r++) {                                                 \
+        vf comb[WX_TW * (TX)];                                                                \
+        float sum[WX_TW * (TX)];                                                              \
+        UNROLL for (int v = 0; v < WX_TW; v++)                                                \
+            UNROLL for (int r = 0; r < (TX); r++) comb[v * (TX) + r] = COMBINE(part, v, r);   \
+        if (WX_TW * (TX) == 16) vhsum16(comb, sum); /* the 16 sums' trees side by side */     \
+        else UNROLL for (int k = 0; k < WX_TW * (TX); k++) sum[k] = vhsum(comb[k]);           \
+        UNROLL for (int v = 0; v < WX_TW; v++)                                                \
+            UNROLL for (int r = 0; r < (TX); r++) {                                           \
                 const W *wr = w + v * cols;                                                   \
                 const float *xr = x + r * cols;                                               \
-                float acc = vhsum(COMBINE(part, v, r));                                       \
+                float acc = sum[v * (TX) + r];                                                \
                 for (int64_t c = tail; c < cols; c++) acc += SCALARW(wr[c]) * xr[c];          \
                 y[r * y_stride + v] = acc;                                                    \
             }                                                                                 \
@@ -367,19 +382,30 @@ TRIL_DOTS_TILE(dots_one_bf16, uint16_t, vload_bf16, 2, WX_COMBINE2, bf16_scalar,
  * go one product at a time. One body for the fp32 and bf16 weights (W:
  * the element type). */
 #define WX_ROWS_CHUNK 64
-#define TRIL_WX_X_PASS(TILE, PAIR, ONE, wv, nw)                                              \
+/* The tile calls of an x pass share out, in order, the prefetch of the
+ * next pass's weight rows (pf, pf_lines lines): call j of calls takes its
+ * slice. A tile's rows are read from memory only while the first x rows
+ * go past them; fetching the next rows a few lines a step over the whole
+ * pass keeps memory busy while the later x rows run from L1. */
+#define TRIL_PF_SLICE(j) pf + (pf_lines * (j) / calls) * 64, pf_lines * ((j) + 1) / calls - pf_lines * (j) / calls
+#define TRIL_WX_X_PASS(TILE, PAIR, ONE, wv, nw, pf, pf_lines)                                \
     {                                                                                       \
-        int64_t g = 0;                                                                      \
+        const int64_t per_x = (nw) / WX_TW;                                                 \
+        const int64_t calls = (n / WX_TX + (n % WX_TX) / 2 + (n % WX_TX) % 2) * per_x;      \
+        int64_t g = 0, j = 0;                                                               \
         for (; g + WX_TX <= n; g += WX_TX)                                                  \
-            for (int64_t t = 0; t < (nw); t += WX_TW)                                       \
-                TILE((wv) + t * cols, x + g * cols, cols, y + g * rows + (wv - w) / cols + t, rows); \
+            for (int64_t t = 0; t < (nw); t += WX_TW, j++)                                  \
+                TILE((wv) + t * cols, x + g * cols, cols, y + g * rows + (wv - w) / cols + t, rows, TRIL_PF_SLICE(j)); \
         for (; g + 2 <= n; g += 2)                                                          \
-            for (int64_t t = 0; t < (nw); t += WX_TW)                                       \
-                PAIR((wv) + t * cols, x + g * cols, cols, y + g * rows + (wv - w) / cols + t, rows); \
+            for (int64_t t = 0; t < (nw); t += WX_TW, j++)                                  \
+                PAIR((wv) + t * cols, x + g * cols, cols, y + g * rows + (wv - w) / cols + t, rows, TRIL_PF_SLICE(j)); \
         for (; g < n; g++)                                                                  \
-            for (int64_t t = 0; t < (nw); t += WX_TW)                                       \
-                ONE((wv) + t * cols, x + g * cols, cols, y + g * rows + (wv - w) / cols + t, rows); \
+            for (int64_t t = 0; t < (nw); t += WX_TW, j++)                                  \
+                ONE((wv) + t * cols, x + g * cols, cols, y + g * rows + (wv - w) / cols + t, rows, TRIL_PF_SLICE(j)); \
     }
+/* lines of weight rows [v, v + count) within [0, end) */
+#define TRIL_WX_LINES(W, v, count, end) \
+    ((((v) + (count) < (end) ? (v) + (count) : (end)) - (v)) * cols * (int64_t)sizeof(W) / 64)
 #define TRIL_WX_ROWS_BODY(W, DOT, TILE, PAIR, ONE)                                           \
     const int64_t chunks = (rows + WX_ROWS_CHUNK - 1) / WX_ROWS_CHUNK;                      \
     const int threads = gemv_threads_rows((int64_t)sizeof(W) * rows * cols, n);             \
@@ -388,8 +414,16 @@ TRIL_DOTS_TILE(dots_one_bf16, uint16_t, vload_bf16, 2, WX_COMBINE2, bf16_scalar,
         const int64_t v0 = ch * WX_ROWS_CHUNK;                                              \
         const int64_t v1 = v0 + WX_ROWS_CHUNK < rows ? v0 + WX_ROWS_CHUNK : rows;           \
         int64_t v = v0;                                                                     \
-        for (; v + 2 * WX_TW <= v1; v += 2 * WX_TW) TRIL_WX_X_PASS(TILE, PAIR, ONE, w + v * cols, 2 * WX_TW) \
-        for (; v + WX_TW <= v1; v += WX_TW) TRIL_WX_X_PASS(TILE, PAIR, ONE, w + v * cols, WX_TW) \
+        for (; v + 2 * WX_TW <= v1; v += 2 * WX_TW) {                                       \
+            const char *pf = (const char *)(w + (v + 2 * WX_TW) * cols);                    \
+            const int64_t pf_lines = TRIL_WX_LINES(W, v + 2 * WX_TW, 2 * WX_TW, v1);        \
+            TRIL_WX_X_PASS(TILE, PAIR, ONE, w + v * cols, 2 * WX_TW, pf, pf_lines)           \
+        }                                                                                   \
+        for (; v + WX_TW <= v1; v += WX_TW) {                                               \
+            const char *pf = (const char *)(w + (v + WX_TW) * cols);                        \
+            const int64_t pf_lines = TRIL_WX_LINES(W, v + WX_TW, WX_TW, v1);                \
+            TRIL_WX_X_PASS(TILE, PAIR, ONE, w + v * cols, WX_TW, pf, pf_lines)               \
+        }                                                                                   \
         for (; v < v1; v++)                                                                 \
             for (int64_t r = 0; r < n; r++) y[r * rows + v] = DOT(w + v * cols, x + r * cols, cols, 0); \
     }
