@@ -170,10 +170,15 @@ AMX_TARGET static void release_tiles(void) { _tile_release(); }
 /* One A tile's sums for block blk of outputs (nt weight tiles, their steps
  * interleaved: tile (s, j) at (s nt + j) tiles), into sums[pair][output]. */
 AMX_TARGET static void tile_pass(float sums[16][64], const uint16_t *xt, const uint16_t *wp,
-                                 int64_t K, int64_t blk, int nt, int prefetch)
+                                 int64_t K, int64_t blk, int nt, int prefetch, int64_t next_blk)
 {
     const uint16_t *w = wp + blk * 64 * K;
     const int64_t steps = K / 32;
+    /* past the block's end the prefetch runs on into the next block this
+     * thread takes (next_blk; none: < 0), not into the one after it in
+     * memory, which the other threads are likely to take */
+    const char *end = (const char *)(w + steps * nt * TILE);
+    const char *next = next_blk >= 0 ? (const char *)(wp + next_blk * 64 * K) : NULL;
     _tile_zero(0);
     _tile_zero(1);
     _tile_zero(2);
@@ -183,8 +188,12 @@ AMX_TARGET static void tile_pass(float sums[16][64], const uint16_t *xt, const u
         const uint16_t *ws = w + s * nt * TILE;
         if (prefetch) /* the weights ahead, once per block (first pass) */
             for (int64_t off = 0; off < nt * TILE * 2; off += 64) {
-                _mm_prefetch((const char *)ws + AMX_PREFETCH_L2_BYTES + off, _MM_HINT_T1);
-                _mm_prefetch((const char *)ws + AMX_PREFETCH_L1_BYTES + off, _MM_HINT_T0);
+                const char *l2 = (const char *)ws + AMX_PREFETCH_L2_BYTES + off;
+                const char *l1 = (const char *)ws + AMX_PREFETCH_L1_BYTES + off;
+                if (l2 >= end) l2 = next ? next + (l2 - end) : NULL;
+                if (l1 >= end) l1 = next ? next + (l1 - end) : NULL;
+                if (l2) _mm_prefetch(l2, _MM_HINT_T1);
+                if (l1) _mm_prefetch(l1, _MM_HINT_T0);
             }
         _tile_loadd(7, ws, 64);
         _tile_dpbf16ps(0, 4, 7);
@@ -210,7 +219,8 @@ AMX_TARGET static void tile_pass(float sums[16][64], const uint16_t *xt, const u
 /* Block blk of outputs for all M rows: the A tiles in turn, each writing
  * the rows whose two parts it holds. */
 AMX_TARGET static void block_all(float *y, const uint16_t *xa, const uint16_t *wp, const float *b,
-                                 int64_t M, int64_t K, int64_t N, int64_t blk, int *configured)
+                                 int64_t M, int64_t K, int64_t N, int64_t blk, int64_t next_blk,
+                                 int *configured)
 {
     const int nt = block_tiles(N, blk), width = nt * 16;
     const int64_t pairs = 2 * M, a_tiles = (pairs + 15) / 16, o0 = blk * 64;
@@ -218,7 +228,7 @@ AMX_TARGET static void block_all(float *y, const uint16_t *xa, const uint16_t *w
     for (int64_t t = 0; t < a_tiles; t++) {
         const int rows = (int)(pairs - 16 * t < 16 ? pairs - 16 * t : 16);
         if (rows != *configured) configure(*configured = rows);
-        tile_pass(sums, xa + t * (K / 32) * 16 * 32, wp, K, blk, nt, t == 0);
+        tile_pass(sums, xa + t * (K / 32) * 16 * 32, wp, K, blk, nt, t == 0, next_blk);
         for (int q = 0; q < rows; q += 2) {
             const float *p1 = sums[q], *p2 = sums[q + 1];
             float *yr = y + (8 * t + q / 2) * N + o0;
@@ -245,14 +255,21 @@ tril_status tril_amx_matmul_bf16(float *y, const float *x, const uint16_t *wp, c
         return TRIL_FAIL(TRIL_ERR_NOMEM, "bf16 matmul: out of memory for %lld rows of x",
                          (long long)M);
     const int threads = tril_get_num_threads();
+    int64_t taken = 0; /* blocks handed out */
 #pragma omp parallel num_threads(blocks < threads ? (int)(blocks > 0 ? blocks : 1) : threads)
     {
 #pragma omp for schedule(static)
         for (int64_t r = 0; r < M; r++) split_row(xa, x + r * K, K, r);
         int configured = 0;
-        /* which thread takes a block does not change its sums */
-#pragma omp for schedule(dynamic, 1)
-        for (int64_t blk = 0; blk < blocks; blk++) block_all(y, xa, wp, b, M, K, N, blk, &configured);
+        /* Blocks as the threads become free (which thread takes a block
+         * does not change its sums), each thread holding the next one it
+         * will take, so that its prefetch runs on into it. */
+        int64_t mine = __atomic_fetch_add(&taken, 1, __ATOMIC_RELAXED);
+        while (mine < blocks) {
+            const int64_t after = __atomic_fetch_add(&taken, 1, __ATOMIC_RELAXED);
+            block_all(y, xa, wp, b, M, K, N, mine, after < blocks ? after : -1, &configured);
+            mine = after;
+        }
         if (configured) release_tiles();
     }
     free(xa);
