@@ -97,8 +97,10 @@ static void setup(bench_set *b)
     b->headqs = must(malloc((size_t)TRIL_Q8_SCALES(50257, 768) * sizeof(uint16_t)));
     if (tril_q8_quantize(b->headq, b->headqs, b->head, 50257, 768) != TRIL_OK) must(NULL);
     const int64_t n = b->rows > 0 ? b->rows : 1;
-    b->x = must(malloc((size_t)n * 3072 * 4));
-    b->y = must(malloc((size_t)n * 50257 * 4));
+    /* rows on a cache line, as the engine's (a row's vector loads would
+     * otherwise straddle two lines) */
+    b->x = must(aligned_alloc(64, (size_t)n * 3072 * 4));
+    b->y = must(aligned_alloc(64, ((size_t)n * 50257 * 4 + 63) / 64 * 64));
     b->partials = must(malloc((size_t)(n * TRIL_MATVEC_PARTIALS(3072)) * 4));
     fill(b->x, n * 3072, 5);
 }
