@@ -130,7 +130,7 @@ VINLINE void tile_rows_x4(float *acc, int64_t acc_stride, const float *x, int64_
         const float *wr = w + i * out + o;
         if (next)
             for (int64_t b = 0; b < XW_VECS * TRIL_VL * (int64_t)sizeof(float); b += 64)
-                vprefetch_l2((const char *)(next + i * out) + b);
+                vprefetch_l2((const char *)(next + (i - i0) * out) + b);
         const vf w0 = vload(wr), w1 = vload(wr + TRIL_VL), w2 = vload(wr + 2 * TRIL_VL),
                  w3 = vload(wr + 3 * TRIL_VL);
 #define TRIL_FMA_ROW(r)                     \
@@ -183,7 +183,7 @@ static void tile_6x4(float *acc, int64_t acc_stride, const float *x, int64_t in,
 
 static void rows_into_multi(float *acc, int64_t acc_stride, const float *x, int64_t in,
                             const float *w, int64_t i0, int64_t i1, int64_t out, int64_t n,
-                            const int zero)
+                            const int zero, const float *next_block)
 {
     if (n < XW_ROWS) {
         if (zero)
@@ -195,22 +195,22 @@ static void rows_into_multi(float *acc, int64_t acc_stride, const float *x, int6
     for (int64_t o = 0; o < full; o += XW_VECS * TRIL_VL) {
         const int nv = full - o >= XW_VECS * TRIL_VL ? XW_VECS : (int)((full - o) / TRIL_VL);
         int64_t r0 = 0;
+        /* the first row tile also fetches into L2 the next band, or past
+         * the last band the first band of the next block this thread
+         * takes (next_block: its first row; NULL: none): the band's
+         * weights come from memory in short runs, one per weight row,
+         * which the hardware prefetcher does not follow */
+        const float *next = o + 2 * XW_VECS * TRIL_VL <= full ? w + i0 * out + o + XW_VECS * TRIL_VL
+                            : o + XW_VECS * TRIL_VL >= full ? next_block : NULL;
 #if TRIL_VL >= 16
         /* six-row tiles (a band read from cache fewer times) while they
          * leave no 8 rows, which two four-row tiles take better */
         for (; nv == XW_VECS && n - r0 >= 6 && n - r0 != 8; r0 += 6) {
-            const float *next =
-                r0 == 0 && o + 2 * XW_VECS * TRIL_VL <= full ? w + o + XW_VECS * TRIL_VL : NULL;
-            tile_6x4(acc, acc_stride, x, in, w, i0, i1, out, o, r0, next, zero);
+            tile_6x4(acc, acc_stride, x, in, w, i0, i1, out, o, r0, r0 == 0 ? next : NULL, zero);
         }
 #endif
         for (; r0 + XW_ROWS <= n; r0 += XW_ROWS) {
-            /* the first row tile also fetches the next band into L2: the
-             * band's weights come from memory in short runs, one per
-             * weight row, which the hardware prefetcher does not follow */
-            const float *next =
-                r0 == 0 && o + 2 * XW_VECS * TRIL_VL <= full ? w + o + XW_VECS * TRIL_VL : NULL;
-            if (nv == XW_VECS) tile_4x4(acc, acc_stride, x, in, w, i0, i1, out, o, r0, next, zero);
+            if (nv == XW_VECS) tile_4x4(acc, acc_stride, x, in, w, i0, i1, out, o, r0, r0 == 0 ? next : NULL, zero);
             else tile_into(acc, acc_stride, x, in, w, i0, i1, out, o, r0, XW_ROWS, nv, zero);
         }
         /* the rows left over, one tile (a constant row count, so its sums
@@ -254,20 +254,31 @@ void TRIL_ISA_FN(tril_gemv_xw_rows)(float *y, const float *x, const float *w, in
                                     int64_t in, int64_t out, float *partials)
 {
     if (in * out <= GEMV_PARALLEL_MIN || !partials || in < TRIL_MATVEC_BLOCKS) {
-        rows_into_multi(y, out, x, in, w, 0, in, out, n, 0);
+        rows_into_multi(y, out, x, in, w, 0, in, out, n, 0, NULL);
         return;
     }
     const int64_t per_row = TRIL_MATVEC_PARTIALS(out);
+    int64_t taken = 0; /* blocks handed out */
 #pragma omp parallel num_threads(gemv_threads_rows(4 * in * out, n))
     {
-#pragma omp for schedule(dynamic, 1)
-        for (int c = 0; c < TRIL_MATVEC_BLOCKS; c++) {
-            float *acc = c == 0 ? y : partials + (int64_t)(c - 1) * out;
-            const int64_t stride = c == 0 ? out : per_row;
+        /* Blocks as the threads become free, each thread holding the next
+         * one it will take, so that it can fetch that block's first band
+         * ahead. */
+        int64_t blk = __atomic_fetch_add(&taken, 1, __ATOMIC_RELAXED);
+        while (blk < TRIL_MATVEC_BLOCKS) {
+            const int64_t after = __atomic_fetch_add(&taken, 1, __ATOMIC_RELAXED);
+            float *acc = blk == 0 ? y : partials + (blk - 1) * out;
+            const int64_t stride = blk == 0 ? out : per_row;
+            const int64_t i0 = in * blk / TRIL_MATVEC_BLOCKS, i1 = in * (blk + 1) / TRIL_MATVEC_BLOCKS;
+            const int64_t j0 = in * after / TRIL_MATVEC_BLOCKS, j1 = in * (after + 1) / TRIL_MATVEC_BLOCKS;
+            /* (its first band is fetched row for row with this block's: when
+             * it has fewer rows, which uneven blocks can, not at all) */
+            const float *next_block = after < TRIL_MATVEC_BLOCKS && j1 - j0 >= i1 - i0 ? w + j0 * out : NULL;
             /* a later block's sums start at zero (in registers) */
-            rows_into_multi(acc, stride, x, in, w, in * c / TRIL_MATVEC_BLOCKS,
-                            in * (c + 1) / TRIL_MATVEC_BLOCKS, out, n, c > 0);
+            rows_into_multi(acc, stride, x, in, w, i0, i1, out, n, blk > 0, next_block);
+            blk = after;
         }
+#pragma omp barrier
         /* y += the blocks' sums in block order, columns shared out */
 #ifdef _OPENMP
         const int nt = omp_get_num_threads(), t = omp_get_thread_num();
