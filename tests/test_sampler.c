@@ -116,6 +116,41 @@ static void test_top_p(void **state)
     expect_distribution(f, want);
 }
 
+/* Greedy against a plain first-of-the-largest walk written here, over
+ * lengths that leave every vector tail, with many ties, -inf, -0 and +0,
+ * and the maximum at the first and the last index: the vector search must
+ * pick the same id. */
+static void test_greedy_matches_plain_walk(void **state)
+{
+    (void)state;
+    static float logits[50257];
+    const float values[] = {-INFINITY, -1.5f, -0.0f, 0.0f, 0.25f, 2.0f, 2.0f};
+    const int64_t lengths[] = {1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 33, 63, 65, 1000, 50257};
+    uint32_t r = 12345;
+    tril_sampler_config c = tril_sampler_config_default();
+    c.temperature = 0.0f;
+    for (size_t li = 0; li < sizeof lengths / sizeof lengths[0]; li++) {
+        const int64_t n = lengths[li];
+        tril_sampler *s;
+        assert_int_equal(tril_sampler_create(&c, n, &s), TRIL_OK);
+        for (int trial = 0; trial < 40; trial++) {
+            for (int64_t i = 0; i < n; i++) {
+                r = r * 1664525u + 1013904223u;
+                logits[i] = values[(r >> 16) % (sizeof values / sizeof values[0])];
+            }
+            if (trial % 4 == 1) logits[0] = 3.0f;     /* the largest first */
+            if (trial % 4 == 2) logits[n - 1] = 3.0f; /* the largest last */
+            if (trial % 4 == 3) logits[(r >> 8) % (uint32_t)n] = -INFINITY;
+            int64_t want = -1;
+            for (int64_t i = 0; i < n; i++)
+                if (logits[i] != -INFINITY && (want < 0 || logits[i] > logits[want])) want = i;
+            if (want < 0) continue; /* all -inf: test_inf_logits */
+            assert_int_equal(next_id(s, logits), want);
+        }
+        tril_sampler_free(s);
+    }
+}
+
 static void test_greedy_and_seed(void **state)
 {
     (void)state;
@@ -352,7 +387,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_plain_sampling), cmocka_unit_test(test_temperature),
         cmocka_unit_test(test_top_k),          cmocka_unit_test(test_top_p),
-        cmocka_unit_test(test_greedy_and_seed), cmocka_unit_test(test_bad_configs),
+        cmocka_unit_test(test_greedy_and_seed), cmocka_unit_test(test_greedy_matches_plain_walk),
+        cmocka_unit_test(test_bad_configs),
         cmocka_unit_test(test_nan_logits),      cmocka_unit_test(test_inf_logits),
         cmocka_unit_test(test_extreme_temperature),
         cmocka_unit_test(test_huge_temperature_distribution),

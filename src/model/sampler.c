@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/simd.h"
 #include "tril/generate.h"
 #include "tril/rng.h"
 
@@ -78,7 +79,9 @@ void tril_sampler_free(tril_sampler *s)
 
 /* Rejects NaN, +inf and all -inf; otherwise *best is the arg-max (ties to
  * the lowest id), whose logit is finite. */
-static tril_status check_and_argmax(const float *logits, int64_t n, int32_t *best)
+/* The scalar walk: the first NaN or +inf logit is an error; else the
+ * first of the largest logits, -inf never. */
+static tril_status check_and_argmax_scalar(const float *logits, int64_t n, int32_t *best)
 {
     int64_t b = -1;
     for (int64_t i = 0; i < n; i++) {
@@ -96,6 +99,42 @@ static tril_status check_and_argmax(const float *logits, int64_t n, int32_t *bes
     if (b < 0)
         return TRIL_FAIL(TRIL_ERR_RANGE, "sampler: all %lld logits are -inf: no token is possible",
                          (long long)n);
+    *best = (int32_t)b;
+    return TRIL_OK;
+}
+
+/* What check_and_argmax_scalar gives, in one branch-free vector pass: each
+ * lane keeps its largest logit and where it first saw it, and notes any
+ * NaN or +inf; the first index of the largest is then the smallest of the
+ * lanes' that hold it. The scalar walk runs only to name a bad logit.
+ * Greedy decoding calls this for every token of every sequence: on GPT-2's
+ * 50257 logits the scalar walk took about 100 us, over a millisecond of
+ * each 16-stream step. */
+static tril_status check_and_argmax(const float *logits, int64_t n, int32_t *best)
+{
+    vf mx = vbcast(-INFINITY);
+    vi at = (vi)vbcast(0.0f) - 1, bad = (vi)vbcast(0.0f), idx;
+    for (int k = 0; k < TRIL_VL; k++) idx[k] = k;
+    int64_t i = 0;
+    for (; i + TRIL_VL <= n; i += TRIL_VL, idx += TRIL_VL) {
+        const vf x = vload(logits + i);
+        const vi larger = x > mx; /* strictly: a lane keeps its first */
+        bad |= (x != x) | (x == INFINITY);
+        mx = vsel(larger, x, mx);
+        at = (larger & idx) | (~larger & at);
+    }
+    float m = -INFINITY;
+    int64_t b = -1;
+    int any_bad = 0;
+    for (int k = 0; k < TRIL_VL; k++) {
+        any_bad |= bad[k] != 0;
+        if (at[k] >= 0 && (mx[k] > m || (mx[k] == m && at[k] < b))) m = mx[k], b = at[k];
+    }
+    for (; i < n; i++) { /* the tail comes after every lane's index */
+        any_bad |= isnan(logits[i]) || logits[i] == INFINITY;
+        if (logits[i] > m) m = logits[i], b = i;
+    }
+    if (any_bad || b < 0) return check_and_argmax_scalar(logits, n, best);
     *best = (int32_t)b;
     return TRIL_OK;
 }
