@@ -38,4 +38,15 @@ static inline int tril_threads_for(double flops)
     return fit >= (double)max ? max : (int)fit;
 }
 
+/* The next work item for the calling thread, counting up from 0 through a
+ * counter the team shares (0 before the region). A thread takes its next
+ * item before working on the current one and holds it, so it knows which
+ * data to prefetch past the end of the current one; the items next in
+ * memory are likely the other threads'. Which thread takes an item must
+ * not change that item's result. */
+static inline int64_t tril_take_item(int64_t *taken)
+{
+    return __atomic_fetch_add(taken, 1, __ATOMIC_RELAXED);
+}
+
 #endif

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/parallel.h"
 #include "tril/cpu.h"
 #include "tril/dtype.h"
 
@@ -261,12 +262,11 @@ tril_status tril_amx_matmul_bf16(float *y, const float *x, const uint16_t *wp, c
 #pragma omp for schedule(static)
         for (int64_t r = 0; r < M; r++) split_row(xa, x + r * K, K, r);
         int configured = 0;
-        /* Blocks as the threads become free (which thread takes a block
-         * does not change its sums), each thread holding the next one it
-         * will take, so that its prefetch runs on into it. */
-        int64_t mine = __atomic_fetch_add(&taken, 1, __ATOMIC_RELAXED);
+        /* which thread takes a block does not change its sums; its
+         * prefetch runs on into the next block it holds */
+        int64_t mine = tril_take_item(&taken);
         while (mine < blocks) {
-            const int64_t after = __atomic_fetch_add(&taken, 1, __ATOMIC_RELAXED);
+            const int64_t after = tril_take_item(&taken);
             block_all(y, xa, wp, b, M, K, N, mine, after < blocks ? after : -1, &configured);
             mine = after;
         }

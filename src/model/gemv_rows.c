@@ -261,12 +261,10 @@ void TRIL_ISA_FN(tril_gemv_xw_rows)(float *y, const float *x, const float *w, in
     int64_t taken = 0; /* blocks handed out */
 #pragma omp parallel num_threads(gemv_threads_rows(4 * in * out, n))
     {
-        /* Blocks as the threads become free, each thread holding the next
-         * one it will take, so that it can fetch that block's first band
-         * ahead. */
-        int64_t blk = __atomic_fetch_add(&taken, 1, __ATOMIC_RELAXED);
+        /* each thread fetches ahead the first band of the next block it holds */
+        int64_t blk = tril_take_item(&taken);
         while (blk < TRIL_MATVEC_BLOCKS) {
-            const int64_t after = __atomic_fetch_add(&taken, 1, __ATOMIC_RELAXED);
+            const int64_t after = tril_take_item(&taken);
             float *acc = blk == 0 ? y : partials + (blk - 1) * out;
             const int64_t stride = blk == 0 ? out : per_row;
             const int64_t i0 = in * blk / TRIL_MATVEC_BLOCKS, i1 = in * (blk + 1) / TRIL_MATVEC_BLOCKS;
@@ -324,6 +322,13 @@ void TRIL_ISA_FN(tril_gemv_xw_rows)(float *y, const float *x, const float *w, in
             UNROLL for (int r = 0; r < (TX); r++) a[v][r] += wv[v] * xv[r];                   \
     }
 
+/* Step s's share of fetching pf_lines cache lines from pf into L2, per
+ * lines a step. */
+VINLINE void prefetch_share(const char *pf, int64_t pf_lines, int64_t per, int64_t s)
+{
+    for (int64_t k = s * per; k < (s + 1) * per && k < pf_lines; k++) vprefetch_l2(pf + k * 64);
+}
+
 /* pf_lines cache lines from pf are fetched into L2 as the tile goes, a few
  * each step: the weight rows the next x pass will read (see
  * TRIL_WX_X_PASS). */
@@ -341,16 +346,12 @@ void TRIL_ISA_FN(tril_gemv_xw_rows)(float *y, const float *x, const float *w, in
             UNROLL for (int v = 0; v < WX_TW; v++)                                            \
                 UNROLL for (int r = 0; r < (TX); r++) a[v][r] = vbcast(0.0f);                 \
             for (int64_t c = q * TRIL_VL; c < body; c += step) {                              \
-                for (int64_t k = s * per; k < (s + 1) * per && k < pf_lines; k++)             \
-                    vprefetch_l2(pf + k * 64);                                                \
-                s++;                                                                          \
+                prefetch_share(pf, pf_lines, per, s++);                                       \
                 TRIL_DOTS_STEP(LOADW, TX, c)                                                  \
             }                                                                                 \
             if (q == 0) /* the whole vectors past the last full step: lane 0's */            \
                 for (int64_t c = body; c + TRIL_VL <= cols; c += TRIL_VL) {                   \
-                    for (int64_t k = s * per; k < (s + 1) * per && k < pf_lines; k++)         \
-                        vprefetch_l2(pf + k * 64);                                            \
-                    s++;                                                                      \
+                    prefetch_share(pf, pf_lines, per, s++);                                   \
                     TRIL_DOTS_STEP(LOADW, TX, c)                                              \
                 }                                                                             \
             UNROLL for (int v = 0; v < WX_TW; v++)                                            \

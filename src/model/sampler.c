@@ -77,10 +77,9 @@ void tril_sampler_free(tril_sampler *s)
     free(s);
 }
 
-/* Rejects NaN, +inf and all -inf; otherwise *best is the arg-max (ties to
- * the lowest id), whose logit is finite. */
-/* The scalar walk: the first NaN or +inf logit is an error; else the
- * first of the largest logits, -inf never. */
+/* Rejects NaN, +inf (the first of either, by index) and all -inf;
+ * otherwise *best is the arg-max (ties to the lowest id), whose logit is
+ * finite. The scalar walk. */
 static tril_status check_and_argmax_scalar(const float *logits, int64_t n, int32_t *best)
 {
     int64_t b = -1;
