@@ -50,8 +50,9 @@ double tril_cpu_stream_gbps(double seconds);
  * work had. The probe holds its 256 MiB buffer until freed. */
 typedef struct tril_stream_probe tril_stream_probe;
 tril_status tril_stream_probe_create(tril_stream_probe **out);
-/* GB/s of one read of the buffer on all threads: the better of one pass
- * with L2 prefetch and one without. */
+/* GB/s of one read of the buffer on all threads: the best of three passes,
+ * one fetched ahead into L2, one into L2 and then L1, one left to the
+ * hardware prefetchers. */
 double tril_stream_probe_run(tril_stream_probe *probe);
 void tril_stream_probe_free(tril_stream_probe *probe);
 

@@ -7,11 +7,19 @@
 
 #include "core/isa.h"
 
+/* How a streaming pass fetches ahead of its loads (stream_pass). */
+enum tril_stream_fetch {
+    TRIL_STREAM_FETCH_NONE,  /* the hardware prefetchers alone */
+    TRIL_STREAM_FETCH_L2,    /* into L2 TRIL_PREFETCH_BYTES ahead (the GEMVs) */
+    TRIL_STREAM_FETCH_L2_L1, /* into L2, then L1 (the AMX products) */
+    TRIL_STREAM_FETCH_KINDS
+};
+
 typedef struct {
     /* fp32 FMA rate of this ISA's vectors on all threads, GFLOP/s. */
     double (*peak_gflops)(double seconds);
-    /* One streaming read of buf[n] on all threads, with or without L2
-     * prefetch: its seconds. */
+    /* One streaming read of buf[n] on all threads, fetched ahead as
+     * `prefetch` (enum tril_stream_fetch) says: its seconds. */
     double (*stream_pass)(const float *buf, int64_t n, int prefetch);
 } tril_core_kernels;
 

@@ -35,9 +35,11 @@ double tril_stream_probe_run(tril_stream_probe *probe)
 {
     if (!probe) return 0.0;
     const tril_core_kernels *k = TRIL_ISA_TABLE(tril_core_kernels);
-    const double with = k->stream_pass(probe->buf, PROBE_FLOATS, 1);
-    const double without = k->stream_pass(probe->buf, PROBE_FLOATS, 0);
-    const double best = with < without ? with : without;
+    double best = 0.0;
+    for (int fetch = 0; fetch < TRIL_STREAM_FETCH_KINDS; fetch++) {
+        const double t = k->stream_pass(probe->buf, PROBE_FLOATS, fetch);
+        if (fetch == 0 || t < best) best = t;
+    }
     return (double)PROBE_FLOATS * sizeof(float) / best * 1e-9;
 }
 
