@@ -10,8 +10,8 @@
 /* How a streaming pass fetches ahead of its loads (stream_pass). */
 enum tril_stream_fetch {
     TRIL_STREAM_FETCH_NONE,  /* the hardware prefetchers alone */
-    TRIL_STREAM_FETCH_L2,    /* into L2 TRIL_PREFETCH_BYTES ahead (the GEMVs) */
-    TRIL_STREAM_FETCH_L2_L1, /* into L2, then L1 (the AMX products) */
+    TRIL_STREAM_FETCH_L2,    /* into L2 TRIL_PREFETCH_BYTES ahead */
+    TRIL_STREAM_FETCH_L2_L1, /* into L2, then L1 (simd.h: the AMX products, the one-row GEMVs) */
     TRIL_STREAM_FETCH_KINDS
 };
 
