@@ -33,7 +33,7 @@ typedef float vf_u __attribute__((vector_size(TRIL_VL * 4), aligned(4), may_alia
 /* Two levels, as the AMX tile products fetch: into L2 8 KB ahead, then into
  * L1 2 KB ahead. A plain read fetched this way ran 6-10 % faster than with
  * L2 alone 4 KB ahead (Intel Emerald Rapids, 2 threads, alternating passes),
- * so the streaming probe tries it too, and the one-row GEMVs over bf16 and
+ * so the streaming probe tries it too; the one-row GEMVs over bf16 and
  * int8 rows and the fp32 head fetch this way (gemv_internal.h). */
 #define TRIL_PREFETCH_FAR_BYTES 8192
 #define TRIL_PREFETCH_NEAR_BYTES 2048
