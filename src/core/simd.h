@@ -24,10 +24,10 @@ typedef float vf_u __attribute__((vector_size(TRIL_VL * 4), aligned(4), may_alia
 
 #define VINLINE static inline __attribute__((always_inline))
 
-/* Software prefetch into L2 (locality 2: not L1, which a stream would only
- * thrash) this far ahead of streaming reads: with the hardware prefetchers
- * alone a core keeps too few misses in flight to saturate memory. Used by
- * the fp32 GEMVs and by the streaming probe that measures their limit. */
+/* Software prefetch into L2 (locality 2) this far ahead of streaming reads:
+ * with the hardware prefetchers alone a core keeps too few misses in flight
+ * to saturate memory. Used by the AVX2 int8 GEMV and one of the streaming
+ * probe's passes; the fp32 layer GEMVs fetch their next block of rows. */
 #define TRIL_PREFETCH_BYTES 4096
 #define vprefetch_l2(p) __builtin_prefetch((p), 0, 2)
 /* Two levels, as the AMX tile products fetch: into L2 8 KB ahead, then into
