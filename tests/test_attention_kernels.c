@@ -17,6 +17,7 @@
 
 #include "test_util.h"
 #include "tril/attention.h"
+#include "tril/cpu.h"
 
 typedef struct {
     int64_t batch, heads, dim, q_len, kv_len;
@@ -136,8 +137,57 @@ static void test_named_shapes(void **state)
         {2, 2, 128, 100, 300, 3, TRIL_MASK_STRUCTURAL, 0, TRIL_F32},
         {1, 1, 16, 63, 63, 0, TRIL_MASK_STRUCTURAL, 0, TRIL_F32},
         {3, 2, 64, 65, 65, 1, TRIL_MASK_STRUCTURAL, 0, TRIL_F32},
+        /* decoding rows that read enough keys and values (800 KB) to be cut
+         * in two chunks for two threads: GPT-2 124M's 12 x 64 from 131
+         * keys, 1558M's 25 x 64 from 63; rows of one batch on either side */
+        {1, 12, 64, 1, 130, 0, TRIL_MASK_STRUCTURAL, 0, TRIL_F32},
+        {1, 12, 64, 1, 131, 0, TRIL_MASK_STRUCTURAL, 0, TRIL_F32},
+        {3, 12, 64, 1, 200, 3, TRIL_MASK_STRUCTURAL, 0, TRIL_F32},
+        {1, 25, 64, 2, 70, 0, TRIL_MASK_STRUCTURAL, 0, TRIL_F32},
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) check_all_kernels(&cases[c], 100 + c);
+}
+
+/* A decoding row cut in chunks for threads gives the same bits on one
+ * thread and on two: the cut depends on the row alone. */
+static void test_decode_chunks_any_threads(void **state)
+{
+    (void)state;
+    const int64_t H = 12, D = 64, lens[] = {131, 200, 300, 700};
+    for (size_t c = 0; c < sizeof lens / sizeof lens[0]; c++) {
+        const int64_t Tk = lens[c], hd = H * D;
+        test_rng rng = {900 + c};
+        float *q = test_random_buffer(&rng, (size_t)hd, TRIL_F32);
+        float *k = test_random_buffer(&rng, (size_t)(Tk * hd), TRIL_F32);
+        float *v = test_random_buffer(&rng, (size_t)(Tk * hd), TRIL_F32);
+        float *out[2], lse[2][12];
+        for (int t = 0; t < 2; t++) {
+            out[t] = malloc((size_t)hd * sizeof(float));
+            assert_non_null(out[t]);
+            tril_set_num_threads(t + 1);
+            tril_attention_args a = tril_attention_args_init();
+            a.batch = 1;
+            a.heads = H;
+            a.head_dim = D;
+            a.q_len = 1;
+            a.kv_len = Tk;
+            a.q = q;
+            a.k = k;
+            a.v = v;
+            a.out = out[t];
+            a.lse = lse[t];
+            assert_int_equal(tril_attention_forward(&a, TRIL_ATTN_SIMD), TRIL_OK);
+        }
+        tril_set_num_threads(0);
+        if (memcmp(out[0], out[1], (size_t)hd * sizeof(float)) != 0 ||
+            memcmp(lse[0], lse[1], sizeof lse[0]) != 0)
+            fail_msg("Tk=%lld: one thread and two differ", (long long)Tk);
+        free(out[0]);
+        free(out[1]);
+        free(q);
+        free(k);
+        free(v);
+    }
 }
 
 /* Many random shapes across every dim, mask mode and padding. */
@@ -301,6 +351,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_named_shapes),
+        cmocka_unit_test(test_decode_chunks_any_threads),
         cmocka_unit_test(test_random_shapes_fp32),
         cmocka_unit_test(test_random_shapes_half),
         cmocka_unit_test(test_strided_views),

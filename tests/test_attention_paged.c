@@ -284,8 +284,9 @@ static void test_paged_prefill(void **state)
 
 /* Edges chosen by hand: a page longer than the sequence, Tk a whole number
  * of pages, one-row pages over a long past, the direct kernel's all-heads
- * path across its 256-key chunks (fp32, D a multiple of the vector width,
- * structural), every dtype with the structural mask, and no past at all. */
+ * path across its 256-key chunks and its rows cut in two for two threads
+ * (fp32, D a multiple of the vector width, structural), every dtype with the
+ * structural mask, and no past at all. */
 static void test_paged_edges(void **state)
 {
     (void)state;
@@ -303,6 +304,9 @@ static void test_paged_edges(void **state)
         {2, 1, 80, 33, 200, 64, 2, 3, 0, TRIL_MASK_STRUCTURAL, 0, TRIL_BF16},
         {3, 2, 64, 40, 260, 1, 0, 2, 1, TRIL_MASK_BOOLEAN, -INFINITY, TRIL_F16},
         {1, 1, 8, 5, 6, 3, 0, 0, 0, TRIL_MASK_NONE, 0, TRIL_F32},
+        /* decoding rows long enough to be cut in two chunks for two
+         * threads (800 KB of keys and values), padded to differ in length */
+        {2, 12, 64, 1, 200, 16, 0, 3, 1, TRIL_MASK_STRUCTURAL, 0, TRIL_F32},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_case(&cases[i], 300 + i);
 }

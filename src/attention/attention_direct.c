@@ -273,19 +273,42 @@ static void chunk_unit(const tril_attention_args *a, int64_t b, int64_t i, int64
     }
 }
 
+/* Keys per chunk for a row that sees `len` keys of `key_bytes` each (its
+ * keys and values, all heads): at most CHUNK, whole blocks of KB, the row's
+ * keys cut in equal chunks, and at least two once the row reads enough for
+ * two threads (TRIL_STREAM_MIN_BYTES_PER_THREAD each: one core alone cannot
+ * draw the memory bandwidth). A function of the row alone, so its result
+ * depends neither on the thread count nor on the other rows. */
+static int64_t chunk_keys(int64_t len, double key_bytes)
+{
+    if (len <= 0) return KB; /* no keys: one empty chunk */
+    int64_t n = (len + CHUNK - 1) / CHUNK;
+    if (n < 2) n = (double)len * key_bytes >= 2.0 * TRIL_STREAM_MIN_BYTES_PER_THREAD ? 2 : 1;
+    const int64_t per = (len + n - 1) / n;
+    return (per + KB - 1) / KB * KB;
+}
+
 static tril_status direct_all_heads(const tril_attention_args *a)
 {
     const int64_t H = a->heads, D = a->head_dim, rows = a->batch * a->q_len;
+    const double key_bytes = 2.0 * (double)(H * D) * sizeof(float); /* a key and its value */
     int64_t chunks = 1;
     for (int64_t r = 0; r < rows; r++) {
         const attn_row_window w = attn_row(a, r / a->q_len, r % a->q_len);
-        chunks = attn_max64(chunks, (attn_max64(w.lo, w.hi) - w.lo + CHUNK - 1) / CHUNK);
+        const int64_t len = attn_max64(w.lo, w.hi) - w.lo, per = chunk_keys(len, key_bytes);
+        chunks = attn_max64(chunks, (len + per - 1) / per);
     }
+    /* the cached rows stream from memory like a GEMV's weights: a thread per
+     * TRIL_STREAM_MIN_BYTES_PER_THREAD of them, or per the arithmetic's own
+     * share if that gives more */
+    const int by_bytes =
+        tril_threads_for(key_bytes * (double)a->batch * (double)a->kv_len * TRIL_FLOPS_PER_STREAMED_BYTE);
+    const int threads = attn_max64(by_bytes, attn_threads(a, 1));
     const int64_t pf = partial_floats(H, D);
     float *parts = workspace_get(&chunk_partials, (size_t)(rows * chunks * pf));
     if (!parts) return TRIL_FAIL(TRIL_ERR_NOMEM, "attention: out of memory");
     int failed = 0;
-#pragma omp parallel reduction(| : failed) num_threads(attn_threads(a, 1))
+#pragma omp parallel reduction(| : failed) num_threads(threads)
     {
         float *scratch = workspace_get(&row_scratch, (size_t)(H * D + H * CHUNK));
         if (!scratch) failed = 1;
@@ -293,7 +316,8 @@ static tril_status direct_all_heads(const tril_attention_args *a)
         for (int64_t u = 0; u < rows * chunks; u++) {
             const int64_t r = u / chunks, c = u % chunks, b = r / a->q_len, i = r % a->q_len;
             const attn_row_window w = attn_row(a, b, i);
-            const int64_t j0 = w.lo + c * CHUNK, j1 = attn_min64(j0 + CHUNK, attn_max64(w.lo, w.hi));
+            const int64_t hi = attn_max64(w.lo, w.hi), per = chunk_keys(hi - w.lo, key_bytes);
+            const int64_t j0 = w.lo + c * per, j1 = attn_min64(j0 + per, hi);
             float *partial = parts + u * pf;
             if (j0 >= j1 || !scratch) { /* nothing here: an empty partial */
                 for (int64_t h = 0; h < H; h++) partial[h] = -INFINITY, partial[H + h] = 0.0f;

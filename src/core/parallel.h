@@ -21,6 +21,11 @@
  * memory bandwidth on the machines measured). */
 #define TRIL_PARALLEL_MIN_FLOPS_PER_THREAD 1.6e7
 #define TRIL_FLOPS_PER_BYTE 10.0
+/* A byte that streams from memory (a GEMV's weights, a decoding step's
+ * cached keys and values) counts for more: one core alone cannot draw the
+ * memory bandwidth, so a second thread pays from about 400 KB each. */
+#define TRIL_STREAM_MIN_BYTES_PER_THREAD 4.0e5
+#define TRIL_FLOPS_PER_STREAMED_BYTE (TRIL_PARALLEL_MIN_FLOPS_PER_THREAD / TRIL_STREAM_MIN_BYTES_PER_THREAD)
 
 /* TRIL_PARALLEL_MIN_FLOPS from the environment (read once; tests set 0 to
  * run every parallel path on small shapes), else the default above. */

@@ -13,17 +13,16 @@
  * the rounding, depends only on the shape, never on the thread count). */
 #define GEMV_PARALLEL_MIN 32768
 
-/* Threads worth a pass over `bytes` of weights: from 400 KB per thread,
- * a lower bar than core/parallel.h's, because these passes hand out blocks
- * dynamically (a thread the machine delays holds up one block, not half the
- * matrix) and one core alone cannot draw the memory bandwidth. Each of
- * `rows` rows adds its FMAs to the same weight traffic. */
-#define GEMV_MIN_BYTES_PER_THREAD 4.0e5
-
+/* Threads worth a pass over `bytes` of weights: from 400 KB per thread
+ * (TRIL_STREAM_MIN_BYTES_PER_THREAD), a lower bar than for arithmetic,
+ * because these passes hand out blocks dynamically (a thread the machine
+ * delays holds up one block, not half the matrix) and one core alone cannot
+ * draw the memory bandwidth. Each of `rows` rows adds its FMAs to the same
+ * weight traffic. */
 static inline int gemv_threads_rows(int64_t bytes, int64_t rows)
 {
     return tril_threads_for((double)bytes * (double)(rows > 1 ? rows : 1) *
-                            (TRIL_PARALLEL_MIN_FLOPS_PER_THREAD / GEMV_MIN_BYTES_PER_THREAD));
+                            TRIL_FLOPS_PER_STREAMED_BYTE);
 }
 
 /* The dot products of the head and of the bf16 matrices, one weight row
