@@ -154,6 +154,7 @@ static void test_decode_chunks_any_threads(void **state)
 {
     (void)state;
     const int64_t H = 12, D = 64, lens[] = {131, 200, 300, 700};
+    const int threads_before = tril_get_num_threads();
     for (size_t c = 0; c < sizeof lens / sizeof lens[0]; c++) {
         const int64_t Tk = lens[c], hd = H * D;
         test_rng rng = {900 + c};
@@ -178,7 +179,7 @@ static void test_decode_chunks_any_threads(void **state)
             a.lse = lse[t];
             assert_int_equal(tril_attention_forward(&a, TRIL_ATTN_SIMD), TRIL_OK);
         }
-        tril_set_num_threads(0);
+        tril_set_num_threads(threads_before);
         if (memcmp(out[0], out[1], (size_t)hd * sizeof(float)) != 0 ||
             memcmp(lse[0], lse[1], sizeof lse[0]) != 0)
             fail_msg("Tk=%lld: one thread and two differ", (long long)Tk);
