@@ -301,8 +301,7 @@ static tril_status direct_all_heads(const tril_attention_args *a)
     /* the cached rows stream from memory like a GEMV's weights: a thread per
      * TRIL_STREAM_MIN_BYTES_PER_THREAD of them, or per the arithmetic's own
      * share if that gives more */
-    const int by_bytes =
-        tril_threads_for(key_bytes * (double)a->batch * (double)a->kv_len * TRIL_FLOPS_PER_STREAMED_BYTE);
+    const int by_bytes = tril_threads_for_streamed(key_bytes * (double)a->batch * (double)a->kv_len);
     const int threads = attn_max64(by_bytes, attn_threads(a, 1));
     const int64_t pf = partial_floats(H, D);
     float *parts = workspace_get(&chunk_partials, (size_t)(rows * chunks * pf));

@@ -25,7 +25,6 @@
  * cached keys and values) counts for more: one core alone cannot draw the
  * memory bandwidth, so a second thread pays from about 400 KB each. */
 #define TRIL_STREAM_MIN_BYTES_PER_THREAD 4.0e5
-#define TRIL_FLOPS_PER_STREAMED_BYTE (TRIL_PARALLEL_MIN_FLOPS_PER_THREAD / TRIL_STREAM_MIN_BYTES_PER_THREAD)
 
 /* TRIL_PARALLEL_MIN_FLOPS from the environment (read once; tests set 0 to
  * run every parallel path on small shapes), else the default above. */
@@ -41,6 +40,13 @@ static inline int tril_threads_for(double flops)
     const double fit = flops / min;
     if (fit < 2.0) return 1;
     return fit >= (double)max ? max : (int)fit;
+}
+
+/* Threads worth a pass that streams `bytes` from memory (one per
+ * TRIL_STREAM_MIN_BYTES_PER_THREAD). */
+static inline int tril_threads_for_streamed(double bytes)
+{
+    return tril_threads_for(bytes * (TRIL_PARALLEL_MIN_FLOPS_PER_THREAD / TRIL_STREAM_MIN_BYTES_PER_THREAD));
 }
 
 /* The next work item for the calling thread, counting up from 0 through a

@@ -64,8 +64,8 @@ double TRIL_ISA_FN(tril_peak_gflops)(double seconds)
 /* Sum of a buffer with independent vector accumulators: a pure streaming
  * read (the memory-bandwidth limit that decoding is bound by). `prefetch`
  * picks how it is fetched ahead (enum tril_stream_fetch): not at all, into
- * L2 as the GEMV kernels do (vprefetch_l2), or into L2 and then L1 as the
- * AMX products do; the limit is the best of the three. */
+ * L2 alone (vprefetch_l2), or into L2 and then L1 as the one-row GEMVs and
+ * the AMX products do (vprefetch_ahead); the limit is the best of the three. */
 static float stream_sum(const float *x, int64_t n, int prefetch)
 {
     vf acc[8];
@@ -76,10 +76,7 @@ static float stream_sum(const float *x, int64_t n, int prefetch)
         if (prefetch == TRIL_STREAM_FETCH_L2)
             for (int k = 0; k < 8 * TRIL_VL * 4; k += 64) vprefetch_l2(at + TRIL_PREFETCH_BYTES + k);
         else if (prefetch == TRIL_STREAM_FETCH_L2_L1)
-            for (int k = 0; k < 8 * TRIL_VL * 4; k += 64) {
-                vprefetch_l2(at + TRIL_PREFETCH_FAR_BYTES + k);
-                vprefetch_l1(at + TRIL_PREFETCH_NEAR_BYTES + k);
-            }
+            for (int k = 0; k < 8 * TRIL_VL * 4; k += 64) vprefetch_ahead(at + k);
         for (int c = 0; c < 8; c++) acc[c] += vload(x + i + c * TRIL_VL);
     }
     for (int c = 1; c < 8; c++) acc[0] += acc[c];

@@ -38,6 +38,13 @@ typedef float vf_u __attribute__((vector_size(TRIL_VL * 4), aligned(4), may_alia
 #define TRIL_PREFETCH_FAR_BYTES 8192
 #define TRIL_PREFETCH_NEAR_BYTES 2048
 #define vprefetch_l1(p) __builtin_prefetch((p), 0, 3)
+/* The two-level fetch for a stream read at p: its line FAR bytes ahead into
+ * L2, its line NEAR bytes ahead into L1. */
+#define vprefetch_ahead(p)                                                  \
+    do {                                                                    \
+        vprefetch_l2((const char *)(p) + TRIL_PREFETCH_FAR_BYTES);          \
+        vprefetch_l1((const char *)(p) + TRIL_PREFETCH_NEAR_BYTES);         \
+    } while (0)
 
 VINLINE vf vload(const float *p) { return *(const vf_u *)p; }
 

@@ -21,8 +21,7 @@
  * weight traffic. */
 static inline int gemv_threads_rows(int64_t bytes, int64_t rows)
 {
-    return tril_threads_for((double)bytes * (double)(rows > 1 ? rows : 1) *
-                            TRIL_FLOPS_PER_STREAMED_BYTE);
+    return tril_threads_for_streamed((double)bytes * (double)(rows > 1 ? rows : 1));
 }
 
 /* The dot products of the head and of the bf16 matrices, one weight row
@@ -43,10 +42,7 @@ VINLINE float gemv_dot_wx(const float *row, const float *x, int64_t cols, const 
     vf a = vbcast(0.0f);
     int64_t c = 0;
     for (; c + TRIL_VL <= cols; c += TRIL_VL) {
-        if (prefetch && (c * (int64_t)sizeof(float)) % 64 == 0) {
-            vprefetch_l2((const char *)(row + c) + TRIL_PREFETCH_FAR_BYTES);
-            vprefetch_l1((const char *)(row + c) + TRIL_PREFETCH_NEAR_BYTES);
-        }
+        if (prefetch && (c * (int64_t)sizeof(float)) % 64 == 0) vprefetch_ahead(row + c);
         a += vload(row + c) * vload(x + c);
     }
     float acc = vhsum(a);
@@ -64,10 +60,7 @@ VINLINE float gemv_dot_bf16(const uint16_t *row, const float *x, int64_t cols, c
     int64_t c = 0;
     for (; c + 2 * TRIL_VL <= cols; c += 2 * TRIL_VL) {
         if (prefetch)
-            for (int k = 0; k < 2 * TRIL_VL * 2; k += 64) {
-                vprefetch_l2((const char *)(row + c) + TRIL_PREFETCH_FAR_BYTES + k);
-                vprefetch_l1((const char *)(row + c) + TRIL_PREFETCH_NEAR_BYTES + k);
-            }
+            for (int k = 0; k < 2 * TRIL_VL * 2; k += 64) vprefetch_ahead((const char *)(row + c) + k);
         a0 += vload_bf16(row + c) * vload(x + c);
         a1 += vload_bf16(row + c + TRIL_VL) * vload(x + c + TRIL_VL);
     }

@@ -96,11 +96,9 @@ VINLINE void q8_dots(const int8_t *w, const uint16_t *ws, const int8_t *xq, cons
         int64_t b = g;
         for (; b + 4 <= g + gb && (b + 4) * QB <= cols; b += 4) {
             const int64_t c = b * QB;
-            if (prefetch) { /* into L2, then L1: as gemv_dot_bf16 (gemv_internal.h) */
-                vprefetch_l2(w + c + TRIL_PREFETCH_FAR_BYTES);
-                vprefetch_l2(w + c + 64 + TRIL_PREFETCH_FAR_BYTES);
-                vprefetch_l1(w + c + TRIL_PREFETCH_NEAR_BYTES);
-                vprefetch_l1(w + c + 64 + TRIL_PREFETCH_NEAR_BYTES);
+            if (prefetch) { /* as gemv_dot_bf16 (gemv_internal.h) */
+                vprefetch_ahead(w + c);
+                vprefetch_ahead(w + c + 64);
             }
             const __m512i w0 = _mm512_loadu_si512(w + c), w1 = _mm512_loadu_si512(w + c + 64);
             const __m512i a0 = _mm512_abs_epi8(w0), a1 = _mm512_abs_epi8(w1);
@@ -117,10 +115,7 @@ VINLINE void q8_dots(const int8_t *w, const uint16_t *ws, const int8_t *xq, cons
         }
         for (; b < g + gb; b += 2, lane = _mm512_add_epi32(lane, two)) {
             const int64_t c = b * QB;
-            if (prefetch) {
-                vprefetch_l2(w + c + TRIL_PREFETCH_FAR_BYTES);
-                vprefetch_l1(w + c + TRIL_PREFETCH_NEAR_BYTES);
-            }
+            if (prefetch) vprefetch_ahead(w + c);
             const __m512i wv = cols - c >= 64
                                    ? _mm512_loadu_si512(w + c)
                                    : _mm512_maskz_loadu_epi8((1ULL << (cols - c)) - 1ULL, w + c);
