@@ -11,7 +11,9 @@
 #include <math.h>
 #include <string.h>
 
+#include "model/sampler_internal.h"
 #include "tril/generate.h"
+#include "tril/rng.h"
 
 #define DRAWS 40000
 
@@ -149,6 +151,75 @@ static void test_greedy_matches_plain_walk(void **state)
         }
         tril_sampler_free(s);
     }
+}
+
+/* Logits of one shape for the draw comparison below. */
+static void fill_logits(float *logits, int64_t n, int shape, tril_rng *rng)
+{
+    for (int64_t i = 0; i < n; i++) {
+        const double g = tril_rng_normal(rng);
+        switch (shape) {
+        case 0: logits[i] = (float)(0.5 * g); break;                  /* flat: nothing underflows */
+        case 1: logits[i] = (float)(20.0 * g); break;                 /* peaked */
+        case 2: logits[i] = (float)(0.5 * floor(4.0 * g)); break;    /* many ties */
+        case 3: logits[i] = tril_rng_below(rng, 5) == 0 ? -INFINITY : (float)(3.0 * g); break;
+        case 4: logits[i] = (float)i * 1e-3f; break;                  /* rising: every token enters a k-best heap */
+        case 5: logits[i] = -(float)i * 1e-3f; break;                 /* falling */
+        case 6: logits[i] = 1.0f; break;                              /* all tied */
+        default: logits[i] = i == n / 2 ? 0.0f : -INFINITY; break;   /* one finite */
+        }
+    }
+}
+
+/* The draw tril_sampler_next runs (a k-best heap, a partly popped heap for
+ * top-p) gives the id the plain walk (every weight, a full sort) gives, for
+ * every shape of logits, temperature, top-k, top-p and uniform: the same
+ * candidates in the same order, summed in the same order. */
+static void test_fast_draw_matches_reference(void **state)
+{
+    (void)state;
+    static float logits[50257];
+    static tril_candidate cand_ref[50257], cand_fast[50257];
+    const int64_t sizes[] = {1, 2, 3, 7, 64, 1000, 50257};
+    const float temps[] = {1e-30f, 0.05f, 0.7f, 1.0f, 3.0f, 1e30f};
+    const float tops_p[] = {1.0f, 0.95f, 0.5f, 1e-3f};
+    const double us[] = {0.0, 0.37, 0.999999};
+    tril_rng rng;
+    tril_rng_seed(&rng, 7);
+    int64_t compared = 0, differ = 0;
+    for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
+        const int64_t n = sizes[si];
+        const int big = n > 1000; /* the plain walk's sort is slow: fewer cases */
+        const int64_t tops_k[] = {0, 2, 3, 40, n - 1, n, n + 3};
+        for (int shape = 0; shape < 8; shape++) {
+            fill_logits(logits, n, shape, &rng);
+            int32_t best = -1;
+            for (int64_t i = 0; i < n; i++)
+                if (logits[i] != -INFINITY && (best < 0 || logits[i] > logits[best])) best = (int32_t)i;
+            if (best < 0) continue;
+            for (size_t ti = 0; ti < sizeof temps / sizeof temps[0]; ti++) {
+                if (big && ti != 2 && ti != 0) continue;
+                for (size_t ki = 0; ki < sizeof tops_k / sizeof tops_k[0]; ki++) {
+                    if (tops_k[ki] == 1 || (big && ki != 0 && ki != 3 && ki != 5)) continue;
+                    for (size_t pi = 0; pi < sizeof tops_p / sizeof tops_p[0]; pi++) {
+                        if (big && pi == 3) continue;
+                        const tril_sampler_config c = {temps[ti], tops_k[ki], tops_p[pi], 0};
+                        for (size_t ui = 0; ui < sizeof us / sizeof us[0]; ui++) {
+                            const int32_t want = tril_sample_reference(&c, logits, n, best, us[ui], cand_ref);
+                            const int32_t got = tril_sample_fast(&c, logits, n, best, us[ui], cand_fast);
+                            if (got != want && differ++ < 5)
+                                print_error("n %lld shape %d T %g k %lld p %g u %g: %d, plain walk %d\n",
+                                            (long long)n, shape, (double)c.temperature,
+                                            (long long)c.top_k, (double)c.top_p, us[ui], got, want);
+                            compared++;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert_true(compared > 5000);
+    assert_int_equal(differ, 0);
 }
 
 static void test_greedy_and_seed(void **state)
@@ -388,6 +459,7 @@ int main(void)
         cmocka_unit_test(test_plain_sampling), cmocka_unit_test(test_temperature),
         cmocka_unit_test(test_top_k),          cmocka_unit_test(test_top_p),
         cmocka_unit_test(test_greedy_and_seed), cmocka_unit_test(test_greedy_matches_plain_walk),
+        cmocka_unit_test(test_fast_draw_matches_reference),
         cmocka_unit_test(test_bad_configs),
         cmocka_unit_test(test_nan_logits),      cmocka_unit_test(test_inf_logits),
         cmocka_unit_test(test_extreme_temperature),

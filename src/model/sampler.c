@@ -12,14 +12,9 @@
 #include <string.h>
 
 #include "core/simd.h"
+#include "model/sampler_internal.h"
 #include "tril/generate.h"
 #include "tril/rng.h"
-
-typedef struct {
-    float w;     /* unnormalised probability exp((logit - max) / T), in (0, 1] */
-    float logit; /* the sort key: w is monotone in it, and it still orders tokens whose w round equal */
-    int32_t id;
-} tril_candidate;
 
 struct tril_sampler {
     tril_sampler_config cfg;
@@ -138,19 +133,6 @@ static tril_status check_and_argmax(const float *logits, int64_t n, int32_t *bes
     return TRIL_OK;
 }
 
-/* Descending by logit (so by probability), ties by id: results never depend
- * on qsort. Logits here are never NaN. */
-static int by_logit_desc(const void *a, const void *b)
-{
-    const tril_candidate *x = a, *y = b;
-    if (x->logit != y->logit) return x->logit > y->logit ? -1 : 1;
-    return (x->id > y->id) - (x->id < y->id);
-}
-
-/* exp(q) for q <= 0; below -104 expf is 0 anyway, and the clamp keeps the
- * double -> float conversion in range whatever logit / temperature did. */
-static float weight(double q) { return q < -104.0 ? 0.0f : expf((float)q); }
-
 tril_status tril_sampler_next(tril_sampler *s, const float *logits, int32_t *id)
 {
     if (!s || !logits || !id) return TRIL_FAIL(TRIL_ERR_INVALID_ARG, "sampler: NULL argument");
@@ -158,69 +140,11 @@ tril_status tril_sampler_next(tril_sampler *s, const float *logits, int32_t *id)
     int32_t best = 0; /* set by check_and_argmax; initialised for the compiler */
     tril_status st = check_and_argmax(logits, V, &best);
     if (st != TRIL_OK) return st;
-    const double T = s->cfg.temperature, mx = logits[best];
-    const int64_t top_k = s->cfg.top_k;
-    const double top_p = s->cfg.top_p;
-    if (T == 0.0 || top_k == 1) { /* top-k 1 is greedy whatever the temperature */
+    if (s->cfg.temperature == 0.0f || s->cfg.top_k == 1) { /* top-k 1 is greedy whatever the temperature */
         *id = best;
         return TRIL_OK;
     }
-    /* Weights relative to the arg-max (its weight is exactly 1), in double
-     * so that neither logit - max nor the division by T overflows. */
-    double sum = 0.0;
-    for (int64_t i = 0; i < V; i++) {
-        const float w = weight(((double)logits[i] - mx) / T);
-        s->cand[i] = (tril_candidate){w, logits[i], (int32_t)i};
-        sum += w;
-    }
-    /* Candidates: tokens of positive weight, and for top-p alone only those
-     * that could make the cut, which keeps the sort short: a token after the
-     * first one is kept only if (V - 1) p >= 1 - top_p (everything from it
-     * on has p' <= p and, with it, mass >= 1 - top_p). Halved against
-     * rounding; the arg-max is always a candidate. */
-    const int filtering = top_k > 0 || top_p < 1.0;
-    const double floor_w = (top_k == 0 && top_p < 1.0 && V > 1)
-                               ? 0.5 * (1.0 - top_p) / (double)(V - 1) * sum
-                               : 0.0;
-    int64_t n = 0;
-    for (int64_t i = 0; i < V; i++) /* compacted in place: n <= i */
-        if (s->cand[i].w > 0.0f && (i == best || s->cand[i].w >= floor_w)) s->cand[n++] = s->cand[i];
-    if (filtering && n > 1) {
-        qsort(s->cand, (size_t)n, sizeof *s->cand, by_logit_desc);
-        /* top-p is measured against the whole distribution, or against
-         * what top-k left */
-        double mass = sum;
-        if (top_k > 0 && top_k < n) {
-            n = top_k;
-            mass = 0.0;
-            for (int64_t i = 0; i < n; i++) mass += s->cand[i].w;
-        }
-        if (top_p < 1.0) {
-            double kept = 0.0;
-            for (int64_t i = 0; i < n; i++) {
-                kept += s->cand[i].w;
-                if (kept >= top_p * mass) {
-                    n = i + 1;
-                    break;
-                }
-            }
-        }
-    }
-    double total = 0.0;
-    for (int64_t i = 0; i < n; i++) total += s->cand[i].w;
-    const double r = tril_rng_uniform(&s->rng) * total;
-    if (n < 1 || !(total > 0.0)) { /* cannot happen (the arg-max has weight 1); never index cand[-1] */
-        *id = best;
-        return TRIL_OK;
-    }
-    double acc = 0.0;
-    for (int64_t i = 0; i < n; i++) {
-        acc += s->cand[i].w;
-        if (r < acc) {
-            *id = s->cand[i].id;
-            return TRIL_OK;
-        }
-    }
-    *id = s->cand[n - 1].id; /* r rounded up to total: every candidate has w > 0 */
+    const double u = tril_rng_uniform(&s->rng);
+    *id = tril_sample_fast(&s->cfg, logits, s->vocab, best, u, s->cand);
     return TRIL_OK;
 }
