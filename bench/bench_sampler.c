@@ -16,11 +16,11 @@
 #include "tril/timing.h"
 
 typedef int32_t (*draw_fn)(const tril_sampler_config *, const float *, int64_t, int32_t, double,
-                           tril_candidate *);
+                           tril_sample_scratch *);
 
 /* median microseconds per draw over `repeats` draws; *mismatch if an id differs from ref */
 static double time_draws(draw_fn f, const tril_sampler_config *c, const float *logits, int64_t V,
-                         int32_t best, tril_candidate *cand, int repeats, double *times)
+                         int32_t best, tril_sample_scratch *cand, int repeats, double *times)
 {
     tril_rng rng;
     tril_rng_seed(&rng, 3);
@@ -50,9 +50,12 @@ int main(int argc, char **argv)
         return 2;
     }
     float *logits = malloc((size_t)V * sizeof *logits);
-    tril_candidate *cand = malloc((size_t)V * sizeof *cand);
+    tril_sample_scratch scratch = {malloc((size_t)V * sizeof(tril_candidate)),
+                                   malloc((size_t)V * sizeof(float)),
+                                   malloc((size_t)(V / TRIL_SAMPLE_BLOCK + 1) * sizeof(double))};
+    tril_sample_scratch *cand = &scratch;
     double *times = malloc((size_t)repeats * sizeof *times);
-    if (!logits || !cand || !times) {
+    if (!logits || !scratch.cand || !scratch.w || !scratch.block_sums || !times) {
         fprintf(stderr, "bench_sampler: out of memory\n");
         return 1;
     }
@@ -99,7 +102,9 @@ int main(int argc, char **argv)
         }
     }
     free(logits);
-    free(cand);
+    free(scratch.cand);
+    free(scratch.w);
+    free(scratch.block_sums);
     free(times);
     return rc;
 }

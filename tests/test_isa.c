@@ -60,6 +60,7 @@ static void test_tables_complete(void **state)
         assert_non_null(m->gelu);
         assert_non_null(m->gelu_backward);
         assert_non_null(m->softmax_xent_row);
+        assert_non_null(m->sample_weights);
         assert_non_null(t->adamw_update);
         for (int j = TRIL_ISA_GENERIC; j < i; j++) {
             if (!tril_cpu_supports((tril_isa)j)) continue;

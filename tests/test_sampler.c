@@ -2,7 +2,9 @@
  * top-k and top-p sample from the right distribution (frequencies within
  * 4 standard errors over 40000 draws); the seed makes it reproducible.
  * Non-finite logits are errors naming the token; extreme temperatures and
- * filters never leave nothing to draw (they fall back to the arg-max). */
+ * filters never leave nothing to draw (they fall back to the arg-max). The
+ * draw tril_sampler_next runs gives the plain walk's id for every shape of
+ * logits and setting, and the weights kernel is exp on every ISA. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,7 +13,10 @@
 #include <math.h>
 #include <string.h>
 
+#include "core/isa.h"
+#include "model/kernels.h"
 #include "model/sampler_internal.h"
+#include "tril/cpu.h"
 #include "tril/generate.h"
 #include "tril/rng.h"
 
@@ -153,6 +158,50 @@ static void test_greedy_matches_plain_walk(void **state)
     }
 }
 
+/* The sampler's weights, on every ISA the machine has: exp((l - mx) / T)
+ * within 2 ulp plus what rounding (l - mx) / T to float costs (|q| ulp),
+ * exactly 0 only where exp is below 2e-38; and lane by lane: a value is the
+ * same wherever it sits in the row (the top-k draw weighs its k tokens
+ * alone and must get the values the whole row gets). */
+static void test_sample_weights_every_isa(void **state)
+{
+    (void)state;
+    enum { N = 50257 };
+    static float logits[N], w[N], part[N], wpart[N];
+    const double inv_ts[] = {1.0, 1.0 / 0.7, 1e-30, 1e30, 1.0 / 3.4e38};
+    tril_rng rng;
+    tril_rng_seed(&rng, 5);
+    for (int64_t i = 0; i < N; i++) {
+        const uint64_t kind = tril_rng_below(&rng, 10);
+        logits[i] = kind == 0 ? -INFINITY : kind == 1 ? -3e38f : (float)(10.0 * tril_rng_normal(&rng));
+    }
+    logits[7] = 60.0f;
+    const double mx = 60.0;
+    for (int isa = TRIL_ISA_GENERIC; isa <= TRIL_ISA_AVX512; isa++) {
+        if (!tril_cpu_supports((tril_isa)isa)) continue;
+        const tril_model_kernels *k = TRIL_ISA_TABLE_FOR(tril_model_kernels, (tril_isa)isa);
+        for (size_t ti = 0; ti < sizeof inv_ts / sizeof inv_ts[0]; ti++) {
+            k->sample_weights(w, logits, N, mx, inv_ts[ti]);
+            for (int64_t i = 0; i < N; i++) {
+                const double q = ((double)logits[i] - mx) * inv_ts[ti], want = exp(q);
+                const double tol = (want > 0.0 ? want * (2.4e-7 + 1.2e-7 * fabs(q)) : 0.0) + 2e-38;
+                if (!(fabs((double)w[i] - want) <= tol) || w[i] < 0.0f)
+                    fail_msg("%s: logit %g, 1/T %g: weight %.9g, exp %.9g",
+                             tril_isa_name((tril_isa)isa), (double)logits[i], inv_ts[ti],
+                             (double)w[i], want);
+            }
+            assert_true(w[7] == 1.0f); /* the arg-max weighs exactly 1 */
+            /* odd lengths at odd offsets: the same values */
+            for (int64_t len = 1; len <= 70; len += 3) {
+                const int64_t at = (len * 7919) % (N - len);
+                memcpy(part, logits + at, (size_t)len * sizeof *part);
+                k->sample_weights(wpart, part, len, mx, inv_ts[ti]);
+                assert_memory_equal(wpart, w + at, (size_t)len * sizeof *wpart);
+            }
+        }
+    }
+}
+
 /* Logits of one shape for the draw comparison below. */
 static void fill_logits(float *logits, int64_t n, int shape, tril_rng *rng)
 {
@@ -180,6 +229,9 @@ static void test_fast_draw_matches_reference(void **state)
     (void)state;
     static float logits[50257];
     static tril_candidate cand_ref[50257], cand_fast[50257];
+    static float w_ref[50257], w_fast[50257];
+    static double sums_ref[50257 / TRIL_SAMPLE_BLOCK + 1], sums_fast[50257 / TRIL_SAMPLE_BLOCK + 1];
+    tril_sample_scratch ref = {cand_ref, w_ref, sums_ref}, fast = {cand_fast, w_fast, sums_fast};
     const int64_t sizes[] = {1, 2, 3, 7, 64, 1000, 50257};
     const float temps[] = {1e-30f, 0.05f, 0.7f, 1.0f, 3.0f, 1e30f};
     const float tops_p[] = {1.0f, 0.95f, 0.5f, 1e-3f};
@@ -205,8 +257,8 @@ static void test_fast_draw_matches_reference(void **state)
                         if (big && pi == 3) continue;
                         const tril_sampler_config c = {temps[ti], tops_k[ki], tops_p[pi], 0};
                         for (size_t ui = 0; ui < sizeof us / sizeof us[0]; ui++) {
-                            const int32_t want = tril_sample_reference(&c, logits, n, best, us[ui], cand_ref);
-                            const int32_t got = tril_sample_fast(&c, logits, n, best, us[ui], cand_fast);
+                            const int32_t want = tril_sample_reference(&c, logits, n, best, us[ui], &ref);
+                            const int32_t got = tril_sample_fast(&c, logits, n, best, us[ui], &fast);
                             if (got != want && differ++ < 5)
                                 print_error("n %lld shape %d T %g k %lld p %g u %g: %d, plain walk %d\n",
                                             (long long)n, shape, (double)c.temperature,
@@ -459,6 +511,7 @@ int main(void)
         cmocka_unit_test(test_plain_sampling), cmocka_unit_test(test_temperature),
         cmocka_unit_test(test_top_k),          cmocka_unit_test(test_top_p),
         cmocka_unit_test(test_greedy_and_seed), cmocka_unit_test(test_greedy_matches_plain_walk),
+        cmocka_unit_test(test_sample_weights_every_isa),
         cmocka_unit_test(test_fast_draw_matches_reference),
         cmocka_unit_test(test_bad_configs),
         cmocka_unit_test(test_nan_logits),      cmocka_unit_test(test_inf_logits),

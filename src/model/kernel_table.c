@@ -24,6 +24,8 @@ void TRIL_ISA_FN(tril_gemv_wx_bf16_rows)(float *y, const uint16_t *w, const floa
 void TRIL_ISA_FN(tril_gelu_vec)(float *y, const float *x, int64_t n);
 void TRIL_ISA_FN(tril_gelu_backward_vec)(float *dx, const float *dy, const float *x, int64_t n);
 double TRIL_ISA_FN(tril_softmax_xent_row)(float *row, int64_t V, int32_t target);
+void TRIL_ISA_FN(tril_sample_weights)(float *w, const float *logits, int64_t n, double mx,
+                                      double inv_t);
 
 const tril_model_kernels TRIL_ISA_FN(tril_model_kernels) = {
     .gemv_xw = TRIL_ISA_FN(tril_gemv_xw),
@@ -39,4 +41,5 @@ const tril_model_kernels TRIL_ISA_FN(tril_model_kernels) = {
     .gelu = TRIL_ISA_FN(tril_gelu_vec),
     .gelu_backward = TRIL_ISA_FN(tril_gelu_backward_vec),
     .softmax_xent_row = TRIL_ISA_FN(tril_softmax_xent_row),
+    .sample_weights = TRIL_ISA_FN(tril_sample_weights),
 };

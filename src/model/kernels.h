@@ -43,6 +43,9 @@ typedef struct {
     /* row[V] = softmax(row) in place; returns the cross-entropy
      * -log p[target] (softmax_kernels.c). */
     double (*softmax_xent_row)(float *row, int64_t V, int32_t target);
+    /* w[n] = exp((logits - mx) / T), the sampler's weights (inv_t = 1 / T;
+     * exactly 0 below about e^-87); lane by lane (softmax_kernels.c). */
+    void (*sample_weights)(float *w, const float *logits, int64_t n, double mx, double inv_t);
 } tril_model_kernels;
 
 TRIL_ISA_DECLARE_TABLES(tril_model_kernels, tril_model_kernels);

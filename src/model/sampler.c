@@ -21,6 +21,8 @@ struct tril_sampler {
     int64_t vocab;
     tril_rng rng;
     tril_candidate *cand; /* [vocab] candidates */
+    float *w;             /* [vocab] weights */
+    double *block_sums;   /* [vocab / TRIL_SAMPLE_BLOCK + 1] */
 };
 
 tril_sampler_config tril_sampler_config_default(void)
@@ -56,7 +58,9 @@ tril_status tril_sampler_create(const tril_sampler_config *cfg, int64_t vocab, t
     s->cfg = *cfg;
     s->vocab = vocab;
     s->cand = malloc((size_t)vocab * sizeof *s->cand);
-    if (!s->cand) {
+    s->w = malloc((size_t)vocab * sizeof *s->w);
+    s->block_sums = malloc((size_t)(vocab / TRIL_SAMPLE_BLOCK + 1) * sizeof *s->block_sums);
+    if (!s->cand || !s->w || !s->block_sums) {
         tril_sampler_free(s);
         return TRIL_FAIL(TRIL_ERR_NOMEM, "sampler: out of memory");
     }
@@ -69,6 +73,8 @@ void tril_sampler_free(tril_sampler *s)
 {
     if (!s) return;
     free(s->cand);
+    free(s->w);
+    free(s->block_sums);
     free(s);
 }
 
@@ -145,6 +151,7 @@ tril_status tril_sampler_next(tril_sampler *s, const float *logits, int32_t *id)
         return TRIL_OK;
     }
     const double u = tril_rng_uniform(&s->rng);
-    *id = tril_sample_fast(&s->cfg, logits, s->vocab, best, u, s->cand);
+    tril_sample_scratch scratch = {s->cand, s->w, s->block_sums};
+    *id = tril_sample_fast(&s->cfg, logits, s->vocab, best, u, &scratch);
     return TRIL_OK;
 }

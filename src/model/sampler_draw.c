@@ -9,8 +9,11 @@
  * logits (most fail one comparison with the heap's worst) and computes the
  * weights of those k alone; top-p alone builds a heap of the candidates in
  * linear time and pops them best-first only until the nucleus is full. */
+#include <math.h>
 #include <string.h>
 
+#include "core/isa.h"
+#include "model/kernels.h"
 #include "model/sampler_internal.h"
 
 /* The candidates' order: larger logit first, then lower id (a strict total
@@ -108,29 +111,87 @@ static int64_t nucleus(tril_candidate *cand, int64_t n, double need)
     return n - m;
 }
 
-int32_t tril_sample_fast(const tril_sampler_config *cfg, const float *logits, int64_t V,
-                         int32_t best, double u, tril_candidate *cand)
+void tril_sample_weights(float *w, const float *logits, int64_t n, double mx, double inv_t)
 {
-    const double T = cfg->temperature, mx = logits[best];
+    TRIL_ISA_TABLE(tril_model_kernels)->sample_weights(w, logits, n, mx, inv_t);
+}
+
+/* Each block's sum, in order within the block as the plain walk takes it,
+ * eight blocks side by side (a chain of 50257 dependent double additions
+ * took ~0.2 ms). Returns the blocks' count. */
+static int64_t block_sums(const float *w, int64_t V, double *sums)
+{
+    enum { SIDE = 8, B = TRIL_SAMPLE_BLOCK };
+    const int64_t blocks = (V + B - 1) / B, whole = V / B;
+    int64_t b = 0;
+    for (; b + SIDE <= whole; b += SIDE) {
+        double s[SIDE] = {0.0};
+        for (int64_t j = 0; j < B; j++)
+            for (int c = 0; c < SIDE; c++) s[c] += w[(b + c) * B + j];
+        for (int c = 0; c < SIDE; c++) sums[b + c] = s[c];
+    }
+    for (; b < blocks; b++) {
+        double s = 0.0;
+        for (int64_t j = b * B; j < V && j < (b + 1) * B; j++) s += w[j];
+        sums[b] = s;
+    }
+    return blocks;
+}
+
+static double sum_of(const double *x, int64_t n)
+{
+    double s = 0.0;
+    for (int64_t i = 0; i < n; i++) s += x[i];
+    return s;
+}
+
+/* No filter: the token where u * sum falls, its block found first. */
+static int32_t draw_by_id(const float *w, int64_t V, const double *sums, int64_t blocks,
+                          double sum, double u, int32_t best)
+{
+    const double r = u * sum;
+    double before = 0.0;
+    for (int64_t b = 0; b < blocks; b++) {
+        const double rb = r - before;
+        if (rb < sums[b]) {
+            double acc = 0.0;
+            for (int64_t j = b * TRIL_SAMPLE_BLOCK; j < V && j < (b + 1) * TRIL_SAMPLE_BLOCK; j++) {
+                acc += w[j];
+                if (w[j] > 0.0f && rb < acc) return (int32_t)j;
+            }
+        }
+        before += sums[b];
+    }
+    for (int64_t i = V; i-- > 0;) /* r rounded up to the sum: the last token of any weight */
+        if (w[i] > 0.0f) return (int32_t)i;
+    return best;
+}
+
+int32_t tril_sample_fast(const tril_sampler_config *cfg, const float *logits, int64_t V,
+                         int32_t best, double u, tril_sample_scratch *scratch)
+{
+    tril_candidate *cand = scratch->cand;
+    float *w = scratch->w;
+    const double mx = logits[best], inv_t = 1.0 / (double)cfg->temperature;
     const int64_t top_k = cfg->top_k;
     const double top_p = cfg->top_p;
     int64_t n = 0;
-    double mass = 0.0;
     if (top_k > 0) {
-        float rest_max;
+        float rest_max, rest_w;
         const int64_t h = k_best(logits, V, top_k < V ? top_k : V, cand, &rest_max);
-        for (int64_t i = 0; i < h; i++) { /* positive weights, order kept */
-            cand[i].w = tril_sample_weight(((double)cand[i].logit - mx) / T);
-            if (cand[i].w > 0.0f) cand[n++] = cand[i];
-        }
-        if (tril_sample_weight(((double)rest_max - mx) / T) > 0.0f && n > 1) {
-            /* more than k tokens of positive weight: top-k cuts, and top-p
-             * is measured against what it kept (n = k here) */
-            for (int64_t i = 0; i < n; i++) mass += cand[i].w;
-        } else if (top_p < 1.0) { /* no cut: against the whole distribution, summed by id */
-            for (int64_t i = 0; i < V; i++) mass += tril_sample_weight(((double)logits[i] - mx) / T);
-        }
+        for (int64_t i = 0; i < h; i++) w[i] = cand[i].logit;
+        tril_sample_weights(w, w, h, mx, inv_t); /* lane by lane: the values the whole row gets */
+        tril_sample_weights(&rest_w, &rest_max, 1, mx, inv_t);
+        for (int64_t i = 0; i < h; i++) /* positive weights, order kept */
+            if ((cand[i].w = w[i]) > 0.0f) cand[n++] = cand[i];
         if (top_p < 1.0 && n > 1) {
+            double mass = 0.0;
+            if (rest_w > 0.0f) { /* more than k of positive weight: against what top-k kept */
+                for (int64_t i = 0; i < n; i++) mass += cand[i].w;
+            } else { /* no cut: against the whole distribution */
+                tril_sample_weights(w, logits, V, mx, inv_t);
+                mass = sum_of(scratch->block_sums, block_sums(w, V, scratch->block_sums));
+            }
             double kept = 0.0;
             for (int64_t i = 0; i < n; i++) {
                 kept += cand[i].w;
@@ -141,18 +202,16 @@ int32_t tril_sample_fast(const tril_sampler_config *cfg, const float *logits, in
             }
         }
     } else {
-        double sum = 0.0;
-        for (int64_t i = 0; i < V; i++) {
-            const float w = tril_sample_weight(((double)logits[i] - mx) / T);
-            cand[i] = (tril_candidate){w, logits[i], (int32_t)i};
-            sum += w;
-        }
+        tril_sample_weights(w, logits, V, mx, inv_t);
+        const int64_t blocks = block_sums(w, V, scratch->block_sums);
+        const double sum = sum_of(scratch->block_sums, blocks);
+        if (top_p == 1.0) return draw_by_id(w, V, scratch->block_sums, blocks, sum, u, best);
         /* top-p's floor: see sampler_reference.c */
-        const double floor_w =
-            (top_p < 1.0 && V > 1) ? 0.5 * (1.0 - top_p) / (double)(V - 1) * sum : 0.0;
+        const double floor_w = V > 1 ? 0.5 * (1.0 - top_p) / (double)(V - 1) * sum : 0.0;
         for (int64_t i = 0; i < V; i++)
-            if (cand[i].w > 0.0f && (i == best || cand[i].w >= floor_w)) cand[n++] = cand[i];
-        if (top_p < 1.0 && n > 1) n = nucleus(cand, n, top_p * sum);
+            if (w[i] > 0.0f && (i == best || w[i] >= floor_w))
+                cand[n++] = (tril_candidate){w[i], logits[i], (int32_t)i};
+        if (n > 1) n = nucleus(cand, n, top_p * sum);
     }
     double total = 0.0;
     for (int64_t i = 0; i < n; i++) total += cand[i].w;

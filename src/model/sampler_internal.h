@@ -5,7 +5,6 @@
 #ifndef TRIL_MODEL_SAMPLER_INTERNAL_H
 #define TRIL_MODEL_SAMPLER_INTERNAL_H
 
-#include <math.h>
 #include <stdint.h>
 
 #include "tril/generate.h"
@@ -16,16 +15,28 @@ typedef struct {
     int32_t id;
 } tril_candidate;
 
-/* exp(q) for q <= 0; below -104 expf is 0 anyway, and the clamp keeps the
- * double -> float conversion in range whatever logit / temperature did. */
-static inline float tril_sample_weight(double q) { return q < -104.0 ? 0.0f : expf((float)q); }
+/* The weights' sums run in blocks of this many tokens (each block summed in
+ * order, then the blocks in order), so that they can be summed side by side;
+ * the draw finds its block first, then its token. */
+#define TRIL_SAMPLE_BLOCK 64
+
+/* w[n] = exp((logits - mx) / T) as every draw computes it (inv_t = 1 / T):
+ * the run-time ISA's kernel (softmax_kernels.c). */
+void tril_sample_weights(float *w, const float *logits, int64_t n, double mx, double inv_t);
+
+/* What a draw may overwrite: cand and w [V], block_sums [V / TRIL_SAMPLE_BLOCK + 1]. */
+typedef struct {
+    tril_candidate *cand;
+    float *w;
+    double *block_sums;
+} tril_sample_scratch;
 
 /* The id drawn by uniform u in [0, 1) from logits [V] whose arg-max is best
  * (its logit finite, no NaN or +inf anywhere), for a temperature > 0 and
- * top-k != 1 (greedy is the caller's). cand: scratch of V candidates. */
+ * top-k != 1 (greedy is the caller's). */
 int32_t tril_sample_reference(const tril_sampler_config *cfg, const float *logits, int64_t V,
-                              int32_t best, double u, tril_candidate *cand);
+                              int32_t best, double u, tril_sample_scratch *scratch);
 int32_t tril_sample_fast(const tril_sampler_config *cfg, const float *logits, int64_t V,
-                         int32_t best, double u, tril_candidate *cand);
+                         int32_t best, double u, tril_sample_scratch *scratch);
 
 #endif
