@@ -2,7 +2,8 @@
 # Decode speed per weight dtype and GPT-2 size: ms/token, GB/s read, the
 # fraction of the streaming limit measured in the same run (of_limit: the
 # median token against the best read; paired: the median of each token
-# against the read right after it), the steady RSS and the peak while
+# against the read right after it), b2b_ms (the same positions decoded
+# back to back, as generation runs them), the steady RSS and the peak while
 # loading, from Hugging Face folders (random weights, F32, made once by
 # tests/ref/gpt2_torch.py: 0.5 / 1.4 / 3.1 / 6.2 GB).
 #
@@ -15,8 +16,9 @@
 # --torch also runs bench/decode_torch.py (/usr/bin/python3, PyTorch with a
 # KV cache: fp32, bf16 = model.to(bfloat16), int8 = quantize_dynamic) on the
 # same folder, dtype, position, repeats and threads, and adds the columns
-# torch_ms (its ms/token) and tril_vs_torch (torch_ms / ms_per_token: how many
-# times faster tril is); a failed PyTorch run shows "-" and the table goes on.
+# torch_ms (its ms/token, tokens back to back) and tril_vs_torch (torch_ms /
+# b2b_ms: how many times faster tril is); a failed PyTorch run shows "-" and
+# the table goes on.
 # PyTorch runs in this script's environment: OPENBLAS_CORETYPE=SKYLAKEX
 # GOMP_SPINCOUNT=1000 (what tril sets for itself) before the command give it
 # tril's settings. Its loader holds the weights in float64 while loading:
@@ -35,7 +37,7 @@ while [ $# -gt 0 ]; do
         --repeats) repeats=$2; shift 2 ;;
         --threads) threads=$2; shift 2 ;;
         --torch) torch=1; shift ;;
-        -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
         *) echo "decode_sizes.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -48,17 +50,17 @@ shape() { # layers heads embd
 }
 mkdir -p "$dir"
 echo "# host: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; $(date -u +%F)"
-row() { # 9 columns, or 11 with --torch
-    printf '%-6s %-5s %12s %8s %10s %9s %7s %9s %12s' "${@:1:9}"
-    if [ $# -gt 9 ]; then printf ' %9s %13s' "${@:10}"; fi
+row() { # 10 columns, or 12 with --torch
+    printf '%-6s %-5s %12s %8s %10s %9s %7s %7s %9s %12s' "${@:1:10}"
+    if [ $# -gt 10 ]; then printf ' %9s %13s' "${@:11}"; fi
     printf '\n'
 }
 if [ "$torch" = 1 ]; then
     errs=$(mktemp) && trap 'rm -f "$errs"' EXIT
     echo "# threads: $threads; torch $(/usr/bin/python3 -c 'import torch; print(torch.__version__)')"
-    row size dtype ms_per_token gbps limit_gbps of_limit paired rss_mb load_peak_mb torch_ms tril_vs_torch
+    row size dtype ms_per_token gbps limit_gbps of_limit paired b2b_ms rss_mb load_peak_mb torch_ms tril_vs_torch
 else
-    row size dtype ms_per_token gbps limit_gbps of_limit paired rss_mb load_peak_mb
+    row size dtype ms_per_token gbps limit_gbps of_limit paired b2b_ms rss_mb load_peak_mb
 fi
 for size in $sizes; do
     read -r layers heads embd <<<"$(shape "$size")"
@@ -73,9 +75,10 @@ for size in $sizes; do
                    --dtype "$dtype" --threads "$threads" | tail -1)
         get() { tr ' ' '\n' <<<"$line" | sed -n "s/^$1=//p"; }
         cols=("$size" "$dtype" "$(get ms_per_token)" "$(get gbps)" "$(get limit_gbps)" \
-              "$(get of_limit)" "$(get paired_of_limit)" "$(get peak_rss_mb)" "$(get load_peak_rss_mb)")
+              "$(get of_limit)" "$(get paired_of_limit)" "$(get b2b_ms_per_token)" "$(get peak_rss_mb)" \
+              "$(get load_peak_rss_mb)")
         if [ "$torch" = 1 ]; then
-            tril_ms=$(get ms_per_token)
+            tril_ms=$(get b2b_ms_per_token) # PyTorch's tokens run back to back too
             # its check's notes (stderr) are shown only when it fails
             line=$(/usr/bin/python3 bench/decode_torch.py --model "$model" --position "$position" \
                        --repeats "$repeats" --dtype "$dtype" --threads "$threads" \

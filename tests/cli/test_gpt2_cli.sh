@@ -145,6 +145,7 @@ contains "$tmp/out" "ms=" "bench forward ms"
 expect 0 "bench decode" -- "$TRIL" bench decode --model "$M" --position 4 --repeats 2
 contains "$tmp/out" "ms_per_token=" "bench decode figure"
 contains "$tmp/out" "limit_gbps=" "bench decode limit"
+contains "$tmp/out" "b2b_ms_per_token=" "bench decode back to back"
 expect 0 "bench train" -- "$TRIL" bench train --model "$M" --batch 2 --seq 8 --repeats 1
 contains "$tmp/out" "ms_per_step=" "bench train figure"
 expect 2 "bench forward too long" -- "$TRIL" bench forward --model "$M" --tokens 65
