@@ -8,14 +8,18 @@
  * otherwise the id is in [0, V), its logit is finite with positive
  * probability, it is the arg-max (lowest id) under greedy or top-k 1, its
  * rank by logit is below top-k, the mass strictly ahead of it is below
- * top-p of the (top-k) mass, and the same seed gives the same ids. The row
- * is an exact-size heap copy, so ASan catches any read past either end. */
+ * top-p of the (top-k) mass, and the same seed gives the same ids; and the
+ * draw tril_sampler_next runs (heaps, blocked sums) gives the plain walk's
+ * id (sampler_reference.c) for a uniform taken from the input. The row and
+ * the draws' scratch are exact-size heap copies, so ASan catches any read
+ * past either end. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/sampler_internal.h"
 #include "tril/generate.h"
 
 #define CHECK(cond)                                                       \
@@ -120,6 +124,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const uint64_t kraw = take(&r, 8);
     c.seed = take(&r, 8);
     const int draws = 1 + (int)(take(&r, 1) % MAX_DRAWS);
+    const double u = (double)(take(&r, 8) >> 11) * 0x1p-53; /* [0, 1), as tril_rng_uniform */
     /* raw bits (mostly refused, NaN/negative/inf) or an awkward valid value */
     c.temperature = (mode & 1) ? bits_to_float(tbits) : temps[tbits % 8];
     c.top_p = (mode & 2) ? bits_to_float(pbits) : top_ps[pbits % 8];
@@ -185,6 +190,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         CHECK(st == TRIL_OK);
         CHECK(id == id2); /* same seed, same ids */
         check_id(&c, logits, V, id);
+    }
+    const int64_t best = argmax(logits, V);
+    if (bad < 0 && best >= 0 && c.temperature > 0.0f && c.top_k != 1) {
+        tril_sample_scratch a = {malloc((size_t)V * sizeof(tril_candidate)), malloc((size_t)V * sizeof(float)),
+                                 malloc((size_t)(V / TRIL_SAMPLE_BLOCK + 1) * sizeof(double))};
+        tril_sample_scratch b = {malloc((size_t)V * sizeof(tril_candidate)), malloc((size_t)V * sizeof(float)),
+                                 malloc((size_t)(V / TRIL_SAMPLE_BLOCK + 1) * sizeof(double))};
+        CHECK(a.cand && a.w && a.block_sums && b.cand && b.w && b.block_sums);
+        const int32_t fast = tril_sample_fast(&c, logits, V, (int32_t)best, u, &a);
+        CHECK(fast == tril_sample_reference(&c, logits, V, (int32_t)best, u, &b));
+        check_id(&c, logits, V, fast);
+        free(a.cand), free(a.w), free(a.block_sums), free(b.cand), free(b.w), free(b.block_sums);
     }
     tril_sampler_free(twin);
     tril_sampler_free(s);
