@@ -25,6 +25,7 @@ typedef struct {
     tril_mask_mode mask;
     float fill;
     tril_dtype dtype;
+    int kv_bf16; /* keys and values stored in bf16 under fp32 queries (a bf16 KV cache) */
 } shape;
 
 static double dtype_tolerance(tril_dtype dtype)
@@ -45,8 +46,9 @@ static void compare(const shape *s, tril_attn_kernel kernel, uint64_t seed, doub
     const int64_t hd = s->heads * s->dim;
     const size_t nq = (size_t)(s->batch * s->q_len * hd), nk = (size_t)(s->batch * s->kv_len * hd);
     void *q = test_random_buffer(&rng, nq, s->dtype);
-    void *k = test_random_buffer(&rng, nk, s->dtype);
-    void *v = test_random_buffer(&rng, nk, s->dtype);
+    const tril_dtype kv_dtype = s->kv_bf16 ? TRIL_BF16 : s->dtype;
+    void *k = test_random_buffer(&rng, nk, kv_dtype);
+    void *v = test_random_buffer(&rng, nk, kv_dtype);
     const size_t es = tril_dtype_size(s->dtype);
     void *out_ref = malloc(nq * es), *out = malloc(nq * es);
     const size_t nl = (size_t)(s->batch * s->heads * s->q_len);
@@ -63,6 +65,7 @@ static void compare(const shape *s, tril_attn_kernel kernel, uint64_t seed, doub
     a.q_len = s->q_len;
     a.kv_len = s->kv_len;
     a.dtype = s->dtype;
+    if (s->kv_bf16) a.kv_dtype = TRIL_BF16;
     a.q = q;
     a.k = k;
     a.v = v;
@@ -111,11 +114,11 @@ static void check_all_kernels(const shape *s, uint64_t seed)
         double tol = dtype_tolerance(s->dtype);
         if (eo > tol || el > 1e-5) {
             fail_msg("kernel %s B=%lld H=%lld D=%lld Tq=%lld Tk=%lld pad=%d mask=%s fill=%g "
-                     "dtype=%s: out err %.3g (tol %.3g), lse err %.3g (tol 1e-5)",
+                     "dtype=%s kv_bf16=%d: out err %.3g (tol %.3g), lse err %.3g (tol 1e-5)",
                      tril_attn_kernel_name((tril_attn_kernel)kk), (long long)s->batch,
                      (long long)s->heads, (long long)s->dim, (long long)s->q_len,
                      (long long)s->kv_len, s->padding, tril_mask_mode_name(s->mask),
-                     (double)s->fill, tril_dtype_name(s->dtype), eo, tol, el);
+                     (double)s->fill, tril_dtype_name(s->dtype), s->kv_bf16, eo, tol, el);
         }
     }
 }
@@ -129,23 +132,58 @@ static void test_named_shapes(void **state)
 {
     (void)state;
     const shape cases[] = {
-        {1, 1, 16, 1, 1, 0, TRIL_MASK_STRUCTURAL, 0, TRIL_F32},
-        {1, 2, 64, 1, 1000, 0, TRIL_MASK_STRUCTURAL, 0, TRIL_F32},  /* decode, long past */
-        {2, 3, 80, 1, 333, 0, TRIL_MASK_STRUCTURAL, 0, TRIL_F32},
-        {1, 2, 32, 50, 20, 0, TRIL_MASK_STRUCTURAL, 0, TRIL_F32},   /* Tq > Tk */
-        {1, 12, 64, 257, 257, 0, TRIL_MASK_STRUCTURAL, 0, TRIL_F32},/* T = tile + 1 */
-        {2, 2, 128, 100, 300, 3, TRIL_MASK_STRUCTURAL, 0, TRIL_F32},
-        {1, 1, 16, 63, 63, 0, TRIL_MASK_STRUCTURAL, 0, TRIL_F32},
-        {3, 2, 64, 65, 65, 1, TRIL_MASK_STRUCTURAL, 0, TRIL_F32},
+        {1, 1, 16, 1, 1, 0, TRIL_MASK_STRUCTURAL, 0, TRIL_F32, 0},
+        {1, 2, 64, 1, 1000, 0, TRIL_MASK_STRUCTURAL, 0, TRIL_F32, 0},  /* decode, long past */
+        {2, 3, 80, 1, 333, 0, TRIL_MASK_STRUCTURAL, 0, TRIL_F32, 0},
+        {1, 2, 32, 50, 20, 0, TRIL_MASK_STRUCTURAL, 0, TRIL_F32, 0},   /* Tq > Tk */
+        {1, 12, 64, 257, 257, 0, TRIL_MASK_STRUCTURAL, 0, TRIL_F32, 0},/* T = tile + 1 */
+        {2, 2, 128, 100, 300, 3, TRIL_MASK_STRUCTURAL, 0, TRIL_F32, 0},
+        {1, 1, 16, 63, 63, 0, TRIL_MASK_STRUCTURAL, 0, TRIL_F32, 0},
+        {3, 2, 64, 65, 65, 1, TRIL_MASK_STRUCTURAL, 0, TRIL_F32, 0},
         /* decoding rows that read enough keys and values (800 KB) to be cut
          * in two chunks for two threads: GPT-2 124M's 12 x 64 from 131
          * keys, 1558M's 25 x 64 from 63; rows of one batch on either side */
-        {1, 12, 64, 1, 130, 0, TRIL_MASK_STRUCTURAL, 0, TRIL_F32},
-        {1, 12, 64, 1, 131, 0, TRIL_MASK_STRUCTURAL, 0, TRIL_F32},
-        {3, 12, 64, 1, 200, 3, TRIL_MASK_STRUCTURAL, 0, TRIL_F32},
-        {1, 25, 64, 2, 70, 0, TRIL_MASK_STRUCTURAL, 0, TRIL_F32},
+        {1, 12, 64, 1, 130, 0, TRIL_MASK_STRUCTURAL, 0, TRIL_F32, 0},
+        {1, 12, 64, 1, 131, 0, TRIL_MASK_STRUCTURAL, 0, TRIL_F32, 0},
+        {3, 12, 64, 1, 200, 3, TRIL_MASK_STRUCTURAL, 0, TRIL_F32, 0},
+        {1, 25, 64, 2, 70, 0, TRIL_MASK_STRUCTURAL, 0, TRIL_F32, 0},
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) check_all_kernels(&cases[c], 100 + c);
+}
+
+/* A bf16 KV cache under fp32 queries: every kernel reads the bf16 keys and
+ * values as the oracle does (widened exactly), so the fp32 tolerance holds.
+ * Decoding rows through the all-heads path on both sides of the two-chunk
+ * cut and with D = 32 and 64 (one head's and two heads' P.V), decoding with
+ * an additive mask (the per-head path), prefill through the transposed
+ * (structural) and row-major (additive) kernels, with padding. */
+static void test_kv_bf16(void **state)
+{
+    (void)state;
+    const shape cases[] = {
+        {1, 12, 64, 1, 16, 0, TRIL_MASK_STRUCTURAL, 0, TRIL_F32, 1},
+        {1, 12, 64, 1, 130, 0, TRIL_MASK_STRUCTURAL, 0, TRIL_F32, 1},
+        {1, 12, 64, 1, 300, 0, TRIL_MASK_STRUCTURAL, 0, TRIL_F32, 1},
+        {2, 25, 64, 1, 500, 3, TRIL_MASK_STRUCTURAL, 0, TRIL_F32, 1},
+        {1, 4, 32, 3, 77, 0, TRIL_MASK_STRUCTURAL, 0, TRIL_F32, 1},
+        {1, 3, 23, 1, 40, 0, TRIL_MASK_STRUCTURAL, 0, TRIL_F32, 1},
+        {2, 2, 64, 2, 90, 1, TRIL_MASK_ADDITIVE, -1e9f, TRIL_F32, 1},
+        {1, 12, 64, 50, 300, 0, TRIL_MASK_STRUCTURAL, 0, TRIL_F32, 1},
+        {2, 3, 80, 65, 65, 3, TRIL_MASK_STRUCTURAL, 0, TRIL_F32, 1},
+        {1, 2, 20, 33, 70, 0, TRIL_MASK_ADDITIVE, -INFINITY, TRIL_F32, 1},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) check_all_kernels(&cases[c], 300 + c);
+    /* the backward has no bf16 K/V */
+    float x[64] = {0};
+    tril_attention_args a = tril_attention_args_init();
+    a.batch = a.heads = a.q_len = a.kv_len = 1;
+    a.head_dim = 16;
+    a.q = a.k = a.v = a.out = x;
+    a.lse = x + 32;
+    a.kv_dtype = TRIL_BF16;
+    assert_int_equal(tril_attention_backward(&a, x, x, x, x, TRIL_ATTN_REFERENCE), TRIL_ERR_INVALID_ARG);
+    a.kv_dtype = (tril_dtype)7;
+    assert_int_equal(tril_attention_forward(&a, TRIL_ATTN_REFERENCE), TRIL_ERR_INVALID_ARG);
 }
 
 /* A decoding row cut in chunks for threads gives the same bits on one
@@ -197,7 +235,7 @@ static void test_random_shapes_fp32(void **state)
     (void)state;
     test_rng rng = {42};
     for (int t = 0; t < 120; t++) {
-        shape s;
+        shape s = {0};
         s.batch = test_rng_int(&rng, 1, 3);
         s.heads = test_rng_int(&rng, 1, 4);
         s.dim = dims[test_rng_int(&rng, 0, DIM_COUNT - 1)];
@@ -209,6 +247,7 @@ static void test_random_shapes_fp32(void **state)
         s.mask = (tril_mask_mode)test_rng_int(&rng, 0, 3);
         s.fill = tril_fill_value((tril_fill)test_rng_int(&rng, 0, TRIL_FILL_COUNT - 1), TRIL_F32);
         s.dtype = TRIL_F32;
+        s.kv_bf16 = t % 3 == 0; /* a bf16 KV cache under fp32 queries */
         check_all_kernels(&s, 1000 + (uint64_t)t);
     }
 }
@@ -220,7 +259,7 @@ static void test_random_shapes_half(void **state)
     (void)state;
     test_rng rng = {7};
     for (int t = 0; t < 60; t++) {
-        shape s;
+        shape s = {0};
         s.batch = test_rng_int(&rng, 1, 2);
         s.heads = test_rng_int(&rng, 1, 3);
         s.dim = dims[test_rng_int(&rng, 0, DIM_COUNT - 1)];
@@ -352,7 +391,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_named_shapes),
-        cmocka_unit_test(test_decode_chunks_any_threads),
+        cmocka_unit_test(test_kv_bf16), cmocka_unit_test(test_decode_chunks_any_threads),
         cmocka_unit_test(test_random_shapes_fp32),
         cmocka_unit_test(test_random_shapes_half),
         cmocka_unit_test(test_strided_views),

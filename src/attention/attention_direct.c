@@ -17,11 +17,11 @@
 static void key_row(const tril_attention_args *a, const void *base, int64_t off, int64_t D,
                     int64_t dp, float *buf, const float **row)
 {
-    if (a->dtype == TRIL_F32 && D == dp) {
+    if (a->kv_dtype == TRIL_F32 && D == dp) {
         *row = (const float *)base + off; /* in place */
         return;
     }
-    load_row(buf, base, a->dtype, off, D, dp, 1.0f);
+    load_row(buf, base, a->kv_dtype, off, D, dp, 1.0f);
     *row = buf;
 }
 
@@ -118,7 +118,8 @@ void TRIL_ISA_FN(tril_attention_direct_release)(void)
 
 static int all_heads_applies(const tril_attention_args *a)
 {
-    return a->dtype == TRIL_F32 && a->head_dim % VL == 0 &&
+    return a->dtype == TRIL_F32 && (a->kv_dtype == TRIL_F32 || a->kv_dtype == TRIL_BF16) &&
+           a->head_dim % VL == 0 &&
            (a->mask == TRIL_MASK_STRUCTURAL || a->mask == TRIL_MASK_NONE);
 }
 
@@ -137,22 +138,31 @@ _Static_assert(CHUNK % KB == 0, "a chunk's score rows take whole blocks of KB ke
 
 _Static_assert(KB == 16, "vhsum16 sums 16 vectors");
 
+/* Element d of a key or value row: fp32 in place, or bf16 widened (exact)
+ * as it is loaded, for a bf16 KV cache that halves what decoding reads. */
+VINLINE vf kv_load(const void *row, int64_t d, const int bf16)
+{
+    return bf16 ? vload_bf16((const uint16_t *)row + d) : vload((const float *)row + d);
+}
+
 /* sc[0, KB) = q . each of the KB rows (D/VL vectors), the key-at-a-time
  * arithmetic: a vector of partial sums from 0, d ascending, then vhsum. */
-VINLINE void score_block(const float *q, const float *const *rows, int64_t D, float *sc)
+VINLINE void score_block(const float *q, const void *const *rows, int64_t D, float *sc,
+                         const int bf16)
 {
     vf dot[KB];
     for (int c = 0; c < KB; c++) dot[c] = vbcast(0.0f);
     for (int64_t d = 0; d < D; d += VL) {
         const vf qd = vload(q + d);
-        for (int c = 0; c < KB; c++) dot[c] += qd * vload(rows[c] + d);
+        for (int c = 0; c < KB; c++) dot[c] += qd * kv_load(rows[c], d, bf16);
     }
     vhsum16(dot, sc);
 }
 
 /* acc[0, D) += sum over the n rows of p[c] * row c, key by key; four
  * vectors of acc in registers at a time. */
-VINLINE void pv_block(float *acc, const float *p, const float *const *rows, int n, int64_t D)
+VINLINE void pv_block(float *acc, const float *p, const void *const *rows, int n, int64_t D,
+                      const int bf16)
 {
     int64_t d = 0;
     for (; d + 4 * VL <= D; d += 4 * VL) {
@@ -160,11 +170,10 @@ VINLINE void pv_block(float *acc, const float *p, const float *const *rows, int 
         vf a2 = vload(acc + d + 2 * VL), a3 = vload(acc + d + 3 * VL);
         for (int c = 0; c < n; c++) {
             const vf pc = vbcast(p[c]);
-            const float *v = rows[c] + d;
-            a0 = a0 + pc * vload(v);
-            a1 = a1 + pc * vload(v + VL);
-            a2 = a2 + pc * vload(v + 2 * VL);
-            a3 = a3 + pc * vload(v + 3 * VL);
+            a0 = a0 + pc * kv_load(rows[c], d, bf16);
+            a1 = a1 + pc * kv_load(rows[c], d + VL, bf16);
+            a2 = a2 + pc * kv_load(rows[c], d + 2 * VL, bf16);
+            a3 = a3 + pc * kv_load(rows[c], d + 3 * VL, bf16);
         }
         vstore(acc + d, a0);
         vstore(acc + d + VL, a1);
@@ -173,7 +182,7 @@ VINLINE void pv_block(float *acc, const float *p, const float *const *rows, int 
     }
     for (; d < D; d += VL) {
         vf a0 = vload(acc + d);
-        for (int c = 0; c < n; c++) a0 = a0 + vbcast(p[c]) * vload(rows[c] + d);
+        for (int c = 0; c < n; c++) a0 = a0 + vbcast(p[c]) * kv_load(rows[c], d, bf16);
         vstore(acc + d, a0);
     }
 }
@@ -182,22 +191,22 @@ VINLINE void pv_block(float *acc, const float *p, const float *const *rows, int 
  * instead of four, which one head's FMA latency left waiting; each sum's
  * order is pv_block's. rows point at the first head's slice. */
 VINLINE void pv_block_pair(float *acc, const float *p0, const float *p1,
-                           const float *const *rows, int n)
+                           const void *const *rows, int n, const int bf16)
 {
     vf a0 = vload(acc), a1 = vload(acc + VL), a2 = vload(acc + 2 * VL), a3 = vload(acc + 3 * VL);
     vf b0 = vload(acc + 4 * VL), b1 = vload(acc + 5 * VL);
     vf b2 = vload(acc + 6 * VL), b3 = vload(acc + 7 * VL);
     for (int c = 0; c < n; c++) {
         const vf pa = vbcast(p0[c]), pb = vbcast(p1[c]);
-        const float *v = rows[c];
-        a0 = a0 + pa * vload(v);
-        a1 = a1 + pa * vload(v + VL);
-        a2 = a2 + pa * vload(v + 2 * VL);
-        a3 = a3 + pa * vload(v + 3 * VL);
-        b0 = b0 + pb * vload(v + 4 * VL);
-        b1 = b1 + pb * vload(v + 5 * VL);
-        b2 = b2 + pb * vload(v + 6 * VL);
-        b3 = b3 + pb * vload(v + 7 * VL);
+        const void *v = rows[c];
+        a0 = a0 + pa * kv_load(v, 0, bf16);
+        a1 = a1 + pa * kv_load(v, VL, bf16);
+        a2 = a2 + pa * kv_load(v, 2 * VL, bf16);
+        a3 = a3 + pa * kv_load(v, 3 * VL, bf16);
+        b0 = b0 + pb * kv_load(v, 4 * VL, bf16);
+        b1 = b1 + pb * kv_load(v, 5 * VL, bf16);
+        b2 = b2 + pb * kv_load(v, 6 * VL, bf16);
+        b3 = b3 + pb * kv_load(v, 7 * VL, bf16);
     }
     vstore(acc, a0);
     vstore(acc + VL, a1);
@@ -209,30 +218,32 @@ VINLINE void pv_block_pair(float *acc, const float *p0, const float *p1,
     vstore(acc + 7 * VL, b3);
 }
 
-static void chunk_unit(const tril_attention_args *a, int64_t b, int64_t i, int64_t j0, int64_t j1,
-                       float *scratch, float *partial)
+/* One (row, chunk) unit; bf16: the keys and values are bf16 (a constant
+ * in each of the two instances below, so each is compiled for its own). */
+VINLINE void chunk_unit_kv(const tril_attention_args *a, int64_t b, int64_t i, int64_t j0,
+                           int64_t j1, float *scratch, float *partial, const int bf16)
 {
-    const int64_t H = a->heads, D = a->head_dim;
+    const int64_t H = a->heads, D = a->head_dim, es = bf16 ? 2 : 4;
     float *q = scratch, *sc = q + H * D; // [H, D] scaled queries, [H, CHUNK] scores
     const float *qrow = (const float *)a->q + b * a->q_batch_stride + i * a->q_row_stride;
     for (int64_t d = 0; d < H * D; d++) q[d] = qrow[d] * a->scale;
     const int64_t n = j1 - j0, np = (n + VL - 1) / VL * VL;
-    const float *k = (const float *)a->k, *v = (const float *)a->v;
+    const char *k = (const char *)a->k, *v = (const char *)a->v;
     int64_t off[KB];
-    const float *rows[KB];
+    const char *rows[KB];
     /* scores: a block of keys, every head over it (a short last block
      * repeats its last key) */
     for (int64_t jb = 0; jb < n; jb += KB) {
         const int nb = (int)(n - jb < KB ? n - jb : KB);
         attn_kv_rows(a, b, j0 + jb, nb, 0, off);
         const int last = nb > 1 ? nb - 1 : 0; /* nb >= 1 */
-        for (int c = 0; c < KB; c++) rows[c] = k + off[c < nb ? c : last];
+        for (int c = 0; c < KB; c++) rows[c] = k + off[c < nb ? c : last] * es;
         for (int64_t h = 0; h < H; h++) {
-            const float *hrows[KB];
-            for (int c = 0; c < KB; c++) hrows[c] = rows[c] + h * D;
+            const void *hrows[KB];
+            for (int c = 0; c < KB; c++) hrows[c] = rows[c] + h * D * es;
             /* KB slots from jb stay inside the row's CHUNK, and those past
              * the keys are overwritten with -inf below */
-            score_block(q + h * D, hrows, D, sc + h * CHUNK + jb);
+            score_block(q + h * D, hrows, D, sc + h * CHUNK + jb, bf16);
         }
     }
     float *m = partial, *l = m + H, *acc = l + H; // [H], [H], [H, D]
@@ -260,17 +271,30 @@ static void chunk_unit(const tril_attention_args *a, int64_t b, int64_t i, int64
         const int nb = (int)(n - jb < KB ? n - jb : KB);
         attn_kv_rows(a, b, j0 + jb, nb, 0, off);
         for (int64_t h = 0; h < H;) {
-            const float *hrows[KB];
-            for (int c = 0; c < nb; c++) hrows[c] = v + off[c] + h * D;
+            const void *hrows[KB];
+            for (int c = 0; c < nb; c++) hrows[c] = v + (off[c] + h * D) * es;
             if (D == 4 * VL && h + 1 < H && m[h] != -INFINITY && m[h + 1] != -INFINITY) {
-                pv_block_pair(acc + h * D, sc + h * CHUNK + jb, sc + (h + 1) * CHUNK + jb, hrows, nb);
+                pv_block_pair(acc + h * D, sc + h * CHUNK + jb, sc + (h + 1) * CHUNK + jb, hrows,
+                              nb, bf16);
                 h += 2;
                 continue;
             }
-            if (m[h] != -INFINITY) pv_block(acc + h * D, sc + h * CHUNK + jb, hrows, nb, D);
+            if (m[h] != -INFINITY) pv_block(acc + h * D, sc + h * CHUNK + jb, hrows, nb, D, bf16);
             h++;
         }
     }
+}
+
+static void chunk_unit(const tril_attention_args *a, int64_t b, int64_t i, int64_t j0, int64_t j1,
+                       float *scratch, float *partial)
+{
+    chunk_unit_kv(a, b, i, j0, j1, scratch, partial, 0);
+}
+
+static void chunk_unit_bf16(const tril_attention_args *a, int64_t b, int64_t i, int64_t j0,
+                            int64_t j1, float *scratch, float *partial)
+{
+    chunk_unit_kv(a, b, i, j0, j1, scratch, partial, 1);
 }
 
 /* Keys per chunk for a row that sees `len` keys of `key_bytes` each (its
@@ -291,7 +315,8 @@ static int64_t chunk_keys(int64_t len, double key_bytes)
 static tril_status direct_all_heads(const tril_attention_args *a)
 {
     const int64_t H = a->heads, D = a->head_dim, rows = a->batch * a->q_len;
-    const double key_bytes = 2.0 * (double)(H * D) * sizeof(float); /* a key and its value */
+    /* a key and its value */
+    const double key_bytes = 2.0 * (double)(H * D) * (double)tril_dtype_size(a->kv_dtype);
     int64_t chunks = 1;
     for (int64_t r = 0; r < rows; r++) {
         const attn_row_window w = attn_row(a, r / a->q_len, r % a->q_len);
@@ -322,7 +347,8 @@ static tril_status direct_all_heads(const tril_attention_args *a)
                 for (int64_t h = 0; h < H; h++) partial[h] = -INFINITY, partial[H + h] = 0.0f;
                 continue;
             }
-            chunk_unit(a, b, i, j0, j1, scratch, partial);
+            if (a->kv_dtype == TRIL_BF16) chunk_unit_bf16(a, b, i, j0, j1, scratch, partial);
+            else chunk_unit(a, b, i, j0, j1, scratch, partial);
         }
         /* merge the chunks of each (row, head) */
 #pragma omp for schedule(static)

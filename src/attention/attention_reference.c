@@ -35,7 +35,7 @@ tril_status tril_attention_reference(const tril_attention_args *a)
                     double dot = 0.0;
                     for (int64_t d = 0; d < D; d++)
                         dot += (double)at(a->q, a->dtype, q_off + d) *
-                               (double)at(a->k, a->dtype, k_off + d);
+                               (double)at(a->k, a->kv_dtype, k_off + d);
                     double s = dot * (double)a->scale;
                     if (j < w.lo || j >= w.hi) s = attn_masked_score(a, (float)s);
                     scores[j] = s;
@@ -50,7 +50,7 @@ tril_status tril_attention_reference(const tril_attention_args *a)
                     double p = exp(scores[j] - mx);
                     sum += p;
                     const int64_t v_off = attn_kv_row(a, b, j) + h * D;
-                    for (int64_t d = 0; d < D; d++) acc[d] += p * (double)at(a->v, a->dtype, v_off + d);
+                    for (int64_t d = 0; d < D; d++) acc[d] += p * (double)at(a->v, a->kv_dtype, v_off + d);
                 }
                 for (int64_t d = 0; d < D; d++)
                     tril_store_f32(a->out, a->dtype, (size_t)(o_off + d),

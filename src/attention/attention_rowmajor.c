@@ -233,14 +233,14 @@ static void pack_tile(const tril_attention_args *a, const packed_kv *p, int64_t 
         for (int64_t h = 0; h < H; h++) {
             const int64_t at = ((b * H + h) * p->tiles + n) * dp * KEY_TILE, off = rows[c] + h * D;
             float *kt = p->kt + at, *v = p->v + at;
-            if (a->dtype == TRIL_F32) {
+            if (a->kv_dtype == TRIL_F32) {
                 const float *kr = (const float *)a->k + off, *vr = (const float *)a->v + off;
                 for (int64_t d = 0; d < D; d++) kt[d * KEY_TILE + c] = kr[d];
                 memcpy(v + c * dp, vr, (size_t)D * sizeof(float));
             } else {
                 for (int64_t d = 0; d < D; d++) {
-                    kt[d * KEY_TILE + c] = tril_load_f32(a->k, a->dtype, (size_t)(off + d));
-                    v[c * dp + d] = tril_load_f32(a->v, a->dtype, (size_t)(off + d));
+                    kt[d * KEY_TILE + c] = tril_load_f32(a->k, a->kv_dtype, (size_t)(off + d));
+                    v[c * dp + d] = tril_load_f32(a->v, a->kv_dtype, (size_t)(off + d));
                 }
             }
         }

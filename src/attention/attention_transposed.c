@@ -253,13 +253,13 @@ static void pack_keys(const tril_attention_args *a, const packed_heads *p, int64
                 continue;
             }
             const int64_t off = rows[j - j0] + h * D;
-            if (a->dtype == TRIL_F32) {
+            if (a->kv_dtype == TRIL_F32) {
                 memcpy(p->k + at, (const float *)a->k + off, (size_t)D * sizeof(float));
                 if (p->v) memcpy(p->v + at, (const float *)a->v + off, (size_t)D * sizeof(float));
             } else {
                 for (int64_t d = 0; d < D; d++) {
-                    p->k[at + d] = tril_load_f32(a->k, a->dtype, (size_t)(off + d));
-                    p->v[at + d] = tril_load_f32(a->v, a->dtype, (size_t)(off + d));
+                    p->k[at + d] = tril_load_f32(a->k, a->kv_dtype, (size_t)(off + d));
+                    p->v[at + d] = tril_load_f32(a->v, a->kv_dtype, (size_t)(off + d));
                 }
             }
         }
@@ -300,7 +300,7 @@ tril_status TRIL_ISA_FN(tril_attention_transposed)(const tril_attention_args *a)
     p.blocks = blocks;
     const size_t packed = (size_t)(B * H * p.span * D), packed_q = (size_t)(B * H * blocks * D * ROWS);
     /* fp32 V is read in place unless paged: P.V walks rows at one stride */
-    const size_t packed_v = a->dtype == TRIL_F32 && !a->kv_page_table ? 0 : packed;
+    const size_t packed_v = a->kv_dtype == TRIL_F32 && !a->kv_page_table ? 0 : packed;
     p.qt = workspace_get(&pack_cache, packed + packed_v + packed_q);
     p.k = p.qt ? p.qt + packed_q : NULL;
     p.v = p.k && packed_v ? p.k + packed : NULL;
