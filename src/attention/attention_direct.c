@@ -218,8 +218,22 @@ VINLINE void pv_block_pair(float *acc, const float *p0, const float *p1,
     vstore(acc + 7 * VL, b3);
 }
 
+/* Row offsets of the keys [j, min(j + KB, end)) into next; their count. */
+static int next_block(const tril_attention_args *a, int64_t b, int64_t j, int64_t end, int64_t *next)
+{
+    const int n = (int)(end - j < KB ? end - j : KB);
+    if (n > 0) attn_kv_rows(a, b, j, n, 0, next);
+    return n > 0 ? n : 0;
+}
+
 /* One (row, chunk) unit; bf16: the keys and values are bf16 (a constant
- * in each of the two instances below, so each is compiled for its own). */
+ * in each of the two instances below, so each is compiled for its own).
+ * bf16 rows are fetched a block ahead (each score pass fetches the next
+ * block's slice of its head; the P.V pass the next block's value rows):
+ * 12 layers of GPT-2 124M's cache, cold, at 300 and 1000 positions took
+ * 0.84-0.89 and 2.40-2.46 ms against 0.98 and 2.63-2.66 without. fp32
+ * rows are not: the same fetches made them 5-15 % slower, the hardware
+ * prefetchers keeping up with rows twice as long. */
 VINLINE void chunk_unit_kv(const tril_attention_args *a, int64_t b, int64_t i, int64_t j0,
                            int64_t j1, float *scratch, float *partial, const int bf16)
 {
@@ -238,9 +252,14 @@ VINLINE void chunk_unit_kv(const tril_attention_args *a, int64_t b, int64_t i, i
         attn_kv_rows(a, b, j0 + jb, nb, 0, off);
         const int last = nb > 1 ? nb - 1 : 0; /* nb >= 1 */
         for (int c = 0; c < KB; c++) rows[c] = k + off[c < nb ? c : last] * es;
+        int64_t next[KB];
+        const int nn = bf16 ? next_block(a, b, j0 + jb + KB, j0 + n, next) : 0;
         for (int64_t h = 0; h < H; h++) {
             const void *hrows[KB];
             for (int c = 0; c < KB; c++) hrows[c] = rows[c] + h * D * es;
+            for (int c = 0; c < nn; c++) /* the next block's slice of this head */
+                for (int64_t at = 0; at < D * es; at += 64)
+                    __builtin_prefetch(k + (next[c] + h * D) * es + at);
             /* KB slots from jb stay inside the row's CHUNK, and those past
              * the keys are overwritten with -inf below */
             score_block(q + h * D, hrows, D, sc + h * CHUNK + jb, bf16);
@@ -270,6 +289,10 @@ VINLINE void chunk_unit_kv(const tril_attention_args *a, int64_t b, int64_t i, i
     for (int64_t jb = 0; jb < n; jb += KB) {
         const int nb = (int)(n - jb < KB ? n - jb : KB);
         attn_kv_rows(a, b, j0 + jb, nb, 0, off);
+        int64_t next[KB];
+        const int nn = bf16 ? next_block(a, b, j0 + jb + KB, j0 + n, next) : 0;
+        for (int c = 0; c < nn; c++) /* the next block's value rows */
+            for (int64_t at = 0; at < H * D * es; at += 64) __builtin_prefetch(v + next[c] * es + at);
         for (int64_t h = 0; h < H;) {
             const void *hrows[KB];
             for (int c = 0; c < nb; c++) hrows[c] = v + (off[c] + h * D) * es;
