@@ -15,6 +15,8 @@
 
 #define TOL 2e-5 /* fp32: only the GEMM blocking differs between the paths */
 
+static double decode_loss(tril_gpt2 *m, const int32_t *ids, int64_t n);
+
 static tril_gpt2 *load_case(const char *name)
 {
     char dir[2048];
@@ -31,9 +33,10 @@ static double max_diff(const float *a, const float *b, int64_t n)
     return w;
 }
 
-static void check_model(const char *name)
+static void check_model(const char *name, tril_dtype kv, double tol)
 {
     tril_gpt2 *m = load_case(name);
+    assert_int_equal(tril_gpt2_set_kv_dtype(m, kv), TRIL_OK);
     const tril_gpt2_config *cfg = tril_gpt2_get_config(m);
     const int64_t V = cfg->vocab_size, T = cfg->n_positions < 30 ? cfg->n_positions : 30;
     int32_t ids[30];
@@ -52,9 +55,9 @@ static void check_model(const char *name)
         if (t < T) assert_int_equal(tril_gpt2_forward(m, inc, ids + t, 1, cached, NULL), TRIL_OK);
     }
     assert_int_equal(tril_gpt2_state_position(inc), T);
-    printf("  %-16s cached vs recomputed logits, %lld steps: max abs diff %.3g\n", name,
-           (long long)(T - prefill + 1), worst);
-    assert_true(worst <= TOL);
+    printf("  %-16s %s KV cache: cached vs recomputed logits, %lld steps: max abs diff %.3g\n",
+           name, tril_dtype_name(kv), (long long)(T - prefill + 1), worst);
+    assert_true(worst <= tol);
 
     /* Prefill in uneven chunks gives the same last logits as one block. */
     tril_gpt2_state_reset(inc);
@@ -64,7 +67,7 @@ static void check_model(const char *name)
         assert_int_equal(tril_gpt2_forward(m, inc, ids + done, k, cached, NULL), TRIL_OK);
         done += k;
     }
-    assert_true(max_diff(cached, full, V) <= TOL);
+    assert_true(max_diff(cached, full, V) <= tol);
 
     /* A full cache refuses more tokens and stays intact. */
     int32_t one = 0;
@@ -84,7 +87,63 @@ static void test_cache_equals_recompute(void **state)
     char names[16][64];
     int n = read_case_names(cases_dir(), names, 16);
     assert_true(n >= 4);
-    for (int c = 0; c < n; c++) check_model(names[c]);
+    for (int c = 0; c < n; c++) check_model(names[c], TRIL_F32, TOL);
+}
+
+/* A bf16 KV cache: prefill and decoding both read the cache, so decoding
+ * still equals recomputation; what differs is the keys and values a GEMV
+ * (decoding) and a GEMM (prefill) computed ~1e-6 apart, which can round to
+ * neighbouring bf16 values (2^-8 relative): logits within 2e-3. */
+static void test_cache_equals_recompute_bf16_kv(void **state)
+{
+    (void)state;
+    char names[16][64];
+    int n = read_case_names(cases_dir(), names, 16);
+    assert_true(n >= 4);
+    for (int c = 0; c < n; c++) check_model(names[c], TRIL_BF16, 2e-3);
+    tril_gpt2 *m = load_case(names[0]);
+    assert_int_equal(tril_gpt2_get_kv_dtype(m), TRIL_F32); /* the default */
+    assert_int_equal(tril_gpt2_set_kv_dtype(m, TRIL_INT8), TRIL_ERR_UNSUPPORTED);
+    assert_int_equal(tril_gpt2_set_kv_dtype(m, TRIL_F16), TRIL_ERR_UNSUPPORTED);
+    assert_int_equal(tril_gpt2_get_kv_dtype(m), TRIL_F32);
+    tril_gpt2_free(m);
+}
+
+/* The accuracy cost of a bf16 KV cache on the reference model's text: eval
+ * loss (windows of 32 through the cache) and the teacher-forced decoding
+ * loss, fp32 weights and bf16 weights, each against the fp32 cache. */
+static void test_bf16_kv_accuracy(void **state)
+{
+    (void)state;
+    char dir[2048], path[4096];
+    snprintf(dir, sizeof dir, "%s/small_f32", cases_dir());
+    snprintf(path, sizeof path, "%s/small_f32/ref/eval_ids.txt", cases_dir());
+    int32_t *eval_ids = NULL;
+    const long n = read_ids(path, &eval_ids);
+    assert_true(n > 2);
+    const tril_dtype weights[] = {TRIL_F32, TRIL_BF16};
+    for (int w = 0; w < 2; w++) {
+        tril_gpt2_load_opts o = {.weight_dtype = weights[w], .amx = 1};
+        tril_gpt2 *m;
+        assert_int_equal(tril_gpt2_load(dir, &o, &m), TRIL_OK);
+        double loss[2], dec[2];
+        for (int kv = 0; kv < 2; kv++) {
+            assert_int_equal(tril_gpt2_set_kv_dtype(m, kv ? TRIL_BF16 : TRIL_F32), TRIL_OK);
+            double nll;
+            int64_t count;
+            assert_int_equal(tril_gpt2_eval(m, eval_ids, n, 32, &nll, &count), TRIL_OK);
+            loss[kv] = nll / (double)count;
+            dec[kv] = decode_loss(m, eval_ids, n < 64 ? n : 64);
+        }
+        const double rel = fabs(loss[1] - loss[0]) / loss[0], drel = fabs(dec[1] - dec[0]) / dec[0];
+        printf("  %s weights: eval loss fp32 KV %.6f, bf16 KV %.6f (%.2e); decoding loss %.6f, "
+               "%.6f (%.2e)\n", tril_dtype_name(weights[w]), loss[0], loss[1], rel, dec[0], dec[1],
+               drel);
+        assert_true(rel <= 1e-3 && drel <= 1e-3);
+        assert_true(loss[0] != loss[1]); /* the cache really was bf16 */
+        tril_gpt2_free(m);
+    }
+    free(eval_ids);
 }
 
 typedef struct {
@@ -296,6 +355,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cache_equals_recompute),
+        cmocka_unit_test(test_cache_equals_recompute_bf16_kv),
+        cmocka_unit_test(test_bf16_kv_accuracy),
         cmocka_unit_test(test_generate_equals_recompute),
         cmocka_unit_test(test_generate_context_full),
         cmocka_unit_test(test_bad_ids),

@@ -154,6 +154,14 @@ const tril_gpt2_config *tril_gpt2_get_config(const tril_gpt2 *model);
 tril_gpt2_storage tril_gpt2_get_storage(const tril_gpt2 *model);
 /* What the forward reads: TRIL_F32, or TRIL_BF16 for the bf16 model. */
 tril_dtype tril_gpt2_get_weight_dtype(const tril_gpt2 *model);
+/* The dtype of the KV cache of the states (tril_gpt2_state_create) and
+ * engines made from the model from here on: TRIL_F32 (the default) or
+ * TRIL_BF16, which rounds each key and value to bf16 as it is cached and
+ * halves what a decoding step reads of the cache (and the cache's memory).
+ * Prefill and decoding both read the cache, so a decoding step still equals
+ * recomputing the sequence. Anything else is TRIL_ERR_UNSUPPORTED. */
+tril_status tril_gpt2_set_kv_dtype(tril_gpt2 *model, tril_dtype kv_dtype);
+tril_dtype tril_gpt2_get_kv_dtype(const tril_gpt2 *model);
 /* The dtype the weights had in the file, as safetensors names it: "F32",
  * "F16" or "BF16" ("F32" for tril_gpt2_create). */
 const char *tril_gpt2_get_stored_dtype(const tril_gpt2 *model);

@@ -256,11 +256,10 @@ static void pack_keys(const tril_attention_args *a, const packed_heads *p, int64
             if (a->kv_dtype == TRIL_F32) {
                 memcpy(p->k + at, (const float *)a->k + off, (size_t)D * sizeof(float));
                 if (p->v) memcpy(p->v + at, (const float *)a->v + off, (size_t)D * sizeof(float));
-            } else {
-                for (int64_t d = 0; d < D; d++) {
-                    p->k[at + d] = tril_load_f32(a->k, a->kv_dtype, (size_t)(off + d));
-                    p->v[at + d] = tril_load_f32(a->v, a->kv_dtype, (size_t)(off + d));
-                }
+            } else { /* a row at a time: one vectorised loop, not a call per element */
+                const size_t es = tril_dtype_size(a->kv_dtype);
+                tril_convert_to_f32(p->k + at, (const char *)a->k + (size_t)off * es, a->kv_dtype, (size_t)D);
+                tril_convert_to_f32(p->v + at, (const char *)a->v + (size_t)off * es, a->kv_dtype, (size_t)D);
             }
         }
     }

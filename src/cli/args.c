@@ -101,10 +101,29 @@ static int parse_weight_dtype(const char *cmd, const char *opt, const char *text
     return cli_parse_weight_dtype(cmd, text, field) == CLI_OK ? 0 : -1;
 }
 
+static int parse_kv_dtype(const char *cmd, const char *opt, const char *text, void *field)
+{
+    static const char *const names[] = {"auto", "fp32", "bf16"};
+    for (int i = 0; i < 3; i++)
+        if (strcmp(text, names[i]) == 0) {
+            *(int *)field = i; /* CLI_KV_AUTO, CLI_KV_FP32, CLI_KV_BF16 */
+            return 0;
+        }
+    fprintf(stderr, "tril %s: %s expects auto, fp32 or bf16, got '%s'\n", cmd, opt, text);
+    return -1;
+}
+
+tril_dtype cli_kv_dtype(int kv, tril_dtype weights)
+{
+    if (kv == CLI_KV_AUTO) return weights == TRIL_F32 ? TRIL_F32 : TRIL_BF16;
+    return kv == CLI_KV_BF16 ? TRIL_BF16 : TRIL_F32;
+}
+
 const cli_custom cli_threads_arg = {"threads", sizeof(int), "1", parse_threads};
 const cli_custom cli_max_file_arg = {"max-file-mb", sizeof(size_t), "1", parse_max_file};
 const cli_custom cli_weight_dtype_arg = {"weight-dtype", sizeof(tril_dtype), "fp32",
                                          parse_weight_dtype};
+const cli_custom cli_kv_dtype_arg = {"kv-dtype", sizeof(int), "bf16", parse_kv_dtype};
 
 /* ---- The parser ----------------------------------------------------------- */
 

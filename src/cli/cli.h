@@ -119,6 +119,16 @@ int cli_dump_spec(const char *command, const cli_spec *spec);
 extern const cli_custom cli_threads_arg;      /* int: 1..1024, applied at once */
 extern const cli_custom cli_max_file_arg;     /* size_t bytes from N MB */
 extern const cli_custom cli_weight_dtype_arg; /* tril_dtype: fp32 or bf16 */
+/* --kv-dtype auto|fp32|bf16 (an int): auto is bf16 for bf16 and int8
+ * weights, fp32 for fp32 ones */
+enum { CLI_KV_AUTO = 0, CLI_KV_FP32, CLI_KV_BF16 };
+extern const cli_custom cli_kv_dtype_arg;
+#define CLI_KV_DTYPE_HELP                                                                  \
+    "KV cache: auto (default: bf16 with bf16 or int8 weights,\n"                           \
+    "fp32 with fp32 ones), fp32, or bf16 (halves what decoding reads\n"                    \
+    "of the cache and its memory)"
+/* The KV cache dtype for weights `weights` and a --kv-dtype value. */
+tril_dtype cli_kv_dtype(int kv, tril_dtype weights);
 
 typedef struct {
     const char *name;
@@ -197,8 +207,8 @@ int cli_lib_error(const char *cmd, const char *what);
  * failure. */
 int cli_load_model(const char *cmd, const char *model_arg, tril_gpt2 **model, tril_tokenizer **tok);
 /* The same with the weights as fp32 or bf16 (--dtype). */
-int cli_load_model_as(const char *cmd, const char *model_arg, tril_dtype dtype, tril_gpt2 **model,
-                      tril_tokenizer **tok);
+int cli_load_model_as(const char *cmd, const char *model_arg, tril_dtype dtype, int kv,
+                      tril_gpt2 **model, tril_tokenizer **tok);
 /* Parses --dtype: fp32 or bf16 (prints the error and returns CLI_USAGE). */
 int cli_parse_weight_dtype(const char *cmd, const char *text, tril_dtype *out);
 /* The tokenizer in a model folder: vocab.json + merges.txt or tokenizer.json,

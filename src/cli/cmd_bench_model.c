@@ -19,6 +19,7 @@ typedef struct {
     int64_t tokens, position, batch, seq, repeats;
     int threads;
     tril_dtype dtype;
+    int kv_dtype;
     double load_peak_mb; /* peak RSS up to the model being ready */
 } model_opts;
 
@@ -48,12 +49,16 @@ static const cli_opt forward_options[] = {
     {"--tokens", "N", CLI_ARG_INT, CLI_REQUIRED, F(tokens), .imin = 1, .imax = 1 << 20,
      .help = "tokens in the prefill"},
     COMMON_OPTS("3", "weights (default fp32)"),
+    {"--kv-dtype", "auto|fp32|bf16", CLI_ARG_CUSTOM, 0, F(kv_dtype), .custom = &cli_kv_dtype_arg,
+     .help = CLI_KV_DTYPE_HELP},
 };
 static const cli_opt decode_options[] = {
     MODEL_OPT,
     {"--position", "P", CLI_ARG_INT, CLI_REQUIRED, F(position), .imin = 0, .imax = 1 << 20,
      .help = "tokens in the KV cache before the timed steps"},
     COMMON_OPTS("20", "weights (default fp32)"),
+    {"--kv-dtype", "auto|fp32|bf16", CLI_ARG_CUSTOM, 0, F(kv_dtype), .custom = &cli_kv_dtype_arg,
+     .help = CLI_KV_DTYPE_HELP},
 };
 static const cli_opt train_options[] = {
     MODEL_OPT,
@@ -72,25 +77,28 @@ const cli_spec cmd_bench_decode_spec = {"bench decode", NULL, NULL, CLI_OPTS(dec
 const cli_spec cmd_bench_train_spec = {"bench train", NULL, NULL, CLI_OPTS(train_options)};
 
 /* A model folder, or random weights for a named config. */
-static int bench_model(const char *spec, tril_dtype dtype, tril_gpt2 **m)
+static int bench_model(const char *spec, tril_dtype dtype, int kv, tril_gpt2 **m)
 {
+    int rc = CLI_OK;
     tril_gpt2_config cfg;
     if (tril_gpt2_config_by_name(spec, &cfg) == TRIL_OK) {
         if (tril_gpt2_create(&cfg, m) != TRIL_OK || tril_gpt2_init_random(*m, 1) != TRIL_OK ||
             (dtype != TRIL_F32 && tril_gpt2_use_dtype(*m, dtype) != TRIL_OK) ||
             tril_gpt2_use_amx(*m) != TRIL_OK)
-            return cli_lib_error(CMD, "cannot create the model");
-        return CLI_OK;
+            rc = cli_lib_error(CMD, "cannot create the model");
+    } else {
+        tril_gpt2_load_opts opts = {.weight_dtype = dtype, .amx = 1};
+        if (tril_gpt2_load(spec, &opts, m) != TRIL_OK) return cli_lib_error(CMD, "cannot load the model");
     }
-    tril_gpt2_load_opts opts = {.weight_dtype = dtype, .amx = 1};
-    if (tril_gpt2_load(spec, &opts, m) != TRIL_OK) return cli_lib_error(CMD, "cannot load the model");
-    return CLI_OK;
+    if (rc == CLI_OK && tril_gpt2_set_kv_dtype(*m, cli_kv_dtype(kv, dtype)) != TRIL_OK)
+        rc = cli_lib_error(CMD, "cannot set the KV cache's dtype");
+    return rc;
 }
 
 /* Threads, then the model, then whether `positions` fit its context. */
 static int open_bench(model_opts *o, const char *what, int64_t positions, tril_gpt2 **m)
 {
-    int rc = bench_model(o->model, o->dtype, m);
+    int rc = bench_model(o->model, o->dtype, o->kv_dtype, m);
     if (rc != CLI_OK) return rc;
     const int64_t P = tril_gpt2_get_config(*m)->n_positions;
     if (positions > P) {
@@ -219,9 +227,10 @@ int cmd_bench_decode(int argc, char **argv)
     }
     /* what one token reads: every weight once (in the dtype the model
      * holds it in) but wpe's one row, and the keys and values cached so far
-     * (fp32) */
-    const double bytes = token_weight_bytes(m) +
-                         2.0 * (double)c->n_layer * (double)(o.position + 1) * (double)c->n_embd * 4.0;
+     * (in the cache's dtype) */
+    const tril_dtype kv = tril_gpt2_get_kv_dtype(m);
+    const double bytes = token_weight_bytes(m) + 2.0 * (double)c->n_layer * (double)(o.position + 1) *
+                                                     (double)c->n_embd * (double)tril_dtype_size(kv);
     /* Each token is followed by a measurement of the streaming limit, so
      * the two share the minute's conditions (a shared machine's bandwidth
      * drifts by a third within minutes). The token's weights are then never
@@ -267,10 +276,11 @@ int cmd_bench_decode(int argc, char **argv)
         b2b[r] = tril_now() - t0;
     }
     const double b2b_ms = tril_median(b2b + 1, (int)o.repeats) * 1e3;
-    if (printf("bench=decode model=%s dtype=%s position=%lld threads=%d ms_per_token=%.2f gbps=%.1f "
-               "limit_gbps=%.1f of_limit=%.3f paired_limit_gbps=%.1f paired_of_limit=%.3f "
+    if (printf("bench=decode model=%s dtype=%s kv_dtype=%s position=%lld threads=%d ms_per_token=%.2f "
+               "gbps=%.1f limit_gbps=%.1f of_limit=%.3f paired_limit_gbps=%.1f paired_of_limit=%.3f "
                "b2b_ms_per_token=%.2f b2b_gbps=%.1f peak_rss_mb=%.1f load_peak_rss_mb=%.1f\n",
-               o.model, tril_dtype_name(dtype), (long long)o.position, tril_get_num_threads(), ms,
+               o.model, tril_dtype_name(dtype), tril_dtype_name(kv), (long long)o.position,
+               tril_get_num_threads(), ms,
                bytes / ms * 1e-6, limit, bytes / ms * 1e-6 / limit,
                tril_median(limits + 1, (int)o.repeats), tril_median(ratios + 1, (int)o.repeats),
                b2b_ms, bytes / b2b_ms * 1e-6, rss_mb, o.load_peak_mb) < 0)

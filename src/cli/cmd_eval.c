@@ -13,6 +13,7 @@ typedef struct {
     const char *model, *file;
     int64_t context;
     tril_dtype dtype;
+    int kv_dtype;
     int threads;
     size_t max_file;
 } eval_opts;
@@ -27,6 +28,8 @@ static const cli_opt options[] = {
      .help = "window length, 2..n_positions (default n_positions)"},
     {"--dtype", "D", CLI_ARG_CUSTOM, 0, F(dtype), .custom = &cli_weight_dtype_arg,
      .help = "weights fp32 (default) or bf16 (rounded: measures the cost)"},
+    {"--kv-dtype", "auto|fp32|bf16", CLI_ARG_CUSTOM, 0, F(kv_dtype), .custom = &cli_kv_dtype_arg,
+     .help = CLI_KV_DTYPE_HELP},
     {"--threads", "N", CLI_ARG_CUSTOM, 0, F(threads), .custom = &cli_threads_arg,
      .help = "compute threads (default: $TRIL_NUM_THREADS, else all cores)"},
     {"--max-file-mb", "N", CLI_ARG_CUSTOM, 0, F(max_file), .custom = &cli_max_file_arg,
@@ -61,7 +64,7 @@ int cmd_eval(int argc, char **argv)
     tril_tokenizer *tok = NULL;
     int32_t *ids = NULL;
     size_t n = 0;
-    if ((rc = cli_load_model_as(CMD, o.model, o.dtype, &model, &tok)) != CLI_OK) goto done;
+    if ((rc = cli_load_model_as(CMD, o.model, o.dtype, o.kv_dtype, &model, &tok)) != CLI_OK) goto done;
     const int64_t P = tril_gpt2_get_config(model)->n_positions;
     if (context == 0) context = P;
     if (context > P) {

@@ -19,6 +19,7 @@ typedef struct {
     double temperature, top_p;
     int ids, threads;
     tril_dtype dtype;
+    int kv_dtype;
 } generate_opts;
 
 #define F(field) CLI_FIELD(generate_opts, field)
@@ -61,6 +62,8 @@ static const cli_opt options[] = {
     {"--dtype", "fp32|bf16|int8", CLI_ARG_CUSTOM, 0, F(dtype), .custom = &cli_weight_dtype_arg,
      .help = "weights: bf16 rounds them and halves what each\n"
              "decoding step reads (default fp32)"},
+    {"--kv-dtype", "auto|fp32|bf16", CLI_ARG_CUSTOM, 0, F(kv_dtype), .custom = &cli_kv_dtype_arg,
+     .help = CLI_KV_DTYPE_HELP},
     {"--threads", "N", CLI_ARG_CUSTOM, 0, F(threads), .custom = &cli_threads_arg,
      .help = "compute threads (default: $TRIL_NUM_THREADS, else all cores)"},
 };
@@ -131,7 +134,7 @@ int cmd_generate(int argc, char **argv)
     if (!prompt) prompt = "";
     tril_gpt2 *model;
     tril_tokenizer *tok;
-    rc = cli_load_model_as(CMD, o.model, o.dtype, &model, &tok);
+    rc = cli_load_model_as(CMD, o.model, o.dtype, o.kv_dtype, &model, &tok);
     if (rc != CLI_OK) {
         free(prompt_buf);
         return rc;

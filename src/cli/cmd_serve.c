@@ -21,6 +21,8 @@ static const cli_opt options[] = {
      .help = "Hugging Face GPT-2 folder; default: the bundled model"},
     {"--dtype", "fp32|bf16|int8", CLI_ARG_CUSTOM, 0, F(dtype), .custom = &cli_weight_dtype_arg,
      .help = "weights: bf16 halves what each step reads (default fp32)"},
+    {"--kv-dtype", "auto|fp32|bf16", CLI_ARG_CUSTOM, 0, F(kv_dtype), .custom = &cli_kv_dtype_arg,
+     .help = CLI_KV_DTYPE_HELP},
     {"--threads", "N", CLI_ARG_CUSTOM, 0, F(threads), .custom = &cli_threads_arg,
      .help = "compute threads of the engine (default: $TRIL_NUM_THREADS,\nelse all cores)"},
     {"--host", "ADDR", CLI_ARG_STRING, 0, F(host), .section = "network",
@@ -64,7 +66,7 @@ static const cli_opt options[] = {
 const cli_spec cmd_serve_spec = {
     CMD,
     "usage: tril serve [--model DIR] [--host ADDR] [--port N] [--slots N] [--threads N]\n"
-    "                  [--dtype fp32|bf16|int8] [--api-key KEY] [--prefill-chunk N]\n"
+    "                  [--dtype fp32|bf16|int8] [--kv-dtype auto|fp32|bf16] [--api-key KEY] [--prefill-chunk N]\n"
     "                  [--kv-memory MB] [--max-queue N] [--timeout S] [options]\n\n"
     "Serves the model over HTTP with OpenAI's completions API: POST /v1/completions\n"
     "(streaming as server-sent events), GET /v1/models, GET /health, GET /metrics\n"
@@ -194,7 +196,7 @@ int cmd_serve(int argc, char **argv)
     fprintf(stderr, "tril serve: listening on http://%s%s%s:%u (loading the model)\n", v6 ? "[" : "",
             o.host, v6 ? "]" : "", serve_http_port(s));
 
-    if (cli_load_model_as(CMD, o.model, o.dtype, &s->model, &s->tok) != CLI_OK) goto done;
+    if (cli_load_model_as(CMD, o.model, o.dtype, o.kv_dtype, &s->model, &s->tok) != CLI_OK) goto done;
     const tril_gpt2_config *mc = tril_gpt2_get_config(s->model);
     s->n_ctx = mc->n_positions;
     s->vocab = tril_tokenizer_vocab_size(s->tok) < mc->vocab_size ? tril_tokenizer_vocab_size(s->tok)

@@ -41,7 +41,7 @@ int cli_load_tokenizer(const char *cmd, const char *dir, int64_t model_vocab, tr
 
 int cli_load_model(const char *cmd, const char *model_arg, tril_gpt2 **model, tril_tokenizer **tok)
 {
-    return cli_load_model_as(cmd, model_arg, TRIL_F32, model, tok);
+    return cli_load_model_as(cmd, model_arg, TRIL_F32, CLI_KV_AUTO, model, tok);
 }
 
 int cli_parse_weight_dtype(const char *cmd, const char *text, tril_dtype *out)
@@ -53,8 +53,8 @@ int cli_parse_weight_dtype(const char *cmd, const char *text, tril_dtype *out)
     return CLI_OK;
 }
 
-int cli_load_model_as(const char *cmd, const char *model_arg, tril_dtype dtype, tril_gpt2 **model,
-                      tril_tokenizer **tok)
+int cli_load_model_as(const char *cmd, const char *model_arg, tril_dtype dtype, int kv,
+                      tril_gpt2 **model, tril_tokenizer **tok)
 {
     char dir[PATH_MAX];
     *model = NULL;
@@ -63,6 +63,11 @@ int cli_load_model_as(const char *cmd, const char *model_arg, tril_dtype dtype, 
         return cli_lib_error(cmd, "no model");
     tril_gpt2_load_opts opts = {.weight_dtype = dtype, .amx = 1};
     if (tril_gpt2_load(dir, &opts, model) != TRIL_OK) return cli_lib_error(cmd, "cannot load the model");
+    if (tril_gpt2_set_kv_dtype(*model, cli_kv_dtype(kv, dtype)) != TRIL_OK) { /* fp32 or bf16: cannot fail */
+        tril_gpt2_free(*model);
+        *model = NULL;
+        return cli_lib_error(cmd, "cannot set the KV cache's dtype");
+    }
     if (tok) {
         int rc = cli_load_tokenizer(cmd, dir, tril_gpt2_get_config(*model)->vocab_size, tok);
         if (rc != CLI_OK) {

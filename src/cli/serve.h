@@ -34,6 +34,7 @@ typedef struct {
     int64_t timeout_s, max_connections, max_body_kb, read_timeout_s, shutdown_timeout_s;
     int threads;
     tril_dtype dtype;
+    int kv_dtype;
 } serve_opts;
 
 /* ---- small helpers (serve_util.c) ----------------------------------------- */

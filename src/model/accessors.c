@@ -15,6 +15,18 @@ tril_gpt2_storage tril_gpt2_get_storage(const tril_gpt2 *m)
 
 tril_dtype tril_gpt2_get_weight_dtype(const tril_gpt2 *m) { return m ? m->weight_dtype : TRIL_F32; }
 
+tril_status tril_gpt2_set_kv_dtype(tril_gpt2 *m, tril_dtype kv_dtype)
+{
+    if (!m) return TRIL_FAIL(TRIL_ERR_INVALID_ARG, "KV cache: NULL model");
+    if (kv_dtype != TRIL_F32 && kv_dtype != TRIL_BF16)
+        return TRIL_FAIL(TRIL_ERR_UNSUPPORTED, "the KV cache can be fp32 or bf16, not %s",
+                         tril_dtype_name(kv_dtype) ? tril_dtype_name(kv_dtype) : "?");
+    m->kv_dtype = kv_dtype;
+    return TRIL_OK;
+}
+
+tril_dtype tril_gpt2_get_kv_dtype(const tril_gpt2 *m) { return m ? m->kv_dtype : TRIL_F32; }
+
 const char *tril_gpt2_get_stored_dtype(const tril_gpt2 *m) { return m ? m->stored_dtype : ""; }
 
 const tril_param_info *tril_gpt2_get_params(const tril_gpt2 *m, size_t *count)

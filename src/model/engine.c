@@ -86,7 +86,9 @@ tril_status tril_engine_create(const tril_gpt2 *model, const tril_engine_config 
     e->P = mc->n_positions;
     const int64_t bt = c.kv_block_tokens, C = e->C;
     e->pages_per_seq = (e->P + bt - 1) / bt;
-    const double block_bytes = 2.0 * (double)e->L * (double)bt * (double)C * sizeof(float);
+    e->kv_dtype = tril_gpt2_get_kv_dtype(model);
+    const size_t kv_es = tril_dtype_size(e->kv_dtype);
+    const double block_bytes = 2.0 * (double)e->L * (double)bt * (double)C * (double)kv_es;
     const double want = c.kv_memory_bytes > 0 ? (double)c.kv_memory_bytes
                                               : block_bytes * (double)(e->pages_per_seq * c.slots);
     if (want / block_bytes > (double)INT32_MAX) {
@@ -105,8 +107,8 @@ tril_status tril_engine_create(const tril_gpt2 *model, const tril_engine_config 
     e->max_rows = c.slots * chunk;
     e->wide = e->I > 3 * C ? e->I : 3 * C;
     const int64_t R = e->max_rows, pool = e->L * e->kv_blocks * bt * C;
-    e->k_pool = pool > 0 ? tril_line_alloc((size_t)pool, sizeof(float), 0) : NULL;
-    e->v_pool = pool > 0 ? tril_line_alloc((size_t)pool, sizeof(float), 0) : NULL;
+    e->k_pool = pool > 0 ? tril_line_alloc((size_t)pool, kv_es, 0) : NULL;
+    e->v_pool = pool > 0 ? tril_line_alloc((size_t)pool, kv_es, 0) : NULL;
     e->free_blocks = alloc_n(e->kv_blocks, sizeof(int32_t));
     e->seqs = alloc_n(c.slots, sizeof(engine_seq));
     e->queue = alloc_n(c.max_queue, sizeof(engine_pending *));

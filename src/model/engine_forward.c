@@ -55,14 +55,15 @@ static tril_status dense(tril_engine *e, int64_t n_seqs, int64_t rowwise_rows, f
 static tril_status attend(tril_engine *e, const engine_seq *s, int64_t l)
 {
     const int64_t C = e->C, bt = e->cfg.kv_block_tokens;
-    float *kp = e->k_pool + l * e->kv_blocks * bt * C;
-    float *vp = e->v_pool + l * e->kv_blocks * bt * C;
+    const size_t es = tril_dtype_size(e->kv_dtype);
+    char *kp = (char *)e->k_pool + (size_t)(l * e->kv_blocks * bt * C) * es;
+    char *vp = (char *)e->v_pool + (size_t)(l * e->kv_blocks * bt * C) * es;
     for (int64_t t = 0; t < s->rows; t++) {
         const int64_t j = s->pos + t;
         const int64_t row = (int64_t)s->blocks[j / bt] * bt + j % bt;
         const float *qkv = e->qkv + (s->row0 + t) * 3 * C;
-        memcpy(kp + row * C, qkv + C, (size_t)C * sizeof(float));
-        memcpy(vp + row * C, qkv + 2 * C, (size_t)C * sizeof(float));
+        tril_convert_from_f32(kp + (size_t)(row * C) * es, e->kv_dtype, qkv + C, (size_t)C);
+        tril_convert_from_f32(vp + (size_t)(row * C) * es, e->kv_dtype, qkv + 2 * C, (size_t)C);
     }
     const tril_gpt2 *m = e->model;
     tril_attention_args a = tril_attention_args_init();
@@ -75,6 +76,7 @@ static tril_status attend(tril_engine *e, const engine_seq *s, int64_t l)
     a.q_row_stride = 3 * C;
     a.k = kp;
     a.v = vp;
+    a.kv_dtype = e->kv_dtype;
     a.kv_row_stride = C;
     a.kv_page_table = s->blocks;
     a.kv_page_rows = bt;

@@ -44,7 +44,8 @@ struct tril_engine {
     tril_engine_config cfg;
     int64_t C, V, I, L, P;
     /* the KV pool: per layer, K and V of kv_blocks blocks of block_tokens rows */
-    float *k_pool, *v_pool; /* [L, blocks, block_tokens, C] each */
+    tril_dtype kv_dtype;    /* the pool's: the model's when the engine was made */
+    void *k_pool, *v_pool;  /* [L, blocks, block_tokens, C] each, in kv_dtype */
     int64_t kv_blocks, pages_per_seq;
     int32_t *free_blocks; /* stack */
     int64_t n_free, n_reserved;

@@ -19,8 +19,9 @@ struct tril_gpt2_state {
     int64_t max_tokens; /* cache capacity */
     int64_t max_batch;  /* tokens per forward call */
     int64_t pos;        /* tokens in the cache */
-    float *k_cache;     // [L, max_tokens, C]
-    float *v_cache;     // [L, max_tokens, C]
+    tril_dtype kv_dtype;/* of the cache: the model's when the state was made */
+    void *k_cache;      // [L, max_tokens, C] in kv_dtype
+    void *v_cache;      // [L, max_tokens, C]
     float *x;           // [max_batch, C] residual stream
     float *ln;          // [max_batch, C]
     float *qkv;         // [max_batch, 3C]
@@ -54,8 +55,10 @@ tril_status tril_gpt2_state_create(const tril_gpt2 *model, int64_t max_tokens,
     s->wide = I > 3 * C ? I : 3 * C;
     s->max_tokens = max_tokens;
     s->max_batch = B;
-    s->k_cache = alloc_floats(c->n_layer * max_tokens * C);
-    s->v_cache = alloc_floats(c->n_layer * max_tokens * C);
+    s->kv_dtype = model->kv_dtype;
+    const size_t kv_es = tril_dtype_size(s->kv_dtype);
+    s->k_cache = tril_line_alloc((size_t)(c->n_layer * max_tokens * C), kv_es, 0);
+    s->v_cache = tril_line_alloc((size_t)(c->n_layer * max_tokens * C), kv_es, 0);
     s->x = alloc_floats(B * C);
     s->ln = alloc_floats(B * C);
     s->qkv = alloc_floats(B * 3 * C);
@@ -117,10 +120,13 @@ static tril_status check_input(const tril_gpt2 *m, const tril_gpt2_state *s, con
 static tril_status attend(const tril_gpt2 *m, tril_gpt2_state *s, int64_t l, int64_t n)
 {
     const int64_t C = m->cfg.n_embd;
-    float *kc = s->k_cache + l * s->max_tokens * C, *vc = s->v_cache + l * s->max_tokens * C;
+    const size_t es = tril_dtype_size(s->kv_dtype);
+    char *kc = (char *)s->k_cache + (size_t)(l * s->max_tokens * C) * es;
+    char *vc = (char *)s->v_cache + (size_t)(l * s->max_tokens * C) * es;
     for (int64_t t = 0; t < n; t++) {
-        memcpy(kc + (s->pos + t) * C, s->qkv + t * 3 * C + C, (size_t)C * sizeof(float));
-        memcpy(vc + (s->pos + t) * C, s->qkv + t * 3 * C + 2 * C, (size_t)C * sizeof(float));
+        const size_t at = (size_t)((s->pos + t) * C) * es;
+        tril_convert_from_f32(kc + at, s->kv_dtype, s->qkv + t * 3 * C + C, (size_t)C);
+        tril_convert_from_f32(vc + at, s->kv_dtype, s->qkv + t * 3 * C + 2 * C, (size_t)C);
     }
     tril_attention_args a = tril_attention_args_init();
     a.batch = 1;
@@ -132,6 +138,7 @@ static tril_status attend(const tril_gpt2 *m, tril_gpt2_state *s, int64_t l, int
     a.q_row_stride = 3 * C;
     a.k = kc;
     a.v = vc;
+    a.kv_dtype = s->kv_dtype;
     a.out = s->att;
     a.scale = tril_gpt2_attn_scale(&m->cfg, l); /* scale_attn_weights, ..._inverse_layer_idx */
     return tril_attention_forward(&a, TRIL_ATTN_AUTO);

@@ -55,6 +55,7 @@ struct tril_gpt2 {
     char stored_dtype[8];          /* dtype in the file: "F32", "F16", "BF16" */
     tril_dtype weight_dtype;       /* TRIL_F32, TRIL_BF16 or TRIL_INT8
                                       (tril_gpt2_use_dtype) */
+    tril_dtype kv_dtype;           /* new states' and engines' KV cache: TRIL_F32 or TRIL_BF16 */
     tril_lowp wte_lowp;            // [V, C] wte of the bf16 / int8 model
     void *lowp_arena;              /* bf16 / int8 model: owns the matrices and wte */
     uint16_t *scales_arena;        /* int8 model: owns their scales */

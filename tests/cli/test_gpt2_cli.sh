@@ -124,6 +124,22 @@ contains "$tmp/err" "--dtype expects fp32, bf16 or int8" "dtype message"
 expect 0 "bench decode bf16" -- "$TRIL" bench decode --model "$M" --position 4 --repeats 2 --dtype bf16
 contains "$tmp/out" "dtype=bf16" "bench reports bf16"
 expect 2 "bench train bf16 refused" -- "$TRIL" bench train --model "$M" --batch 2 --seq 8 --dtype bf16
+# the KV cache's dtype: bf16 by default with bf16 weights, fp32 with fp32
+# ones, either on request; a bf16 cache moves the loss, slightly
+expect 0 "bench decode bf16 kv default" -- "$TRIL" bench decode --model "$M" --position 4 --repeats 2 --dtype bf16
+contains "$tmp/out" "kv_dtype=bf16" "bf16 weights: a bf16 KV cache by default"
+expect 0 "bench decode fp32 kv default" -- "$TRIL" bench decode --model "$M" --position 4 --repeats 2
+contains "$tmp/out" "kv_dtype=fp32" "fp32 weights: an fp32 KV cache by default"
+expect 0 "bench decode kv fp32" -- "$TRIL" bench decode --model "$M" --position 4 --repeats 2 --dtype bf16 --kv-dtype fp32
+contains "$tmp/out" "kv_dtype=fp32" "--kv-dtype fp32 with bf16 weights"
+expect 0 "eval kv fp32" -- "$TRIL" eval --model "$M" --file "$tmp/text.txt" --context 32 --kv-dtype fp32
+cp "$tmp/out" "$tmp/eval_kv32"
+expect 0 "eval kv bf16" -- "$TRIL" eval --model "$M" --file "$tmp/text.txt" --context 32 --kv-dtype bf16
+check "! cmp -s '$tmp/out' '$tmp/eval_kv32'" "a bf16 KV cache changes the loss"
+expect 0 "generate kv bf16" -- "$TRIL" generate --model "$M" --prompt "The dog" --tokens 6 --temperature 0 --ids --kv-dtype bf16
+same "$(wc -w <"$tmp/out" | tr -d ' ')" "6" "6 ids with a bf16 KV cache"
+expect 2 "kv fp16 refused" -- "$TRIL" generate --model "$M" --prompt x --kv-dtype fp16
+contains "$tmp/err" "--kv-dtype expects auto, fp32 or bf16" "kv dtype message"
 # int8 weights (Q8_0): the same interface
 expect 0 "generate int8" -- "$TRIL" generate --model "$M" --prompt "The dog" --tokens 6 --temperature 0 --ids --dtype int8
 same "$(wc -w <"$tmp/out" | tr -d ' ')" "6" "6 ids with int8 weights"
