@@ -1,7 +1,8 @@
 /* The serving engine without HTTP: N streams decoding together on GPT-2
  * 124M with random weights, against one stream alone, in the same run.
  *
- *   bench_engine [--dtype fp32|bf16|int8] [--streams 1,4,8,16] [--prompt P] [--tokens T]
+ *   bench_engine [--dtype fp32|bf16|int8] [--kv-dtype fp32|bf16] [--streams 1,4,8,16]
+ *                [--prompt P] [--tokens T]
  *
  * Each stream has a P-token prompt (default 16) and generates T tokens
  * (default 64). Prints, per stream count: the first step's ms (every
@@ -28,10 +29,11 @@ static int quiet(const tril_engine_event *ev, void *ctx)
 
 int main(int argc, char **argv)
 {
-    const char *dtype = "fp32", *streams_arg = "1,4,8,16";
+    const char *dtype = "fp32", *kv_name = "fp32", *streams_arg = "1,4,8,16";
     int64_t prompt_len = 16, tokens = 64;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--dtype")) dtype = argv[i + 1];
+        else if (!strcmp(argv[i], "--kv-dtype")) kv_name = argv[i + 1];
         else if (!strcmp(argv[i], "--streams")) streams_arg = argv[i + 1];
         else if (!strcmp(argv[i], "--prompt")) prompt_len = atoll(argv[i + 1]);
         else if (!strcmp(argv[i], "--tokens")) tokens = atoll(argv[i + 1]);
@@ -42,20 +44,22 @@ int main(int argc, char **argv)
     }
     tril_gpt2_config cfg;
     tril_gpt2 *m = NULL;
-    tril_dtype weights;
-    if (tril_dtype_parse(dtype, &weights) != TRIL_OK || weights == TRIL_F16) {
-        fprintf(stderr, "bench_engine: --dtype fp32, bf16 or int8\n");
+    tril_dtype weights, kv;
+    if (tril_dtype_parse(dtype, &weights) != TRIL_OK || weights == TRIL_F16 ||
+        tril_dtype_parse(kv_name, &kv) != TRIL_OK || (kv != TRIL_F32 && kv != TRIL_BF16)) {
+        fprintf(stderr, "bench_engine: --dtype fp32, bf16 or int8; --kv-dtype fp32 or bf16\n");
         return 2;
     }
     if (tril_gpt2_config_by_name("gpt2-124m", &cfg) != TRIL_OK || tril_gpt2_create(&cfg, &m) != TRIL_OK ||
         tril_gpt2_init_random(m, 1) != TRIL_OK ||
         (weights != TRIL_F32 && tril_gpt2_use_dtype(m, weights) != TRIL_OK) ||
-        tril_gpt2_use_amx(m) != TRIL_OK) {
+        tril_gpt2_use_amx(m) != TRIL_OK || tril_gpt2_set_kv_dtype(m, kv) != TRIL_OK) {
         fprintf(stderr, "bench_engine: %s\n", tril_last_error());
         return 1;
     }
-    printf("# bench_engine gpt2-124m dtype=%s prompt=%lld tokens=%lld threads=%d isa=%s amx=%d\n",
-           dtype, (long long)prompt_len, (long long)tokens, tril_get_num_threads(),
+    printf("# bench_engine gpt2-124m dtype=%s kv_dtype=%s prompt=%lld tokens=%lld threads=%d isa=%s "
+           "amx=%d\n",
+           dtype, tril_dtype_name(kv), (long long)prompt_len, (long long)tokens, tril_get_num_threads(),
            tril_isa_name(tril_cpu_best_isa()), tril_gpt2_uses_amx(m));
     printf("%-8s %12s %12s %12s %10s\n", "streams", "prefill_ms", "tokens_per_s", "ms_per_step",
            "speedup");
