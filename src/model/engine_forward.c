@@ -91,9 +91,21 @@ static tril_status attend(tril_engine *e, const engine_seq *s, int64_t l)
  * (one row) is a few microseconds of work: they run one per thread, all
  * at once, instead of one parallel region each (the kernel's split of the
  * keys into chunks, and so its result, does not depend on the threads
- * that run it). Prompt chunks then run one by one on all the threads. */
+ * that run it). Fewer decoding sequences than threads run one by one, each
+ * on all the threads (inside a region the kernel would get one: a lone
+ * generation's attention at 1000 positions ran on one of two cores).
+ * Prompt chunks then run one by one on all the threads. */
 static tril_status attend_all(tril_engine *e, int64_t n_seqs, int64_t l)
 {
+    int64_t decoding = 0;
+    for (int64_t k = 0; k < n_seqs; k++) decoding += e->seqs[e->order[k]].rows == 1;
+    if (decoding < tril_get_num_threads()) {
+        for (int64_t k = 0; k < n_seqs; k++) {
+            const tril_status st = attend(e, &e->seqs[e->order[k]], l);
+            if (st != TRIL_OK) return st;
+        }
+        return TRIL_OK;
+    }
     int64_t failed_at = -1;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(tril_get_num_threads())
     for (int64_t k = 0; k < n_seqs; k++) {
