@@ -43,9 +43,11 @@ int cmd_info(int argc, char **argv)
            c->attn_inverse_layer ? "true" : "false");
     printf("parameters=%lld (%.1fM)\nstored_dtype=%s\ncompute_dtype=fp32\n", (long long)params,
            params / 1e6, tril_gpt2_get_stored_dtype(m));
-    printf("weights_mb=%.1f (%s)\nkv_cache_mb_full_context=%.1f\n", params * 4.0 / 1e6,
+    const double kv_fp32_mb = 2.0 * c->n_layer * c->n_positions * c->n_embd * 4.0 / 1e6;
+    printf("weights_mb=%.1f (%s)\nkv_cache_mb_full_context=%.1f (fp32; %.1f in bf16)\n",
+           params * 4.0 / 1e6,
            tril_gpt2_get_storage(m) == TRIL_GPT2_ARENA ? "converted to fp32" : "memory-mapped in place",
-           2.0 * c->n_layer * c->n_positions * c->n_embd * 4.0 / 1e6);
+           kv_fp32_mb, kv_fp32_mb / 2.0);
     tril_gpt2_free(m);
     return CLI_OK;
 }
