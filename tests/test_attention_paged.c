@@ -37,6 +37,7 @@ typedef struct {
     tril_mask_mode mask;
     float fill;
     tril_dtype dtype;
+    int kv_bf16;         /* keys and values in bf16 under queries in dtype (a bf16 KV cache) */
 } pcase;
 
 static const int64_t page_rows_choices[] = {1, 3, 16, 64};
@@ -46,10 +47,11 @@ static void describe(const pcase *c, char *buf, size_t size)
 {
     snprintf(buf, size,
              "B=%lld H=%lld D=%lld Tq=%lld Tk=%lld page_rows=%lld row_extra=%lld pad=%d "
-             "share=%d mask=%s fill=%g dtype=%s",
+             "share=%d mask=%s fill=%g dtype=%s kv_bf16=%d",
              (long long)c->batch, (long long)c->heads, (long long)c->dim, (long long)c->q_len,
              (long long)c->kv_len, (long long)c->page_rows, (long long)c->row_extra, c->padding,
-             c->share, tril_mask_mode_name(c->mask), (double)c->fill, tril_dtype_name(c->dtype));
+             c->share, tril_mask_mode_name(c->mask), (double)c->fill, tril_dtype_name(c->dtype),
+             c->kv_bf16);
 }
 
 static void *xmalloc(size_t n)
@@ -84,27 +86,27 @@ static void run_case(const pcase *c, uint64_t seed)
     char what[256];
     describe(c, what, sizeof what);
     test_rng rng = {seed};
-    const tril_dtype dt = c->dtype;
-    const size_t es = tril_dtype_size(dt);
+    const tril_dtype dt = c->dtype, kdt = c->kv_bf16 ? TRIL_BF16 : dt;
+    const size_t es = tril_dtype_size(dt), kes = tril_dtype_size(kdt);
     const int64_t B = c->batch, H = c->heads, D = c->dim, Tq = c->q_len, Tk = c->kv_len;
     const int64_t hd = H * D, rs = hd + c->row_extra, R = c->page_rows;
     const int64_t used = (Tk + R - 1) / R;
 
     /* contiguous K/V [B, Tk, rs]; the row gaps are garbage */
     const size_t nkv = (size_t)(B * Tk * rs);
-    void *k = xmalloc(nkv * es), *v = xmalloc(nkv * es);
-    fill_garbage(&rng, k, dt, nkv);
-    fill_garbage(&rng, v, dt, nkv);
+    void *k = xmalloc(nkv * kes), *v = xmalloc(nkv * kes);
+    fill_garbage(&rng, k, kdt, nkv);
+    fill_garbage(&rng, v, kdt, nkv);
     for (int64_t r = 0; r < B * Tk; r++)
         for (int64_t e = 0; e < hd; e++) {
-            tril_store_f32(k, dt, (size_t)(r * rs + e), test_rng_normal(&rng));
-            tril_store_f32(v, dt, (size_t)(r * rs + e), test_rng_normal(&rng));
+            tril_store_f32(k, kdt, (size_t)(r * rs + e), test_rng_normal(&rng));
+            tril_store_f32(v, kdt, (size_t)(r * rs + e), test_rng_normal(&rng));
         }
     /* a shared prefix: sequence 1's first `shared` pages are sequence 0's */
     const int64_t shared = c->share && B >= 2 ? test_rng_int(&rng, 1, used) : 0;
     const int64_t shared_keys = shared * R < Tk ? shared * R : Tk;
-    memcpy((char *)k + (size_t)(Tk * rs) * es, k, (size_t)(shared_keys * rs) * es);
-    memcpy((char *)v + (size_t)(Tk * rs) * es, v, (size_t)(shared_keys * rs) * es);
+    memcpy((char *)k + (size_t)(Tk * rs) * kes, k, (size_t)(shared_keys * rs) * kes);
+    memcpy((char *)v + (size_t)(Tk * rs) * kes, v, (size_t)(shared_keys * rs) * kes);
 
     /* the pool: every used page (shared ones once) plus spares, in a random
      * order; entries past `used` are garbage that must not be read */
@@ -127,15 +129,15 @@ static void run_case(const pcase *c, uint64_t seed)
             else table[b * per_seq + p] = perm[next++];
         }
     const size_t npool = (size_t)(pages * R * rs);
-    void *kp = xmalloc(npool * es), *vp = xmalloc(npool * es);
-    fill_garbage(&rng, kp, dt, npool);
-    fill_garbage(&rng, vp, dt, npool);
+    void *kp = xmalloc(npool * kes), *vp = xmalloc(npool * kes);
+    fill_garbage(&rng, kp, kdt, npool);
+    fill_garbage(&rng, vp, kdt, npool);
     for (int64_t b = 0; b < B; b++)
         for (int64_t j = 0; j < Tk; j++) {
             const int64_t dst = ((int64_t)table[b * per_seq + j / R] * R + j % R) * rs;
             const int64_t src = (b * Tk + j) * rs;
-            memcpy((char *)kp + (size_t)dst * es, (char *)k + (size_t)src * es, (size_t)hd * es);
-            memcpy((char *)vp + (size_t)dst * es, (char *)v + (size_t)src * es, (size_t)hd * es);
+            memcpy((char *)kp + (size_t)dst * kes, (char *)k + (size_t)src * kes, (size_t)hd * kes);
+            memcpy((char *)vp + (size_t)dst * kes, (char *)v + (size_t)src * kes, (size_t)hd * kes);
         }
 
     const size_t nq = (size_t)(B * Tq * hd), nl = (size_t)(B * H * Tq);
@@ -157,6 +159,7 @@ static void run_case(const pcase *c, uint64_t seed)
     a.q_len = Tq;
     a.kv_len = Tk;
     a.dtype = dt;
+    a.kv_dtype = c->kv_bf16 ? TRIL_BF16 : TRIL_F32;
     a.q = q;
     a.kv_row_stride = rs;
     a.mask = c->mask;
@@ -257,6 +260,7 @@ static pcase random_case(test_rng *rng, int decode)
     const int64_t dtype = test_rng_int(rng, 0, 2);
     c.dtype = dtype == 0 ? TRIL_F32 : dtype == 1 ? TRIL_F16 : TRIL_BF16;
     c.fill = tril_fill_value((tril_fill)test_rng_int(rng, 0, TRIL_FILL_COUNT - 1), c.dtype);
+    c.kv_bf16 = c.dtype == TRIL_F32 && test_rng_int(rng, 0, 2) == 0;
     return c;
 }
 
@@ -291,22 +295,29 @@ static void test_paged_edges(void **state)
 {
     (void)state;
     const pcase cases[] = {
-        {1, 2, 64, 1, 10, 64, 0, 0, 0, TRIL_MASK_STRUCTURAL, 0, TRIL_F32},
-        {2, 2, 64, 1, 128, 16, 0, 0, 1, TRIL_MASK_STRUCTURAL, 0, TRIL_F32},
-        {1, 3, 64, 1, 300, 1, 0, 0, 0, TRIL_MASK_STRUCTURAL, 0, TRIL_F32},
-        {3, 4, 64, 4, 300, 64, 0, 3, 1, TRIL_MASK_STRUCTURAL, 0, TRIL_F32},
-        {2, 4, 80, 2, 299, 3, 0, 0, 0, TRIL_MASK_NONE, 0, TRIL_F32},
-        {2, 2, 64, 3, 290, 16, 5, 1, 0, TRIL_MASK_STRUCTURAL, 0, TRIL_F32},
-        {2, 3, 24, 1, 257, 16, 0, 0, 1, TRIL_MASK_STRUCTURAL, 0, TRIL_F16},
-        {2, 3, 24, 1, 257, 16, 0, 0, 1, TRIL_MASK_STRUCTURAL, 0, TRIL_BF16},
-        {1, 2, 64, 64, 64, 16, 0, 0, 0, TRIL_MASK_STRUCTURAL, 0, TRIL_F32},
-        {2, 2, 64, 70, 70, 3, 0, 0, 1, TRIL_MASK_ADDITIVE, -1e9f, TRIL_F32},
-        {2, 1, 80, 33, 200, 64, 2, 3, 0, TRIL_MASK_STRUCTURAL, 0, TRIL_BF16},
-        {3, 2, 64, 40, 260, 1, 0, 2, 1, TRIL_MASK_BOOLEAN, -INFINITY, TRIL_F16},
-        {1, 1, 8, 5, 6, 3, 0, 0, 0, TRIL_MASK_NONE, 0, TRIL_F32},
+        {1, 2, 64, 1, 10, 64, 0, 0, 0, TRIL_MASK_STRUCTURAL, 0, TRIL_F32, 0},
+        {2, 2, 64, 1, 128, 16, 0, 0, 1, TRIL_MASK_STRUCTURAL, 0, TRIL_F32, 0},
+        {1, 3, 64, 1, 300, 1, 0, 0, 0, TRIL_MASK_STRUCTURAL, 0, TRIL_F32, 0},
+        {3, 4, 64, 4, 300, 64, 0, 3, 1, TRIL_MASK_STRUCTURAL, 0, TRIL_F32, 0},
+        {2, 4, 80, 2, 299, 3, 0, 0, 0, TRIL_MASK_NONE, 0, TRIL_F32, 0},
+        {2, 2, 64, 3, 290, 16, 5, 1, 0, TRIL_MASK_STRUCTURAL, 0, TRIL_F32, 0},
+        {2, 3, 24, 1, 257, 16, 0, 0, 1, TRIL_MASK_STRUCTURAL, 0, TRIL_F16, 0},
+        {2, 3, 24, 1, 257, 16, 0, 0, 1, TRIL_MASK_STRUCTURAL, 0, TRIL_BF16, 0},
+        {1, 2, 64, 64, 64, 16, 0, 0, 0, TRIL_MASK_STRUCTURAL, 0, TRIL_F32, 0},
+        {2, 2, 64, 70, 70, 3, 0, 0, 1, TRIL_MASK_ADDITIVE, -1e9f, TRIL_F32, 0},
+        {2, 1, 80, 33, 200, 64, 2, 3, 0, TRIL_MASK_STRUCTURAL, 0, TRIL_BF16, 0},
+        {3, 2, 64, 40, 260, 1, 0, 2, 1, TRIL_MASK_BOOLEAN, -INFINITY, TRIL_F16, 0},
+        {1, 1, 8, 5, 6, 3, 0, 0, 0, TRIL_MASK_NONE, 0, TRIL_F32, 0},
         /* decoding rows long enough to be cut in two chunks for two
          * threads (800 KB of keys and values), padded to differ in length */
-        {2, 12, 64, 1, 200, 16, 0, 3, 1, TRIL_MASK_STRUCTURAL, 0, TRIL_F32},
+        {2, 12, 64, 1, 200, 16, 0, 3, 1, TRIL_MASK_STRUCTURAL, 0, TRIL_F32, 0},
+        /* a bf16 KV cache under fp32 queries: decoding (all heads, chunks
+         * cut for two threads), prefill, pages of one row, shared pages */
+        {2, 12, 64, 1, 200, 16, 0, 3, 1, TRIL_MASK_STRUCTURAL, 0, TRIL_F32, 1},
+        {3, 4, 64, 4, 300, 64, 0, 3, 1, TRIL_MASK_STRUCTURAL, 0, TRIL_F32, 1},
+        {1, 3, 64, 1, 300, 1, 0, 0, 0, TRIL_MASK_STRUCTURAL, 0, TRIL_F32, 1},
+        {2, 2, 64, 40, 260, 16, 3, 1, 1, TRIL_MASK_STRUCTURAL, 0, TRIL_F32, 1},
+        {2, 2, 23, 33, 100, 3, 0, 0, 1, TRIL_MASK_ADDITIVE, -1e9f, TRIL_F32, 1},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_case(&cases[i], 300 + i);
 }

@@ -29,6 +29,7 @@
  * kinds, and decoding rows, in the same steps */
 static int64_t chunk = 16;
 static int use_amx; /* bf16: repack the model for Intel AMX where the CPU has it */
+static int kv_bf16; /* the model's KV cache (and so the engine's pool) in bf16 */
 
 typedef struct {
     int32_t prompt[200];
@@ -67,6 +68,7 @@ static tril_gpt2 *make_model(tril_dtype dtype)
     for (int64_t i = 0; i < numel; i++) arena[i] += 0.05f * test_rng_normal(&r);
     if (dtype != TRIL_F32) assert_int_equal(tril_gpt2_use_dtype(m, dtype), TRIL_OK);
     if (use_amx) assert_int_equal(tril_gpt2_use_amx(m), TRIL_OK);
+    if (kv_bf16) assert_int_equal(tril_gpt2_set_kv_dtype(m, TRIL_BF16), TRIL_OK);
     return m;
 }
 
@@ -295,6 +297,22 @@ static void test_batch_independent_int8(void **state)
     chunk = 16;
 }
 
+/* A bf16 KV cache (the pool paged in bf16): a request's tokens are the
+ * same alone and in any batch, generate's, and within rounding of one token
+ * at a time through a state with the same cache; fp32 and bf16 (AMX)
+ * weights. */
+static void test_batch_independent_bf16_kv(void **state)
+{
+    (void)state;
+    kv_bf16 = 1;
+    for (chunk = 16; chunk <= 48; chunk += 32) check_batch_independence(TRIL_F32);
+    use_amx = 1;
+    for (chunk = 16; chunk <= 48; chunk += 32) check_batch_independence(TRIL_BF16);
+    chunk = 16;
+    use_amx = 0;
+    kv_bf16 = 0;
+}
+
 static int cancel_after_two(const tril_engine_event *ev, void *ctx)
 {
     int *tokens = ctx;
@@ -424,6 +442,7 @@ int main(void)
         cmocka_unit_test(test_batch_independent_bf16),
         cmocka_unit_test(test_batch_independent_bf16_amx),
         cmocka_unit_test(test_batch_independent_int8),
+        cmocka_unit_test(test_batch_independent_bf16_kv),
         cmocka_unit_test(test_refusals_and_cancel),
         cmocka_unit_test(test_logprobs),
     };

@@ -139,7 +139,7 @@ static void test_bf16_kv_accuracy(void **state)
         printf("  %s weights: eval loss fp32 KV %.6f, bf16 KV %.6f (%.2e); decoding loss %.6f, "
                "%.6f (%.2e)\n", tril_dtype_name(weights[w]), loss[0], loss[1], rel, dec[0], dec[1],
                drel);
-        assert_true(rel <= 1e-3 && drel <= 1e-3);
+        assert_true(rel <= 1e-4 && drel <= 1e-4); /* measured: under 1e-5 */
         assert_true(loss[0] != loss[1]); /* the cache really was bf16 */
         tril_gpt2_free(m);
     }

@@ -68,9 +68,6 @@ float tril_fill_value(tril_fill fill, tril_dtype dtype);
 const char *tril_mask_mode_name(tril_mask_mode mode);
 tril_status tril_mask_mode_parse(const char *name, tril_mask_mode *out);
 
-/* kv_dtype: the same as dtype (tril_attention_args_init's default). */
-#define TRIL_KV_DTYPE_AS_Q ((tril_dtype)-1)
-
 typedef struct {
     int64_t batch;    /* B  >= 1 */
     int64_t heads;    /* H  >= 1 */
@@ -78,9 +75,10 @@ typedef struct {
     int64_t q_len;    /* Tq >= 1 */
     int64_t kv_len;   /* Tk >= 1 */
     tril_dtype dtype; /* storage dtype of q, k, v and out; compute is fp32 */
-    /* storage dtype of k and v when it differs from dtype (a bf16 KV cache
-     * under fp32 queries halves what decoding reads of it); the default,
-     * TRIL_KV_DTYPE_AS_Q, is dtype itself */
+    /* storage dtype of k and v when it differs from dtype: TRIL_BF16 or
+     * TRIL_F16 (a bf16 KV cache under fp32 queries halves what decoding
+     * reads of it). TRIL_F32, the zero value, means k and v are in dtype, so
+     * args made without tril_attention_args_init keep their meaning. */
     tril_dtype kv_dtype;
 
     const void *q;          /* [B, Tq, H, D] */

@@ -109,7 +109,6 @@ tril_attention_args tril_attention_args_init(void)
     tril_attention_args a;
     memset(&a, 0, sizeof a);
     a.dtype = TRIL_F32;
-    a.kv_dtype = TRIL_KV_DTYPE_AS_Q;
     a.mask = TRIL_MASK_STRUCTURAL;
     return a;
 }
@@ -154,7 +153,7 @@ void tril_attention_resolve(tril_attention_args *a)
     if (a->out_batch_stride == 0) a->out_batch_stride = a->q_len * a->out_row_stride;
     if (a->scale == 0.0f) a->scale = (float)(1.0 / sqrt((double)a->head_dim));
     a->fill = tril_round_to_dtype(a->fill, a->dtype);
-    if (a->kv_dtype == TRIL_KV_DTYPE_AS_Q) a->kv_dtype = a->dtype;
+    if (a->kv_dtype == TRIL_F32) a->kv_dtype = a->dtype; /* the zero value: as the queries */
 }
 
 /* Paged K/V: the pool is one view of kv_pages * kv_page_rows rows, and every
@@ -206,7 +205,7 @@ static tril_status validate_resolved(const tril_attention_args *a)
         return TRIL_FAIL(TRIL_ERR_INVALID_ARG, "attention: q, k, v and out must not be NULL");
     if ((unsigned)a->dtype > TRIL_BF16)
         return TRIL_FAIL(TRIL_ERR_INVALID_ARG, "attention: unknown dtype %d", (int)a->dtype);
-    if (a->kv_dtype != TRIL_KV_DTYPE_AS_Q && (unsigned)a->kv_dtype > TRIL_BF16)
+    if ((unsigned)a->kv_dtype > TRIL_BF16)
         return TRIL_FAIL(TRIL_ERR_INVALID_ARG, "attention: unknown kv_dtype %d", (int)a->kv_dtype);
     if ((unsigned)a->mask > TRIL_MASK_NONE)
         return TRIL_FAIL(TRIL_ERR_INVALID_ARG, "attention: unknown mask mode %d", (int)a->mask);

@@ -19,7 +19,7 @@ tril_status tril_attention_backward(const tril_attention_args *args, const float
         return TRIL_FAIL(TRIL_ERR_INVALID_ARG,
                          "attention backward: dtype must be f32, got %s",
                          tril_dtype_name(args->dtype));
-    if (args->kv_dtype != TRIL_F32 && args->kv_dtype != TRIL_KV_DTYPE_AS_Q)
+    if (args->kv_dtype != TRIL_F32)
         return TRIL_FAIL(TRIL_ERR_INVALID_ARG,
                          "attention backward: kv_dtype must be f32, got %s",
                          tril_dtype_name(args->kv_dtype));

@@ -56,7 +56,7 @@ tril_status tril_gpt2_generate_chunked(const tril_gpt2 *m, const int32_t *prompt
     int64_t tokens = n_prompt + max_new - 1 < P ? n_prompt + max_new - 1 : P;
     const int64_t blocks = (tokens + cfg.kv_block_tokens - 1) / cfg.kv_block_tokens;
     cfg.kv_memory_bytes = blocks * cfg.kv_block_tokens * 2 * c->n_layer * c->n_embd *
-                          (int64_t)sizeof(float);
+                          (int64_t)tril_dtype_size(tril_gpt2_get_kv_dtype(m));
     tril_engine *engine = NULL;
     tril_status st = tril_engine_create(m, &cfg, &engine);
     tril_engine_request req;
