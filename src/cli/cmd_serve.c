@@ -214,6 +214,8 @@ int cmd_serve(int argc, char **argv)
         cli_lib_error(CMD, "cannot start the engine");
         goto done;
     }
+    tril_engine_stats pool; /* before the engine thread: nothing else touches it yet */
+    tril_engine_get_stats(s->engine, &pool);
     if (pthread_create(&engine_thread, NULL, serve_engine_main, s) != 0) {
         fprintf(stderr, "tril serve: cannot start the engine thread\n");
         goto done;
@@ -222,8 +224,13 @@ int cmd_serve(int argc, char **argv)
     pthread_mutex_lock(&s->lock);
     s->ready = 1;
     pthread_mutex_unlock(&s->lock);
-    fprintf(stderr, "tril serve: ready: model %s (context %lld), %lld slots, %d compute threads\n",
-            s->model_name, (long long)s->n_ctx, (long long)o.slots, s->compute_threads);
+    fprintf(stderr,
+            "tril serve: ready: model %s (context %lld), %lld slots, %d compute threads, "
+            "weights %s, KV cache %s (%lld tokens)\n",
+            s->model_name, (long long)s->n_ctx, (long long)o.slots, s->compute_threads,
+            tril_dtype_name(tril_gpt2_get_weight_dtype(s->model)),
+            tril_dtype_name(tril_gpt2_get_kv_dtype(s->model)),
+            (long long)(pool.kv_blocks_total * pool.kv_block_tokens));
 
     int sig = 0, fatal = 0;
     while (!sig && !fatal) {

@@ -13,6 +13,8 @@ source "$here/../cli/lib.sh"
 source "$here/lib.sh"
 
 start_server main --slots 4 --prefill-chunk 32 || { finish serve; exit 1; }
+# the start-up line names the weights' and the KV cache's dtypes and the pool's tokens
+if grep -qE 'ready: .*weights fp32, KV cache fp32 \([0-9]+ tokens\)' "$tmp/main.log"; then ok; else bad "ready line: $(cat "$tmp/main.log")"; fi
 
 # --- the read-only endpoints --------------------------------------------------------------
 get /health
@@ -298,7 +300,8 @@ done
 contains "$tmp/limits.log" "SIGTERM" "the server said why it stopped"
 
 # --- SIGTERM with --shutdown-timeout 0: running streams are ended at once, exit 0 ---------------------------------
-start_server quick --slots 1 --shutdown-timeout 0 || { finish serve; exit 1; }
+start_server quick --slots 1 --shutdown-timeout 0 --kv-dtype bf16 || { finish serve; exit 1; }
+contains "$tmp/quick.log" "KV cache bf16 (" "the ready line names the bf16 cache"
 pids=()
 for i in 1 2 3; do
     curl -s -N -o "$tmp/q$i" -D "$tmp/q$i.h" --data-binary '{"prompt":"ROMEO:","max_tokens":250,"stream":true}' "$U/v1/completions" &
