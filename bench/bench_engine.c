@@ -2,7 +2,7 @@
  * 124M with random weights, against one stream alone, in the same run.
  *
  *   bench_engine [--dtype fp32|bf16|int8] [--kv-dtype fp32|bf16] [--streams 1,4,8,16]
- *                [--prompt P] [--tokens T]
+ *                [--prompt P] [--tokens T] [--logprobs N]
  *
  * Each stream has a P-token prompt (default 16) and generates T tokens
  * (default 64). Prints, per stream count: the first step's ms (every
@@ -31,12 +31,14 @@ int main(int argc, char **argv)
 {
     const char *dtype = "fp32", *kv_name = "fp32", *streams_arg = "1,4,8,16";
     int64_t prompt_len = 16, tokens = 64;
+    int logprobs = 0;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--dtype")) dtype = argv[i + 1];
         else if (!strcmp(argv[i], "--kv-dtype")) kv_name = argv[i + 1];
         else if (!strcmp(argv[i], "--streams")) streams_arg = argv[i + 1];
         else if (!strcmp(argv[i], "--prompt")) prompt_len = atoll(argv[i + 1]);
         else if (!strcmp(argv[i], "--tokens")) tokens = atoll(argv[i + 1]);
+        else if (!strcmp(argv[i], "--logprobs")) logprobs = atoi(argv[i + 1]);
         else {
             fprintf(stderr, "bench_engine: unknown option %s\n", argv[i]);
             return 2;
@@ -89,6 +91,7 @@ int main(int argc, char **argv)
             q.max_tokens = tokens;
             q.sampling = tril_sampler_config_default();
             q.sampling.temperature = 0.0f;
+            q.logprobs = logprobs; /* each token's log p and the N most likely */
             q.eot = -1;
             uint64_t id;
             if (tril_engine_submit(e, &q, &id) != TRIL_OK) {
