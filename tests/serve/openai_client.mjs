@@ -49,7 +49,10 @@ for await (const chunk of stream) {
   if (chunk.choices[0].finish_reason) finish = chunk.choices[0].finish_reason;
 }
 check(text === expected, `streamed text: ${JSON.stringify(text)}`);
-check(chunks > 5, `streamed in ${chunks} chunks`);
+// each event holds the text made since the one before, so a busy machine
+// (the bundled model makes a token in well under a millisecond) merges
+// tokens; the stream must still come in pieces, not as one reply
+check(chunks >= 2, `streamed in ${chunks} chunks`);
 check(finish === "length", `streamed finish_reason: ${finish}`);
 
 // streaming with usage at the end
