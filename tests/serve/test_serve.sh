@@ -61,7 +61,10 @@ if py sse "$tmp/stream" >"$tmp/sse.json" 2>"$tmp/sse.err"; then ok; else bad "SS
 same "$(jget "$tmp/sse.json" 'd["text"]')" "$(jget "$tmp/plain.json" 'd["choices"][0]["text"]')" \
     "streamed text = non-streamed text (same seed)"
 same "$(jget "$tmp/sse.json" '[d["finish_reason"], d["finishes"]]')" '["length", 1]' "one finish_reason, at the end"
-check "[ \"\$(jget '$tmp/sse.json' 'd[\"events\"]')\" -gt 10 ]" "the text comes in many events"
+# each event holds the text made since the one before: a busy machine merges
+# tokens (the bundled model makes one in well under a millisecond), but the
+# text must still come in pieces
+check "[ \"\$(jget '$tmp/sse.json' 'd[\"events\"]')\" -ge 3 ]" "the text comes in several events (and [DONE])"
 "$TRIL" generate --prompt "JULIET:" --tokens 60 --temperature 0.9 --top-p 0.95 --top-k 50 --seed 1234 --ids \
     >"$tmp/gen_ids" 2>/dev/null
 post /v1/completions "${body%\}},\"return_token_ids\":true}"
