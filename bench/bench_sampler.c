@@ -18,7 +18,8 @@
 typedef int32_t (*draw_fn)(const tril_sampler_config *, const float *, int64_t, int32_t, double,
                            tril_sample_scratch *);
 
-/* median microseconds per draw over `repeats` draws; *mismatch if an id differs from ref */
+/* Median microseconds per draw over `repeats` draws (the ids are checked
+ * against the plain walk beforehand, in main). */
 static double time_draws(draw_fn f, const tril_sampler_config *c, const float *logits, int64_t V,
                          int32_t best, tril_sample_scratch *cand, int repeats, double *times)
 {

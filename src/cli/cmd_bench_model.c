@@ -207,6 +207,27 @@ static double token_weight_bytes(const tril_gpt2 *m)
     return bytes;
 }
 
+/* The cache emptied and refilled with the first `position` ids. */
+static int refill(const model_opts *o, infer_run *run)
+{
+    tril_gpt2_state_reset(run->s);
+    if (o->position > 0 &&
+        tril_gpt2_forward(run->m, run->s, run->ids, o->position, run->logits, NULL) != TRIL_OK)
+        return cli_lib_error(CMD, "prefill failed");
+    return CLI_OK;
+}
+
+/* Decoding step r after the prefill (the id at position + r); its seconds
+ * into *seconds. */
+static int timed_token(const model_opts *o, infer_run *run, int64_t r, double *seconds)
+{
+    const double t0 = tril_now();
+    if (tril_gpt2_forward(run->m, run->s, run->ids + o->position + r, 1, run->logits, NULL) != TRIL_OK)
+        return cli_lib_error(CMD, "decode failed");
+    *seconds = tril_now() - t0;
+    return CLI_OK;
+}
+
 int cmd_bench_decode(int argc, char **argv)
 {
     model_opts o = {.repeats = 20, .dtype = TRIL_F32};
@@ -221,10 +242,7 @@ int cmd_bench_decode(int argc, char **argv)
     tril_gpt2 *m = run.m;
     const tril_gpt2_config *c = tril_gpt2_get_config(m);
     const tril_dtype dtype = tril_gpt2_get_weight_dtype(m);
-    if (o.position > 0 && tril_gpt2_forward(m, run.s, run.ids, o.position, run.logits, NULL) != TRIL_OK) {
-        rc = cli_lib_error(CMD, "prefill failed");
-        goto done;
-    }
+    if ((rc = refill(&o, &run)) != CLI_OK) goto done;
     /* what one token reads: every weight once (in the dtype the model
      * holds it in) but wpe's one row, and the keys and values cached so far
      * (in the cache's dtype) */
@@ -238,12 +256,7 @@ int cmd_bench_decode(int argc, char **argv)
     double times[1001], limits[1001], ratios[1001], rss_mb = 0.0;
     tril_stream_probe *probe = NULL;
     for (int64_t r = 0; r < steps; r++) { /* step 0 is the warm-up */
-        double t0 = tril_now();
-        if (tril_gpt2_forward(m, run.s, run.ids + o.position + r, 1, run.logits, NULL) != TRIL_OK) {
-            rc = cli_lib_error(CMD, "decode failed");
-            goto done;
-        }
-        times[r] = tril_now() - t0;
+        if ((rc = timed_token(&o, &run, r, &times[r])) != CLI_OK) goto done;
         if (r == 0) { /* the warm-up: no limit to pair it with */
             rss_mb = tril_peak_rss_bytes() / 1048576.0; /* before the probe's 256 MiB */
             if (tril_stream_probe_create(&probe) != TRIL_OK) {
@@ -262,19 +275,9 @@ int cmd_bench_decode(int argc, char **argv)
      * there from the token before (so these can pass the limit). The same
      * positions again, from the same prefill. */
     double b2b[1001];
-    tril_gpt2_state_reset(run.s);
-    if (o.position > 0 && tril_gpt2_forward(m, run.s, run.ids, o.position, run.logits, NULL) != TRIL_OK) {
-        rc = cli_lib_error(CMD, "prefill failed");
-        goto done;
-    }
-    for (int64_t r = 0; r < steps; r++) { /* step 0 is the warm-up */
-        double t0 = tril_now();
-        if (tril_gpt2_forward(m, run.s, run.ids + o.position + r, 1, run.logits, NULL) != TRIL_OK) {
-            rc = cli_lib_error(CMD, "decode failed");
-            goto done;
-        }
-        b2b[r] = tril_now() - t0;
-    }
+    if ((rc = refill(&o, &run)) != CLI_OK) goto done;
+    for (int64_t r = 0; r < steps; r++) /* step 0 is the warm-up */
+        if ((rc = timed_token(&o, &run, r, &b2b[r])) != CLI_OK) goto done;
     const double b2b_ms = tril_median(b2b + 1, (int)o.repeats) * 1e3;
     if (printf("bench=decode model=%s dtype=%s kv_dtype=%s position=%lld threads=%d ms_per_token=%.2f "
                "gbps=%.1f limit_gbps=%.1f of_limit=%.3f paired_limit_gbps=%.1f paired_of_limit=%.3f "
