@@ -482,7 +482,11 @@ static void expect_nonfinite_logit(tril_status st)
 
 /* Finite weights whose logits overflow (one huge row of wte): the forward,
  * generation, eval and the full-sequence logits report an error; nothing
- * hands NaN or inf logits on as if they were fine. */
+ * hands NaN or inf logits on as if they were fine. The final LayerNorm
+ * puts out all ones (weight 0, bias 1), so the huge row's logit overflows
+ * in any summation order: with a mean-free LN output its products had mixed
+ * signs, and an 8-lane tree (AVX2) kept the sum finite where a serial sum
+ * did not. */
 static void test_overflowing_logits(void **state)
 {
     (void)state;
@@ -495,6 +499,12 @@ static void test_overflowing_logits(void **state)
     float *arena = test_arena(m, &numel);
     for (int64_t i = 0; i < numel; i++) arena[i] = tiny_value(i);
     for (int64_t k = 0; k < 8; k++) arena[3 * 8 + k] = 3e38f; /* wte row 3 */
+    const int64_t lnf_w = test_param(m, "ln_f.weight").info->offset;
+    const int64_t lnf_b = test_param(m, "ln_f.bias").info->offset;
+    for (int64_t k = 0; k < 8; k++) {
+        arena[lnf_w + k] = 0.0f;
+        arena[lnf_b + k] = 1.0f;
+    }
     write_model_f32(m, dir);
     tril_gpt2_free(m);
     const int32_t ids[4] = {1, 2, 5, 7};

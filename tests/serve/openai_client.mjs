@@ -49,11 +49,22 @@ for await (const chunk of stream) {
   if (chunk.choices[0].finish_reason) finish = chunk.choices[0].finish_reason;
 }
 check(text === expected, `streamed text: ${JSON.stringify(text)}`);
+check(finish === "length", `streamed finish_reason: ${finish}`);
+
 // each event holds the text made since the one before, so a busy machine
 // (the bundled model makes a token in well under a millisecond) merges
-// tokens; the stream must still come in pieces, not as one reply
-check(chunks >= 2, `streamed in ${chunks} chunks`);
-check(finish === "length", `streamed finish_reason: ${finish}`);
+// tokens, and 30 of them can come as one; a long stream must still come in
+// pieces, not as one reply, and say what the plain request says
+const long = { ...params, max_tokens: 240 };
+const plainLong = (await client.completions.create(long)).choices[0].text;
+let longText = "";
+let longChunks = 0;
+for await (const chunk of await client.completions.create({ ...long, stream: true })) {
+  longChunks++;
+  longText += chunk.choices[0].text;
+}
+check(longText === plainLong, `240-token stream: ${JSON.stringify(longText)} vs ${JSON.stringify(plainLong)}`);
+check(longChunks >= 2, `240 tokens streamed in ${longChunks} chunks`);
 
 // streaming with usage at the end
 const s2 = await client.completions.create({ ...params, stream: true, stream_options: { include_usage: true } });
