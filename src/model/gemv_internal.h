@@ -59,8 +59,8 @@ VINLINE float gemv_dot_bf16(const uint16_t *row, const float *x, int64_t cols, c
     vf a0 = vbcast(0.0f), a1 = a0;
     int64_t c = 0;
     for (; c + 2 * TRIL_VL <= cols; c += 2 * TRIL_VL) {
-        if (prefetch)
-            for (int k = 0; k < 2 * TRIL_VL * 2; k += 64) vprefetch_ahead((const char *)(row + c) + k);
+        if (prefetch && (c * 2) % 64 == 0) /* once a line (two steps a line with AVX2) */
+            vprefetch_ahead(row + c);
         a0 += vload_bf16(row + c) * vload(x + c);
         a1 += vload_bf16(row + c + TRIL_VL) * vload(x + c + TRIL_VL);
     }
