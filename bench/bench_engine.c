@@ -52,10 +52,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_engine: --dtype fp32, bf16 or int8; --kv-dtype fp32 or bf16\n");
         return 2;
     }
-    if (tril_gpt2_config_by_name("gpt2-124m", &cfg) != TRIL_OK || tril_gpt2_create(&cfg, &m) != TRIL_OK ||
-        tril_gpt2_init_random(m, 1) != TRIL_OK ||
-        (weights != TRIL_F32 && tril_gpt2_use_dtype(m, weights) != TRIL_OK) ||
-        tril_gpt2_use_amx(m) != TRIL_OK || tril_gpt2_set_kv_dtype(m, kv) != TRIL_OK) {
+    if (tril_gpt2_config_by_name("gpt2-124m", &cfg) != TRIL_OK ||
+        tril_gpt2_create_random(&cfg, 1, weights, &m) != TRIL_OK || tril_gpt2_use_amx(m) != TRIL_OK || tril_gpt2_set_kv_dtype(m, kv) != TRIL_OK) {
         fprintf(stderr, "bench_engine: %s\n", tril_last_error());
         return 1;
     }

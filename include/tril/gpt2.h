@@ -128,6 +128,13 @@ int tril_gpt2_uses_amx(const tril_gpt2 *model);
  * embeddings, N(0, 0.02/sqrt(2L)) residual projections, zero biases, unit
  * LayerNorm weights. Deterministic in the seed. */
 tril_status tril_gpt2_init_random(tril_gpt2 *model, uint64_t seed);
+/* A model for a config with tril_gpt2_init_random's weights from `seed`,
+ * in dtype (TRIL_F32, TRIL_BF16 or TRIL_INT8): the same model as
+ * tril_gpt2_create + tril_gpt2_init_random (+ tril_gpt2_use_dtype), but a
+ * bf16 or int8 one is drawn and converted a tensor at a time, never holding
+ * the whole fp32 model (which would make the peak 2-4x the steady state). */
+tril_status tril_gpt2_create_random(const tril_gpt2_config *cfg, uint64_t seed, tril_dtype dtype,
+                                    tril_gpt2 **out);
 /* Configs by name for benchmarks and tests: "gpt2-124m", "gpt2-355m",
  * "gpt2-774m", "gpt2-1558m" (Hugging Face gpt2, -medium, -large, -xl).
  * An unknown name is TRIL_ERR_INVALID_ARG naming it and the known ones

@@ -82,9 +82,7 @@ static int bench_model(const char *spec, tril_dtype dtype, int kv, tril_gpt2 **m
     int rc = CLI_OK;
     tril_gpt2_config cfg;
     if (tril_gpt2_config_by_name(spec, &cfg) == TRIL_OK) {
-        if (tril_gpt2_create(&cfg, m) != TRIL_OK || tril_gpt2_init_random(*m, 1) != TRIL_OK ||
-            (dtype != TRIL_F32 && tril_gpt2_use_dtype(*m, dtype) != TRIL_OK) ||
-            tril_gpt2_use_amx(*m) != TRIL_OK)
+        if (tril_gpt2_create_random(&cfg, 1, dtype, m) != TRIL_OK || tril_gpt2_use_amx(*m) != TRIL_OK)
             rc = cli_lib_error(CMD, "cannot create the model");
     } else {
         tril_gpt2_load_opts opts = {.weight_dtype = dtype, .amx = 1};

@@ -76,4 +76,10 @@ void tril_gpt2_lowp_shape(const tril_param_info *p, int64_t *rows, int64_t *cols
 /* Sets the named views (wte, layers[], ...) from param_data / param_lowp. */
 void tril_gpt2_bind_views(tril_gpt2 *m);
 
+/* The next `count` of tril_gpt2_init_random's draws for tensor p into w
+ * (p->numel of them make the tensor), the stream carried in *state from
+ * the tensors, or the part of p, before (table order). */
+void gpt2_random_tensor(const tril_gpt2_config *cfg, const tril_param_info *p, uint64_t *state,
+                        float *w, int64_t count);
+
 #endif

@@ -13,6 +13,17 @@ static int ends_with(const char *s, const char *suffix)
     return n >= m && memcmp(s + n - m, suffix, m) == 0;
 }
 
+void gpt2_random_tensor(const tril_gpt2_config *cfg, const tril_param_info *p, uint64_t *state,
+                        float *w, int64_t count)
+{
+    const int is_ln = ends_with(p->name, "ln_1.weight") || ends_with(p->name, "ln_2.weight") ||
+                      ends_with(p->name, "ln_f.weight");
+    const double resid_std = 0.02 / sqrt(2.0 * (double)cfg->n_layer);
+    const double std = ends_with(p->name, "c_proj.weight") ? resid_std : 0.02;
+    for (int64_t k = 0; k < count; k++)
+        w[k] = is_ln ? 1.0f : (p->decay ? (float)(std * tril_splitmix64_normal(state)) : 0.0f);
+}
+
 tril_status tril_gpt2_init_random(tril_gpt2 *m, uint64_t seed)
 {
     if (!m || !m->arena)
@@ -21,15 +32,8 @@ tril_status tril_gpt2_init_random(tril_gpt2 *m, uint64_t seed)
      * model, and scripts/train_default_model.sh must keep reproducing that
      * model (tril/rng.h). Draws go in table order, two per weight. */
     uint64_t state = seed;
-    const double resid_std = 0.02 / sqrt(2.0 * (double)m->cfg.n_layer);
-    for (size_t i = 0; i < m->n_params; i++) {
-        const tril_param_info *p = &m->params[i];
-        float *w = m->arena + p->offset;
-        int is_ln = ends_with(p->name, "ln_1.weight") || ends_with(p->name, "ln_2.weight") ||
-                    ends_with(p->name, "ln_f.weight");
-        double std = ends_with(p->name, "c_proj.weight") ? resid_std : 0.02;
-        for (int64_t k = 0; k < p->numel; k++)
-            w[k] = is_ln ? 1.0f : (p->decay ? (float)(std * tril_splitmix64_normal(&state)) : 0.0f);
-    }
+    for (size_t i = 0; i < m->n_params; i++)
+        gpt2_random_tensor(&m->cfg, &m->params[i], &state, m->arena + m->params[i].offset,
+                           m->params[i].numel);
     return TRIL_OK;
 }

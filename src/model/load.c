@@ -342,8 +342,32 @@ void tril_gpt2_lowp_shape(const tril_param_info *p, int64_t *rows, int64_t *cols
  * bf16, stay finite in bf16). The bf16 model rounds the fp32 rest (wpe,
  * biases, LayerNorm) to bf16 values too; the int8 model keeps it exact.
  * On failure the model is left as it was. */
+/* wte of a random model (build_lowp): drawn into `drawn` (len values) and
+ * converted into dst / scales a block of whole rows at a time. */
+static tril_status draw_rows_to_lowp(const tril_gpt2 *m, const tril_param_info *info,
+                                     uint64_t *state, float *drawn, int64_t len, unsigned char *dst,
+                                     uint16_t *scales, tril_dtype to, int64_t rows, int64_t cols)
+{
+    const int64_t step = len / cols; /* len >= cols */
+    const size_t esize = tril_dtype_size(to);
+    for (int64_t r = 0; r < rows; r += step) {
+        const int64_t count = (rows - r < step ? rows - r : step) * cols;
+        gpt2_random_tensor(&m->cfg, info, state, drawn, count);
+        unsigned char *to_rows = dst + (size_t)(r * cols) * esize;
+        tril_status st = convert_to_lowp(to_rows, scales ? scales + TRIL_Q8_SCALES(r, cols) : NULL,
+                                         drawn, TRIL_F32, to, count, cols, NULL);
+        if (st != TRIL_OK) return TRIL_FAIL(st, "random model: tensor '%s': %s", info->name, tril_last_error());
+        if (to == TRIL_BF16 && tril_find_nonfinite(to_rows, TRIL_BF16, (size_t)count) < (size_t)count)
+            return TRIL_FAIL(TRIL_ERR_RANGE, "random model: tensor '%s' overflows bf16", info->name);
+    }
+    return TRIL_OK;
+}
+
+/* With `random` (no src), the values are tril_gpt2_init_random's stream
+ * from that seed, drawn a tensor at a time into one scratch tensor (wte a
+ * block of rows at a time). */
 static tril_status build_lowp(tril_gpt2 *m, const param_src *src, const char *where,
-                              const tril_safetensors *file, tril_dtype to)
+                              const tril_safetensors *file, tril_dtype to, const uint64_t *random)
 {
     const size_t esize = tril_dtype_size(to);
     int64_t total = 0, small = 0, nscales = 0;
@@ -362,26 +386,49 @@ static tril_status build_lowp(tril_gpt2 *m, const param_src *src, const char *wh
     float *rest = malloc((size_t)small * sizeof *rest);
     tril_lowp *dst_low = calloc(m->n_params, sizeof *dst_low);
     float **dst32 = calloc(m->n_params, sizeof *dst32);
+    /* random: one scratch tensor, the largest but wte (which is drawn a
+     * block of rows at a time: at GPT-2 124M it is 154 MB in fp32, 0.6x
+     * the whole bf16 model) */
+    int64_t largest = m->cfg.n_embd;
+    for (size_t i = 0; i < m->n_params; i++)
+        if (m->params[i].numel > largest && strcmp(m->params[i].name, "wte.weight") != 0)
+            largest = m->params[i].numel;
+    float *drawn = random ? malloc((size_t)largest * sizeof *drawn) : NULL;
+    uint64_t state = random ? *random : 0;
     tril_status st = TRIL_OK;
-    if (!low || (nscales && !scales) || !rest || !dst_low || !dst32)
+    if (!low || (nscales && !scales) || !rest || !dst_low || !dst32 || (random && !drawn))
         st = TRIL_FAIL(TRIL_ERR_NOMEM, "cannot allocate %.1f MB of %s weights",
                        (double)total * (double)esize / 1e6, tril_dtype_name(to));
     unsigned char *p = low;
     uint16_t *ps = scales;
     float *q = rest;
     for (size_t i = 0; i < m->n_params && st == TRIL_OK; i++) {
-        const param_src *s = &src[i];
         const int64_t n = m->params[i].numel;
+        const int kept = kept_low(&m->params[i]);
+        int64_t rows = 0, cols = 0;
+        if (kept) tril_gpt2_lowp_shape(&m->params[i], &rows, &cols);
+        const int wte = kept && strcmp(m->params[i].name, "wte.weight") == 0; /* [V, C] as stored */
+        if (random && wte) {
+            if ((st = draw_rows_to_lowp(m, &m->params[i], &state, drawn, largest, p, ps, to, rows, cols)) != TRIL_OK)
+                break;
+            dst_low[i] = (tril_lowp){p, to == TRIL_INT8 ? ps : NULL, 0};
+            p += (size_t)n * esize;
+            if (to == TRIL_INT8) ps += TRIL_Q8_SCALES(rows, cols);
+            continue;
+        }
+        param_src one;
+        if (random) {
+            gpt2_random_tensor(&m->cfg, &m->params[i], &state, drawn, n);
+            one = (param_src){drawn, TRIL_F32, m->params[i].name};
+        }
+        const param_src *s = random ? &one : &src[i];
         if ((st = check_finite(s, n, where)) != TRIL_OK) break;
         /* the check mapped the whole tensor in: let it go (it stays in the
          * page cache) so that the conversion below holds one chunk at a time */
         if (file && (st = tril_safetensors_release(file, s->data, (size_t)n * tril_dtype_size(s->dtype))) != TRIL_OK)
             break;
         size_t bad = (size_t)n; /* index in the source of a value that overflows bf16 */
-        const int kept = kept_low(&m->params[i]);
-        int64_t rows = 0, cols = 0;
-        if (kept) tril_gpt2_lowp_shape(&m->params[i], &rows, &cols);
-        if (kept && strcmp(m->params[i].name, "wte.weight") == 0) { /* [V, C] as stored */
+        if (wte) {
             if ((st = convert_to_lowp(p, ps, s->data, s->dtype, to, n, cols, file)) != TRIL_OK) {
                 st = TRIL_FAIL(st, "%s: tensor '%s': %s", where, s->name, tril_last_error());
                 break;
@@ -435,6 +482,7 @@ static tril_status build_lowp(tril_gpt2 *m, const param_src *src, const char *wh
     }
     free(dst_low);
     free(dst32);
+    free(drawn);
     return st;
 }
 
@@ -508,7 +556,7 @@ static tril_status load_tensors(tril_gpt2 *m, tril_safetensors *st, const char *
     if (status == TRIL_OK) {
         snprintf(m->stored_dtype, sizeof m->stored_dtype, "%s", tril_st_dtype_name(found[0]->dtype));
         if (to != TRIL_F32) {
-            status = build_lowp(m, src, path, st, to);
+            status = build_lowp(m, src, path, st, to, NULL);
         } else if (all_f32 && !copy) {
             for (size_t i = 0; i < m->n_params && status == TRIL_OK; i++) {
                 status = check_finite(&src[i], m->params[i].numel, path);
@@ -545,12 +593,32 @@ tril_status tril_gpt2_use_dtype(tril_gpt2 *m, tril_dtype dtype)
     if (!src) return TRIL_FAIL(TRIL_ERR_NOMEM, "%s: out of memory", tril_dtype_name(dtype));
     for (size_t i = 0; i < m->n_params; i++)
         src[i] = (param_src){m->param_data[i], TRIL_F32, m->params[i].name};
-    tril_status st = build_lowp(m, src, tril_dtype_name(dtype), NULL, dtype);
+    tril_status st = build_lowp(m, src, tril_dtype_name(dtype), NULL, dtype, NULL);
     free(src);
     return st;
 }
 
 tril_status tril_gpt2_use_bf16(tril_gpt2 *m) { return tril_gpt2_use_dtype(m, TRIL_BF16); }
+
+tril_status tril_gpt2_create_random(const tril_gpt2_config *cfg, uint64_t seed, tril_dtype dtype,
+                                    tril_gpt2 **out)
+{
+    if (!cfg || !out) return TRIL_FAIL(TRIL_ERR_INVALID_ARG, "random model: NULL argument");
+    if (dtype != TRIL_F32 && dtype != TRIL_BF16 && dtype != TRIL_INT8)
+        return TRIL_FAIL(TRIL_ERR_UNSUPPORTED, "weights can be fp32, bf16 or int8");
+    tril_gpt2 *m = NULL;
+    tril_status st = dtype == TRIL_F32 ? tril_gpt2_create(cfg, &m) : alloc_model(cfg, &m);
+    if (st != TRIL_OK) return st;
+    snprintf(m->stored_dtype, sizeof m->stored_dtype, "F32");
+    st = dtype == TRIL_F32 ? tril_gpt2_init_random(m, seed)
+                           : build_lowp(m, NULL, "random model", NULL, dtype, &seed);
+    if (st != TRIL_OK) {
+        tril_gpt2_free(m);
+        return st;
+    }
+    *out = m;
+    return TRIL_OK;
+}
 
 tril_status tril_gpt2_load(const char *dir, const tril_gpt2_load_opts *opts, tril_gpt2 **out)
 {
