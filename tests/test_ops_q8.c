@@ -29,6 +29,10 @@ static void test_quantize_bounds(void **state)
     float *w = test_randn(&r, rows * cols, 0.3f), *back = malloc((size_t)(rows * cols) * 4);
     for (int64_t c = 32; c < 64; c++) w[2 * cols + c] = 0.0f; /* row 2, block 1: zeros */
     w[3 * cols + 70] = 1e-30f;                                 /* tiny beside its block */
+    /* row 0, block 1: scale exactly 1 (max 127), and ties, which go to even */
+    const float ties[6] = {127.0f, 0.5f, 1.5f, 2.5f, -0.5f, -1.5f};
+    const int8_t tie_q[6] = {127, 0, 2, 2, 0, -2};
+    for (int k = 0; k < 6; k++) w[32 + k] = ties[k];
     for (int64_t c = 0; c < 32; c++) w[4 * cols + c] *= 1e-3f; /* row 4, block 0: a subnormal fp16 scale */
     for (int64_t c = 64; c < 77; c++) w[4 * cols + c] *= 1e-9f; /* row 4, block 2: below fp16's smallest */
     int8_t *q = malloc((size_t)(rows * cols));
@@ -47,6 +51,11 @@ static void test_quantize_bounds(void **state)
                     fail_msg("row %lld col %lld: %g -> %g, scale %g", (long long)i, (long long)c,
                              (double)w[k], (double)back[k], (double)s);
                 if (w[k] == 0.0f) assert_int_equal(q[k], 0);
+                /* exactly libm's rounding of w / scale (ties to even), clamped */
+                const float inv = s > 0.0f ? 1.0f / s : 0.0f;
+                const long want = lrintf(w[k] * inv);
+                if (q[k] != (want > 127 ? 127 : want < -127 ? -127 : want))
+                    fail_msg("row %lld col %lld: q %d, lrintf gives %ld", (long long)i, (long long)c, q[k], want);
                 amax = fmaxf(amax, fabsf(w[k]));
                 qmax = abs(q[k]) > qmax ? abs(q[k]) : qmax;
             }
@@ -60,6 +69,8 @@ static void test_quantize_bounds(void **state)
             if (amax == 0.0f) assert_int_equal(qmax, 0);
         }
     assert_true(scales[2 * 3 + 1] == 0);
+    assert_int_equal(scales[1], 0x3c00); /* fp16 1.0 */
+    for (int k = 0; k < 6; k++) assert_int_equal(q[32 + k], tie_q[k]);
     assert_true(scales[4 * 3 + 0] > 1 && scales[4 * 3 + 0] < 0x400); /* subnormal: the case was reached */
     assert_int_equal(scales[4 * 3 + 2], 1); /* rounded to 0, one step up: the smallest */
     /* a block whose scale would overflow fp16 is refused, naming its row,
