@@ -3,9 +3,10 @@
 # fraction of the streaming limit measured in the same run (of_limit: the
 # median token against the best read; paired: the median of each token
 # against the read right after it), b2b_ms (the same positions decoded
-# back to back, as generation runs them), the steady RSS and the peak while
-# loading, from Hugging Face folders (random weights, F32, made once by
-# tests/ref/gpt2_torch.py: 0.5 / 1.4 / 3.1 / 6.2 GB).
+# back to back, as generation runs them), the steady RSS, the peak while
+# loading and the seconds loading took (load_s), from Hugging Face folders
+# (random weights, F32, made once by tests/ref/gpt2_torch.py: 0.5 / 1.4 /
+# 3.1 / 6.2 GB).
 #
 #   bench/decode_sizes.sh [--tril build/tril] [--dir /tmp/tril-sizes]
 #                         [--sizes "124m 355m 774m 1558m"] [--dtypes "fp32 bf16 int8"]
@@ -50,17 +51,17 @@ shape() { # layers heads embd
 }
 mkdir -p "$dir"
 echo "# host: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; $(date -u +%F)"
-row() { # 10 columns, or 12 with --torch
-    printf '%-6s %-5s %12s %8s %10s %9s %7s %7s %9s %12s' "${@:1:10}"
-    if [ $# -gt 10 ]; then printf ' %9s %13s' "${@:11}"; fi
+row() { # 11 columns, or 13 with --torch
+    printf '%-6s %-5s %12s %8s %10s %9s %7s %7s %9s %12s %6s' "${@:1:11}"
+    if [ $# -gt 11 ]; then printf ' %9s %13s' "${@:12}"; fi
     printf '\n'
 }
 if [ "$torch" = 1 ]; then
     errs=$(mktemp) && trap 'rm -f "$errs"' EXIT
     echo "# threads: $threads; torch $(/usr/bin/python3 -c 'import torch; print(torch.__version__)')"
-    row size dtype ms_per_token gbps limit_gbps of_limit paired b2b_ms rss_mb load_peak_mb torch_ms tril_vs_torch
+    row size dtype ms_per_token gbps limit_gbps of_limit paired b2b_ms rss_mb load_peak_mb load_s torch_ms tril_vs_torch
 else
-    row size dtype ms_per_token gbps limit_gbps of_limit paired b2b_ms rss_mb load_peak_mb
+    row size dtype ms_per_token gbps limit_gbps of_limit paired b2b_ms rss_mb load_peak_mb load_s
 fi
 for size in $sizes; do
     read -r layers heads embd <<<"$(shape "$size")"
@@ -76,7 +77,7 @@ for size in $sizes; do
         get() { tr ' ' '\n' <<<"$line" | sed -n "s/^$1=//p"; }
         cols=("$size" "$dtype" "$(get ms_per_token)" "$(get gbps)" "$(get limit_gbps)" \
               "$(get of_limit)" "$(get paired_of_limit)" "$(get b2b_ms_per_token)" "$(get peak_rss_mb)" \
-              "$(get load_peak_rss_mb)")
+              "$(get load_peak_rss_mb)" "$(get load_s)")
         if [ "$torch" = 1 ]; then
             tril_ms=$(get b2b_ms_per_token) # PyTorch's tokens run back to back too
             # its check's notes (stderr) are shown only when it fails

@@ -95,9 +95,10 @@ static void test_q8_kernels(void **state)
     const int saved_threads = tril_get_num_threads();
     test_rng r = {12};
     /* in = 200: 7 blocks (four, a pair, a masked pair); 4099: 129 blocks,
-     * a last group of one block of 3 values */
+     * a last group of one block of 3 values; 250 and 1020: a whole group of
+     * eight blocks whose last is short (AVX2 takes it a block at a time) */
     const int64_t shapes[][2] = {{768, 2304}, {3072, 768}, {77, 131}, {13, 5}, {64, 4099},
-                                 {200, 37}, {4099, 19}};
+                                 {200, 37}, {4099, 19}, {250, 37}, {1020, 19}};
     for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
         const int64_t in = shapes[k][0], out = shapes[k][1], T = 5;
         float *x = test_randn(&r, T * in, 1.0f), *w = test_randn(&r, out * in, 0.05f), *b = test_randn(&r, out, 0.1f);

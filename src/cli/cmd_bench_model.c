@@ -21,6 +21,7 @@ typedef struct {
     tril_dtype dtype;
     int kv_dtype;
     double load_peak_mb; /* peak RSS up to the model being ready */
+    double load_s;       /* seconds to load (or make) the model */
 } model_opts;
 
 /* The model is ready: remember the peak so far (loading may convert
@@ -96,7 +97,9 @@ static int bench_model(const char *spec, tril_dtype dtype, int kv, tril_gpt2 **m
 /* Threads, then the model, then whether `positions` fit its context. */
 static int open_bench(model_opts *o, const char *what, int64_t positions, tril_gpt2 **m)
 {
+    const double t0 = tril_now();
     int rc = bench_model(o->model, o->dtype, o->kv_dtype, m);
+    o->load_s = tril_now() - t0;
     if (rc != CLI_OK) return rc;
     const int64_t P = tril_gpt2_get_config(*m)->n_positions;
     if (positions > P) {
@@ -279,12 +282,13 @@ int cmd_bench_decode(int argc, char **argv)
     const double b2b_ms = tril_median(b2b + 1, (int)o.repeats) * 1e3;
     if (printf("bench=decode model=%s dtype=%s kv_dtype=%s position=%lld threads=%d ms_per_token=%.2f "
                "gbps=%.1f limit_gbps=%.1f of_limit=%.3f paired_limit_gbps=%.1f paired_of_limit=%.3f "
-               "b2b_ms_per_token=%.2f b2b_gbps=%.1f peak_rss_mb=%.1f load_peak_rss_mb=%.1f\n",
+               "b2b_ms_per_token=%.2f b2b_gbps=%.1f peak_rss_mb=%.1f load_peak_rss_mb=%.1f "
+               "load_s=%.2f\n",
                o.model, tril_dtype_name(dtype), tril_dtype_name(kv), (long long)o.position,
                tril_get_num_threads(), ms,
                bytes / ms * 1e-6, limit, bytes / ms * 1e-6 / limit,
                tril_median(limits + 1, (int)o.repeats), tril_median(ratios + 1, (int)o.repeats),
-               b2b_ms, bytes / b2b_ms * 1e-6, rss_mb, o.load_peak_mb) < 0)
+               b2b_ms, bytes / b2b_ms * 1e-6, rss_mb, o.load_peak_mb, o.load_s) < 0)
         rc = cli_lib_error(CMD, "cannot write the result");
 done:
     tril_stream_probe_free(probe);

@@ -334,14 +334,6 @@ void tril_gpt2_lowp_shape(const tril_param_info *p, int64_t *rows, int64_t *cols
     *cols = wte ? p->shape[1] : p->shape[0];
 }
 
-/* Builds the bf16 or int8 model from each parameter's values (src, table
- * order), tensor by tensor: only the result and the one tensor being
- * converted are ever held, never a whole fp32 copy, so loading peaks near
- * the model's own size. With a file, each tensor's mapped pages are
- * released once it is converted. Every value must be finite (and, for
- * bf16, stay finite in bf16). The bf16 model rounds the fp32 rest (wpe,
- * biases, LayerNorm) to bf16 values too; the int8 model keeps it exact.
- * On failure the model is left as it was. */
 /* wte of a random model (build_lowp): drawn into `drawn` (len values) and
  * converted into dst / scales a block of whole rows at a time. */
 static tril_status draw_rows_to_lowp(const tril_gpt2 *m, const tril_param_info *info,
@@ -363,7 +355,15 @@ static tril_status draw_rows_to_lowp(const tril_gpt2 *m, const tril_param_info *
     return TRIL_OK;
 }
 
-/* With `random` (no src), the values are tril_gpt2_init_random's stream
+/* Builds the bf16 or int8 model from each parameter's values (src, table
+ * order), tensor by tensor: only the result and the one tensor being
+ * converted are ever held, never a whole fp32 copy, so loading peaks near
+ * the model's own size. With a file, each tensor's mapped pages are
+ * released once it is converted. Every value must be finite (and, for
+ * bf16, stay finite in bf16). The bf16 model rounds the fp32 rest (wpe,
+ * biases, LayerNorm) to bf16 values too; the int8 model keeps it exact.
+ * On failure the model is left as it was.
+ * With `random` (no src), the values are tril_gpt2_init_random's stream
  * from that seed, drawn a tensor at a time into one scratch tensor (wte a
  * block of rows at a time). */
 static tril_status build_lowp(tril_gpt2 *m, const param_src *src, const char *where,

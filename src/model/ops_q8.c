@@ -1,6 +1,7 @@
 /* int8 weights (Q8_0): quantising at load, and the ops of the int8 model
  * (one-row and several-row GEMVs against quantised activations, prefill
  * GEMM through dequantised fp32, the head and the embedding). */
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,8 +22,12 @@ static inline const tril_model_kernels *kernels(void)
  * per weight (a quarter of an int8 load's time). */
 static inline float round_small(float x)
 {
+#if FLT_EVAL_METHOD == 0
     const float magic = 12582912.0f;
     return (x + magic) - magic;
+#else /* float sums kept wider (x87): the trick needs each rounded to float */
+    return (float)lrintf(x);
+#endif
 }
 
 tril_status tril_q8_quantize(int8_t *q, uint16_t *scales, const float *w, int64_t rows,

@@ -162,6 +162,7 @@ expect 0 "bench decode" -- "$TRIL" bench decode --model "$M" --position 4 --repe
 contains "$tmp/out" "ms_per_token=" "bench decode figure"
 contains "$tmp/out" "limit_gbps=" "bench decode limit"
 contains "$tmp/out" "b2b_ms_per_token=" "bench decode back to back"
+check "grep -Eq 'load_s=[0-9]+\\.[0-9]{2}( |\$)' '$tmp/out'" "bench decode load time"
 expect 0 "bench train" -- "$TRIL" bench train --model "$M" --batch 2 --seq 8 --repeats 1
 contains "$tmp/out" "ms_per_step=" "bench train figure"
 expect 2 "bench forward too long" -- "$TRIL" bench forward --model "$M" --tokens 65

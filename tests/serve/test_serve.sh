@@ -220,11 +220,11 @@ check "awk '\$1 == 1 && \$2 > 0 && \$7 == 1.00 { one++ } \$1 == 2 && \$2 > 0 && 
            END { exit !(one == 1 && two == 1) }' '$tmp/load'" "serve_load.py: a row for 1 and for 2 streams"
 
 # --- --timeout: a completion ends after S seconds (queue included) with finish_reason length ---------------
-# (100 x 250 tokens through one slot take 2.5-6 s on the hosts seen: the later ones are cut at 1 s)
+# (100 x 250 tokens through one slot took 2.5-6 s on the hosts seen; 200 of them are cut at 1 s)
 stop_server main
-start_server timeout --slots 1 --timeout 1 --read-timeout 1 --max-queue 128 || { finish serve; exit 1; }
+start_server timeout --slots 1 --timeout 1 --read-timeout 1 --max-queue 256 --max-connections 256 || { finish serve; exit 1; }
 pids=()
-for i in $(seq 100); do
+for i in $(seq 200); do
     curl -s -o "$tmp/t$i" --data-binary '{"prompt":"ROMEO:","max_tokens":250,"temperature":0}' "$U/v1/completions" &
     pids+=($!)
 done
@@ -233,7 +233,7 @@ cat "$tmp"/t[0-9]* | python3 -c 'import json,sys
 ds = [json.loads(l) for l in sys.stdin if l.strip()]
 print(len(ds), all(d["choices"][0]["finish_reason"] == "length" for d in ds),
       min(d["usage"]["completion_tokens"] for d in ds) < 250)' >"$tmp/timeouts"
-same "$(cat "$tmp/timeouts")" "100 True True" "--timeout 1: every completion answered, some cut short, all 'length'"
+same "$(cat "$tmp/timeouts")" "200 True True" "--timeout 1: every completion answered, some cut short, all 'length'"
 # streams that wait longer than --read-timeout for their first token are not
 # idle connections: 100 streams through one slot (the later ones wait 1.5-5 s
 # on the hosts seen), under a --timeout that cuts none of them
@@ -257,6 +257,14 @@ for i in $(seq 100); do
 done
 same "$waited_ok" 100 "100 streams that waited in the queue, all whole"
 same "$(jget "$tmp/sse_first.json" 'len(d["text"]) > 0')" true "a waited stream has its text"
+# whole: each says what the first says (one greedy prompt), none cut short
+for i in $(seq 2 100); do
+    py sse "$tmp/w$i" >"$tmp/sse.json" 2>/dev/null
+    if [ "$(jget "$tmp/sse.json" 'd["text"]')" != "$(jget "$tmp/sse_first.json" 'd["text"]')" ]; then
+        bad "waited stream $i's text differs from the first's"
+        break
+    fi
+done
 
 # --- a slow client (one byte a second) is dropped ---------------------------------------------------------
 stop_server waiting
