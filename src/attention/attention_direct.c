@@ -228,12 +228,16 @@ static int next_block(const tril_attention_args *a, int64_t b, int64_t j, int64_
 
 /* One (row, chunk) unit; bf16: the keys and values are bf16 (a constant
  * in each of the two instances below, so each is compiled for its own).
- * bf16 rows are fetched a block ahead (each score pass fetches the next
- * block's slice of its head; the P.V pass the next block's value rows):
- * 12 layers of GPT-2 124M's cache, cold, at 300 and 1000 positions took
- * 0.84-0.89 and 2.40-2.46 ms against 0.98 and 2.63-2.66 without. fp32
- * rows are not: the same fetches made them 5-15 % slower, the hardware
- * prefetchers keeping up with rows twice as long. */
+ * bf16 rows are fetched a block ahead: each score pass fetches the next
+ * block's slice of its head, each P.V pass the next block's value slice of
+ * its head (or pair of heads). 12 layers of GPT-2 124M's cache, cold, at
+ * 300 and 1000 positions took 0.84-0.89 and 2.40-2.46 ms against 0.98 and
+ * 2.63-2.66 without (Intel Emerald Rapids, the value rows then fetched
+ * whole at the block's start); fetching them a head at a time instead took
+ * 1000 positions from 3.01-3.40 to 2.42-2.71 ms on an AMD Zen 3 host (AVX2,
+ * scratch harness, the builds in turns). fp32 rows are not fetched: the
+ * same fetches made them 5-15 % slower, the hardware prefetchers keeping
+ * up with rows twice as long. */
 VINLINE void chunk_unit_kv(const tril_attention_args *a, int64_t b, int64_t i, int64_t j0,
                            int64_t j1, float *scratch, float *partial, const int bf16)
 {
@@ -291,12 +295,14 @@ VINLINE void chunk_unit_kv(const tril_attention_args *a, int64_t b, int64_t i, i
         attn_kv_rows(a, b, j0 + jb, nb, 0, off);
         int64_t next[KB];
         const int nn = bf16 ? next_block(a, b, j0 + jb + KB, j0 + n, next) : 0;
-        for (int c = 0; c < nn; c++) /* the next block's value rows */
-            for (int64_t at = 0; at < H * D * es; at += 64) __builtin_prefetch(v + next[c] * es + at);
         for (int64_t h = 0; h < H;) {
             const void *hrows[KB];
+            const int pair = D == 4 * VL && h + 1 < H && m[h] != -INFINITY && m[h + 1] != -INFINITY;
+            for (int c = 0; c < nn; c++) /* the next block's slice of the heads done here */
+                for (int64_t at = 0; at < (pair ? 2 : 1) * D * es; at += 64)
+                    __builtin_prefetch(v + (next[c] + h * D) * es + at);
             for (int c = 0; c < nb; c++) hrows[c] = v + (off[c] + h * D) * es;
-            if (D == 4 * VL && h + 1 < H && m[h] != -INFINITY && m[h + 1] != -INFINITY) {
+            if (pair) {
                 pv_block_pair(acc + h * D, sc + h * CHUNK + jb, sc + (h + 1) * CHUNK + jb, hrows,
                               nb, bf16);
                 h += 2;
