@@ -53,7 +53,8 @@ int main(int argc, char **argv)
         return 2;
     }
     if (tril_gpt2_config_by_name("gpt2-124m", &cfg) != TRIL_OK ||
-        tril_gpt2_create_random(&cfg, 1, weights, &m) != TRIL_OK || tril_gpt2_use_amx(m) != TRIL_OK || tril_gpt2_set_kv_dtype(m, kv) != TRIL_OK) {
+        tril_gpt2_create_random(&cfg, 1, weights, &m) != TRIL_OK || tril_gpt2_use_amx(m) != TRIL_OK ||
+        tril_gpt2_set_kv_dtype(m, kv) != TRIL_OK) {
         fprintf(stderr, "bench_engine: %s\n", tril_last_error());
         return 1;
     }

@@ -56,6 +56,7 @@ void tril_engine_free(tril_engine *e)
     free(e->head_in);
     free(e->logits);
     free(e->lp_weights);
+    free(e->lp_block_sums);
     free(e->order);
     free(e);
 }
@@ -127,10 +128,11 @@ tril_status tril_engine_create(const tril_gpt2 *model, const tril_engine_config 
     e->head_in = alloc_n(c.slots * C, sizeof(float));
     e->logits = alloc_n(c.slots * e->V, sizeof(float));
     e->lp_weights = alloc_n(e->V, sizeof(float));
+    e->lp_block_sums = alloc_n(e->V / TRIL_SAMPLE_BLOCK + 1, sizeof(double));
     e->order = alloc_n(c.slots, sizeof(int64_t));
     int ok = e->k_pool && e->v_pool && e->free_blocks && e->seqs && e->queue && e->ids && e->x &&
              e->ln && e->qkv && e->att && e->proj && e->fc && e->partials && e->head_in &&
-             e->logits && e->lp_weights && e->order;
+             e->logits && e->lp_weights && e->lp_block_sums && e->order;
     if (ok && lowp_widens(model))
         ok = (e->wbuf = alloc_n(e->wide * C, sizeof(float))) != NULL;
     for (int64_t i = 0; ok && i < c.slots; i++)
@@ -327,21 +329,14 @@ static void logprobs_of(tril_engine *e, const float *logits, int32_t token, int3
     float mx = logits[0];
     for (int64_t v = 1; v < V; v++) mx = logits[v] > mx ? logits[v] : mx;
     /* exp(l - max) by the sampler's vector kernel (libm's double exp took
-     * ~0.7 ms a token over 50257 logits), summed in double, eight sums side
-     * by side */
+     * ~0.7 ms a token over 50257 logits), summed in double as the sampler
+     * sums its weights */
     tril_sample_weights(e->lp_weights, logits, V, (double)mx, 1.0);
-    double part[8] = {0.0};
-    int64_t v = 0;
-    for (; v + 8 <= V; v += 8)
-        for (int c = 0; c < 8; c++) part[c] += e->lp_weights[v + c];
-    for (; v < V; v++) part[0] += e->lp_weights[v];
-    double sum = 0.0;
-    for (int c = 0; c < 8; c++) sum += part[c];
-    const double lse = (double)mx + log(sum);
+    const double lse = (double)mx + log(tril_sample_weight_sum(e->lp_weights, V, e->lp_block_sums));
     ev->logprob = (float)((double)logits[token] - lse);
     ev->n_top = n;
     for (int32_t k = 0; k < n; k++) ev->top_ids[k] = -1;
-    for (v = 0; v < V; v++) {
+    for (int64_t v = 0; v < V; v++) {
         int32_t k = n;
         while (k > 0 && (ev->top_ids[k - 1] < 0 || logits[v] > logits[ev->top_ids[k - 1]])) k--;
         if (k >= n) continue;

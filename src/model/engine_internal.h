@@ -60,6 +60,7 @@ struct tril_engine {
     float *x, *ln, *qkv, *att, *proj, *fc;
     float *partials;  /* [group_rows, TRIL_MATVEC_PARTIALS(wide)] */
     float *lp_weights; /* [V] a sequence's exp(logit - max) for its log-probabilities */
+    double *lp_block_sums; /* [V / TRIL_SAMPLE_BLOCK + 1] their sum's blocks */
     int64_t group_rows; /* fp32 row-wise rows per GEMV call */
     float *wbuf;      /* bf16 / int8 model off AMX: one widened matrix [wide, C] */
     float *head_in;   /* [slots, C] the rows that get logits */

@@ -145,6 +145,11 @@ static double sum_of(const double *x, int64_t n)
     return s;
 }
 
+double tril_sample_weight_sum(const float *w, int64_t V, double *block_scratch)
+{
+    return sum_of(block_scratch, block_sums(w, V, block_scratch));
+}
+
 /* No filter: the token where u * sum falls, its block found first. */
 static int32_t draw_by_id(const float *w, int64_t V, const double *sums, int64_t blocks,
                           double sum, double u, int32_t best)
@@ -190,7 +195,7 @@ int32_t tril_sample_fast(const tril_sampler_config *cfg, const float *logits, in
                 for (int64_t i = 0; i < n; i++) mass += cand[i].w;
             } else { /* no cut: against the whole distribution */
                 tril_sample_weights(w, logits, V, mx, inv_t);
-                mass = sum_of(scratch->block_sums, block_sums(w, V, scratch->block_sums));
+                mass = tril_sample_weight_sum(w, V, scratch->block_sums);
             }
             double kept = 0.0;
             for (int64_t i = 0; i < n; i++) {

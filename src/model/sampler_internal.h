@@ -24,6 +24,11 @@ typedef struct {
  * the run-time ISA's kernel (softmax_kernels.c). */
 void tril_sample_weights(float *w, const float *logits, int64_t n, double mx, double inv_t);
 
+/* The sum of w [V] as every draw takes it: each block of TRIL_SAMPLE_BLOCK
+ * in order, then the blocks in order (block_scratch: V / TRIL_SAMPLE_BLOCK
+ * + 1 doubles, overwritten). */
+double tril_sample_weight_sum(const float *w, int64_t V, double *block_scratch);
+
 /* What a draw may overwrite: cand and w [V], block_sums [V / TRIL_SAMPLE_BLOCK + 1]. */
 typedef struct {
     tril_candidate *cand;
