@@ -618,6 +618,12 @@ static void test_random_model_per_dtype(void **state)
     tril_gpt2 *m = NULL;
     assert_int_equal(tril_gpt2_create_random(&cfg, 5, TRIL_F16, &m), TRIL_ERR_UNSUPPORTED);
     assert_null(m);
+    assert_int_equal(tril_gpt2_create_random(NULL, 5, TRIL_BF16, &m), TRIL_ERR_INVALID_ARG);
+    assert_int_equal(tril_gpt2_create_random(&cfg, 5, TRIL_BF16, NULL), TRIL_ERR_INVALID_ARG);
+    tril_gpt2_config bad = cfg;
+    bad.n_head = 7; /* does not divide n_embd */
+    assert_int_not_equal(tril_gpt2_create_random(&bad, 5, TRIL_INT8, &m), TRIL_OK);
+    assert_null(m);
     const tril_dtype dtypes[3] = {TRIL_F32, TRIL_BF16, TRIL_INT8};
     for (int d = 0; d < 3; d++) {
         tril_gpt2 *want;
