@@ -160,11 +160,42 @@ VINLINE void score_block(const float *q, const void *const *rows, int64_t D, flo
 }
 
 /* acc[0, D) += sum over the n rows of p[c] * row c, key by key; four
- * vectors of acc in registers at a time. */
+ * vectors of acc in registers at a time, or all eight when D is eight
+ * vectors (AVX2's D = 64: eight independent sums per key instead of two
+ * passes of four, which waited on the multiply-add latency; with the
+ * score sums' AVX2 tree in simd.h and the straight fetches below, a cold
+ * 12-layer pass of GPT-2 124M's bf16 cache took 5-10 % less on an AMD
+ * Zen 3 host, the same bits). Each sum's order is the same either way. */
 VINLINE void pv_block(float *acc, const float *p, const void *const *rows, int n, int64_t D,
                       const int bf16)
 {
     int64_t d = 0;
+    if (D == 8 * VL) {
+        vf a0 = vload(acc), a1 = vload(acc + VL), a2 = vload(acc + 2 * VL), a3 = vload(acc + 3 * VL);
+        vf a4 = vload(acc + 4 * VL), a5 = vload(acc + 5 * VL);
+        vf a6 = vload(acc + 6 * VL), a7 = vload(acc + 7 * VL);
+        for (int c = 0; c < n; c++) {
+            const vf pc = vbcast(p[c]);
+            const void *r = rows[c];
+            a0 = a0 + pc * kv_load(r, 0, bf16);
+            a1 = a1 + pc * kv_load(r, VL, bf16);
+            a2 = a2 + pc * kv_load(r, 2 * VL, bf16);
+            a3 = a3 + pc * kv_load(r, 3 * VL, bf16);
+            a4 = a4 + pc * kv_load(r, 4 * VL, bf16);
+            a5 = a5 + pc * kv_load(r, 5 * VL, bf16);
+            a6 = a6 + pc * kv_load(r, 6 * VL, bf16);
+            a7 = a7 + pc * kv_load(r, 7 * VL, bf16);
+        }
+        vstore(acc, a0);
+        vstore(acc + VL, a1);
+        vstore(acc + 2 * VL, a2);
+        vstore(acc + 3 * VL, a3);
+        vstore(acc + 4 * VL, a4);
+        vstore(acc + 5 * VL, a5);
+        vstore(acc + 6 * VL, a6);
+        vstore(acc + 7 * VL, a7);
+        return;
+    }
     for (; d + 4 * VL <= D; d += 4 * VL) {
         vf a0 = vload(acc + d), a1 = vload(acc + d + VL);
         vf a2 = vload(acc + d + 2 * VL), a3 = vload(acc + d + 3 * VL);
@@ -218,6 +249,24 @@ VINLINE void pv_block_pair(float *acc, const float *p0, const float *p1,
     vstore(acc + 7 * VL, b3);
 }
 
+/* Fetch [p, p + bytes): one head's (or pair's) slice of a bf16 row, 128
+ * or 256 bytes at GPT-2's head size, spelled out for those (a loop per
+ * slice cost 7 % of the pass in cache). */
+VINLINE void fetch_slice(const char *p, int64_t bytes)
+{
+    if (bytes == 128) {
+        __builtin_prefetch(p);
+        __builtin_prefetch(p + 64);
+    } else if (bytes == 256) {
+        __builtin_prefetch(p);
+        __builtin_prefetch(p + 64);
+        __builtin_prefetch(p + 128);
+        __builtin_prefetch(p + 192);
+    } else {
+        for (int64_t at = 0; at < bytes; at += 64) __builtin_prefetch(p + at);
+    }
+}
+
 /* Row offsets of the keys [j, min(j + KB, end)) into next; their count. */
 static int next_block(const tril_attention_args *a, int64_t b, int64_t j, int64_t end, int64_t *next)
 {
@@ -262,8 +311,7 @@ VINLINE void chunk_unit_kv(const tril_attention_args *a, int64_t b, int64_t i, i
             const void *hrows[KB];
             for (int c = 0; c < KB; c++) hrows[c] = rows[c] + h * D * es;
             for (int c = 0; c < nn; c++) /* the next block's slice of this head */
-                for (int64_t at = 0; at < D * es; at += 64)
-                    __builtin_prefetch(k + (next[c] + h * D) * es + at);
+                fetch_slice(k + (next[c] + h * D) * es, D * es);
             /* KB slots from jb stay inside the row's CHUNK, and those past
              * the keys are overwritten with -inf below */
             score_block(q + h * D, hrows, D, sc + h * CHUNK + jb, bf16);
@@ -299,8 +347,7 @@ VINLINE void chunk_unit_kv(const tril_attention_args *a, int64_t b, int64_t i, i
             const void *hrows[KB];
             const int pair = D == 4 * VL && h + 1 < H && m[h] != -INFINITY && m[h + 1] != -INFINITY;
             for (int c = 0; c < nn; c++) /* the next block's slice of the heads done here */
-                for (int64_t at = 0; at < (pair ? 2 : 1) * D * es; at += 64)
-                    __builtin_prefetch(v + (next[c] + h * D) * es + at);
+                fetch_slice(v + (next[c] + h * D) * es, (pair ? 2 : 1) * D * es);
             for (int c = 0; c < nb; c++) hrows[c] = v + (off[c] + h * D) * es;
             if (pair) {
                 pv_block_pair(acc + h * D, sc + h * CHUNK + jb, sc + (h + 1) * CHUNK + jb, hrows,
@@ -326,17 +373,26 @@ static void chunk_unit_bf16(const tril_attention_args *a, int64_t b, int64_t i, 
     chunk_unit_kv(a, b, i, j0, j1, scratch, partial, 1);
 }
 
+/* The cached keys and values that pay for a second thread. A GEMV's bar
+ * (TRIL_STREAM_MIN_BYTES_PER_THREAD, 400 KB) is for rows one core reads
+ * at ~14 GB/s; this walk reads each head's slice of a block of rows in
+ * turn, ~8 GB/s on one core, so the same work is half the bytes. Cold
+ * 12-layer passes of GPT-2 124M's bf16 cache on an AMD Zen 3 host, two
+ * chunks against one: 64 keys (192 KB) 13 % slower, 96 keys 10 % faster,
+ * 128 keys 13-18 %, 192 keys 26 %. */
+#define ATTN_MIN_BYTES_PER_THREAD 1.5e5
+
 /* Keys per chunk for a row that sees `len` keys of `key_bytes` each (its
  * keys and values, all heads): at most CHUNK, whole blocks of KB, the row's
  * keys cut in equal chunks, and at least two once the row reads enough for
- * two threads (TRIL_STREAM_MIN_BYTES_PER_THREAD each: one core alone cannot
- * draw the memory bandwidth). A function of the row alone, so its result
+ * two threads (ATTN_MIN_BYTES_PER_THREAD each: one core alone cannot draw
+ * the memory bandwidth). A function of the row alone, so its result
  * depends neither on the thread count nor on the other rows. */
 static int64_t chunk_keys(int64_t len, double key_bytes)
 {
     if (len <= 0) return KB; /* no keys: one empty chunk */
     int64_t n = (len + CHUNK - 1) / CHUNK;
-    if (n < 2) n = (double)len * key_bytes >= 2.0 * TRIL_STREAM_MIN_BYTES_PER_THREAD ? 2 : 1;
+    if (n < 2) n = (double)len * key_bytes >= 2.0 * ATTN_MIN_BYTES_PER_THREAD ? 2 : 1;
     const int64_t per = (len + n - 1) / n;
     return (per + KB - 1) / KB * KB;
 }
@@ -352,10 +408,11 @@ static tril_status direct_all_heads(const tril_attention_args *a)
         const int64_t len = attn_max64(w.lo, w.hi) - w.lo, per = chunk_keys(len, key_bytes);
         chunks = attn_max64(chunks, (len + per - 1) / per);
     }
-    /* the cached rows stream from memory like a GEMV's weights: a thread per
-     * TRIL_STREAM_MIN_BYTES_PER_THREAD of them, or per the arithmetic's own
-     * share if that gives more */
-    const int by_bytes = tril_threads_for_streamed(key_bytes * (double)a->batch * (double)a->kv_len);
+    /* the cached rows stream from memory: a thread per
+     * ATTN_MIN_BYTES_PER_THREAD of them, or per the arithmetic's own share
+     * if that gives more */
+    const int by_bytes =
+        tril_threads_for_bytes(key_bytes * (double)a->batch * (double)a->kv_len, ATTN_MIN_BYTES_PER_THREAD);
     const int threads = attn_max64(by_bytes, attn_threads(a, 1));
     const int64_t pf = partial_floats(H, D);
     float *parts = workspace_get(&chunk_partials, (size_t)(rows * chunks * pf));

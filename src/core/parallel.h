@@ -42,11 +42,17 @@ static inline int tril_threads_for(double flops)
     return fit >= (double)max ? max : (int)fit;
 }
 
-/* Threads worth a pass that streams `bytes` from memory (one per
- * TRIL_STREAM_MIN_BYTES_PER_THREAD). */
+/* Threads worth a pass that streams `bytes` from memory, one per
+ * `per_thread` bytes. */
+static inline int tril_threads_for_bytes(double bytes, double per_thread)
+{
+    return tril_threads_for(bytes * (TRIL_PARALLEL_MIN_FLOPS_PER_THREAD / per_thread));
+}
+
+/* ... one per TRIL_STREAM_MIN_BYTES_PER_THREAD. */
 static inline int tril_threads_for_streamed(double bytes)
 {
-    return tril_threads_for(bytes * (TRIL_PARALLEL_MIN_FLOPS_PER_THREAD / TRIL_STREAM_MIN_BYTES_PER_THREAD));
+    return tril_threads_for_bytes(bytes, TRIL_STREAM_MIN_BYTES_PER_THREAD);
 }
 
 /* The next work item for the calling thread, counting up from 0 through a

@@ -156,6 +156,34 @@ VINLINE void vhsum16(const vf *v, float *s)
     const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
     _mm512_storeu_ps(s, _mm512_permutexvar_ps(order, r));
 }
+#elif TRIL_VL == 8 && defined(__AVX2__)
+/* Eight vectors at a time with AVX2, by the same tree: ~25 instructions
+ * per eight instead of ~65 (the decoding attention's scores: 3-4 % of a
+ * cold 12-layer pass on an AMD Zen 3 host). */
+VINLINE void vhsum8_of(const vf *v, float *s)
+{
+    __m256 half[4]; /* half[i]: 128-bit lane l holds vector 2 i + l's quarter sum */
+    for (int i = 0; i < 4; i++) {
+        const __m256 a = (__m256)v[2 * i], b = (__m256)v[2 * i + 1];
+        half[i] = _mm256_add_ps(_mm256_permute2f128_ps(a, b, 0x20), _mm256_permute2f128_ps(a, b, 0x31));
+    }
+    /* 4x4 transpose inside each 128-bit lane: e[i] lane l element j = vector 2 j + l's s_i */
+    const __m256 t0 = _mm256_unpacklo_ps(half[0], half[1]), t1 = _mm256_unpackhi_ps(half[0], half[1]);
+    const __m256 t2 = _mm256_unpacklo_ps(half[2], half[3]), t3 = _mm256_unpackhi_ps(half[2], half[3]);
+    const __m256 e0 = (__m256)_mm256_unpacklo_pd((__m256d)t0, (__m256d)t2);
+    const __m256 e1 = (__m256)_mm256_unpackhi_pd((__m256d)t0, (__m256d)t2);
+    const __m256 e2 = (__m256)_mm256_unpacklo_pd((__m256d)t1, (__m256d)t3);
+    const __m256 e3 = (__m256)_mm256_unpackhi_pd((__m256d)t1, (__m256d)t3);
+    const __m256 r = _mm256_add_ps(_mm256_add_ps(e0, e2), _mm256_add_ps(e1, e3));
+    /* lane 4 l + j holds vector 2 j + l */
+    _mm256_storeu_ps(s, _mm256_permutevar8x32_ps(r, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
+}
+
+VINLINE void vhsum16(const vf *v, float *s)
+{
+    vhsum8_of(v, s);
+    vhsum8_of(v + 8, s + 8);
+}
 #else
 VINLINE void vhsum16(const vf *v, float *s)
 {
