@@ -129,6 +129,27 @@ tril_status tril_lm_head_bf16(float *logits, const float *x, const uint16_t *wte
     return TRIL_OK;
 }
 
+/* Sum of row[c] - shift (squared if `square`) over a row, in eight
+ * interleaved partial sums added pairwise at the end: the compiler keeps
+ * them in vector lanes, where one running sum was a chain of C dependent
+ * adds (a 768-wide LayerNorm took ~3 us on one core, 25 of them a decoded
+ * token of GPT-2 124M). */
+static float row_sum(const float *row, int64_t C, float shift, int square)
+{
+    float part[8] = {0};
+    int64_t c = 0;
+    for (; c + 8 <= C; c += 8)
+        for (int k = 0; k < 8; k++) {
+            const float d = row[c + k] - shift;
+            part[k] += square ? d * d : d;
+        }
+    for (int k = 0; c < C; c++, k++) {
+        const float d = row[c] - shift;
+        part[k] += square ? d * d : d;
+    }
+    return ((part[0] + part[4]) + (part[2] + part[6])) + ((part[1] + part[5]) + (part[3] + part[7]));
+}
+
 void tril_layernorm(float *y, const float *x, const float *w, const float *b, int64_t T, int64_t C,
                     float eps)
 {
@@ -136,14 +157,8 @@ void tril_layernorm(float *y, const float *x, const float *w, const float *b, in
     for (int64_t t = 0; t < T; t++) {
         const float *row = x + t * C;
         float *out = y + t * C;
-        float mean = 0.0f, var = 0.0f;
-        for (int64_t c = 0; c < C; c++) mean += row[c];
-        mean /= (float)C;
-        for (int64_t c = 0; c < C; c++) {
-            float d = row[c] - mean;
-            var += d * d;
-        }
-        var /= (float)C;
+        const float mean = row_sum(row, C, 0.0f, 0) / (float)C;
+        const float var = row_sum(row, C, mean, 1) / (float)C;
         float rstd = 1.0f / sqrtf(var + eps);
         for (int64_t c = 0; c < C; c++) out[c] = (row[c] - mean) * rstd * w[c] + b[c];
     }
