@@ -159,70 +159,14 @@ VINLINE void score_block(const float *q, const void *const *rows, int64_t D, flo
     vhsum16(dot, sc);
 }
 
-/* acc[0, D) += sum over the n rows of p[c] * row c, key by key; four
- * vectors of acc in registers at a time, or all eight when D is eight
- * vectors (AVX2's D = 64: eight independent sums per key instead of two
- * passes of four, which waited on the multiply-add latency; with the
- * score sums' AVX2 tree in simd.h and the straight fetches below, a cold
- * 12-layer pass of GPT-2 124M's bf16 cache took 5-10 % less on an AMD
- * Zen 3 host, the same bits). Each sum's order is the same either way. */
-VINLINE void pv_block(float *acc, const float *p, const void *const *rows, int n, int64_t D,
-                      const int bf16)
-{
-    int64_t d = 0;
-    if (D == 8 * VL) {
-        vf a0 = vload(acc), a1 = vload(acc + VL), a2 = vload(acc + 2 * VL), a3 = vload(acc + 3 * VL);
-        vf a4 = vload(acc + 4 * VL), a5 = vload(acc + 5 * VL);
-        vf a6 = vload(acc + 6 * VL), a7 = vload(acc + 7 * VL);
-        for (int c = 0; c < n; c++) {
-            const vf pc = vbcast(p[c]);
-            const void *r = rows[c];
-            a0 = a0 + pc * kv_load(r, 0, bf16);
-            a1 = a1 + pc * kv_load(r, VL, bf16);
-            a2 = a2 + pc * kv_load(r, 2 * VL, bf16);
-            a3 = a3 + pc * kv_load(r, 3 * VL, bf16);
-            a4 = a4 + pc * kv_load(r, 4 * VL, bf16);
-            a5 = a5 + pc * kv_load(r, 5 * VL, bf16);
-            a6 = a6 + pc * kv_load(r, 6 * VL, bf16);
-            a7 = a7 + pc * kv_load(r, 7 * VL, bf16);
-        }
-        vstore(acc, a0);
-        vstore(acc + VL, a1);
-        vstore(acc + 2 * VL, a2);
-        vstore(acc + 3 * VL, a3);
-        vstore(acc + 4 * VL, a4);
-        vstore(acc + 5 * VL, a5);
-        vstore(acc + 6 * VL, a6);
-        vstore(acc + 7 * VL, a7);
-        return;
-    }
-    for (; d + 4 * VL <= D; d += 4 * VL) {
-        vf a0 = vload(acc + d), a1 = vload(acc + d + VL);
-        vf a2 = vload(acc + d + 2 * VL), a3 = vload(acc + d + 3 * VL);
-        for (int c = 0; c < n; c++) {
-            const vf pc = vbcast(p[c]);
-            a0 = a0 + pc * kv_load(rows[c], d, bf16);
-            a1 = a1 + pc * kv_load(rows[c], d + VL, bf16);
-            a2 = a2 + pc * kv_load(rows[c], d + 2 * VL, bf16);
-            a3 = a3 + pc * kv_load(rows[c], d + 3 * VL, bf16);
-        }
-        vstore(acc + d, a0);
-        vstore(acc + d + VL, a1);
-        vstore(acc + d + 2 * VL, a2);
-        vstore(acc + d + 3 * VL, a3);
-    }
-    for (; d < D; d += VL) {
-        vf a0 = vload(acc + d);
-        for (int c = 0; c < n; c++) a0 = a0 + vbcast(p[c]) * kv_load(rows[c], d, bf16);
-        vstore(acc + d, a0);
-    }
-}
-
-/* Two heads side by side (D == 4 VL): eight independent sums per key
- * instead of four, which one head's FMA latency left waiting; each sum's
- * order is pv_block's. rows point at the first head's slice. */
-VINLINE void pv_block_pair(float *acc, const float *p0, const float *p1,
-                           const void *const *rows, int n, const int bf16)
+/* acc[0, 8 VL) += sum over the n rows of p0[c] * the row's first four
+ * vectors and p1[c] * its last four: two heads of four vectors side by
+ * side (D == 4 VL, rows pointing at the first head's slice), or one head
+ * of eight (D == 8 VL, p0 == p1). Eight independent sums per key instead
+ * of four, which the multiply-add latency left waiting; each sum's order
+ * is pv_block's. */
+VINLINE void pv_block_8(float *acc, const float *p0, const float *p1, const void *const *rows,
+                        int n, const int bf16)
 {
     vf a0 = vload(acc), a1 = vload(acc + VL), a2 = vload(acc + 2 * VL), a3 = vload(acc + 3 * VL);
     vf b0 = vload(acc + 4 * VL), b1 = vload(acc + 5 * VL);
@@ -247,6 +191,43 @@ VINLINE void pv_block_pair(float *acc, const float *p0, const float *p1,
     vstore(acc + 5 * VL, b1);
     vstore(acc + 6 * VL, b2);
     vstore(acc + 7 * VL, b3);
+}
+
+/* acc[0, D) += sum over the n rows of p[c] * row c, key by key; four
+ * vectors of acc in registers at a time, or all eight when D is eight
+ * vectors (AVX2's D = 64, by pv_block_8: eight independent sums per key
+ * instead of two passes of four; with the score sums' AVX2 tree in simd.h
+ * and the straight fetches below, a cold 12-layer pass of GPT-2 124M's
+ * bf16 cache took 5-10 % less on an AMD Zen 3 host, the same bits). Each
+ * sum's order is the same either way. */
+VINLINE void pv_block(float *acc, const float *p, const void *const *rows, int n, int64_t D,
+                      const int bf16)
+{
+    int64_t d = 0;
+    if (D == 8 * VL) {
+        pv_block_8(acc, p, p, rows, n, bf16);
+        return;
+    }
+    for (; d + 4 * VL <= D; d += 4 * VL) {
+        vf a0 = vload(acc + d), a1 = vload(acc + d + VL);
+        vf a2 = vload(acc + d + 2 * VL), a3 = vload(acc + d + 3 * VL);
+        for (int c = 0; c < n; c++) {
+            const vf pc = vbcast(p[c]);
+            a0 = a0 + pc * kv_load(rows[c], d, bf16);
+            a1 = a1 + pc * kv_load(rows[c], d + VL, bf16);
+            a2 = a2 + pc * kv_load(rows[c], d + 2 * VL, bf16);
+            a3 = a3 + pc * kv_load(rows[c], d + 3 * VL, bf16);
+        }
+        vstore(acc + d, a0);
+        vstore(acc + d + VL, a1);
+        vstore(acc + d + 2 * VL, a2);
+        vstore(acc + d + 3 * VL, a3);
+    }
+    for (; d < D; d += VL) {
+        vf a0 = vload(acc + d);
+        for (int c = 0; c < n; c++) a0 = a0 + vbcast(p[c]) * kv_load(rows[c], d, bf16);
+        vstore(acc + d, a0);
+    }
 }
 
 /* Fetch [p, p + bytes): one head's (or pair's) slice of a bf16 row, 128
@@ -350,7 +331,7 @@ VINLINE void chunk_unit_kv(const tril_attention_args *a, int64_t b, int64_t i, i
                 fetch_slice(v + (next[c] + h * D) * es, (pair ? 2 : 1) * D * es);
             for (int c = 0; c < nb; c++) hrows[c] = v + (off[c] + h * D) * es;
             if (pair) {
-                pv_block_pair(acc + h * D, sc + h * CHUNK + jb, sc + (h + 1) * CHUNK + jb, hrows,
+                pv_block_8(acc + h * D, sc + h * CHUNK + jb, sc + (h + 1) * CHUNK + jb, hrows,
                               nb, bf16);
                 h += 2;
                 continue;
