@@ -116,7 +116,6 @@ static void test_stream_probe(void **state)
     if (!(best > 0.0 && isfinite(best))) fail_msg("tril_cpu_stream_gbps: %g GB/s", best);
 }
 
-/* The ISA this process picked, from TRIL_ISA (ctest sets it). */
 /* Buffers the kernels load rows from start on a cache line, are zeroed on
  * request, and refuse sizes that overflow. */
 static void test_line_alloc(void **state)
@@ -133,6 +132,28 @@ static void test_line_alloc(void **state)
     }
     assert_null(tril_line_alloc(0, 4, 1));
     assert_null(tril_line_alloc(SIZE_MAX / 2, 4, 0));
+}
+
+/* KV caches start on a 2 MB page and, from 1 MB, fill whole 2 MB pages
+ * (all of the rounded size is the caller's); zeroed on request; sizes that
+ * overflow are refused. */
+static void test_big_alloc_array(void **state)
+{
+    (void)state;
+    const size_t huge = 2u << 20;
+    const size_t counts[] = {1, 1000, (1u << 20) / 2 - 1, (1u << 20) / 2, (3u << 20) / 2 + 1};
+    for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++) {
+        const size_t bytes = counts[i] * 2;
+        unsigned char *p = tril_big_alloc_array(counts[i], 2, 1);
+        assert_non_null(p);
+        assert_int_equal((uintptr_t)p % huge, 0);
+        for (size_t b = 0; b < bytes; b++) assert_int_equal(p[b], 0);
+        const size_t usable = bytes >= huge / 2 ? (bytes + huge - 1) / huge * huge : bytes;
+        p[usable - 1] = 1; /* the rounded size is writable (ASan would catch it) */
+        free(p);
+    }
+    assert_null(tril_big_alloc_array(0, 2, 0));
+    assert_null(tril_big_alloc_array(SIZE_MAX / 2, 4, 0));
 }
 
 static void test_env_choice(void **state)
@@ -168,6 +189,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_probes),
         cmocka_unit_test(test_stream_probe),
         cmocka_unit_test(test_line_alloc),
+        cmocka_unit_test(test_big_alloc_array),
         cmocka_unit_test(test_env_choice),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

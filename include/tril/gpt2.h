@@ -212,7 +212,10 @@ tril_status tril_gpt2_get_arena(tril_gpt2 *model, float **data, int64_t *numel);
 typedef struct tril_gpt2_state tril_gpt2_state;
 
 /* A state for up to `max_tokens` positions (<= n_positions) and up to
- * `max_batch_tokens` tokens per forward call. */
+ * `max_batch_tokens` tokens per forward call. A KV cache of 1 MB or more
+ * sits on 2 MB huge pages where the system gives them (faster attention):
+ * its first token then makes up to 4 MB a layer resident, the rest as
+ * positions fill it. */
 tril_status tril_gpt2_state_create(const tril_gpt2 *model, int64_t max_tokens,
                                    int64_t max_batch_tokens, tril_gpt2_state **out);
 void tril_gpt2_state_free(tril_gpt2_state *state);

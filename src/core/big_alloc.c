@@ -19,6 +19,15 @@ void *tril_big_alloc(size_t bytes, int zero)
     return p;
 }
 
+void *tril_big_alloc_array(size_t count, size_t size, int zero)
+{
+    enum { HUGE_PAGE = 2u << 20 };
+    if (count == 0 || size == 0 || count > (SIZE_MAX - HUGE_PAGE) / size) return NULL;
+    size_t bytes = count * size;
+    if (bytes >= HUGE_PAGE / 2) bytes = (bytes + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
+    return tril_big_alloc(bytes, zero);
+}
+
 void *tril_line_alloc(size_t count, size_t size, int zero)
 {
     enum { LINE = 64 };

@@ -1,5 +1,5 @@
 /* Large buffers that are streamed over and over (a model's weights, the
- * bandwidth probe's buffer). */
+ * bandwidth probe's buffer) or read all over every token (KV caches). */
 #ifndef TRIL_CORE_BIG_ALLOC_H
 #define TRIL_CORE_BIG_ALLOC_H
 
@@ -12,6 +12,16 @@
  * measured 8-9 % faster on 2 MB pages. zero: the memory reads as zeros.
  * NULL when out of memory; release with free(). */
 void *tril_big_alloc(size_t bytes, int zero);
+
+/* `count` x `size` bytes as tril_big_alloc gives them, for a buffer read
+ * all over every token but not streamed end to end: a KV cache. A cache
+ * of 1 MB or more is rounded up to whole 2 MB pages (less than 2 MB more)
+ * so that all of it is on huge pages: after a token's weights have
+ * streamed through every cache level, each 4 KB page of it cost a page
+ * walk from memory (a layer's attention at 124M, positions 16-76, 26.5-28.2
+ * -> 19.5-21.7 us; docs/BENCHMARKS.md). NULL when count is 0, on overflow
+ * or when out of memory; release with free(). */
+void *tril_big_alloc_array(size_t count, size_t size, int zero);
 
 /* `count` x `size` bytes on a 64-byte cache line (rounded up to whole
  * lines): buffers whose rows the kernels load as vectors (activations, KV

@@ -110,8 +110,8 @@ tril_status tril_engine_create(const tril_gpt2 *model, const tril_engine_config 
     e->max_rows = c.slots * chunk;
     e->wide = e->I > 3 * C ? e->I : 3 * C;
     const int64_t R = e->max_rows, pool = e->L * e->kv_blocks * bt * C;
-    e->k_pool = pool > 0 ? tril_line_alloc((size_t)pool, kv_es, 0) : NULL;
-    e->v_pool = pool > 0 ? tril_line_alloc((size_t)pool, kv_es, 0) : NULL;
+    e->k_pool = pool > 0 ? tril_big_alloc_array((size_t)pool, kv_es, 0) : NULL;
+    e->v_pool = pool > 0 ? tril_big_alloc_array((size_t)pool, kv_es, 0) : NULL;
     e->free_blocks = alloc_n(e->kv_blocks, sizeof(int32_t));
     e->seqs = alloc_n(c.slots, sizeof(engine_seq));
     e->queue = alloc_n(c.max_queue, sizeof(engine_pending *));

@@ -57,8 +57,8 @@ tril_status tril_gpt2_state_create(const tril_gpt2 *model, int64_t max_tokens,
     s->max_batch = B;
     s->kv_dtype = model->kv_dtype;
     const size_t kv_es = tril_dtype_size(s->kv_dtype);
-    s->k_cache = tril_line_alloc((size_t)(c->n_layer * max_tokens * C), kv_es, 0);
-    s->v_cache = tril_line_alloc((size_t)(c->n_layer * max_tokens * C), kv_es, 0);
+    s->k_cache = tril_big_alloc_array((size_t)(c->n_layer * max_tokens * C), kv_es, 0);
+    s->v_cache = tril_big_alloc_array((size_t)(c->n_layer * max_tokens * C), kv_es, 0);
     s->x = alloc_floats(B * C);
     s->ln = alloc_floats(B * C);
     s->qkv = alloc_floats(B * 3 * C);
