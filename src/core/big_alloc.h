@@ -16,10 +16,11 @@ void *tril_big_alloc(size_t bytes, int zero);
 /* `count` x `size` bytes as tril_big_alloc gives them, for a buffer read
  * all over every token but not streamed end to end: a KV cache. A cache
  * of 1 MB or more is rounded up to whole 2 MB pages (less than 2 MB more)
- * so that all of it is on huge pages: after a token's weights have
- * streamed through every cache level, each 4 KB page of it cost a page
- * walk from memory (a layer's attention at 124M, positions 16-76, 26.5-28.2
- * -> 19.5-21.7 us; docs/BENCHMARKS.md). NULL when count is 0, on overflow
+ * so that all of it is on huge pages: once a token's weights have
+ * streamed through every cache level, the attention reads its rows from
+ * memory, and on 4 KB pages each page takes its own translation and a new
+ * prefetcher run (a layer's attention at 124M, positions 16-56, 28-32 ->
+ * 24-26 us; docs/BENCHMARKS.md). NULL when count is 0, on overflow
  * or when out of memory; release with free(). */
 void *tril_big_alloc_array(size_t count, size_t size, int zero);
 
