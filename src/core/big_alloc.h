@@ -25,8 +25,8 @@ void *tril_big_alloc(size_t bytes, int zero);
 void *tril_big_alloc_array(size_t count, size_t size, int zero);
 
 /* `count` x `size` bytes on a 64-byte cache line (rounded up to whole
- * lines): buffers whose rows the kernels load as vectors (activations, KV
- * caches). From malloc a large buffer starts 16 bytes past a page, and
+ * lines): buffers whose rows the kernels load as vectors (activations,
+ * scratch). From malloc a large buffer starts 16 bytes past a page, and
  * every 64-byte vector load of its rows then straddles two lines (the
  * 16-row LM head measured 89 -> 112 GFLOP/s on one core, aligned). zero:
  * the memory reads as zeros. NULL when count is 0, on overflow or when out
