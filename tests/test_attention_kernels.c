@@ -140,10 +140,14 @@ static void test_named_shapes(void **state)
         {2, 2, 128, 100, 300, 3, TRIL_MASK_STRUCTURAL, 0, TRIL_F32, 0},
         {1, 1, 16, 63, 63, 0, TRIL_MASK_STRUCTURAL, 0, TRIL_F32, 0},
         {3, 2, 64, 65, 65, 1, TRIL_MASK_STRUCTURAL, 0, TRIL_F32, 0},
-        /* decoding rows that read enough keys and values (300 KB) to be cut
-         * in two chunks for two threads: GPT-2 124M's 12 x 64 from 49
-         * keys, 1558M's 25 x 64 from 24; rows of one batch on either side */
-        {1, 12, 64, 1, 48, 0, TRIL_MASK_STRUCTURAL, 0, TRIL_F32, 0},
+        /* decoding rows that read enough keys and values (40 KB) to be cut
+         * in two chunks of whole 16-key blocks for two threads: GPT-2
+         * 124M's 12 x 64 from 17 keys, 2 heads of 64 from 40, 1558M's 25 x
+         * 64; rows of one batch on either side */
+        {1, 12, 64, 1, 16, 0, TRIL_MASK_STRUCTURAL, 0, TRIL_F32, 0},
+        {1, 12, 64, 1, 17, 0, TRIL_MASK_STRUCTURAL, 0, TRIL_F32, 0},
+        {1, 2, 64, 1, 39, 0, TRIL_MASK_STRUCTURAL, 0, TRIL_F32, 0},
+        {1, 2, 64, 1, 40, 0, TRIL_MASK_STRUCTURAL, 0, TRIL_F32, 0},
         {1, 12, 64, 1, 49, 0, TRIL_MASK_STRUCTURAL, 0, TRIL_F32, 0},
         {1, 12, 64, 1, 131, 0, TRIL_MASK_STRUCTURAL, 0, TRIL_F32, 0},
         {3, 12, 64, 1, 200, 3, TRIL_MASK_STRUCTURAL, 0, TRIL_F32, 0},
@@ -155,7 +159,7 @@ static void test_named_shapes(void **state)
 /* A bf16 KV cache under fp32 queries: every kernel reads the bf16 keys and
  * values as the oracle does (widened exactly), so the fp32 tolerance holds.
  * Decoding rows through the all-heads path on both sides of the two-chunk
- * cut (98 keys at 12 x 64) and with D = 32, 64, 80 and 128 (P.V in one
+ * cut (17 keys at 12 x 64) and with D = 32, 64, 80 and 128 (P.V in one
  * pass of four or eight vectors, in passes of four, two heads at once;
  * slices of 64, 128, 160 and 256 bytes fetched ahead), decoding with an
  * additive mask (the per-head path), prefill through the transposed
@@ -165,6 +169,7 @@ static void test_kv_bf16(void **state)
     (void)state;
     const shape cases[] = {
         {1, 12, 64, 1, 16, 0, TRIL_MASK_STRUCTURAL, 0, TRIL_F32, 1},
+        {1, 12, 64, 1, 17, 0, TRIL_MASK_STRUCTURAL, 0, TRIL_F32, 1},
         {1, 12, 64, 1, 97, 0, TRIL_MASK_STRUCTURAL, 0, TRIL_F32, 1},
         {1, 12, 64, 1, 98, 0, TRIL_MASK_STRUCTURAL, 0, TRIL_F32, 1},
         {1, 12, 64, 1, 130, 0, TRIL_MASK_STRUCTURAL, 0, TRIL_F32, 1},
@@ -198,7 +203,7 @@ static void test_kv_bf16(void **state)
 static void test_decode_chunks_any_threads(void **state)
 {
     (void)state;
-    const int64_t H = 12, D = 64, lens[] = {49, 100, 131, 200, 300, 700};
+    const int64_t H = 12, D = 64, lens[] = {14, 17, 33, 49, 100, 131, 200, 300, 700};
     const int threads_before = tril_get_num_threads();
     for (size_t c = 0; c < sizeof lens / sizeof lens[0]; c++) {
         const int64_t Tk = lens[c], hd = H * D;

@@ -354,20 +354,23 @@ static void chunk_unit_bf16(const tril_attention_args *a, int64_t b, int64_t i, 
     chunk_unit_kv(a, b, i, j0, j1, scratch, partial, 1);
 }
 
-/* The cached keys and values that pay for a second thread. A GEMV's bar
- * (TRIL_STREAM_MIN_BYTES_PER_THREAD, 400 KB) is for rows one core reads
- * at ~14 GB/s; this walk reads each head's slice of a block of rows in
- * turn, ~8 GB/s on one core, so the same work is half the bytes. Cold
- * 12-layer passes of GPT-2 124M's bf16 cache on an AMD Zen 3 host, two
- * chunks against one: 64 keys (192 KB) 13 % slower, 96 keys 10 % faster,
- * 128 keys 13-18 %, 192 keys 26 %. */
-#define ATTN_MIN_BYTES_PER_THREAD 1.5e5
+/* The cached keys and values that pay for a second thread: 40 KB a row
+ * (13 keys of GPT-2 124M's bf16 cache; chunks are whole blocks of KB keys,
+ * so the second one has keys from 17). Inside a decoded token the other
+ * thread has just left a GEMV and spins for its next region only ~25 us
+ * (GOMP_SPINCOUNT=1000, AMD Zen 3) before it sleeps, and waking it cost
+ * the next GEMV 10-20 us; a one-thread walk of cold rows outlasts that
+ * window from ~100 KB. In tokens of 124M (bf16, positions 16-90, the
+ * builds in turns): this cut against 300 KB took the attention 33-37 ->
+ * 22-26 us a layer at positions 60-90 and the product after it 53-77 ->
+ * 43-54 us. (A cold pass alone, with the threads kept spinning, had put
+ * two chunks 13 % behind one at 64 keys: not what a token sees.) */
+#define ATTN_MIN_BYTES_PER_THREAD 2e4
 
 /* Keys per chunk for a row that sees `len` keys of `key_bytes` each (its
  * keys and values, all heads): at most CHUNK, whole blocks of KB, the row's
  * keys cut in equal chunks, and at least two once the row reads enough for
- * two threads (ATTN_MIN_BYTES_PER_THREAD each: one core alone cannot draw
- * the memory bandwidth). A function of the row alone, so its result
+ * two threads (ATTN_MIN_BYTES_PER_THREAD each, above). A function of the row alone, so its result
  * depends neither on the thread count nor on the other rows. */
 static int64_t chunk_keys(int64_t len, double key_bytes)
 {
@@ -389,9 +392,9 @@ static tril_status direct_all_heads(const tril_attention_args *a)
         const int64_t len = attn_max64(w.lo, w.hi) - w.lo, per = chunk_keys(len, key_bytes);
         chunks = attn_max64(chunks, (len + per - 1) / per);
     }
-    /* the cached rows stream from memory: a thread per
-     * ATTN_MIN_BYTES_PER_THREAD of them, or per the arithmetic's own share
-     * if that gives more */
+    /* a thread per ATTN_MIN_BYTES_PER_THREAD of cached rows (from memory
+     * inside a token), or per the arithmetic's own share if that gives
+     * more; a thread without a chunk still shares the merge below */
     const int by_bytes =
         tril_threads_for_bytes(key_bytes * (double)a->batch * (double)a->kv_len, ATTN_MIN_BYTES_PER_THREAD);
     const int threads = attn_max64(by_bytes, attn_threads(a, 1));
