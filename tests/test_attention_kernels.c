@@ -140,14 +140,14 @@ static void test_named_shapes(void **state)
         {2, 2, 128, 100, 300, 3, TRIL_MASK_STRUCTURAL, 0, TRIL_F32, 0},
         {1, 1, 16, 63, 63, 0, TRIL_MASK_STRUCTURAL, 0, TRIL_F32, 0},
         {3, 2, 64, 65, 65, 1, TRIL_MASK_STRUCTURAL, 0, TRIL_F32, 0},
-        /* decoding rows that read enough keys and values (40 KB) to be cut
-         * in two chunks of whole 16-key blocks for two threads: GPT-2
-         * 124M's 12 x 64 from 17 keys, 2 heads of 64 from 40, 1558M's 25 x
-         * 64; rows of one batch on either side */
+        /* decoding rows that read enough keys and values (100 KB) to be
+         * cut in two chunks of whole 16-key blocks for two threads: GPT-2
+         * 124M's 12 x 64 from 17 keys in fp32, 2 heads of 64 from 98,
+         * 1558M's 25 x 64; rows of one batch on either side */
         {1, 12, 64, 1, 16, 0, TRIL_MASK_STRUCTURAL, 0, TRIL_F32, 0},
         {1, 12, 64, 1, 17, 0, TRIL_MASK_STRUCTURAL, 0, TRIL_F32, 0},
-        {1, 2, 64, 1, 39, 0, TRIL_MASK_STRUCTURAL, 0, TRIL_F32, 0},
-        {1, 2, 64, 1, 40, 0, TRIL_MASK_STRUCTURAL, 0, TRIL_F32, 0},
+        {1, 2, 64, 1, 97, 0, TRIL_MASK_STRUCTURAL, 0, TRIL_F32, 0},
+        {1, 2, 64, 1, 98, 0, TRIL_MASK_STRUCTURAL, 0, TRIL_F32, 0},
         {1, 12, 64, 1, 49, 0, TRIL_MASK_STRUCTURAL, 0, TRIL_F32, 0},
         {1, 12, 64, 1, 131, 0, TRIL_MASK_STRUCTURAL, 0, TRIL_F32, 0},
         {3, 12, 64, 1, 200, 3, TRIL_MASK_STRUCTURAL, 0, TRIL_F32, 0},
@@ -159,7 +159,7 @@ static void test_named_shapes(void **state)
 /* A bf16 KV cache under fp32 queries: every kernel reads the bf16 keys and
  * values as the oracle does (widened exactly), so the fp32 tolerance holds.
  * Decoding rows through the all-heads path on both sides of the two-chunk
- * cut (17 keys at 12 x 64) and with D = 32, 64, 80 and 128 (P.V in one
+ * cut (33 keys at 12 x 64) and with D = 32, 64, 80 and 128 (P.V in one
  * pass of four or eight vectors, in passes of four, two heads at once;
  * slices of 64, 128, 160 and 256 bytes fetched ahead), decoding with an
  * additive mask (the per-head path), prefill through the transposed
@@ -169,8 +169,8 @@ static void test_kv_bf16(void **state)
     (void)state;
     const shape cases[] = {
         {1, 12, 64, 1, 16, 0, TRIL_MASK_STRUCTURAL, 0, TRIL_F32, 1},
-        {1, 12, 64, 1, 17, 0, TRIL_MASK_STRUCTURAL, 0, TRIL_F32, 1},
-        {1, 12, 64, 1, 97, 0, TRIL_MASK_STRUCTURAL, 0, TRIL_F32, 1},
+        {1, 12, 64, 1, 32, 0, TRIL_MASK_STRUCTURAL, 0, TRIL_F32, 1},
+        {1, 12, 64, 1, 33, 0, TRIL_MASK_STRUCTURAL, 0, TRIL_F32, 1},
         {1, 12, 64, 1, 98, 0, TRIL_MASK_STRUCTURAL, 0, TRIL_F32, 1},
         {1, 12, 64, 1, 130, 0, TRIL_MASK_STRUCTURAL, 0, TRIL_F32, 1},
         {1, 4, 128, 1, 150, 0, TRIL_MASK_STRUCTURAL, 0, TRIL_F32, 1},
@@ -199,23 +199,27 @@ static void test_kv_bf16(void **state)
 }
 
 /* A decoding row cut in chunks for threads gives the same bits on one
- * thread and on two: the cut depends on the row alone. */
+ * thread and on two, with the threads_awake hint or without: the cut
+ * depends on the row alone. */
 static void test_decode_chunks_any_threads(void **state)
 {
     (void)state;
-    const int64_t H = 12, D = 64, lens[] = {14, 17, 33, 49, 100, 131, 200, 300, 700};
+    const int64_t H = 12, D = 64, lens[] = {17, 32, 33, 49, 100, 131, 200, 300, 700};
     const int threads_before = tril_get_num_threads();
+    /* (threads, threads_awake): the first is the reference */
+    const int runs[][2] = {{1, 0}, {2, 0}, {2, 1}, {1, 1}};
+    enum { RUNS = sizeof runs / sizeof runs[0] };
     for (size_t c = 0; c < sizeof lens / sizeof lens[0]; c++) {
         const int64_t Tk = lens[c], hd = H * D;
         test_rng rng = {900 + c};
         float *q = test_random_buffer(&rng, (size_t)hd, TRIL_F32);
         float *k = test_random_buffer(&rng, (size_t)(Tk * hd), TRIL_F32);
         float *v = test_random_buffer(&rng, (size_t)(Tk * hd), TRIL_F32);
-        float *out[2], lse[2][12];
-        for (int t = 0; t < 2; t++) {
+        float *out[RUNS], lse[RUNS][12];
+        for (int t = 0; t < RUNS; t++) {
             out[t] = malloc((size_t)hd * sizeof(float));
             assert_non_null(out[t]);
-            tril_set_num_threads(t + 1);
+            tril_set_num_threads(runs[t][0]);
             tril_attention_args a = tril_attention_args_init();
             a.batch = 1;
             a.heads = H;
@@ -227,14 +231,16 @@ static void test_decode_chunks_any_threads(void **state)
             a.v = v;
             a.out = out[t];
             a.lse = lse[t];
+            a.threads_awake = runs[t][1];
             assert_int_equal(tril_attention_forward(&a, TRIL_ATTN_SIMD), TRIL_OK);
         }
         tril_set_num_threads(threads_before);
-        if (memcmp(out[0], out[1], (size_t)hd * sizeof(float)) != 0 ||
-            memcmp(lse[0], lse[1], sizeof lse[0]) != 0)
-            fail_msg("Tk=%lld: one thread and two differ", (long long)Tk);
-        free(out[0]);
-        free(out[1]);
+        for (int t = 1; t < RUNS; t++)
+            if (memcmp(out[0], out[t], (size_t)hd * sizeof(float)) != 0 ||
+                memcmp(lse[0], lse[t], sizeof lse[0]) != 0)
+                fail_msg("Tk=%lld: %d thread(s) with threads_awake %d differ from one thread", (long long)Tk,
+                         runs[t][0], runs[t][1]);
+        for (int t = 0; t < RUNS; t++) free(out[t]);
         free(q);
         free(k);
         free(v);

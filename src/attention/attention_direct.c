@@ -354,29 +354,37 @@ static void chunk_unit_bf16(const tril_attention_args *a, int64_t b, int64_t i, 
     chunk_unit_kv(a, b, i, j0, j1, scratch, partial, 1);
 }
 
-/* The cached keys and values that pay for a second thread: 40 KB a row
- * (13 keys of GPT-2 124M's bf16 cache; chunks are whole blocks of KB keys,
- * so the second one has keys from 17). Inside a decoded token the other
- * thread has just left a GEMV and spins for its next region only ~25 us
- * (GOMP_SPINCOUNT=1000, AMD Zen 3) before it sleeps, and waking it cost
- * the next GEMV 10-20 us; a one-thread walk of cold rows outlasts that
- * window from ~100 KB. In tokens of 124M (bf16, positions 16-90, the
- * builds in turns): this cut against 300 KB took the attention 33-37 ->
- * 22-26 us a layer at positions 60-90 and the product after it 53-77 ->
- * 43-54 us. (A cold pass alone, with the threads kept spinning, had put
- * two chunks 13 % behind one at 64 keys: not what a token sees.) */
-#define ATTN_MIN_BYTES_PER_THREAD 2e4
+/* Cached keys and values a row from which it is cut in two chunks (whole
+ * blocks of KB keys): 100 KB, 33 keys of GPT-2 124M's bf16 cache, 17 of
+ * its fp32 one. The chunks then run on two threads when the caller's
+ * threads are awake (tril_attention_args.threads_awake): inside a decoded
+ * token the other thread has just left a GEMV and spins for its next
+ * region only ~25 us (GOMP_SPINCOUNT=1000, AMD Zen 3) before it sleeps,
+ * waking it cost the next GEMV 10-20 us, and a one-thread walk of cold
+ * rows outlasts that window from ~100 KB. Tokens of 124M (bf16, positions
+ * 16-90, AMD Zen 3, the builds in turns): the attention 33-37 -> 23-27 us
+ * a layer at positions 60-90, the product after it 53-77 -> 42-57 us,
+ * paired fraction of the limit +1-2 %; beside a busy core a token 5-10 %
+ * slower where rows split (one more region a layer), within issue 10's
+ * 2.5x (docs/BENCHMARKS.md). (A cold pass alone, with the threads kept
+ * spinning, had put two chunks 13 % behind one at 64 keys: not what a
+ * token sees.) */
+#define ATTN_MIN_BYTES_PER_CHUNK 5e4
+/* With the threads asleep, a row's chunks share them from 300 KB: cold
+ * 12-layer passes of 124M's bf16 cache on AMD Zen 3, two threads against
+ * one, 96 keys 10 % faster, 128 keys 13-18 %, 192 keys 26 %. */
+#define ATTN_MIN_BYTES_PER_THREAD 1.5e5
 
 /* Keys per chunk for a row that sees `len` keys of `key_bytes` each (its
  * keys and values, all heads): at most CHUNK, whole blocks of KB, the row's
  * keys cut in equal chunks, and at least two once the row reads enough for
- * two threads (ATTN_MIN_BYTES_PER_THREAD each, above). A function of the row alone, so its result
+ * two chunks (ATTN_MIN_BYTES_PER_CHUNK each, above). A function of the row alone, so its result
  * depends neither on the thread count nor on the other rows. */
 static int64_t chunk_keys(int64_t len, double key_bytes)
 {
     if (len <= 0) return KB; /* no keys: one empty chunk */
     int64_t n = (len + CHUNK - 1) / CHUNK;
-    if (n < 2) n = (double)len * key_bytes >= 2.0 * ATTN_MIN_BYTES_PER_THREAD ? 2 : 1;
+    if (n < 2) n = (double)len * key_bytes >= 2.0 * ATTN_MIN_BYTES_PER_CHUNK ? 2 : 1;
     const int64_t per = (len + n - 1) / n;
     return (per + KB - 1) / KB * KB;
 }
@@ -392,11 +400,13 @@ static tril_status direct_all_heads(const tril_attention_args *a)
         const int64_t len = attn_max64(w.lo, w.hi) - w.lo, per = chunk_keys(len, key_bytes);
         chunks = attn_max64(chunks, (len + per - 1) / per);
     }
-    /* a thread per ATTN_MIN_BYTES_PER_THREAD of cached rows (from memory
-     * inside a token), or per the arithmetic's own share if that gives
-     * more; a thread without a chunk still shares the merge below */
+    /* a thread per chunk's worth of cached rows while the threads spin, per
+     * ATTN_MIN_BYTES_PER_THREAD when they may sleep, or per the
+     * arithmetic's own share if that gives more; a thread without a chunk
+     * still shares the merge below */
+    const double per_thread = a->threads_awake ? ATTN_MIN_BYTES_PER_CHUNK : ATTN_MIN_BYTES_PER_THREAD;
     const int by_bytes =
-        tril_threads_for_bytes(key_bytes * (double)a->batch * (double)a->kv_len, ATTN_MIN_BYTES_PER_THREAD);
+        tril_threads_for_bytes(key_bytes * (double)a->batch * (double)a->kv_len, per_thread);
     const int threads = attn_max64(by_bytes, attn_threads(a, 1));
     const int64_t pf = partial_floats(H, D);
     float *parts = workspace_get(&chunk_partials, (size_t)(rows * chunks * pf));

@@ -84,6 +84,7 @@ static tril_status attend(tril_engine *e, const engine_seq *s, int64_t l)
     a.kv_pages = e->kv_blocks;
     a.out = e->att + s->row0 * C;
     a.scale = tril_gpt2_attn_scale(&m->cfg, l);
+    a.threads_awake = tril_gpt2_products_threaded(m);
     return tril_attention_forward(&a, TRIL_ATTN_AUTO);
 }
 

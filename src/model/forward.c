@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/big_alloc.h"
+#include "core/parallel.h"
 #include "model/gpt2_internal.h"
 #include "model/lowp.h"
 #include "tril/attention.h"
@@ -115,6 +116,12 @@ static tril_status check_input(const tril_gpt2 *m, const tril_gpt2_state *s, con
     return TRIL_OK;
 }
 
+int tril_gpt2_products_threaded(const tril_gpt2 *m)
+{
+    const double C = (double)m->cfg.n_embd;
+    return tril_threads_for_streamed(3.0 * C * C * (double)tril_dtype_size(m->weight_dtype)) > 1;
+}
+
 /* Self-attention of layer l for n new tokens: their q, k, v are in s->qkv;
  * k and v join the cache, and q attends to the whole cache. */
 static tril_status attend(const tril_gpt2 *m, tril_gpt2_state *s, int64_t l, int64_t n)
@@ -141,6 +148,7 @@ static tril_status attend(const tril_gpt2 *m, tril_gpt2_state *s, int64_t l, int
     a.kv_dtype = s->kv_dtype;
     a.out = s->att;
     a.scale = tril_gpt2_attn_scale(&m->cfg, l); /* scale_attn_weights, ..._inverse_layer_idx */
+    a.threads_awake = tril_gpt2_products_threaded(m);
     return tril_attention_forward(&a, TRIL_ATTN_AUTO);
 }
 

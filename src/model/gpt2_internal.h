@@ -73,6 +73,12 @@ int64_t tril_gpt2_param_index(const tril_gpt2 *m, const char *name);
  * [out, in]. */
 void tril_gpt2_lowp_shape(const tril_param_info *p, int64_t *rows, int64_t *cols);
 
+/* Whether one token's layer products run on more than one thread (the
+ * first product's weights against tril_threads_for_streamed): the
+ * attention after it then finds the other threads still spinning
+ * (tril_attention_args.threads_awake). */
+int tril_gpt2_products_threaded(const tril_gpt2 *m);
+
 /* Sets the named views (wte, layers[], ...) from param_data / param_lowp. */
 void tril_gpt2_bind_views(tril_gpt2 *m);
 
