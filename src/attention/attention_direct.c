@@ -378,8 +378,9 @@ static void chunk_unit_bf16(const tril_attention_args *a, int64_t b, int64_t i, 
 /* Keys per chunk for a row that sees `len` keys of `key_bytes` each (its
  * keys and values, all heads): at most CHUNK, whole blocks of KB, the row's
  * keys cut in equal chunks, and at least two once the row reads enough for
- * two chunks (ATTN_MIN_BYTES_PER_CHUNK each, above). A function of the row alone, so its result
- * depends neither on the thread count nor on the other rows. */
+ * two chunks (ATTN_MIN_BYTES_PER_CHUNK each, above). A function of the row
+ * alone, so its result depends neither on the thread count nor on the
+ * other rows. */
 static int64_t chunk_keys(int64_t len, double key_bytes)
 {
     if (len <= 0) return KB; /* no keys: one empty chunk */

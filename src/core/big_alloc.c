@@ -6,9 +6,10 @@
 #include <string.h>
 #include <sys/mman.h>
 
+enum { HUGE_PAGE = 2u << 20 };
+
 void *tril_big_alloc(size_t bytes, int zero)
 {
-    enum { HUGE_PAGE = 2u << 20 };
     void *p = NULL;
     if (posix_memalign(&p, HUGE_PAGE, bytes ? bytes : 1) != 0) return NULL;
 #ifdef MADV_HUGEPAGE
@@ -21,7 +22,6 @@ void *tril_big_alloc(size_t bytes, int zero)
 
 void *tril_big_alloc_array(size_t count, size_t size, int zero)
 {
-    enum { HUGE_PAGE = 2u << 20 };
     if (count == 0 || size == 0 || count > (SIZE_MAX - HUGE_PAGE) / size) return NULL;
     size_t bytes = count * size;
     if (bytes >= HUGE_PAGE / 2) bytes = (bytes + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
