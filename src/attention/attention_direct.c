@@ -332,7 +332,7 @@ VINLINE void chunk_unit_kv(const tril_attention_args *a, int64_t b, int64_t i, i
             for (int c = 0; c < nb; c++) hrows[c] = v + (off[c] + h * D) * es;
             if (pair) {
                 pv_block_8(acc + h * D, sc + h * CHUNK + jb, sc + (h + 1) * CHUNK + jb, hrows,
-                              nb, bf16);
+                           nb, bf16);
                 h += 2;
                 continue;
             }
